@@ -1,0 +1,381 @@
+import Foundation
+import GRDB
+
+/// Refreshes the gold layer (SPEC §5) from silver, incrementally.
+///
+/// Gold is defined in `SQL/migrations/0002_gold.sql`; the refresh steps are the SQL files
+/// `SQL/gold/refresh_*.sql`, which this type runs in order with bound parameters:
+///
+/// - Full rebuild (first refresh, `silver.generation` changed, or forced):
+///   `refresh_00_reset` empties gold, `refresh_05_full` rebuilds every aggregate set-based
+///   (one GROUP BY per aggregate over all of silver).
+/// - Incremental: `refresh_10_reference` when `silver.reference_version` changed (moves
+///   only the changed users'/episodes' contributions), then `refresh_20_events` for each
+///   chunk of silver events with `watermark < event_id <= max(event_id)` (a primary-key
+///   range scan; point lookups for the batch's keys only).
+/// - Both: `refresh_30_dim_date` extends the calendar, and the answer models
+///   (`gold_top_episodes_7d.sql`, …) rebuild the small answer tables.
+///
+/// The two paths are independent implementations of the same definitions; the tests check
+/// that they give identical tables. Silver must be append-only between rebuilds: whoever
+/// deletes or rewrites silver rows increments `silver.generation`, which forces a full
+/// rebuild at the next refresh.
+///
+/// The caller owns the transaction: call ``refresh(_:now:forceFull:)`` inside the writer's
+/// transaction (e.g. `DatabasePool.write`), so that readers see either the previous gold or
+/// the new one, never half of it, and a failure rolls everything back.
+public struct GoldRefresher: Sendable {
+    /// The most silver events folded in by one pass of `refresh_20_events` (bounds the
+    /// temporary tables of a large incremental backlog).
+    public var chunkSize: Int
+
+    /// Creates a refresher. `chunkSize`: events per pass (default 200,000).
+    public init(chunkSize: Int = 200_000) {
+        self.chunkSize = max(1, chunkSize)
+    }
+
+    /// True when silver changed since the last refresh (new events, new reference data, a
+    /// rebuilt silver) or gold was never refreshed. Cheap: reads `pipeline_state` and the
+    /// largest `silver_event.event_id`.
+    public static func isStale(_ db: Database) throws -> Bool {
+        let state = try GoldState.read(db)
+        return state.plan(forceFull: false) != .none
+    }
+
+    /// The time of the last refresh that changed gold (`gold.refreshed_at`, ISO 8601 UTC),
+    /// or nil when gold was never refreshed.
+    public static func refreshedAt(_ db: Database) throws -> String? {
+        try GoldState.value(db, GoldState.Key.refreshedAt)
+    }
+
+    /// Brings gold up to date with silver.
+    ///
+    /// Incremental (cost proportional to the new events and to the reference rows that
+    /// changed) unless gold was never refreshed, `silver.generation` changed, or `forceFull`
+    /// is set: then everything is rebuilt from silver. Does nothing (mode `none`, no write)
+    /// when silver did not change.
+    ///
+    /// - Parameters:
+    ///   - db: a connection inside an open write transaction.
+    ///   - now: the time recorded as `gold.refreshed_at`.
+    ///   - forceFull: rebuild everything even if an incremental refresh would do.
+    /// - Throws: ``GoldError`` (`notInTransaction`, or `stepFailed` naming the SQL step).
+    @discardableResult
+    public func refresh(_ db: Database, now: Date, forceFull: Bool = false) throws
+        -> GoldRefreshSummary
+    {
+        guard db.isInsideTransaction else { throw GoldError.notInTransaction }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let state = try GoldState.read(db)
+        let plan = state.plan(forceFull: forceFull)
+        var summary = GoldRefreshSummary(
+            mode: plan.rawValue, newEvents: 0, durationMs: 0,
+            fromEventId: plan == .full ? 0 : (state.watermark ?? 0),
+            toEventId: state.maxEventId, referenceChanged: false,
+            generation: state.generation, referenceVersion: state.referenceVersion)
+        guard plan != .none else {
+            summary.toEventId = state.watermark ?? 0
+            summary.durationMs = Self.elapsedMs(since: started)
+            return summary
+        }
+
+        if plan == .full {
+            try Self.run(db, step: "refresh_00_reset")
+            try Self.run(db, step: "refresh_05_full")
+            summary.referenceChanged = true
+            let span = try Self.span(db, after: 0, upTo: state.maxEventId)
+            summary.newEvents = span.count
+            try Self.extendCalendar(db, span)
+        } else {
+            if state.referenceVersion != state.seenReferenceVersion {
+                summary.referenceChanged = true
+                try Self.run(db, step: "refresh_10_reference")
+            }
+            var from = summary.fromEventId
+            while from < state.maxEventId {
+                let to = min(state.maxEventId, from + Int64(chunkSize))
+                let span = try Self.span(db, after: from, upTo: to)
+                summary.newEvents += span.count
+                try Self.run(
+                    db, step: "refresh_20_events", arguments: ["from_id": from, "to_id": to])
+                try Self.extendCalendar(db, span)
+                from = to
+            }
+        }
+        try Self.rebuildAnswers(db)
+
+        summary.durationMs = Self.elapsedMs(since: started)
+        try GoldState.write(
+            db,
+            [
+                GoldState.Key.watermark: String(state.maxEventId),
+                GoldState.Key.seenGeneration: state.generation,
+                GoldState.Key.seenReferenceVersion: state.referenceVersion,
+                GoldState.Key.refreshedAt: GoldClock.iso8601(now),
+                GoldState.Key.lastMode: summary.mode,
+                GoldState.Key.lastNewEvents: String(summary.newEvents),
+                GoldState.Key.lastDurationMs: String(summary.durationMs),
+            ])
+        return summary
+    }
+
+    // MARK: - Steps
+
+    /// The answer tables and the model (in `SQL/gold/`) each is materialized from.
+    static let answers: [(table: String, columns: String, model: String)] = [
+        (
+            "gold_top_episodes_7d",
+            "rank, episode_id, title, podcast_id, completions, episode_known, window_start, window_end",
+            "gold_top_episodes_7d"
+        ),
+        (
+            "gold_listen_through_by_country",
+            "country, avg_listen_through_rate, completions",
+            "gold_listen_through_by_country"
+        ),
+        (
+            "gold_multi_episode_users_by_day",
+            "day, users",
+            "gold_multi_episode_users_by_day"
+        ),
+    ]
+
+    /// `DELETE FROM <table>; INSERT INTO <table> (<columns>) <model>` for each answer.
+    static func rebuildAnswers(_ db: Database) throws {
+        for answer in answers {
+            let model = try SQLResource.load("gold", answer.model)
+            do {
+                try db.execute(sql: "DELETE FROM \(answer.table)")
+                try db.execute(
+                    sql: "INSERT INTO \(answer.table) (\(answer.columns))\n\(model)\n",
+                    arguments: ["as_of_day": nil as Int64?])
+            } catch let error as DatabaseError {
+                throw GoldError.stepFailed(step: answer.model, underlying: error)
+            }
+        }
+    }
+
+    static func run(_ db: Database, step: String, arguments: StatementArguments = [:]) throws {
+        let sql = try SQLResource.load("gold", step)
+        do {
+            try db.execute(sql: sql, arguments: arguments)
+        } catch let error as DatabaseError {
+            throw GoldError.stepFailed(step: step, underlying: error)
+        }
+    }
+
+    /// The number of silver events in (from, to] and their first and last UTC day.
+    struct Span {
+        var count: Int
+        var firstDay: Int64?
+        var lastDay: Int64?
+    }
+
+    static func span(_ db: Database, after from: Int64, upTo to: Int64) throws -> Span {
+        let sql =
+            from == 0
+            // All of silver: MIN/MAX(ts) come from the natural-key index (ts first).
+            ? "SELECT (SELECT COUNT(*) FROM silver_event WHERE event_id <= :to), MIN(ts) / 86400, MAX(ts) / 86400 FROM silver_event"
+            : "SELECT COUNT(*), MIN(ts) / 86400, MAX(ts) / 86400 FROM silver_event WHERE event_id > :from AND event_id <= :to"
+        let arguments: StatementArguments = from == 0 ? ["to": to] : ["from": from, "to": to]
+        guard let row = try Row.fetchOne(db, sql: sql, arguments: arguments) else {
+            return Span(count: 0, firstDay: nil, lastDay: nil)
+        }
+        return Span(count: row[0] ?? 0, firstDay: row[1], lastDay: row[2])
+    }
+
+    /// Extends dim_date over the span's days (refresh_30_dim_date).
+    static func extendCalendar(_ db: Database, _ span: Span) throws {
+        guard let first = span.firstDay, let last = span.lastDay else { return }
+        try run(db, step: "refresh_30_dim_date", arguments: ["lo_day": first, "hi_day": last])
+    }
+
+    static func elapsedMs(since start: UInt64) -> Int {
+        Int((DispatchTime.now().uptimeNanoseconds &- start) / 1_000_000)
+    }
+}
+
+/// What one ``GoldRefresher/refresh(_:now:forceFull:)`` did.
+public struct GoldRefreshSummary: Sendable, Equatable {
+    /// `"incremental"`, `"full"` or `"none"` (silver unchanged: nothing written).
+    public var mode: String
+    /// Silver events folded into gold by this refresh (all of silver for a full rebuild).
+    public var newEvents: Int
+    /// Wall time of the refresh, in milliseconds.
+    public var durationMs: Int
+    /// The watermark before the refresh: events with a larger event_id were folded in.
+    public var fromEventId: Int64
+    /// The watermark after the refresh (the largest silver event_id).
+    public var toEventId: Int64
+    /// Whether changed reference data (users, episodes) was reconciled.
+    public var referenceChanged: Bool
+    /// `silver.generation` and `silver.reference_version` the gold now reflects.
+    public var generation: String
+    public var referenceVersion: String
+}
+
+/// Errors of the gold refresh, with what to do about them.
+public enum GoldError: Error, CustomStringConvertible {
+    /// `refresh` was called outside a transaction.
+    case notInTransaction
+    /// A refresh step's SQL failed; the caller's transaction must be rolled back.
+    case stepFailed(step: String, underlying: DatabaseError)
+
+    public var description: String {
+        switch self {
+        case .notInTransaction:
+            "gold refresh must run inside the writer's transaction (call it from DatabasePool.write / inTransaction) so that readers never see half a refresh"
+        case .stepFailed(let step, let underlying):
+            "gold refresh step \(step) failed: \(underlying.message ?? underlying.description) (SQLite code \(underlying.resultCode.rawValue)); roll back the transaction, gold stays as it was; fix the cause (disk space, a locked or read-only database) and retry, or force a full rebuild if gold is suspected inconsistent"
+        }
+    }
+}
+
+/// The `pipeline_state` keys the refresher reads and writes.
+enum GoldState {
+    enum Key {
+        // Written by the ingest (read only here).
+        static let silverGeneration = "silver.generation"
+        static let silverReferenceVersion = "silver.reference_version"
+        // Owned by gold.
+        static let watermark = "gold.watermark_event_id"
+        static let seenGeneration = "gold.seen_generation"
+        static let seenReferenceVersion = "gold.seen_reference_version"
+        static let refreshedAt = "gold.refreshed_at"
+        static let lastMode = "gold.last_mode"
+        static let lastNewEvents = "gold.last_new_events"
+        static let lastDurationMs = "gold.last_duration_ms"
+    }
+
+    enum Plan: String {
+        case none, incremental, full
+    }
+
+    struct Snapshot {
+        var generation: String
+        var referenceVersion: String
+        var seenGeneration: String?
+        var seenReferenceVersion: String?
+        var watermark: Int64?
+        var maxEventId: Int64
+
+        func plan(forceFull: Bool) -> Plan {
+            guard let watermark, !forceFull, seenGeneration == generation,
+                maxEventId >= watermark
+            else { return .full }
+            if maxEventId == watermark && seenReferenceVersion == referenceVersion {
+                return .none
+            }
+            return .incremental
+        }
+    }
+
+    static func read(_ db: Database) throws -> Snapshot {
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT key, value FROM pipeline_state WHERE key IN (?, ?, ?, ?, ?)",
+            arguments: [
+                Key.silverGeneration, Key.silverReferenceVersion, Key.watermark,
+                Key.seenGeneration, Key.seenReferenceVersion,
+            ])
+        var values: [String: String] = [:]
+        for row in rows {
+            if let key: String = row["key"], let value: String = row["value"] {
+                values[key] = value
+            }
+        }
+        let maxEventId =
+            try Int64.fetchOne(db, sql: "SELECT MAX(event_id) FROM silver_event") ?? 0
+        return Snapshot(
+            generation: values[Key.silverGeneration] ?? "0",
+            referenceVersion: values[Key.silverReferenceVersion] ?? "0",
+            seenGeneration: values[Key.seenGeneration],
+            seenReferenceVersion: values[Key.seenReferenceVersion],
+            watermark: values[Key.watermark].flatMap { Int64($0) },
+            maxEventId: maxEventId)
+    }
+
+    static func value(_ db: Database, _ key: String) throws -> String? {
+        try String.fetchOne(
+            db, sql: "SELECT value FROM pipeline_state WHERE key = ?", arguments: [key])
+    }
+
+    static func write(_ db: Database, _ values: [String: String]) throws {
+        for (key, value) in values.sorted(by: { $0.key < $1.key }) {
+            try db.execute(
+                sql: """
+                    INSERT INTO pipeline_state (key, value) VALUES (?, ?)
+                    ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                    """,
+                arguments: [key, value])
+        }
+    }
+}
+
+/// Private UTC date helpers (kept here so gold depends on nothing in flux).
+enum GoldClock {
+    /// `2026-11-27T01:30:00Z`.
+    static func iso8601(_ date: Date) -> String {
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        let day = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - day * 86_400
+        let (year, month, dayOfMonth) = civil(fromDays: day)
+        return String(
+            format: "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", year, month, dayOfMonth,
+            secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60)
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+    static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// (year, month, day) of a day number (days since 1970-01-01).
+    static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// `YYYY-MM-DD` of a day number.
+    static func dateString(days: Int64) -> String {
+        let (y, m, d) = civil(fromDays: days)
+        return String(format: "%04lld-%02lld-%02lld", y, m, d)
+    }
+
+    /// The day number of a strict `YYYY-MM-DD` that is a real calendar date, else nil.
+    static func parseDay(_ text: String) -> Int64? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-")
+        else { return nil }
+        func number(_ range: Range<Int>) -> Int64? {
+            var value: Int64 = 0
+            for index in range {
+                let byte = bytes[index]
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            year >= 1, (1...12).contains(month), day >= 1
+        else { return nil }
+        let divisibleBy4 = year % 4 == 0
+        let centuryRule = year % 100 != 0 || year % 400 == 0
+        let february: Int64 = divisibleBy4 && centuryRule ? 29 : 28
+        let lengths: [Int64] = [31, february, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard day <= lengths[Int(month) - 1] else { return nil }
+        return days(year: year, month: month, day: day)
+    }
+}

@@ -1,0 +1,181 @@
+import Foundation
+import GRDB
+import PodpipeRules
+
+/// Loads one reference CSV (episodes or users) into bronze and silver inside the caller's
+/// transaction. Each record is kept in bronze (as a JSON object of its columns); valid
+/// records are upserted into silver by id, so the file processed last wins (SPEC §2.2).
+struct ReferenceFileLoader {
+    static let episodeColumns = [
+        "episode_id", "podcast_id", "title", "release_date", "duration_seconds",
+    ]
+    static let userColumns = ["user_id", "signup_date", "country"]
+    /// Reference exports are read whole; a larger file is refused with a clear reason.
+    static let maxBytes = 512 << 20
+
+    let kind: FileKind
+
+    func load(source: ChunkSource, fileId: Int64, db: Database) throws -> FileLoadCounts {
+        let bytes = try Self.readAll(source)
+        if bytes.isEmpty { throw FileRejection.empty }
+        if bytes.prefix(8192).contains(0) { throw FileRejection.binary(line: 1) }
+        var body = bytes[...]
+        if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
+        guard let text = String(validating: body, as: UTF8.self) else {
+            throw FileRejection.notUTF8
+        }
+        var reader = try CSVRecordReader(text: text)
+        let required = kind == .episodes ? Self.episodeColumns : Self.userColumns
+        let indexes: [Int]
+        switch reader.columnIndexes(required: required) {
+        case .success(let found): indexes = found
+        case .failure(let rejection): throw rejection
+        }
+        let bronze = try db.makeStatement(
+            sql: """
+                INSERT INTO bronze_reference (file_id, line_no, kind, raw, outcome, error_codes)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """)
+        let upsert =
+            kind == .episodes
+            ? try db.makeStatement(
+                sql: """
+                    INSERT INTO silver_episode
+                        (episode_id, podcast_id, title, release_date, duration_seconds, file_id, line_no)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (episode_id) DO UPDATE SET
+                        podcast_id = excluded.podcast_id, title = excluded.title,
+                        release_date = excluded.release_date,
+                        duration_seconds = excluded.duration_seconds,
+                        file_id = excluded.file_id, line_no = excluded.line_no
+                    """)
+            : try db.makeStatement(
+                sql: """
+                    INSERT INTO silver_user (user_id, signup_date, country, file_id, line_no)
+                    VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (user_id) DO UPDATE SET
+                        signup_date = excluded.signup_date, country = excluded.country,
+                        file_id = excluded.file_id, line_no = excluded.line_no
+                    """)
+        var counts = FileLoadCounts()
+        while let record = reader.next() {
+            counts.rowsRead += 1
+            let raw = Self.jsonObject(header: reader.header, fields: record.fields)
+            let line = Int64(record.line)
+            var codes: String?
+            if record.fields.count != reader.header.count {
+                codes = ReferenceErrorCode.wrongFieldCount.rawValue
+            } else {
+                let f = indexes.map { record.fields[$0] }
+                switch kind {
+                case .episodes:
+                    switch ReferenceRules.validateEpisode(
+                        episodeId: f[0], podcastId: f[1], title: f[2], releaseDate: f[3],
+                        durationSeconds: f[4])
+                    {
+                    case .success(let e):
+                        try upsert.execute(arguments: [
+                            e.episodeId, e.podcastId, e.title, e.releaseDate, e.durationSeconds,
+                            fileId, line,
+                        ])
+                    case .failure(let errors): codes = errors.text
+                    }
+                case .users:
+                    switch ReferenceRules.validateUser(
+                        userId: f[0], signupDate: f[1], country: f[2])
+                    {
+                    case .success(let u):
+                        try upsert.execute(arguments: [
+                            u.userId, u.signupDate, u.country, fileId, line,
+                        ])
+                    case .failure(let errors): codes = errors.text
+                    }
+                case .events:
+                    break
+                }
+            }
+            if let codes {
+                counts.rowsRejected += 1
+                counts.noteError(codes, line: line)
+            } else {
+                counts.rowsLoaded += 1
+            }
+            try bronze.execute(arguments: [
+                fileId, line, kind.rawValue, raw, codes == nil ? "silver" : "rejected", codes,
+            ])
+        }
+        if counts.rowsRead == 0 {
+            counts.rejection = .unreadable("the CSV file has a header but no records")
+        }
+        if counts.rowsLoaded > 0 {
+            try PipelineState.increment("silver.reference_version", db)
+        }
+        return counts
+    }
+
+    static func readAll(_ source: ChunkSource) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: source.chunkSize)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try source.next(into: $0) }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+            if bytes.count > maxBytes {
+                throw FileRejection.unreadable(
+                    "reference file larger than \(maxBytes >> 20) MiB; split the export")
+            }
+        }
+        return bytes
+    }
+
+    /// `{"column": "value", …}` in header order: the record as received, for bronze.
+    static func jsonObject(header: [String], fields: [String]) -> String {
+        var out = "{"
+        for (index, value) in fields.enumerated() {
+            if index > 0 { out += ", " }
+            let key = index < header.count ? header[index] : "_extra_\(index + 1)"
+            out += jsonString(key) + ": " + jsonString(value)
+        }
+        return out + "}"
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// Counters in `pipeline_state` that tell gold what changed in silver.
+public enum PipelineState {
+    public static func get(_ key: String, _ db: Database) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT value FROM pipeline_state WHERE key = ?", arguments: [key])
+    }
+
+    public static func set(_ key: String, _ value: String?, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO pipeline_state (key, value) VALUES (?, ?)
+                ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                """, arguments: [key, value])
+    }
+
+    public static func increment(_ key: String, _ db: Database) throws {
+        let current = Int(try get(key, db) ?? "0") ?? 0
+        try set(key, String(current + 1), db)
+    }
+}

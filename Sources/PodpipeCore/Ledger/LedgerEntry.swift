@@ -1,0 +1,83 @@
+import GRDB
+
+/// A ledger state (SPEC §3).
+public enum LedgerState: String, Sendable, Codable, CaseIterable {
+    case loaded
+    case rejected
+    case duplicate
+    case failed
+}
+
+/// One row of `ingest_file`, the processed-file ledger.
+public struct LedgerEntry: Sendable, Codable, FetchableRecord, MutablePersistableRecord, Equatable {
+    public static let databaseTableName = "ingest_file"
+
+    public var fileId: Int64?
+    public var name: String
+    public var kind: FileKind
+    public var sha256: String
+    public var sizeBytes: Int64
+    public var mtime: String
+    public var mtimeNs: Int64
+    public var state: LedgerState
+    public var duplicateOf: Int64?
+    public var previousVersion: Int64?
+    public var rowsRead: Int64 = 0
+    public var rowsLoaded: Int64 = 0
+    public var rowsRejected: Int64 = 0
+    public var rowsDuplicate: Int64 = 0
+    public var firstError: String?
+    public var firstErrorLine: Int64?
+    public var message: String?
+    public var attempts: Int64 = 1
+    public var nextAttemptAt: String?
+    public var startedAt: String
+    public var finishedAt: String
+    public var durationMs: Int64 = 0
+
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy
+        .convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy
+        .convertToSnakeCase
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        fileId = inserted.rowID
+    }
+}
+
+extension FileKind: DatabaseValueConvertible {}
+extension LedgerState: DatabaseValueConvertible {}
+
+/// Ledger queries.
+public enum Ledger {
+    /// The newest ledger row for each name.
+    public static func latestByName(_ db: Database) throws -> [String: LedgerEntry] {
+        let rows = try LedgerEntry.fetchAll(
+            db, sql: "SELECT * FROM ingest_file ORDER BY file_id")
+        var result: [String: LedgerEntry] = [:]
+        for row in rows { result[row.name] = row }
+        return result
+    }
+
+    /// The loaded or rejected entry whose bytes have this SHA-256, if any.
+    public static func original(withSHA256 sha: String, _ db: Database) throws -> LedgerEntry? {
+        try LedgerEntry.fetchOne(
+            db,
+            sql: """
+                SELECT * FROM ingest_file
+                WHERE sha256 = ? AND state IN ('loaded', 'rejected')
+                ORDER BY file_id LIMIT 1
+                """, arguments: [sha])
+    }
+
+    public static func counts(_ db: Database) throws -> [LedgerState: Int] {
+        var result: [LedgerState: Int] = [:]
+        for state in LedgerState.allCases { result[state] = 0 }
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT state, count(*) AS n FROM ingest_file GROUP BY state")
+        for row in rows {
+            if let state = LedgerState(rawValue: row["state"]) { result[state] = row["n"] }
+        }
+        return result
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import GRDB
+
+/// The analysis reports of `podpipectl report …` (SPEC §5, §8).
+public enum ReportKind: String, CaseIterable, Sendable {
+    /// Top 10 completed episodes over the last 7 UTC days (or the 7 days ending `--as-of`).
+    case topEpisodes = "top-episodes"
+    /// Average listen-through rate by the user's country.
+    case listenThrough = "listen-through"
+    /// Users who listened to 3+ different episodes on one UTC day (total, or `--by-day`).
+    case multiEpisodeUsers = "multi-episode-users"
+    /// Users active in week / month N after signup, by signup month.
+    case cohortRetention = "cohort-retention"
+    /// Plays, completions, completion rate, unique listeners per episode.
+    case episodePerformance = "episode-performance"
+    /// Events by type and active users per UTC day.
+    case dailyActivity = "daily-activity"
+    /// Engagement by episode length bucket.
+    case engagementByLength = "engagement-by-length"
+}
+
+/// Options of a report run.
+public struct ReportOptions: Sendable {
+    /// `YYYY-MM-DD`: the last day of the top-episodes window (other reports ignore it, but
+    /// an invalid value is always an error). nil: the date of the latest valid event.
+    public var asOf: String?
+    /// multi-episode-users: one row per day instead of the total.
+    public var byDay: Bool
+
+    /// Creates options; the defaults are the SPEC's defaults.
+    public init(asOf: String? = nil, byDay: Bool = false) {
+        self.asOf = asOf
+        self.byDay = byDay
+    }
+}
+
+/// A report's result: column names and typed rows, ready for a ``ReportRenderer``.
+public struct ReportTable: Sendable, Equatable {
+    public var columns: [String]
+    public var rows: [[ReportValue]]
+
+    /// Creates a table; every row should have one value per column.
+    public init(columns: [String], rows: [[ReportValue]]) {
+        self.columns = columns
+        self.rows = rows
+    }
+}
+
+/// One cell of a report.
+public enum ReportValue: Sendable, Equatable {
+    case null
+    case integer(Int64)
+    /// A real number and the number of decimals it is rendered with.
+    case real(Double, decimals: Int)
+    case text(String)
+}
+
+/// Errors of the reports, with what to do about them.
+public enum ReportError: Error, CustomStringConvertible, Equatable {
+    /// `--as-of` is not a real calendar date written `YYYY-MM-DD`.
+    case invalidAsOf(String)
+    /// The database predates the gold layer (migration 0002 not applied).
+    case goldMissing
+    /// Gold tables exist but were never refreshed.
+    case goldNotRefreshed
+
+    public var description: String {
+        switch self {
+        case .invalidAsOf(let value):
+            "invalid --as-of date \"\(value)\": expected a real calendar date written YYYY-MM-DD, e.g. 2024-04-21"
+        case .goldMissing:
+            "this database has no gold tables (it was created by an older podpipe): run `podpiped --once` with this version to upgrade and refresh it"
+        case .goldNotRefreshed:
+            "gold has not been refreshed yet in this database: run `podpiped --once` (or start the daemon) and try again"
+        }
+    }
+}
+
+/// Runs the reports. Read-only: every report is one SELECT over the gold tables and views.
+public enum Reports {
+    /// Runs `kind` and returns its table (columns in the order of SPEC §8 for the three
+    /// contract reports). Reals are rates, rendered with six decimals.
+    ///
+    /// - Throws: ``ReportError`` for an invalid `asOf` or a database without refreshed gold;
+    ///   `DatabaseError` for database failures.
+    public static func run(_ kind: ReportKind, options: ReportOptions, in db: Database)
+        throws -> ReportTable
+    {
+        var asOfDay: Int64?
+        if let asOf = options.asOf {
+            guard let day = GoldClock.parseDay(asOf) else { throw ReportError.invalidAsOf(asOf) }
+            asOfDay = day
+        }
+        guard try db.tableExists("gold_top_episodes_7d") else { throw ReportError.goldMissing }
+        guard try GoldState.value(db, GoldState.Key.refreshedAt) != nil else {
+            throw ReportError.goldNotRefreshed
+        }
+
+        let sql: String
+        var arguments: StatementArguments = [:]
+        switch kind {
+        case .topEpisodes:
+            if let asOfDay {
+                // The same model the refresher materializes, for another window end.
+                let model = try SQLResource.load("gold", "gold_top_episodes_7d")
+                sql = """
+                    SELECT rank, episode_id, title, podcast_id, completions FROM (
+                    \(model)
+                    ) ORDER BY rank
+                    """
+                arguments = ["as_of_day": asOfDay]
+            } else {
+                sql = try SQLResource.load("reports", "top_episodes")
+            }
+        case .listenThrough:
+            sql = try SQLResource.load("reports", "listen_through")
+        case .multiEpisodeUsers:
+            sql = try SQLResource.load(
+                "reports", options.byDay ? "multi_episode_users_by_day" : "multi_episode_users")
+        case .cohortRetention:
+            sql = try SQLResource.load("reports", "cohort_retention")
+        case .episodePerformance:
+            sql = try SQLResource.load("reports", "episode_performance")
+        case .dailyActivity:
+            sql = try SQLResource.load("reports", "daily_activity")
+        case .engagementByLength:
+            sql = try SQLResource.load("reports", "engagement_by_length")
+        }
+        return try table(db, sql: sql, arguments: arguments)
+    }
+
+    /// Decimals of real columns (all reals of the reports are rates or averages).
+    static let realDecimals = 6
+
+    static func table(_ db: Database, sql: String, arguments: StatementArguments) throws
+        -> ReportTable
+    {
+        let statement = try db.makeStatement(sql: sql)
+        try statement.setArguments(arguments)
+        let columns = statement.columnNames
+        var rows: [[ReportValue]] = []
+        let cursor = try Row.fetchCursor(statement)
+        while let row = try cursor.next() {
+            var values: [ReportValue] = []
+            values.reserveCapacity(columns.count)
+            for index in 0..<columns.count {
+                let dbValue: DatabaseValue = row[index]
+                switch dbValue.storage {
+                case .null: values.append(.null)
+                case .int64(let value): values.append(.integer(value))
+                case .double(let value): values.append(.real(value, decimals: realDecimals))
+                case .string(let value): values.append(.text(value))
+                case .blob(let data): values.append(.text(String(decoding: data, as: UTF8.self)))
+                }
+            }
+            rows.append(values)
+        }
+        return ReportTable(columns: columns, rows: rows)
+    }
+}

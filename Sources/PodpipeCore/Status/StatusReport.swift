@@ -1,0 +1,233 @@
+import Foundation
+import GRDB
+import PodpipeRules
+
+/// Everything `podpipectl status` shows, gathered from the ledger and small tables only, so
+/// that it stays fast on a database of any size (no scan of bronze or silver).
+public struct StatusReport: Sendable, Codable {
+    public struct Daemon: Sendable, Codable {
+        public var state: String  // running | stopped
+        public var writerActive: Bool
+        public var pid: Int?
+        public var since: String?
+        public var lastHeartbeat: String?
+        enum CodingKeys: String, CodingKey {
+            case state, pid, since
+            case writerActive = "writer_active"
+            case lastHeartbeat = "last_heartbeat"
+        }
+    }
+    public struct Files: Sendable, Codable {
+        public var loaded = 0
+        public var rejected = 0
+        public var duplicate = 0
+        public var failed = 0
+        public var pending = 0
+        public var ignored = 0
+    }
+    public struct Rows: Sendable, Codable {
+        public var bronzeEvents: Int64 = 0
+        public var silverEvents: Int64 = 0
+        public var rejectedEvents: Int64 = 0
+        public var duplicateEvents: Int64 = 0
+        public var users: Int64 = 0
+        public var episodes: Int64 = 0
+        public var bronzeReferenceRows: Int64 = 0
+        public var rejectedReferenceRows: Int64 = 0
+        enum CodingKeys: String, CodingKey {
+            case users, episodes
+            case bronzeEvents = "bronze_events"
+            case silverEvents = "silver_events"
+            case rejectedEvents = "rejected_events"
+            case duplicateEvents = "duplicate_events"
+            case bronzeReferenceRows = "bronze_reference_rows"
+            case rejectedReferenceRows = "rejected_reference_rows"
+        }
+    }
+    public struct Gold: Sendable, Codable {
+        public var refreshedAt: String?
+        public var stale: Bool
+        public var ageSeconds: Int?
+        enum CodingKeys: String, CodingKey {
+            case stale
+            case refreshedAt = "refreshed_at"
+            case ageSeconds = "age_seconds"
+        }
+    }
+    public struct FileError: Sendable, Codable {
+        public var file: String
+        public var state: String
+        public var line: Int64?
+        public var error: String
+        public var at: String
+    }
+
+    public var database: String
+    public var folder: String
+    public var watchMode: String
+    public var daemon: Daemon
+    public var files: Files
+    public var rows: Rows
+    public var rejectRate: Double
+    public var gold: Gold
+    public var lastErrors: [FileError]
+    public var ignoredNames: [String]
+    public var healthy: Bool
+    public var problems: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case database, folder, daemon, files, rows, gold, healthy, problems
+        case watchMode = "watch_mode"
+        case rejectRate = "reject_rate"
+        case lastErrors = "last_errors"
+        case ignoredNames = "ignored_names"
+    }
+
+    /// 0 healthy, 1 degraded (failed or rejected files, stale gold), 2 the daemon is
+    /// expected (it has run here) but not running.
+    public var exitCode: Int32 {
+        if daemonExpectedButDown { return 2 }
+        return healthy ? 0 : 1
+    }
+    var daemonExpectedButDown = false
+
+    public static func gather(
+        store: Store, config: PodpipeConfig, now: Date = Date()
+    ) throws -> StatusReport {
+        let writerActive = WriterLock.isHeld(database: config.database)
+        var report = try store.pool.read { db -> StatusReport in
+            let counts = try Ledger.counts(db)
+            var files = Files()
+            files.loaded = counts[.loaded] ?? 0
+            files.rejected = counts[.rejected] ?? 0
+            files.duplicate = counts[.duplicate] ?? 0
+            files.failed = counts[.failed] ?? 0
+            var rows = Rows()
+            let sums = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT
+                      coalesce(sum(CASE WHEN kind = 'events' THEN rows_read END), 0) AS bronze,
+                      coalesce(sum(CASE WHEN kind = 'events' THEN rows_loaded END), 0) AS silver,
+                      coalesce(sum(CASE WHEN kind = 'events' THEN rows_rejected END), 0) AS rejected,
+                      coalesce(sum(CASE WHEN kind = 'events' THEN rows_duplicate END), 0) AS duplicate,
+                      coalesce(sum(CASE WHEN kind <> 'events' THEN rows_read END), 0) AS ref_bronze,
+                      coalesce(sum(CASE WHEN kind <> 'events' THEN rows_rejected END), 0) AS ref_rejected
+                    FROM ingest_file WHERE state IN ('loaded', 'rejected')
+                    """)
+            if let sums {
+                rows.bronzeEvents = sums["bronze"]
+                rows.silverEvents = sums["silver"]
+                rows.rejectedEvents = sums["rejected"]
+                rows.duplicateEvents = sums["duplicate"]
+                rows.bronzeReferenceRows = sums["ref_bronze"]
+                rows.rejectedReferenceRows = sums["ref_rejected"]
+            }
+            rows.users = try Int64.fetchOne(db, sql: "SELECT count(*) FROM silver_user") ?? 0
+            rows.episodes = try Int64.fetchOne(db, sql: "SELECT count(*) FROM silver_episode") ?? 0
+            let refreshedAt = try PipelineState.get("gold.refreshed_at", db)
+            let stale = try GoldRefresher.isStale(db)
+            var age: Int?
+            if let refreshedAt, let seconds = Timestamps.parse(refreshedAt) {
+                age = Int(now.timeIntervalSince1970) - Int(seconds)
+            }
+            let errors = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT name, state, first_error_line, coalesce(message, first_error, '') AS error,
+                           finished_at
+                    FROM ingest_file
+                    WHERE state IN ('rejected', 'failed') OR rows_rejected > 0
+                    ORDER BY finished_at DESC, file_id DESC LIMIT 5
+                    """
+            ).map { row in
+                FileError(
+                    file: row["name"], state: row["state"], line: row["first_error_line"],
+                    error: row["error"], at: row["finished_at"])
+            }
+            let rate =
+                rows.bronzeEvents > 0 ? Double(rows.rejectedEvents) / Double(rows.bronzeEvents) : 0
+            return StatusReport(
+                database: config.database, folder: config.dataLoad,
+                watchMode: config.watchMode.rawValue,
+                daemon: Daemon(state: writerActive ? "running" : "stopped", writerActive: writerActive),
+                files: files, rows: rows, rejectRate: rate,
+                gold: Gold(refreshedAt: refreshedAt, stale: stale, ageSeconds: age),
+                lastErrors: errors, ignoredNames: [], healthy: true, problems: [])
+        }
+        // Files waiting: in the folder but not settled in the ledger.
+        if let listing = try? DropFolder.list(config.dataLoad) {
+            let ledger = try store.pool.read { db in try Ledger.latestByName(db) }
+            report.files.pending = listing.candidates.filter { candidate in
+                guard let entry = ledger[candidate.name] else { return true }
+                return entry.state == .failed
+                    || !(entry.sizeBytes == candidate.size && entry.mtimeNs == candidate.mtimeNs)
+            }.count
+            report.files.ignored = listing.ignored.count
+            report.ignoredNames = listing.ignored.map { "\($0.name): \($0.reason)" }
+        } else {
+            report.problems.append("drop folder \(config.dataLoad) is missing")
+        }
+        if report.files.failed > 0 { report.problems.append("\(report.files.failed) file(s) failed") }
+        if report.files.rejected > 0 {
+            report.problems.append("\(report.files.rejected) file(s) rejected")
+        }
+        if report.gold.stale { report.problems.append("gold is older than silver") }
+        report.healthy = report.problems.isEmpty
+        return report
+    }
+
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(self), let text = String(data: data, encoding: .utf8)
+        else { return "{}" }
+        return text
+    }
+
+    /// The at-a-glance text view.
+    public func text() -> String {
+        var lines: [String] = []
+        let health = healthy ? "healthy" : "degraded: " + problems.joined(separator: "; ")
+        lines.append("podpipe  \(health)")
+        lines.append("daemon    \(daemon.state)\(daemon.pid.map { " (pid \($0))" } ?? "")\(daemon.since.map { " since \($0)" } ?? "")")
+        lines.append("folder    \(folder) (watch: \(watchMode))")
+        lines.append("database  \(database)")
+        lines.append(
+            "files     \(files.loaded) loaded · \(files.rejected) rejected · \(files.duplicate) duplicate · \(files.failed) failed · \(files.pending) waiting · \(files.ignored) ignored"
+        )
+        lines.append(
+            "events    bronze \(rows.bronzeEvents) · silver \(rows.silverEvents) · rejected \(rows.rejectedEvents) · duplicates \(rows.duplicateEvents) · reject rate \(String(format: "%.2f%%", rejectRate * 100))"
+        )
+        lines.append(
+            "reference users \(rows.users) · episodes \(rows.episodes) · rejected rows \(rows.rejectedReferenceRows)")
+        let goldLine: String
+        if let refreshedAt = gold.refreshedAt {
+            let age = gold.ageSeconds.map { " (\(Self.humanAge($0)) ago)" } ?? ""
+            goldLine = "refreshed \(refreshedAt)\(age)\(gold.stale ? " · stale: silver changed since" : "")"
+        } else {
+            goldLine = "never refreshed"
+        }
+        lines.append("gold      \(goldLine)")
+        if !lastErrors.isEmpty {
+            lines.append("last errors:")
+            for error in lastErrors {
+                let line = error.line.map { ":\($0)" } ?? ""
+                lines.append("  \(error.at)  \(error.file)\(line)  [\(error.state)]  \(error.error)")
+            }
+        }
+        if !ignoredNames.isEmpty {
+            lines.append("ignored:")
+            for name in ignoredNames.prefix(10) { lines.append("  \(name)") }
+            if ignoredNames.count > 10 { lines.append("  … and \(ignoredNames.count - 10) more") }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func humanAge(_ seconds: Int) -> String {
+        if seconds < 120 { return "\(seconds) s" }
+        if seconds < 7200 { return "\(seconds / 60) min" }
+        if seconds < 172_800 { return "\(seconds / 3600) h" }
+        return "\(seconds / 86400) d"
+    }
+}

@@ -1,0 +1,68 @@
+import GRDB
+import GRDBSQLite
+
+/// A thin wrapper over a raw prepared statement for the bulk-insert hot path.
+///
+/// GRDB's argument binding measured ~0.58M rows/s here against ~1.3M rows/s binding the
+/// raw `sqlite3_stmt` directly, so bronze and silver inserts bind through this type. The
+/// statement belongs to its GRDB `Statement`, which owns and finalizes it.
+struct BulkStatement {
+    let statement: Statement
+    let handle: OpaquePointer
+    let connection: OpaquePointer
+
+    init(_ db: Database, sql: String) throws {
+        statement = try db.makeStatement(sql: sql)
+        handle = statement.sqliteStatement
+        guard let connection = db.sqliteConnection else {
+            throw PipelineError.database(message: "the database connection is closed", file: nil)
+        }
+        self.connection = connection
+    }
+
+    @inline(__always) func bind(_ index: Int32, _ value: Int64) {
+        sqlite3_bind_int64(handle, index, value)
+    }
+
+    @inline(__always) func bindNull(_ index: Int32) {
+        sqlite3_bind_null(handle, index)
+    }
+
+    /// Binds bytes as TEXT, copied by SQLite (they may be a transient view).
+    @inline(__always) func bindText(_ index: Int32, _ bytes: UnsafeRawBufferPointer) {
+        if let pointer = bytes.baseAddress?.assumingMemoryBound(to: CChar.self) {
+            sqlite3_bind_text(handle, index, pointer, Int32(bytes.count), sqliteTransient)
+        } else {
+            sqlite3_bind_text(handle, index, "", 0, nil)
+        }
+    }
+
+    @inline(__always) func bindText(_ index: Int32, _ string: String) {
+        var copy = string
+        copy.withUTF8 { utf8 in
+            bindText(index, UnsafeRawBufferPointer(utf8))
+        }
+    }
+
+    /// Binds a static string that outlives the statement execution (no copy).
+    @inline(__always) func bindStatic(_ index: Int32, _ text: StaticString) {
+        _ = text.utf8Start.withMemoryRebound(to: CChar.self, capacity: text.utf8CodeUnitCount) {
+            sqlite3_bind_text(handle, index, $0, Int32(text.utf8CodeUnitCount), nil)
+        }
+    }
+
+    /// Runs the statement once and resets it; returns the number of rows changed.
+    @inline(__always) func run() throws -> Int32 {
+        let rc = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard rc == SQLITE_DONE else {
+            throw PipelineError.database(
+                message: String(cString: sqlite3_errmsg(connection)) + " (SQLite code \(rc))",
+                file: nil)
+        }
+        return sqlite3_changes(connection)
+    }
+}
+
+/// `SQLITE_TRANSIENT`, which the C macro defines as `(sqlite3_destructor_type)-1`.
+let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

@@ -1,0 +1,85 @@
+import Foundation
+import GRDB
+
+/// The SQLite database file: opening it (WAL), the pragmas, and the schema migrations.
+///
+/// One writer (the daemon or `--once`, guarded by the writer lock) and any number of
+/// readers (`podpipectl`): WAL lets readers see the last committed state while a file's
+/// transaction is open, so nobody ever sees half a file or half a gold refresh.
+public final class Store: Sendable {
+    public let path: String
+    public let pool: DatabasePool
+
+    /// Opens (creating if needed) the database for writing and applies pending migrations.
+    public static func openForWriting(path: String) throws -> Store {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true)
+        }
+        var config = Configuration()
+        config.busyMode = .timeout(5)
+        config.prepareDatabase { db in
+            // NORMAL is durable against application crashes in WAL mode (a commit is in
+            // the WAL before COMMIT returns); a power loss may drop the last transactions
+            // but never corrupts or half-applies one, and the ledger then reloads them.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB page cache
+            try db.execute(sql: "PRAGMA foreign_keys = OFF")  // integrity is kept by code
+        }
+        let pool = try DatabasePool(path: path, configuration: config)
+        try Migrations.migrator.migrate(pool)
+        return Store(path: path, pool: pool)
+    }
+
+    /// Opens an existing database read-only (podpipectl). Never creates the file, never
+    /// takes the writer lock, fails clearly on a missing file or a newer schema.
+    public static func openForReading(path: String) throws -> Store {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError.databaseMissing(path: path)
+        }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(5)
+        let pool = try DatabasePool(path: path, configuration: config)
+        try pool.read { db in
+            let applied = try Migrations.migrator.appliedIdentifiers(db)
+            let known = Set(Migrations.migrator.migrations)
+            if !applied.isSubset(of: known) {
+                throw StoreError.schemaTooNew(
+                    path: path, unknown: applied.subtracting(known).sorted())
+            }
+            if applied.isEmpty {
+                throw StoreError.notAPodpipeDatabase(path: path)
+            }
+        }
+        return Store(path: path, pool: pool)
+    }
+
+    init(path: String, pool: DatabasePool) {
+        self.path = path
+        self.pool = pool
+    }
+}
+
+/// Errors opening the store, with what to do about them.
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    case databaseMissing(path: String)
+    case schemaTooNew(path: String, unknown: [String])
+    case notAPodpipeDatabase(path: String)
+    case missingResource(name: String)
+
+    public var description: String {
+        switch self {
+        case .databaseMissing(let path):
+            "database \(path) does not exist: run `podpiped --once` (or start the daemon) to create it, or pass --database"
+        case .schemaTooNew(let path, let unknown):
+            "database \(path) has schema migrations this podpipe does not know (\(unknown.joined(separator: ", "))): it was written by a newer version; upgrade podpipe"
+        case .notAPodpipeDatabase(let path):
+            "\(path) is not a podpipe database (no schema migrations applied)"
+        case .missingResource(let name):
+            "the SQL resource \(name) is missing from the podpipe installation"
+        }
+    }
+}

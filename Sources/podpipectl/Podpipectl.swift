@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import PodpipeCore
+import PodpipeSampleData
+
+/// `podpipectl`: the operator's and analyst's tool (thin over PodpipeCore).
+@main
+struct Podpipectl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "podpipectl",
+        abstract: "Inspect and query a podpipe database.",
+        subcommands: [Status.self, Report.self, Generate.self])
+}
+
+/// Options every subcommand shares (SPEC §8: `podpipectl [--config FILE] [--database FILE] …`).
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (JSON). Default: $PODPIPE_CONFIG, else built-in defaults.")
+    var config: String?
+
+    @Option(name: .long, help: "The SQLite database file (overrides database).")
+    var database: String?
+
+    @Option(name: .customLong("data-load"), help: "The drop folder (overrides data_load).")
+    var dataLoad: String?
+
+    func load() async throws -> PodpipeConfig {
+        do {
+            return try await PodpipeConfig.load(
+                overrides: .init(configFile: config, dataLoad: dataLoad, database: database))
+        } catch {
+            throw CLIError(message: "\(error)", code: PodpipeExit.configuration)
+        }
+    }
+
+    func openStore(_ settings: PodpipeConfig) throws -> Store {
+        do {
+            return try Store.openForReading(path: settings.database)
+        } catch {
+            throw CLIError(message: "\(error)", code: PodpipeExit.databaseError)
+        }
+    }
+}
+
+/// A failure reported as one line on stderr with a specific exit code.
+struct CLIError: Error, CustomStringConvertible {
+    var message: String
+    var code: Int32
+    var description: String { message }
+}
+
+extension AsyncParsableCommand {
+    /// Runs `body`, turning a `CLIError` into its message and exit code.
+    func reporting(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("podpipectl: \(error.message)\n".utf8))
+            throw ExitCode(error.code)
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the pipeline at a glance.",
+        discussion: "Exit code: 0 healthy, 1 degraded (failed or rejected files, stale gold), 2 daemon expected but not running.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Flag(name: .long, help: "One JSON object, for monitoring.")
+    var json = false
+
+    func run() async throws {
+        try await reporting {
+            let settings = try await common.load()
+            let store = try common.openStore(settings)
+            let report: StatusReport
+            do {
+                report = try StatusReport.gather(store: store, config: settings)
+            } catch {
+                throw CLIError(message: "\(error)", code: PodpipeExit.databaseError)
+            }
+            print(json ? report.json() : report.text())
+            if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        }
+    }
+}
+
+extension ReportKind: ExpressibleByArgument {}
+extension ReportFormat: ExpressibleByArgument {}
+
+struct Report: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print an analysis table from gold.",
+        discussion: "Reports: \(ReportKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "The report: \(ReportKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var kind: ReportKind
+
+    @Option(name: .customLong("as-of"), help: "top-episodes: the last day of the 7-day window (YYYY-MM-DD).")
+    var asOf: String?
+
+    @Flag(name: .customLong("by-day"), help: "multi-episode-users: one row per day.")
+    var byDay = false
+
+    @Option(name: .long, help: "table, csv or json.")
+    var format: ReportFormat = .table
+
+    func run() async throws {
+        try await reporting {
+            let settings = try await common.load()
+            let store = try common.openStore(settings)
+            let table: ReportTable
+            do {
+                table = try await store.pool.read { db in
+                    try Reports.run(kind, options: ReportOptions(asOf: asOf, byDay: byDay), in: db)
+                }
+            } catch {
+                throw CLIError(message: "\(error)", code: 1)
+            }
+            let text = ReportRenderer.render(table, as: format)
+            FileHandle.standardOutput.write(Data(text.utf8))
+            if !text.hasSuffix("\n") { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PodpipeCore
+
+/// `podpiped`: the ingest daemon, or one pass with `--once` (thin over PodpipeCore).
+@main
+struct Podpiped: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "podpiped",
+        abstract: "Ingest a drop folder of podcast event logs into bronze, silver and gold SQLite tables.",
+        discussion: """
+            Exit codes: 0 all files loaded, duplicate or rejected with reasons; 1 a file failed \
+            (I/O or database error, retried later); 64 usage; 70 database error; 75 another \
+            writer holds the database; 78 bad configuration or missing drop folder.
+            """)
+
+    @Option(name: .long, help: "Configuration file (JSON). Default: $PODPIPE_CONFIG, else built-in defaults.")
+    var config: String?
+
+    @Option(name: .customLong("data-load"), help: "The drop folder to watch (overrides data_load).")
+    var dataLoad: String?
+
+    @Option(name: .long, help: "The SQLite database file (overrides database).")
+    var database: String?
+
+    @Flag(name: .long, help: "Ingest what is pending, refresh gold, and exit (for cron or a systemd timer).")
+    var once = false
+
+    @Option(name: .customLong("log-target"), help: "auto, journal or stderr (overrides log.target).")
+    var logTarget: String?
+
+    func run() async throws {
+        let settings: PodpipeConfig
+        do {
+            settings = try await PodpipeConfig.load(
+                overrides: .init(configFile: config, dataLoad: dataLoad, database: database, logTarget: logTarget))
+        } catch {
+            FileHandle.standardError.write(Data("podpiped: \(error)\n".utf8))
+            throw ExitCode(PodpipeExit.configuration)
+        }
+        let logger = PodpipeLogging.bootstrap(settings, label: "podpiped")
+        let daemon = Daemon(config: settings, logger: logger)
+        let code = once ? daemon.runOnce() : await daemon.run()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
