@@ -37,6 +37,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
         .target(
             name: "PodpipeRules",
             swiftSettings: swiftSettings
@@ -52,6 +57,7 @@ let package = Package(
                 "PodpipeRules",
                 "PodpipeSampleData",
                 "CZlib",
+                "CSystemd",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -6,8 +6,8 @@
 // 45 MB/s on typical event lines on this platform, and JSONSerialization builds a dictionary
 // of boxed values per line. This scanner makes one pass over the bytes, validates the whole
 // line, records where the five members podpipe cares about are (byte ranges, no copies) and
-// skips everything else. It allocates nothing per line (a heap-backed bracket stack is only
-// used past 64 levels of nesting); the validator then creates at most the two id Strings,
+// skips everything else. It allocates nothing per line (a heap-backed bracket bit stack is
+// only used past 64 levels of nesting); the validator then creates at most the two id Strings,
 // which for ids of up to 15 UTF-8 bytes are stored inline by Swift.
 //
 // Strictness (what "valid JSON" means here):
@@ -327,8 +327,9 @@ enum MemberSlot {
         case 8:
             return load64(base, start) == word_duration ? .duration : .none
         case 9:
-            return load64(base, start) == word_timestam && base.load(
-                fromByteOffset: start + 8, as: UInt8.self) == UInt8(ascii: "p")
+            return load64(base, start) == word_timestam
+                && base.load(
+                    fromByteOffset: start + 8, as: UInt8.self) == UInt8(ascii: "p")
                 ? .timestamp : .none
         case 10:
             let head = load64(base, start)
@@ -669,12 +670,13 @@ struct ByteCursor {
     }
 }
 
-/// Which kind of container each open nesting level is. The first 64 levels live in a word;
-/// deeper levels (only in hostile input) spill to an array.
+/// Which kind of container each open nesting level is, one bit per level (1 = object).
+/// The first 64 levels live in a word; deeper levels (only in hostile input) spill into an
+/// array of words that grows as needed, so any depth works without recursion.
 struct BracketStack {
     var depth = 0
     var bits: UInt64 = 0
-    var spill: [Bool] = []
+    var spill: [UInt64] = []
 
     @inline(__always)
     mutating func push(isObject: Bool) {
@@ -682,7 +684,11 @@ struct BracketStack {
             let mask = UInt64(1) << UInt64(depth)
             bits = isObject ? bits | mask : bits & ~mask
         } else {
-            spill.append(isObject)
+            let level = depth - 64
+            let word = level >> 6
+            if word == spill.count { spill.append(0) }
+            let mask = UInt64(1) << UInt64(level & 63)
+            spill[word] = isObject ? spill[word] | mask : spill[word] & ~mask
         }
         depth += 1
     }
@@ -690,14 +696,14 @@ struct BracketStack {
     @inline(__always)
     mutating func pop() {
         depth -= 1
-        if depth >= 64 { spill.removeLast() }
     }
 
     @inline(__always)
     var topIsObject: Bool {
         let top = depth - 1
         if top < 64 { return (bits >> UInt64(top)) & 1 == 1 }
-        return spill[top - 64]
+        let level = top - 64
+        return (spill[level >> 6] >> UInt64(level & 63)) & 1 == 1
     }
 }
 

@@ -271,12 +271,18 @@ struct ReferenceData {
                 header: "episode_id,podcast_id,title,release_date,duration_seconds", crlf: false)
             var bad: [(Int, String, String)] = [
                 (1 + rng.below(e), ",podcast_1,Untitled,2023-05-01,1200", "missing_episode_id"),
-                (1 + rng.below(e), "ep_\(unknown1),podcast_1,Lost Episode,2023-13-40,1800",
-                 "invalid_release_date"),
-                (1 + rng.below(e), "ep_\(unknown2),podcast_1,Long Talk,2023-03-03,45:00",
-                 "invalid_duration_seconds"),
-                (1 + rng.below(e), "ep_\(unknown3),podcast_2,Hello, World,2023-03-04,1500",
-                 "wrong_field_count"),
+                (
+                    1 + rng.below(e), "ep_\(unknown1),podcast_1,Lost Episode,2023-13-40,1800",
+                    "invalid_release_date"
+                ),
+                (
+                    1 + rng.below(e), "ep_\(unknown2),podcast_1,Long Talk,2023-03-03,45:00",
+                    "invalid_duration_seconds"
+                ),
+                (
+                    1 + rng.below(e), "ep_\(unknown3),podcast_2,Hello, World,2023-03-04,1500",
+                    "wrong_field_count"
+                ),
             ]
             bad.sort { $0.0 < $1.0 }
             var next = 0

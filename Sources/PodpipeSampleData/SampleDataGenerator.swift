@@ -49,9 +49,16 @@ public enum SampleDataGenerator {
         var previous = mtime
         for plan in plans {
             let temporary = run.temporaryPath(plan.name)
-            let stats = try writer.write(plan, path: temporary)
-            let fileTime = max(previous + 1, stats.maxTimestamp + 300)
-            try run.publish(plan.name, from: temporary, mtime: fileTime)
+            let stats: EventFileStats
+            let fileTime: Int64
+            do {
+                stats = try writer.write(plan, path: temporary)
+                fileTime = max(previous + 1, stats.maxTimestamp + 300)
+                try run.publish(plan.name, from: temporary, mtime: fileTime)
+            } catch {
+                SystemCalls.unlinkIfPresent(temporary)
+                throw error
+            }
             previous = fileTime
             run.details.append(
                 SampleFileDetail(
@@ -159,8 +166,13 @@ private struct Run {
 
     mutating func writeReference(_ file: ReferenceFile, mtime: Int64) throws(SampleDataError) {
         let temporary = temporaryPath(file.name)
-        try SystemCalls.writeFile(temporary, file.bytes)
-        try publish(file.name, from: temporary, mtime: mtime)
+        do {
+            try SystemCalls.writeFile(temporary, file.bytes)
+            try publish(file.name, from: temporary, mtime: mtime)
+        } catch {
+            SystemCalls.unlinkIfPresent(temporary)
+            throw error
+        }
         var codes: [String: Int] = [:]
         for reject in file.rejects {
             codes[reject.code, default: 0] += 1

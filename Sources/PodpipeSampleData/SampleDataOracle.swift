@@ -145,8 +145,10 @@ public struct SampleDataOracle: Sendable {
     public func multiEpisodeListeners(threshold: Int = 3) -> MultiEpisodeListeners {
         var perUserDay: [String: [Int: Set<String>]] = [:]
         for event in events where event.eventType == "play" || event.eventType == "complete" {
-            perUserDay[event.userId, default: [:]][SampleDataOracle.day(event.timestamp),
-                default: []].insert(event.episodeId)
+            perUserDay[event.userId, default: [:]][
+                SampleDataOracle.day(event.timestamp),
+                default: []
+            ].insert(event.episodeId)
         }
         var qualifying = Set<String>()
         var perDay: [Int: Int] = [:]

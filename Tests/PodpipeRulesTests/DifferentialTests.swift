@@ -105,9 +105,12 @@ struct LineGenerator {
         switch (name, rng.below(10)) {
         case (_, 0): return value(depth: 1)
         case (_, 1): return "null"
-        case ("event_type", _): return "\"" + rng.pick(["play", "pause", "seek", "complete", " Play ", "download", ""]) + "\""
+        case ("event_type", _):
+            return "\"" + rng.pick(["play", "pause", "seek", "complete", " Play ", "download", ""]) + "\""
         case ("timestamp", _):
-            return "\"" + rng.pick(["2024-04-21T09:13:28", "2024-02-29 23:59:59.5Z", "2024-02-30T00:00:00", "bad"]) + "\""
+            return "\""
+                + rng.pick(["2024-04-21T09:13:28", "2024-02-29 23:59:59.5Z", "2024-02-30T00:00:00", "bad"])
+                + "\""
         case ("duration", let k): return k < 6 ? rng.pick(Self.numbers) : string()
         default: return rng.chance(70) ? "\"" + rng.pick(["user_5", " ep_7 ", "", "ü"]) + "\"" : scalar()
         }
@@ -252,7 +255,8 @@ func hasTrailingCommaPattern(_ bytes: [UInt8]) -> Bool {
 
 /// Whether a value from JSONSerialization equals the scanner's member value; nil = same.
 func mismatch(_ name: String, foundation: Any?, scanner: JSONMemberValue?) -> String? {
-    let description = "\(name): Foundation \(String(describing: foundation)) vs scanner \(String(describing: scanner))"
+    let description =
+        "\(name): Foundation \(String(describing: foundation)) vs scanner \(String(describing: scanner))"
     switch (foundation, scanner) {
     case (nil, nil):
         return nil
@@ -308,7 +312,10 @@ struct DifferentialTests {
         // 4. encoding sniffing
         #expect(accepted("\u{FEFF}1"))
         #expect(scanMembers("\u{FEFF}1").0 == .malformed)
-        #expect(!{ if case .rejected = foundationParse([0x31, 0x00]) { return true }; return false }())
+        #expect(
+            !{
+                if case .rejected = foundationParse([0x31, 0x00]) { return true }; return false
+            }())
         // 5. U+FEFF at the start of a raw run inside a string is dropped.
         if case .other = foundationParse(Array("\"\u{FEFF}a\"".utf8)) {
             let value = try? JSONSerialization.jsonObject(
@@ -340,7 +347,8 @@ struct DifferentialTests {
             let (status, members) = scanMembers(bytes)
             let outcome = validate(bytes: bytes)
             let isBlank = bytes.withUnsafeBytes { EventValidator.isBlank($0) }
-            let show = "seed \(seed) line \(index): \(String(decoding: bytes.prefix(300), as: UTF8.self).debugDescription) bytes \(bytes.prefix(60))"
+            let show =
+                "seed \(seed) line \(index): \(String(decoding: bytes.prefix(300), as: UTF8.self).debugDescription) bytes \(bytes.prefix(60))"
 
             switch foundationParse(bytes) {
             case .rejected(let reason):
@@ -393,7 +401,8 @@ struct DifferentialTests {
             }
             if failures.count > 20 { break }
         }
-        #expect(failures.isEmpty, "\(failures.count) failures:\n\(failures.prefix(20).joined(separator: "\n"))")
+        #expect(
+            failures.isEmpty, "\(failures.count) failures:\n\(failures.prefix(20).joined(separator: "\n"))")
         // The generator must exercise both sides well.
         #expect(compared > total * 8 / 10, "compared \(compared), excluded \(excluded)")
         #expect(acceptedCount > total / 4, "accepted \(acceptedCount)")

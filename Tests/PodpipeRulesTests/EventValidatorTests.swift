@@ -92,7 +92,8 @@ struct EventValidatorTests {
     }
 
     @Test func extraKeysAreIgnored() {
-        let text = #"{"app": {"v": [1, 2]}, "event_type": "play", "user_id": "u", "episode_id": "e", "timestamp": "2024-01-01T00:00:00", "duration": 1, "x": null}"#
+        let text =
+            #"{"app": {"v": [1, 2]}, "event_type": "play", "user_id": "u", "episode_id": "e", "timestamp": "2024-01-01T00:00:00", "duration": 1, "x": null}"#
         #expect(clean(text) != nil)
     }
 
@@ -106,7 +107,9 @@ struct EventValidatorTests {
     @Test func malformedJSON() {
         #expect(codes(#"{"event_type": "play""#) == [.malformedJSON])
         #expect(codes("not json") == [.malformedJSON])
-        #expect(validate(bytes: Array(typicalLine.utf8.dropLast(3)) + [0xFF, 0x7D]) == .invalid(EventErrors(.malformedJSON)))
+        #expect(
+            validate(bytes: Array(typicalLine.utf8.dropLast(3)) + [0xFF, 0x7D])
+                == .invalid(EventErrors(.malformedJSON)))
         // Invalid UTF-8 inside an otherwise fine line.
         var bytes = Array(typicalLine.utf8)
         bytes[30] = 0xC0
@@ -158,9 +161,10 @@ struct EventValidatorTests {
     }
 
     @Test func invalidEventType() {
-        for value in [#""""#, #""download""#, #""stop""#, #""play!""#, #""pl ay""#, "1", "true", "[]",
-            #"{"t": "play"}"#, #""playing""#, #""plays""#]
-        {
+        for value in [
+            #""""#, #""download""#, #""stop""#, #""play!""#, #""pl ay""#, "1", "true", "[]",
+            #"{"t": "play"}"#, #""playing""#, #""plays""#,
+        ] {
             #expect(codes(line(type: value)) == [.invalidEventType], "\(value)")
         }
         // ASCII case folding only: the Kelvin sign K (U+212A) does not make "seek".
@@ -206,7 +210,9 @@ struct EventValidatorTests {
             #""300.0""#, "true", "[]", "{}", "9223372036854775808", "1e19", "0.0", "1e-3", #""0""#,
             #""99999999999999999999""#,
         ] as [String?] {
-            #expect(codes(line(duration: value)) == [.invalidDurationForPlayComplete], "\(String(describing: value))")
+            #expect(
+                codes(line(duration: value)) == [.invalidDurationForPlayComplete],
+                "\(String(describing: value))")
             #expect(
                 codes(line(type: #""complete""#, duration: value)) == [.invalidDurationForPlayComplete])
         }
@@ -222,9 +228,12 @@ struct EventValidatorTests {
     // MARK: combinations
 
     @Test func severalCodesOnOneRow() {
-        let text = line(type: #""play""#, user: "null", episode: #""""#, timestamp: #""bad""#, duration: "null")
+        let text = line(
+            type: #""play""#, user: "null", episode: #""""#, timestamp: #""bad""#, duration: "null")
         #expect(
-            codes(text) == [.missingUserId, .emptyEpisodeId, .invalidTimestamp, .invalidDurationForPlayComplete])
+            codes(text) == [
+                .missingUserId, .emptyEpisodeId, .invalidTimestamp, .invalidDurationForPlayComplete,
+            ])
         #expect(
             codes("{}") == [.missingUserId, .missingEpisodeId, .missingEventType, .missingTimestamp])
     }

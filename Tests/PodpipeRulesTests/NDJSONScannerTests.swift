@@ -113,22 +113,23 @@ struct NDJSONScannerTests {
         #expect(scanMembers(text).0 == .malformed, "\(text.debugDescription)")
     }
 
-    @Test(arguments: [
-        [0x22, 0xFF, 0x22],  // never valid in UTF-8
-        [0x22, 0x80, 0x22],  // lone continuation byte
-        [0x22, 0xC0, 0xAF, 0x22],  // overlong "/"
-        [0x22, 0xC1, 0xBF, 0x22],  // overlong
-        [0x22, 0xE0, 0x80, 0xAF, 0x22],  // overlong 3-byte
-        [0x22, 0xF0, 0x80, 0x80, 0xAF, 0x22],  // overlong 4-byte
-        [0x22, 0xED, 0xA0, 0x80, 0x22],  // encoded surrogate U+D800
-        [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22],  // above U+10FFFF
-        [0x22, 0xF5, 0x80, 0x80, 0x80, 0x22],  // invalid lead
-        [0x22, 0xE2, 0x82, 0x22],  // truncated sequence
-        [0x22, 0xE2, 0x82],  // truncated at the end of the line
-        [0x7B, 0xC3, 0xA9, 0x7D],  // valid UTF-8, but outside a string
-        [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0x00, 0x22, 0x7D],  // NUL inside a string
-        [0x7B, 0x7D, 0x00],  // NUL after the value
-    ] as [[UInt8]])
+    @Test(
+        arguments: [
+            [0x22, 0xFF, 0x22],  // never valid in UTF-8
+            [0x22, 0x80, 0x22],  // lone continuation byte
+            [0x22, 0xC0, 0xAF, 0x22],  // overlong "/"
+            [0x22, 0xC1, 0xBF, 0x22],  // overlong
+            [0x22, 0xE0, 0x80, 0xAF, 0x22],  // overlong 3-byte
+            [0x22, 0xF0, 0x80, 0x80, 0xAF, 0x22],  // overlong 4-byte
+            [0x22, 0xED, 0xA0, 0x80, 0x22],  // encoded surrogate U+D800
+            [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22],  // above U+10FFFF
+            [0x22, 0xF5, 0x80, 0x80, 0x80, 0x22],  // invalid lead
+            [0x22, 0xE2, 0x82, 0x22],  // truncated sequence
+            [0x22, 0xE2, 0x82],  // truncated at the end of the line
+            [0x7B, 0xC3, 0xA9, 0x7D],  // valid UTF-8, but outside a string
+            [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0x00, 0x22, 0x7D],  // NUL inside a string
+            [0x7B, 0x7D, 0x00],  // NUL after the value
+        ] as [[UInt8]])
     func invalidUTF8AndBytes(_ bytes: [UInt8]) {
         #expect(scanMembers(bytes).0 == .malformed)
     }
@@ -156,10 +157,12 @@ struct NDJSONScannerTests {
         #expect(scanMembers(open).0 == .malformed)
         #expect(scanMembers(open + close).0 == .notAnObject)
         #expect(scanMembers(open + close + "]").0 == .malformed)
-        let mixed = String(repeating: "[{\"k\":", count: depth / 2) + "1"
+        let mixed =
+            String(repeating: "[{\"k\":", count: depth / 2) + "1"
             + String(repeating: "}]", count: depth / 2)
         #expect(scanMembers(mixed).0 == .notAnObject)
-        let mismatched = String(repeating: "[{\"k\":", count: depth / 2) + "1"
+        let mismatched =
+            String(repeating: "[{\"k\":", count: depth / 2) + "1"
             + String(repeating: "]}", count: depth / 2)
         #expect(scanMembers(mismatched).0 == .malformed)
         let (status, m) = scanMembers(#"{"x": \#(open)\#(close), "user_id": "deep"}"#)

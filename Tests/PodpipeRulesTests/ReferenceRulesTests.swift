@@ -57,7 +57,9 @@ struct ReferenceRulesTests {
     }
 
     @Test func invalidReleaseDate() {
-        for value in ["", "2024-02-30", "2023-02-29", "2024-1-15", "15/01/2024", "2024-01-15T00:00:00", "soon"] {
+        for value in [
+            "", "2024-02-30", "2023-02-29", "2024-1-15", "15/01/2024", "2024-01-15T00:00:00", "soon",
+        ] {
             #expect(errorCodes(episode(release: value)) == [.invalidReleaseDate], "\(value)")
         }
     }
@@ -94,7 +96,10 @@ struct ReferenceRulesTests {
         }
         #expect(errors.text == "missing_user_id,invalid_signup_date,missing_country")
         #expect(ReferenceErrors(text: errors.text) == errors)
-        #expect(ReferenceErrors([.missingCountry, .missingUserId, .missingCountry]).codes == [.missingUserId, .missingCountry])
+        #expect(
+            ReferenceErrors([.missingCountry, .missingUserId, .missingCountry]).codes == [
+                .missingUserId, .missingCountry,
+            ])
     }
 
     @Test func trimmingKeepsUnicodeAndInnerSpaces() {

@@ -33,7 +33,8 @@ struct TimestampTests {
         #expect(Timestamps.parse("2000-02-29T00:00:00") != nil)  // divisible by 400
         #expect(Timestamps.parse("1900-02-29T00:00:00") == nil)  // divisible by 100
         #expect(Timestamps.parse("2100-02-29T00:00:00") == nil)
-        #expect(Timestamps.parse("2024-03-01T00:00:00")! - Timestamps.parse("2024-02-28T00:00:00")! == 2 * 86_400)
+        #expect(
+            Timestamps.parse("2024-03-01T00:00:00")! - Timestamps.parse("2024-02-28T00:00:00")! == 2 * 86_400)
     }
 
     @Test func monthLengths() {

@@ -177,7 +177,8 @@ struct SampleDataGeneratorTests {
         var silver: [GeneratedEvent] = []
         var checked = 0
         var mismatches: [String] = []
-        for name in manifest.files where manifest.detail(for: name)?.kind == "events"
+        for name in manifest.files
+        where manifest.detail(for: name)?.kind == "events"
             && manifest.fileStates[name] == "loaded"
         {
             for (number, bytes) in TestFiles.lines(try TestFiles.text(directory.file(name))) {
@@ -278,7 +279,9 @@ struct SampleDataGeneratorTests {
         // The second file corrects at least one title of the first.
         let first = CSVReader.rows(
             String(decoding: try TestFiles.bytes(directory.file("episodes-1.csv")), as: UTF8.self))
-        let draftTitles = first.dropFirst().filter { $0.fields.count == 5 && $0.fields[2].hasSuffix("(draft)") }
+        let draftTitles = first.dropFirst().filter {
+            $0.fields.count == 5 && $0.fields[2].hasSuffix("(draft)")
+        }
         #expect(!draftTitles.isEmpty)
         for draft in draftTitles {
             #expect(episodes[draft.fields[0]]?.title == String(draft.fields[2].dropLast(8)))
@@ -316,7 +319,10 @@ struct SampleDataGeneratorTests {
         // Four event types, durations only on play/complete.
         let types = Dictionary(grouping: events, by: \.eventType).mapValues(\.count)
         #expect(Set(types.keys) == ["play", "pause", "seek", "complete"])
-        #expect(events.allSatisfy { ($0.duration != nil) == ($0.eventType == "play" || $0.eventType == "complete") })
+        #expect(
+            events.allSatisfy {
+                ($0.duration != nil) == ($0.eventType == "play" || $0.eventType == "complete")
+            })
 
         let oracle = try #require(SampleDataOracle(manifest))
         let top = oracle.topCompletedEpisodes()
@@ -343,7 +349,9 @@ struct SampleDataGeneratorTests {
         bad.startDay = "2024-02-30"
         #expect(throws: SampleDataError.self) { try SampleDataGenerator.write(bad, to: directory.path) }
         bad = SampleDataSpec(events: 3, eventFiles: 4)
-        #expect(throws: SampleDataError.invalidSpec(field: "eventFiles", reason: "more files than event lines")) {
+        #expect(
+            throws: SampleDataError.invalidSpec(field: "eventFiles", reason: "more files than event lines")
+        ) {
             try bad.validate()
         }
         bad = SampleDataSpec(gzipFiles: 9)

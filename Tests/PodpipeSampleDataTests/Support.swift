@@ -12,6 +12,16 @@ struct TemporaryDirectory {
         path = url.path
     }
 
+    /// A directory with a fixed name, emptied first (for data shared by several tests and
+    /// left for inspection; the next run replaces it).
+    init(fixed name: String) throws {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent(name, isDirectory: true)
+        try? FileManager.default.removeItem(at: url)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        path = url.path
+    }
+
     func file(_ name: String) -> String { path + "/" + name }
 
     func cleanUp() { try? FileManager.default.removeItem(atPath: path) }
@@ -99,7 +109,7 @@ actor Generated {
         directory: TemporaryDirectory, manifest: SampleDataManifest
     ) {
         if let hit = cache[label] { return hit }
-        let directory = try TemporaryDirectory(label)
+        let directory = try TemporaryDirectory(fixed: "podpipe-sample-tests-\(label)")
         let manifest = try SampleDataGenerator.write(spec, to: directory.path)
         cache[label] = (directory, manifest)
         return (directory, manifest)
