@@ -1,7 +1,7 @@
 # podpipe — the two commands: `make demo` and `make test`.
 SWIFT ?= swift
 CONFIG ?= config/podpipe.json
-BIN = .build/release
+BIN = .build/debug
 
 .PHONY: all build release demo test format lint clean bench
 
@@ -14,9 +14,11 @@ release:
 	$(SWIFT) build -c release
 
 # Builds, ingests the repository's sample (data_load/) into var/podpipe.sqlite, and prints
-# the status and the three answers.
-demo: release
+# the status and the three answers. git does not keep modification times, and podpiped
+# processes files oldest first: data_load/.mtimes restores the intended order.
+demo: build
 	@mkdir -p var
+	@while read -r ts name; do touch -d "@$$ts" "data_load/$$name"; done < data_load/.mtimes
 	$(BIN)/podpiped --config $(CONFIG) --once
 	@echo; echo "== podpipectl status"; $(BIN)/podpipectl --config $(CONFIG) status || true
 	@echo; echo "== Q1 top completed episodes, last 7 days"; $(BIN)/podpipectl --config $(CONFIG) report top-episodes

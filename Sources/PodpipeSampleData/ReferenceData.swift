@@ -314,7 +314,9 @@ struct ReferenceData {
                 if n == badPositions.0 {
                     let row = episodeRow(unknown1)
                     first.bad(
-                        ",\(row.podcast),Untitled,\(row.release),\(row.duration)",
+                        // Unknown episodes have no release day: give the row a real date
+                        // so that its only fault is the missing id.
+                        ",\(row.podcast),Untitled,2023-05-05,\(row.duration)",
                         code: "missing_episode_id")
                 }
                 if n == badPositions.1 {

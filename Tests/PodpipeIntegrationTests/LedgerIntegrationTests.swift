@@ -84,7 +84,7 @@ struct LedgerIntegrationTests {
         png.append(Data(repeating: 0x41, count: 100))
         try box.drop("picture.json", png, mtime: 1_700_000_003)
         try box.drop("garbage.ndjson", "hello\nworld\n", mtime: 1_700_000_004)
-        try box.drop("notgzip.ndjson.gz", fileA, mtime: 1_700_000_005)
+        try box.drop("notgzip.ndjson.gz", "plain text, not gzip\n", mtime: 1_700_000_005)
         try box.drop("episodes-broken.csv", "id,name\n1,2\n", mtime: 1_700_000_006)
         try box.drop("readme.txt", "not for us", mtime: 1_700_000_007)
         try box.drop("late.ndjson.tmp", fileA, mtime: 1_700_000_008)
