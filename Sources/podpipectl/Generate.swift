@@ -45,7 +45,9 @@ struct Generate: AsyncParsableCommand {
     @Option(name: .long, help: "Days the events span.")
     var days: Int = 120
 
-    @Flag(name: .customLong("ledger-edge-cases"), help: "Also write duplicate, empty, binary, truncated and ignored files.")
+    @Flag(
+        name: .customLong("ledger-edge-cases"),
+        help: "Also write duplicate, empty, binary, truncated and ignored files.")
     var ledgerEdgeCases = false
 
     @Flag(name: .long, help: "Print the manifest as JSON on stdout.")

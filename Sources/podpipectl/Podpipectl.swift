@@ -8,8 +8,17 @@ import PodpipeSampleData
 struct Podpipectl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "podpipectl",
-        abstract: "Inspect and query a podpipe database.",
-        subcommands: [Status.self, Report.self, Generate.self])
+        abstract: "Inspect, query and maintain a podpipe database.",
+        discussion: """
+            Read-only commands (status, files, rejects, report, validate) never take the \
+            writer lock and work while the daemon writes. reprocess and revalidate write: \
+            they need the writer lock (stop the daemon first). refresh brings gold up to \
+            date. Shell completions: podpipectl --generate-completion-script bash|zsh|fish.
+            """,
+        subcommands: [
+            Status.self, Files.self, Rejects.self, Report.self, Validate.self, Reprocess.self,
+            Revalidate.self, Refresh.self, Generate.self,
+        ])
 }
 
 /// Options every subcommand shares (SPEC §8: `podpipectl [--config FILE] [--database FILE] …`).
@@ -63,7 +72,9 @@ extension AsyncParsableCommand {
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the pipeline at a glance.",
-        discussion: "Exit code: 0 healthy, 1 degraded (failed or rejected files, stale gold), 2 daemon expected but not running.")
+        discussion:
+            "Exit code: 0 healthy, 1 degraded (failed or rejected files, stale gold), 2 daemon expected but not running."
+    )
 
     @OptionGroup var common: CommonOptions
 

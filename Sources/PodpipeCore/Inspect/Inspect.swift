@@ -1,0 +1,181 @@
+import Foundation
+import GRDB
+import PodpipeRules
+
+/// Filters of `podpipectl files` (nil = no filter).
+public struct LedgerFilter: Sendable, Equatable {
+    public var state: LedgerState?
+    public var kind: FileKind?
+    public var name: String?
+    /// ISO 8601 UTC text: rows that finished at or after it (see ``SinceParser``).
+    public var since: String?
+    /// The most rows to return; nil = all.
+    public var limit: Int?
+
+    public init(
+        state: LedgerState? = nil, kind: FileKind? = nil, name: String? = nil,
+        since: String? = nil, limit: Int? = nil
+    ) {
+        self.state = state
+        self.kind = kind
+        self.name = name
+        self.since = since
+        self.limit = limit
+    }
+}
+
+/// Filters of `podpipectl rejects` (nil = no filter).
+public struct RejectFilter: Sendable, Equatable {
+    /// A file name as in the ledger (every version of that name).
+    public var file: String?
+    /// One validation code; rows carrying it among others match.
+    public var code: String?
+    /// The most rows to return; nil = all.
+    public var limit: Int?
+
+    public init(file: String? = nil, code: String? = nil, limit: Int? = nil) {
+        self.file = file
+        self.code = code
+        self.limit = limit
+    }
+}
+
+/// Errors of the inspection commands, with what to do about them.
+public enum InspectError: Error, CustomStringConvertible, Equatable {
+    /// `--since` is neither a date, a timestamp nor a duration.
+    case invalidSince(String)
+    /// `--file` names no ledger row.
+    case unknownFile(String, known: [String])
+    /// `--code` is not a validation code of events or reference rows.
+    case unknownCode(String)
+    /// A file given to `validate` cannot be read.
+    case unreadable(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalidSince(let text):
+            "invalid --since \"\(text)\": expected a UTC date (2024-04-21), a timestamp (2024-04-21T09:00:00Z) or a duration back from now (90m, 12h, 7d)"
+        case .unknownFile(let name, let known):
+            "no file named \"\(name)\" in the ledger"
+                + (known.isEmpty ? "" : " (did you mean \(known.joined(separator: ", "))?)")
+                + "; `podpipectl files` lists the ledger"
+        case .unknownCode(let code):
+            "unknown validation code \"\(code)\"; known codes: "
+                + (EventErrorCode.allCases.map(\.rawValue) + ReferenceErrorCode.allCases.map(\.rawValue))
+                .uniqued().joined(separator: ", ")
+        case .unreadable(let path, let reason):
+            "cannot read \(path): \(reason)"
+        }
+    }
+}
+
+/// The read-only queries of `podpipectl files` and `podpipectl rejects`. Every query is a
+/// `.sql` file under `SQL/inspect/` (readable by analysts), run with bound parameters.
+public enum Inspect {
+    /// The ledger, newest first (`SQL/inspect/files.sql`).
+    public static func files(_ filter: LedgerFilter, in db: Database) throws -> ReportTable {
+        try Reports.table(
+            db, sql: try SQLResource.load("inspect", "files"),
+            arguments: [
+                "state": filter.state?.rawValue, "kind": filter.kind?.rawValue,
+                "name": filter.name, "since": filter.since, "limit": filter.limit ?? -1,
+            ])
+    }
+
+    /// Rejected rows, newest file first, then line (`SQL/inspect/rejects.sql`).
+    ///
+    /// - Throws: ``InspectError/unknownFile(_:known:)`` when `filter.file` names no ledger
+    ///   row, ``InspectError/unknownCode(_:)`` for a code that does not exist.
+    public static func rejects(_ filter: RejectFilter, in db: Database) throws -> ReportTable {
+        try check(filter, db)
+        return try Reports.table(
+            db, sql: try SQLResource.load("inspect", "rejects"),
+            arguments: ["file": filter.file, "code": filter.code, "limit": filter.limit ?? -1])
+    }
+
+    /// Rejected rows counted by (kind, code) and by file (`rejects_by_code.sql`,
+    /// `rejects_by_file.sql`).
+    public static func rejectSummary(_ filter: RejectFilter, in db: Database) throws
+        -> (byCode: ReportTable, byFile: ReportTable)
+    {
+        try check(filter, db)
+        let arguments: StatementArguments = ["file": filter.file, "code": filter.code]
+        let byCode = try Reports.table(
+            db, sql: try SQLResource.load("inspect", "rejects_by_code"), arguments: arguments)
+        let byFile = try Reports.table(
+            db, sql: try SQLResource.load("inspect", "rejects_by_file"), arguments: arguments)
+        return (byCode, byFile)
+    }
+
+    /// Every validation code, events and reference rows.
+    public static var knownCodes: Set<String> {
+        Set(EventErrorCode.allCases.map(\.rawValue) + ReferenceErrorCode.allCases.map(\.rawValue))
+    }
+
+    /// The distinct file names of the ledger (for shell completion and suggestions).
+    public static func fileNames(_ db: Database) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT DISTINCT name FROM ingest_file ORDER BY name")
+    }
+
+    static func check(_ filter: RejectFilter, _ db: Database) throws {
+        if let code = filter.code, !knownCodes.contains(code) {
+            throw InspectError.unknownCode(code)
+        }
+        if let file = filter.file {
+            let exists =
+                try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM ingest_file WHERE name = ?)",
+                    arguments: [file]) ?? false
+            if !exists {
+                throw InspectError.unknownFile(file, known: try suggestions(for: file, db))
+            }
+        }
+    }
+
+    /// Ledger names that contain `name` or that `name` contains (case-insensitive), at most 5.
+    static func suggestions(for name: String, _ db: Database) throws -> [String] {
+        let needle = name.lowercased()
+        guard !needle.isEmpty else { return [] }
+        return try fileNames(db).filter {
+            let candidate = $0.lowercased()
+            return candidate.contains(needle) || needle.contains(candidate)
+        }.prefix(5).map { $0 }
+    }
+}
+
+/// Parses `--since`: a UTC day, a timestamp (any form the event rules accept, offsets
+/// converted to UTC), or a duration back from now (`30s`, `90m`, `12h`, `7d`).
+public enum SinceParser {
+    /// The ISO 8601 UTC text to compare `finished_at` with.
+    public static func parse(_ text: String, now: Date = Date()) throws(InspectError) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let day = Timestamps.parseDay(trimmed) { return Timestamps.formatUTC(day) }
+        if let seconds = Timestamps.parse(trimmed) { return Timestamps.formatUTC(seconds) }
+        if let unit = trimmed.last, let amount = Int64(trimmed.dropLast()), amount >= 0 {
+            let factor: Int64? =
+                switch unit {
+                case "s": 1
+                case "m": 60
+                case "h": 3600
+                case "d": 86_400
+                case "w": 604_800
+                default: nil
+                }
+            if let factor {
+                let (span, overflow) = amount.multipliedReportingOverflow(by: factor)
+                if !overflow {
+                    return Timestamps.formatUTC(Int64(now.timeIntervalSince1970) - span)
+                }
+            }
+        }
+        throw InspectError.invalidSince(text)
+    }
+}
+
+extension Array where Element: Hashable {
+    /// The elements in order, each once.
+    func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
+}

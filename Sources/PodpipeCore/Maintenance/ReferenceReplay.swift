@@ -1,0 +1,222 @@
+import Foundation
+import GRDB
+import PodpipeRules
+
+/// What a reference replay changed, per kind.
+public struct ReferenceChange: Sendable, Codable, Equatable {
+    public var kind: String
+    /// Ids the replay added to silver, removed from it, or whose values it changed.
+    public var added: Int
+    public var removed: Int
+    public var changed: Int
+    /// Ids with the same values, now set by another file or line.
+    public var moved: Int
+    /// bronze_reference rows whose outcome or codes changed.
+    public var bronzeRows: Int
+
+    /// Whether silver's values changed (gold must reconcile reference data).
+    public var changesValues: Bool { added + removed + changed > 0 }
+}
+
+/// Rebuilds `silver_episode` and `silver_user` from `bronze_reference` with the current
+/// rules: every row of the files recorded `loaded`, in processing order (file_id, then
+/// line), the latest file winning per id — what loading the same files again would give.
+///
+/// The raw record is kept in bronze as a JSON object `{"column": "value"}` in header order;
+/// columns are found by name like the loader does (trimmed, case-insensitive, the first of
+/// equal names). A row rejected as `wrong_field_count` stays rejected (its field count is
+/// not recoverable from the stored object); a raw text that is not such an object keeps its
+/// outcome.
+struct ReferenceReplay {
+    /// Per-file counts after the replay (for the ledger).
+    var fileCounts: [Int64: FileLoadCounts] = [:]
+
+    /// Runs the replay into TEMP tables, applies it to silver when something differs, and
+    /// bumps `silver.reference_version` when values changed. Inside the caller's transaction.
+    mutating func run(_ db: Database, apply: Bool) throws -> [ReferenceChange] {
+        try db.execute(sql: try SQLResource.load("maintenance", "reference_replay_setup"))
+        let episode = try db.makeStatement(
+            sql: """
+                INSERT INTO temp.replay_episode
+                    (episode_id, podcast_id, title, release_date, duration_seconds, file_id, line_no)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (episode_id) DO UPDATE SET
+                    podcast_id = excluded.podcast_id, title = excluded.title,
+                    release_date = excluded.release_date,
+                    duration_seconds = excluded.duration_seconds,
+                    file_id = excluded.file_id, line_no = excluded.line_no
+                """)
+        let user = try db.makeStatement(
+            sql: """
+                INSERT INTO temp.replay_user (user_id, signup_date, country, file_id, line_no)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (user_id) DO UPDATE SET
+                    signup_date = excluded.signup_date, country = excluded.country,
+                    file_id = excluded.file_id, line_no = excluded.line_no
+                """)
+        let change = try db.makeStatement(
+            sql: "INSERT INTO temp.replay_reference_bronze (bronze_id, outcome, error_codes) VALUES (?, ?, ?)"
+        )
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT r.bronze_id, r.file_id, r.line_no, r.kind, r.raw, r.outcome, r.error_codes
+                FROM bronze_reference AS r
+                JOIN ingest_file AS f ON f.file_id = r.file_id
+                WHERE f.state = 'loaded'
+                ORDER BY r.file_id, r.line_no
+                """)
+        while let row = try rows.next() {
+            let bronzeId: Int64 = row["bronze_id"] ?? 0
+            let fileId: Int64 = row["file_id"] ?? 0
+            let line: Int64 = row["line_no"] ?? 0
+            let kind: String = row["kind"] ?? ""
+            let raw: String = row["raw"] ?? ""
+            let oldOutcome: String = row["outcome"] ?? ""
+            let oldCodes: String? = row["error_codes"]
+            var codes = oldCodes
+            var counted = true
+            if oldCodes == ReferenceErrorCode.wrongFieldCount.rawValue {
+                // Structural: keep.
+            } else if let fields = Self.columns(
+                raw, kind == "episodes" ? ReferenceFileLoader.episodeColumns : ReferenceFileLoader.userColumns
+            ) {
+                codes = nil
+                if kind == "episodes" {
+                    switch ReferenceRules.validateEpisode(
+                        episodeId: fields[0], podcastId: fields[1], title: fields[2],
+                        releaseDate: fields[3], durationSeconds: fields[4])
+                    {
+                    case .success(let e):
+                        try episode.execute(arguments: [
+                            e.episodeId, e.podcastId, e.title, e.releaseDate, e.durationSeconds, fileId, line,
+                        ])
+                    case .failure(let errors): codes = errors.text
+                    }
+                } else {
+                    switch ReferenceRules.validateUser(
+                        userId: fields[0], signupDate: fields[1], country: fields[2])
+                    {
+                    case .success(let u):
+                        try user.execute(arguments: [u.userId, u.signupDate, u.country, fileId, line])
+                    case .failure(let errors): codes = errors.text
+                    }
+                }
+            } else {
+                counted = false
+            }
+            var counts = fileCounts[fileId] ?? FileLoadCounts()
+            counts.rowsRead += 1
+            if !counted {
+                // Not interpretable: keep the row as it is.
+                if oldOutcome == "silver" { counts.rowsLoaded += 1 } else { counts.rowsRejected += 1 }
+                if let oldCodes { counts.noteError(oldCodes, line: line) }
+                fileCounts[fileId] = counts
+                continue
+            }
+            if let codes {
+                counts.rowsRejected += 1
+                counts.noteError(codes, line: line)
+            } else {
+                counts.rowsLoaded += 1
+            }
+            fileCounts[fileId] = counts
+            let outcome = codes == nil ? "silver" : "rejected"
+            if outcome != oldOutcome || codes != oldCodes {
+                try change.execute(arguments: [bronzeId, outcome, codes])
+            }
+        }
+        let changes = try Row.fetchAll(
+            db, sql: try SQLResource.load("maintenance", "reference_replay_diff")
+        ).map { row in
+            ReferenceChange(
+                kind: row["kind"] ?? "", added: row["added"] ?? 0, removed: row["removed"] ?? 0,
+                changed: row["changed"] ?? 0, moved: row["moved"] ?? 0, bronzeRows: row["bronze"] ?? 0)
+        }
+        let differs = changes.contains { $0.changesValues || $0.moved > 0 || $0.bronzeRows > 0 }
+        if apply && differs {
+            try db.execute(sql: try SQLResource.load("maintenance", "reference_replay_apply"))
+            if changes.contains(where: \.changesValues) {
+                try PipelineState.increment("silver.reference_version", db)
+            }
+        }
+        return changes
+    }
+
+    /// The values of `required` columns in a stored raw record, or nil when the record is
+    /// not a JSON object of strings or lacks one of them.
+    static func columns(_ raw: String, _ required: [String]) -> [String]? {
+        guard let pairs = ReferenceRawRecord.parse(raw) else { return nil }
+        var values: [String] = []
+        for name in required {
+            guard let pair = pairs.first(where: { $0.key.lowercased() == name }) else { return nil }
+            values.append(pair.value)
+        }
+        return values
+    }
+}
+
+/// Parses the raw text of a `bronze_reference` row: a JSON object whose members are all
+/// strings, `{"column": "value", …}`, as `ReferenceFileLoader.jsonObject` writes it. The
+/// members come back in order (duplicate names kept), which a dictionary would lose.
+enum ReferenceRawRecord {
+    static func parse(_ raw: String) -> [(key: String, value: String)]? {
+        var scalars = Array(raw.unicodeScalars)[...]
+        func skipSpace() {
+            while let c = scalars.first, c == " " || c == "\t" || c == "\n" || c == "\r" {
+                scalars.removeFirst()
+            }
+        }
+        func expect(_ c: Unicode.Scalar) -> Bool {
+            skipSpace()
+            guard scalars.first == c else { return false }
+            scalars.removeFirst()
+            return true
+        }
+        func string() -> String? {
+            guard expect("\"") else { return nil }
+            var out = String.UnicodeScalarView()
+            while let c = scalars.popFirst() {
+                switch c {
+                case "\"": return String(out)
+                case "\\":
+                    guard let e = scalars.popFirst() else { return nil }
+                    switch e {
+                    case "\"": out.append("\"")
+                    case "\\": out.append("\\")
+                    case "/": out.append("/")
+                    case "n": out.append("\n")
+                    case "r": out.append("\r")
+                    case "t": out.append("\t")
+                    case "b": out.append("\u{08}")
+                    case "f": out.append("\u{0C}")
+                    case "u":
+                        let hex = String(String.UnicodeScalarView(scalars.prefix(4)))
+                        guard hex.count == 4, let value = UInt32(hex, radix: 16),
+                            let scalar = Unicode.Scalar(value)
+                        else { return nil }
+                        scalars.removeFirst(4)
+                        out.append(scalar)
+                    default: return nil
+                    }
+                default: out.append(c)
+                }
+            }
+            return nil
+        }
+        guard expect("{") else { return nil }
+        var pairs: [(key: String, value: String)] = []
+        if expect("}") {
+            skipSpace()
+            return scalars.isEmpty ? pairs : nil
+        }
+        while true {
+            guard let key = string(), expect(":"), let value = string() else { return nil }
+            pairs.append((key, value))
+            if expect(",") { continue }
+            guard expect("}") else { return nil }
+            skipSpace()
+            return scalars.isEmpty ? pairs : nil
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import PodpipeCore
+
+/// Writes `text` to stdout, ending with exactly one newline.
+func emit(_ text: String) {
+    var out = text
+    while out.hasSuffix("\n\n") { out.removeLast() }
+    if !out.hasSuffix("\n") { out += "\n" }
+    FileHandle.standardOutput.write(Data(out.utf8))
+}
+
+/// The exit code and one-line message of a failure (see doc/cli.md, "Exit codes").
+func classify(_ error: any Error) -> CLIError {
+    switch error {
+    case let error as CLIError:
+        return error
+    case let error as StoreError:
+        return CLIError(message: error.description, code: PodpipeExit.databaseError)
+    case let error as MaintenanceError:
+        switch error {
+        case .writerBusy: return CLIError(message: error.description, code: PodpipeExit.anotherWriter)
+        case .unknownFiles: return CLIError(message: error.description, code: 1)
+        }
+    case let error as InspectError:
+        return CLIError(message: error.description, code: 1)
+    case let error as ReportError:
+        return CLIError(message: error.description, code: 1)
+    case let error as PipelineError:
+        switch error {
+        case .anotherWriter: return CLIError(message: error.description, code: PodpipeExit.anotherWriter)
+        case .configuration, .dropFolderMissing:
+            return CLIError(message: error.description, code: PodpipeExit.configuration)
+        case .database, .interrupted:
+            return CLIError(message: error.description, code: PodpipeExit.databaseError)
+        }
+    case let error as GoldError:
+        return CLIError(message: error.description, code: PodpipeExit.databaseError)
+    default:
+        return CLIError(message: "\(error)", code: PodpipeExit.databaseError)
+    }
+}
+
+extension AsyncParsableCommand {
+    /// Runs `body`; any error but argument-parser's own becomes a message on stderr and
+    /// its exit code (``classify(_:)``).
+    func handling(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as ExitCode {
+            throw error
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            let failure = classify(error)
+            FileHandle.standardError.write(Data("podpipectl: \(failure.message)\n".utf8))
+            throw ExitCode(failure.code)
+        }
+    }
+}
+
+extension LedgerState: ExpressibleByArgument {}
+extension FileKind: ExpressibleByArgument {}
+
+/// Shell completion of ledger file names (`reprocess NAME`, `rejects --file NAME`): reads
+/// the database named on the command line being completed (or the configured one).
+enum LedgerNameCompletion {
+    static func complete(_ words: [String], _ index: Int, _ prefix: String) async -> [String] {
+        func value(after flag: String) -> String? {
+            guard let i = words.firstIndex(of: flag), i + 1 < words.count else { return nil }
+            return words[i + 1]
+        }
+        guard
+            let config = try? await PodpipeConfig.load(
+                overrides: .init(
+                    configFile: value(after: "--config"), dataLoad: value(after: "--data-load"),
+                    database: value(after: "--database"))),
+            let store = try? Store.openForReading(path: config.database),
+            let names = try? await store.pool.read({ db in try Inspect.fileNames(db) })
+        else { return [] }
+        return names.filter { $0.hasPrefix(prefix) }
+    }
+}
