@@ -3,7 +3,27 @@ SWIFT ?= swift
 CONFIG ?= config/podpipe.json
 BIN = .build/debug
 
-.PHONY: all build release demo test format lint clean bench
+.PHONY: all build release demo test format lint clean bench install install-release check-units
+
+# Installation (see doc/operations.md). `make install PREFIX=/usr/local DESTDIR=` puts:
+#   $(PREFIX)/libexec/podpipe/  podpiped, podpipectl and the SwiftPM resource bundles
+#                               (podpipe_PodpipeCore.resources: the SQL), which must sit
+#                               next to the binaries: Bundle.module looks for them there
+#   $(PREFIX)/bin/              symlinks to the two binaries
+#   $(UNITDIR)/                 podpiped.service, podpiped-once.service, podpiped.timer
+#   $(SYSCONFDIR)/podpipe/      podpipe.json (never overwritten)
+#   $(DOCDIR)/                  operations.md, crontab.example
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= /etc
+UNITDIR ?= /etc/systemd/system
+BINDIR = $(PREFIX)/bin
+LIBEXECDIR = $(PREFIX)/libexec/podpipe
+DOCDIR = $(PREFIX)/share/doc/podpipe
+# The build installed: release with the Swift runtime linked in, so that the host needs no
+# Swift toolchain (only libsqlite3, libsystemd and zlib).
+INSTALL_BUILD_FLAGS ?= -c release --static-swift-stdlib
+UNITS = podpiped.service podpiped-once.service podpiped.timer
 
 all: build
 
@@ -25,10 +45,48 @@ demo: build
 	@echo; echo "== Q2 average listen-through rate by country"; $(BIN)/podpipectl --config $(CONFIG) report listen-through
 	@echo; echo "== Q3 users with 3+ distinct episodes on one UTC day"; $(BIN)/podpipectl --config $(CONFIG) report multi-episode-users
 
-# Unit and integration tests (the integration tests run the real binaries).
+# Unit and integration tests (the integration tests run the real binaries), and the
+# systemd unit checks.
 test:
 	$(SWIFT) build
+	$(MAKE) --no-print-directory check-units UNIT_BINDIR="$$($(SWIFT) build --show-bin-path)"
 	$(SWIFT) test
+
+# The systemd units: `systemd-analyze verify` clean (stderr too) and the services' security
+# exposure 2.0 or better. Rendered with UNIT_BINDIR (verify wants ExecStart= to exist).
+UNIT_BINDIR ?= $(BINDIR)
+check-units:
+	deploy/check-units.sh "$(UNIT_BINDIR)" "$(SYSCONFDIR)"
+
+# Builds the release binaries (runtime linked in) and installs them with their resource
+# bundles, the systemd units, the configuration example and the docs.
+install-release:
+	$(SWIFT) build $(INSTALL_BUILD_FLAGS)
+
+install: install-release
+	@bin=$$($(SWIFT) build $(INSTALL_BUILD_FLAGS) --show-bin-path) && \
+	install -d "$(DESTDIR)$(LIBEXECDIR)" "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(UNITDIR)" \
+	  "$(DESTDIR)$(SYSCONFDIR)/podpipe" "$(DESTDIR)$(DOCDIR)" && \
+	install -m 0755 "$$bin/podpiped" "$$bin/podpipectl" "$(DESTDIR)$(LIBEXECDIR)/" && \
+	for bundle in "$$bin"/*.resources; do \
+	  [ -d "$$bundle" ] || continue; \
+	  rm -rf "$(DESTDIR)$(LIBEXECDIR)/$$(basename "$$bundle")"; \
+	  cp -R "$$bundle" "$(DESTDIR)$(LIBEXECDIR)/"; \
+	  chmod -R u=rwX,go=rX "$(DESTDIR)$(LIBEXECDIR)/$$(basename "$$bundle")"; \
+	done && \
+	test -d "$(DESTDIR)$(LIBEXECDIR)/podpipe_PodpipeCore.resources" && \
+	ln -sf ../libexec/podpipe/podpiped "$(DESTDIR)$(BINDIR)/podpiped" && \
+	ln -sf ../libexec/podpipe/podpipectl "$(DESTDIR)$(BINDIR)/podpipectl" && \
+	for unit in $(UNITS); do \
+	  sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' deploy/$$unit > "$(DESTDIR)$(UNITDIR)/$$unit"; \
+	  chmod 0644 "$(DESTDIR)$(UNITDIR)/$$unit"; \
+	done && \
+	if [ -e "$(DESTDIR)$(SYSCONFDIR)/podpipe/podpipe.json" ]; then \
+	  echo "keeping $(DESTDIR)$(SYSCONFDIR)/podpipe/podpipe.json (the new example is podpipe.json.example)"; \
+	  install -m 0644 deploy/podpipe.json "$(DESTDIR)$(SYSCONFDIR)/podpipe/podpipe.json.example"; \
+	else install -m 0644 deploy/podpipe.json "$(DESTDIR)$(SYSCONFDIR)/podpipe/podpipe.json"; fi && \
+	install -m 0644 doc/operations.md deploy/crontab.example "$(DESTDIR)$(DOCDIR)/" && \
+	echo "installed under $(DESTDIR)$(PREFIX); next: doc/operations.md (user, folders, systemctl)"
 
 format:
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests

@@ -10,9 +10,14 @@ struct Podpiped: AsyncParsableCommand {
         commandName: "podpiped",
         abstract: "Ingest a drop folder of podcast event logs into bronze, silver and gold SQLite tables.",
         discussion: """
-            Exit codes: 0 all files loaded, duplicate or rejected with reasons; 1 a file failed \
-            (I/O or database error, retried later); 64 usage; 70 database error; 75 another \
-            writer holds the database; 78 bad configuration or missing drop folder.
+            Without --once, runs until SIGTERM or SIGINT (the file in progress is rolled back, \
+            exit 0); SIGHUP reloads the configuration. Under systemd (Type=notify) it sends \
+            READY=1, STATUS=, WATCHDOG=1 and STOPPING=1, and logs native journal records.
+
+            Exit codes: 0 every file loaded, duplicate or rejected with reasons (--once), or a \
+            clean stop; 1 a file failed (--once; I/O or database error, retried later); 64 usage; \
+            70 database error; 75 another writer holds the database; 78 bad configuration or \
+            missing drop folder.
             """)
 
     @Option(name: .long, help: "Configuration file (JSON). Default: $PODPIPE_CONFIG, else built-in defaults.")
@@ -31,16 +36,17 @@ struct Podpiped: AsyncParsableCommand {
     var logTarget: String?
 
     func run() async throws {
+        let overrides = PodpipeConfig.Overrides(
+            configFile: config, dataLoad: dataLoad, database: database, logTarget: logTarget)
         let settings: PodpipeConfig
         do {
-            settings = try await PodpipeConfig.load(
-                overrides: .init(configFile: config, dataLoad: dataLoad, database: database, logTarget: logTarget))
+            settings = try await PodpipeConfig.load(overrides: overrides)
         } catch {
             FileHandle.standardError.write(Data("podpiped: \(error)\n".utf8))
             throw ExitCode(PodpipeExit.configuration)
         }
         let logger = PodpipeLogging.bootstrap(settings, label: "podpiped")
-        let daemon = Daemon(config: settings, logger: logger)
+        let daemon = Daemon(config: settings, logger: logger, overrides: overrides)
         let code = once ? daemon.runOnce() : await daemon.run()
         if code != 0 { throw ExitCode(code) }
     }

@@ -1,21 +1,24 @@
 import Foundation
 import Logging
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// The writer process: takes the writer lock, opens the store, and runs passes.
-/// `runOnce` is `podpiped --once`; `run` keeps going until SIGTERM/SIGINT.
+/// `runOnce` is `podpiped --once`; `run` is the long-running daemon (``DaemonRunner``),
+/// until SIGTERM or SIGINT.
 public final class Daemon: Sendable {
     public let config: PodpipeConfig
+    let overrides: PodpipeConfig.Overrides
     let logger: Logger
-    let stop = StopFlag()
 
-    public init(config: PodpipeConfig, logger: Logger) {
+    /// - Parameter overrides: the command-line values, re-applied over the configuration
+    ///   file and environment when SIGHUP reloads them.
+    public init(config: PodpipeConfig, logger: Logger, overrides: PodpipeConfig.Overrides? = nil) {
         self.config = config
         self.logger = logger
+        self.overrides = overrides ?? PodpipeConfig.Overrides(configFile: config.configFile)
     }
 
     /// One pass; returns the process exit code (see `PodpipeExit`).
@@ -27,9 +30,7 @@ public final class Daemon: Sendable {
         case .failure(let failure): return failure.code
         }
         defer { withExtendedLifetime(lock) {} }
-        let pipeline = Pipeline(
-            store: store, settings: config.pipeline, logger: logger,
-            shouldStop: { [stop] in stop.isSet })
+        let pipeline = Pipeline(store: store, settings: config.pipeline, logger: logger)
         do {
             let summary = try pipeline.runOnce(ignoreBackoff: true, refreshGold: true)
             let loaded = summary.outcomes.filter { $0.state == .loaded }.count
@@ -55,46 +56,45 @@ public final class Daemon: Sendable {
         }
     }
 
-    /// The long-running mode: a pass every rescan interval, gold on its schedule, until
-    /// SIGTERM or SIGINT (the current file is finished or rolled back first).
+    /// The long-running mode (see ``DaemonRunner``). The work runs on a thread of its own:
+    /// it blocks in poll(2) and in SQLite, which must not hold a thread of Swift's
+    /// cooperative pool. Returns the exit code: 0 after SIGTERM/SIGINT, 70/75/78 when it
+    /// cannot start.
     public func run() async -> Int32 {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+            let thread = Thread { [self] in
+                continuation.resume(returning: self.runBlocking())
+            }
+            thread.name = "podpiped"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+
+    func runBlocking() -> Int32 {
+        let signals: DaemonSignals
+        do {
+            signals = try DaemonSignals()
+        } catch {
+            logger.critical("cannot set up signal handling: \(error)")
+            return PodpipeExit.databaseError
+        }
+        let notifier = SystemdNotifier()
+        // Signals first: a SIGTERM during start-up (opening a large database) still stops
+        // cleanly instead of killing the process mid-migration.
+        signals.install(logger: logger, notifier: notifier)
         let lock: WriterLock
         let store: Store
         switch open() {
         case .success(let opened): (lock, store) = opened
         case .failure(let failure): return failure.code
         }
-        defer { withExtendedLifetime(lock) {} }
-        installStopSignals()
-        let pipeline = Pipeline(
-            store: store, settings: config.pipeline, logger: logger,
-            shouldStop: { [stop] in stop.isSet })
-        logger.info(
-            "daemon started",
-            metadata: [
-                "event": "daemon_started", "folder": "\(config.dataLoad)",
-                "database": "\(config.database)", "pid": "\(getpid())",
-            ])
-        var lastGold = Date.distantPast
-        while !stop.isSet {
-            do {
-                _ = try pipeline.runOnce(ignoreBackoff: false, refreshGold: false)
-                if Date().timeIntervalSince(lastGold) >= config.goldRefreshInterval {
-                    _ = try pipeline.refreshGoldIfStale()
-                    lastGold = Date()
-                }
-            } catch PipelineError.interrupted {
-                break
-            } catch {
-                logger.error("pass failed: \(error); retrying", metadata: ["event": "pass_failed"])
-            }
-            let deadline = Date().addingTimeInterval(min(config.rescanInterval, 2))
-            while Date() < deadline && !stop.isSet {
-                try? await Task.sleep(nanoseconds: 100_000_000)
-            }
+        return withExtendedLifetime(lock) {
+            let runner = DaemonRunner(
+                config: config, overrides: overrides, logger: logger, store: store, signals: signals,
+                notifier: notifier)
+            return runner.run()
         }
-        logger.info("daemon stopping", metadata: ["event": "daemon_stopping"])
-        return PodpipeExit.success
     }
 
     private func open() -> Result<(WriterLock, Store), OpenFailure> {
@@ -102,7 +102,7 @@ public final class Daemon: Sendable {
         do {
             lock = try WriterLock.acquire(database: config.database)
         } catch {
-            logger.error("\(error)", metadata: ["event": "writer_refused"])
+            logger.error("\(error)", metadata: ["event": "writer_refused", "database": "\(config.database)"])
             if case .anotherWriter = error { return .failure(OpenFailure(PodpipeExit.anotherWriter)) }
             return .failure(OpenFailure(PodpipeExit.databaseError))
         }
@@ -110,7 +110,9 @@ public final class Daemon: Sendable {
         guard FileManager.default.fileExists(atPath: config.dataLoad, isDirectory: &isDirectory),
             isDirectory.boolValue
         else {
-            logger.error("\(PipelineError.dropFolderMissing(path: config.dataLoad))")
+            logger.error(
+                "\(PipelineError.dropFolderMissing(path: config.dataLoad))",
+                metadata: ["event": "folder_missing", "folder": "\(config.dataLoad)"])
             return .failure(OpenFailure(PodpipeExit.configuration))
         }
         do {
@@ -120,28 +122,6 @@ public final class Daemon: Sendable {
             return .failure(OpenFailure(PodpipeExit.databaseError))
         }
     }
-
-    private func installStopSignals() {
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [stop] in stop.set() }
-            source.resume()
-            stop.keep(source as AnyObject)
-        }
-    }
-}
-
-/// A stop request shared between signal handlers and the work loop.
-public final class StopFlag: @unchecked Sendable {
-    private let flag = Atomic<Bool>(false)
-    // Dispatch signal sources must stay alive; only touched at installation, on one thread.
-    private var sources: [AnyObject] = []
-
-    public init() {}
-    public var isSet: Bool { flag.load(ordering: .relaxed) }
-    public func set() { flag.store(true, ordering: .relaxed) }
-    func keep(_ source: AnyObject) { sources.append(source) }
 }
 
 struct OpenFailure: Error {

@@ -5,16 +5,60 @@ import PodpipeRules
 /// Everything `podpipectl status` shows, gathered from the ledger and small tables only, so
 /// that it stays fast on a database of any size (no scan of bronze or silver).
 public struct StatusReport: Sendable, Codable {
+    /// The daemon part (from `daemon_state`, migration 0003, and the writer lock).
+    /// `state` is `running` only with a fresh heartbeat from a live process; `writer_active`
+    /// says whether any writer (the daemon or a `--once` pass) holds the database now.
     public struct Daemon: Sendable, Codable {
         public var state: String  // running | stopped
         public var writerActive: Bool
         public var pid: Int?
         public var since: String?
         public var lastHeartbeat: String?
+        public var host: String?
+        public var watchMode: String?
+        public var folder: String?
+        public var activity: String?
+        public var lastScan: String?
+        public var lastRefresh: String?
+        public var lastReload: String?
+        public var stoppedAt: String?
+        public var stopReason: String?
+        public var expected: Bool = false
+        public var detail: String?
         enum CodingKeys: String, CodingKey {
-            case state, pid, since
+            case state, pid, since, host, folder, activity, expected, detail
             case writerActive = "writer_active"
             case lastHeartbeat = "last_heartbeat"
+            case watchMode = "watch_mode"
+            case lastScan = "last_scan"
+            case lastRefresh = "last_refresh"
+            case lastReload = "last_reload"
+            case stoppedAt = "stopped_at"
+            case stopReason = "stop_reason"
+        }
+
+        /// The daemon as recorded in `daemon_state`, judged by ``DaemonLiveness``.
+        static func gather(_ record: DaemonStateRecord?, writerActive: Bool, now: Date) -> Daemon {
+            let liveness = DaemonLiveness.judge(record, now: now, host: DaemonLiveness.hostName())
+            var daemon = Daemon(
+                state: liveness.running ? "running" : "stopped", writerActive: writerActive)
+            daemon.expected = liveness.expected
+            daemon.detail = liveness.reason
+            if let record {
+                daemon.pid = Int(record.pid)
+                daemon.since = record.startedAt
+                daemon.lastHeartbeat = record.heartbeatAt
+                daemon.host = record.host
+                daemon.watchMode = record.watchMode
+                daemon.folder = record.dataLoad
+                daemon.activity = liveness.running ? record.activity : nil
+                daemon.lastScan = record.lastScanAt
+                daemon.lastRefresh = record.lastRefreshAt
+                daemon.lastReload = record.lastReloadAt
+                daemon.stoppedAt = record.stoppedAt
+                daemon.stopReason = record.stopReason
+            }
+            return daemon
         }
     }
     public struct Files: Sendable, Codable {
@@ -96,6 +140,7 @@ public struct StatusReport: Sendable, Codable {
     ) throws -> StatusReport {
         let writerActive = WriterLock.isHeld(database: config.database)
         var report = try store.pool.read { db -> StatusReport in
+            let daemonRecord = try DaemonStateRecord.read(db)
             let counts = try Ledger.counts(db)
             var files = Files()
             files.loaded = counts[.loaded] ?? 0
@@ -150,7 +195,7 @@ public struct StatusReport: Sendable, Codable {
             return StatusReport(
                 database: config.database, folder: config.dataLoad,
                 watchMode: config.watchMode.rawValue,
-                daemon: Daemon(state: writerActive ? "running" : "stopped", writerActive: writerActive),
+                daemon: Daemon.gather(daemonRecord, writerActive: writerActive, now: now),
                 files: files, rows: rows, rejectRate: rate,
                 gold: Gold(refreshedAt: refreshedAt, stale: stale, ageSeconds: age),
                 lastErrors: errors, ignoredNames: [], healthy: true, problems: [])
@@ -173,6 +218,13 @@ public struct StatusReport: Sendable, Codable {
             report.problems.append("\(report.files.rejected) file(s) rejected")
         }
         if report.gold.stale { report.problems.append("gold is older than silver") }
+        if report.daemon.state == "running", let mode = report.daemon.watchMode {
+            report.watchMode = mode
+        }
+        if report.daemon.expected && report.daemon.state != "running" {
+            report.daemonExpectedButDown = true
+            report.problems.append("daemon not running: \(report.daemon.detail ?? "no heartbeat")")
+        }
         report.healthy = report.problems.isEmpty
         return report
     }
@@ -190,7 +242,7 @@ public struct StatusReport: Sendable, Codable {
         var lines: [String] = []
         let health = healthy ? "healthy" : "degraded: " + problems.joined(separator: "; ")
         lines.append("podpipe  \(health)")
-        lines.append("daemon    \(daemon.state)\(daemon.pid.map { " (pid \($0))" } ?? "")\(daemon.since.map { " since \($0)" } ?? "")")
+        lines.append(daemonLine())
         lines.append("folder    \(folder) (watch: \(watchMode))")
         lines.append("database  \(database)")
         lines.append(
@@ -222,6 +274,23 @@ public struct StatusReport: Sendable, Codable {
             if ignoredNames.count > 10 { lines.append("  … and \(ignoredNames.count - 10) more") }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// `daemon    running (pid 42) since … · idle · 3 files loaded · last scan … · gold …`
+    func daemonLine() -> String {
+        var line = "daemon    \(daemon.state)"
+        if daemon.state == "running" {
+            line += daemon.pid.map { " (pid \($0))" } ?? ""
+            line += daemon.since.map { " since \($0)" } ?? ""
+            if let activity = daemon.activity { line += " · \(activity)" }
+            if let scan = daemon.lastScan { line += " · last scan \(scan)" }
+        } else if let detail = daemon.detail, daemon.pid != nil {
+            line += " (\(detail))"
+        }
+        if daemon.writerActive && daemon.state != "running" {
+            line += " · a writer (podpiped --once) holds the database"
+        }
+        return line
     }
 
     static func humanAge(_ seconds: Int) -> String {

@@ -1,0 +1,497 @@
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The daemon's work loop, on one thread, with the one SQLite writer connection.
+///
+/// ```
+/// start: watch the folder (inotify) → first listing → READY=1 → ingest what is ready
+/// loop:  poll(2) on [wake-up pipe, inotify fd] until the next deadline
+///        SIGHUP → reload · SIGTERM/SIGINT → stop
+///        watch events → a file closed or renamed in → a pass (50 ms later, to batch a burst)
+///        a pass: list the folder, ledger filter, readiness (FileReadiness), ingest oldest first
+///        between two files and when idle: gold if due, heartbeat if due, WATCHDOG=1, STATUS=
+/// ```
+///
+/// Ingest and the gold refresh share the writer by taking turns: each file is one
+/// transaction, the refresh is one transaction, and a refresh that falls due during a burst
+/// runs between two files (it is incremental: its cost follows the new events). Neither
+/// can overlap the other or itself.
+final class DaemonRunner {
+    private var config: PodpipeConfig
+    private let overrides: PodpipeConfig.Overrides
+    private let logger: Logger
+    private let store: Store
+    private let signals: DaemonSignals
+    private let notifier: SystemdNotifier
+    private var pipeline: Pipeline
+    private var watcher: InotifyWatcher?
+    private var readiness: FileReadiness
+    private var state: DaemonStateRecord
+
+    // Deadlines, in monotonic seconds.
+    private var nextListingAt: Double = 0
+    private var passRequestedAt: Double?
+    private var retryPassAt: Double = 0
+    private var goldDueAt: Double
+    private var heartbeatDueAt: Double = 0
+    /// The state row changed (a scan, a file, a refresh) since it was last written: written
+    /// when the loop goes idle, at most once a second.
+    private var stateDirty = false
+    private var lastStateWrite: Double = 0
+
+    private var passFailures = 0
+    private var folderMissing = false
+    private var lastWatchWarning: String?
+    private var loggedIgnored: Set<String> = []
+    private var goldRefreshedAt: Date?
+    private var activity = "starting"
+
+    init(
+        config: PodpipeConfig, overrides: PodpipeConfig.Overrides, logger: Logger, store: Store,
+        signals: DaemonSignals, notifier: SystemdNotifier
+    ) {
+        self.config = config
+        self.overrides = overrides
+        self.logger = logger
+        self.store = store
+        self.signals = signals
+        self.notifier = notifier
+        self.pipeline = Self.makePipeline(
+            config, store: store, logger: logger, signals: signals, notifier: notifier)
+        self.readiness = FileReadiness(mode: config.watchMode, settle: config.settle)
+        let now = ISOTime.format(Date())
+        self.state = DaemonStateRecord(
+            state: "running", pid: Int64(getpid()), host: DaemonLiveness.hostName(), startedAt: now,
+            heartbeatAt: now, heartbeatIntervalS: Int64(DaemonTiming.heartbeatInterval),
+            staleAfterS: Int64(DaemonTiming.staleAfter), watchMode: config.watchMode.rawValue,
+            dataLoad: config.dataLoad, configFile: config.configFile)
+        self.goldDueAt = Self.clock() + config.goldRefreshInterval
+    }
+
+    static func makePipeline(
+        _ config: PodpipeConfig, store: Store, logger: Logger, signals: DaemonSignals,
+        notifier: SystemdNotifier
+    ) -> Pipeline {
+        // Called every 4,096 lines of a file: the stop check, and proof of progress for the
+        // watchdog while a large file is read.
+        Pipeline(
+            store: store, settings: config.pipeline, logger: logger,
+            shouldStop: { [signals, notifier] in
+                notifier.watchdogPing()
+                return signals.stopRequested
+            })
+    }
+
+    static func clock() -> Double { Double(SystemdNotifier.monotonicMicroseconds()) / 1_000_000 }
+
+    // MARK: - Lifecycle
+
+    func run() -> Int32 {
+        goldRefreshedAt = try? store.pool.read { db in try GoldRefresher.refreshedAt(db) }.flatMap(
+            ISOTime.parse)
+        setUpWatch()
+        let ready = scan()
+        writeState()
+        logger.info(
+            "daemon started",
+            metadata: [
+                "event": "daemon_started", "folder": "\(config.dataLoad)", "database": "\(config.database)",
+                "pid": "\(getpid())", "watch_mode": "\(effectiveMode.rawValue)",
+                "config": "\(config.configFile ?? "none")", "pending": "\(ready?.count ?? 0)",
+            ])
+        activity = "idle"
+        notifier.ready(status: statusLine())
+        if let ready { ingest(ready) }
+        while !signals.stopRequested {
+            if signals.takeReloadRequest() { reload() }
+            drainWatch()
+            let now = Self.clock()
+            if passIsDue(now), let ready = scan() { ingest(ready) }
+            if signals.stopRequested { break }
+            housekeeping(idle: true)
+            waitForWork()
+        }
+        return finish()
+    }
+
+    private func finish() -> Int32 {
+        let name = signals.stopSignalNumber == SIGINT ? "SIGINT" : "SIGTERM"
+        state.state = "stopped"
+        state.stoppedAt = ISOTime.format(Date())
+        state.stopReason = name
+        state.cleanStop = true
+        state.activity = "stopped"
+        writeState()
+        logger.info(
+            "daemon stopped",
+            metadata: [
+                "event": "daemon_stopped", "signal": "\(name)", "loaded": "\(state.filesLoaded)",
+                "failed": "\(state.filesFailed)",
+            ])
+        return PodpipeExit.success
+    }
+
+    // MARK: - Watching
+
+    private var effectiveMode: WatchMode {
+        config.watchMode == .inotify && watcher?.isWatching == true ? .inotify : .poll
+    }
+
+    /// Creates the inotify watch when the mode asks for it (again after the folder came
+    /// back, or after a reload). Falls back to polling, loudly, when inotify cannot be had.
+    private func setUpWatch() {
+        guard config.watchMode == .inotify else {
+            watcher = nil
+            readiness.mode = .poll
+            return
+        }
+        if watcher?.isWatching == true { return }
+        do {
+            let active: InotifyWatcher
+            if let existing = watcher { active = existing } else { active = try InotifyWatcher() }
+            watcher = active
+            try active.watch(config.dataLoad)
+            readiness.mode = .inotify
+            // Anything that happened before the watch existed is unknown: settle it.
+            readiness.forgetWatchState()
+            lastWatchWarning = nil
+        } catch {
+            readiness.mode = .poll
+            // Said once per distinct reason; retried at every listing.
+            if !folderMissing && lastWatchWarning != error.description {
+                logger.warning(
+                    "\(error)", metadata: ["event": "watch_degraded", "folder": "\(config.dataLoad)"])
+                lastWatchWarning = error.description
+            }
+        }
+        state.watchMode = effectiveMode.rawValue
+    }
+
+    private func drainWatch() {
+        guard let watcher else { return }
+        for event in watcher.drain() {
+            switch event {
+            case .overflow:
+                logger.warning(
+                    "inotify queue overflowed: events were lost, rescanning the folder",
+                    metadata: ["event": "watch_overflow", "folder": "\(config.dataLoad)"])
+                requestPass(after: 0)
+            case .folderGone:
+                logger.error(
+                    "the drop folder was removed or moved; watching again when it is back",
+                    metadata: ["event": "folder_missing", "folder": "\(config.dataLoad)"])
+                requestPass(after: 0)
+            case .created:
+                // A hard link or a writer starting: look again once it could have settled.
+                requestPass(after: readiness.settle + 0.05)
+            default:
+                break
+            }
+            if readiness.apply(event) { requestPass(after: 0.05) }
+        }
+        state.watchMode = effectiveMode.rawValue
+    }
+
+    private func requestPass(after delay: Double) {
+        let at = Self.clock() + delay
+        passRequestedAt = min(passRequestedAt ?? at, at)
+    }
+
+    private func passIsDue(_ now: Double) -> Bool {
+        guard now >= retryPassAt else { return false }
+        if now >= nextListingAt { return true }
+        if let requested = passRequestedAt, now >= requested { return true }
+        if let settle = readiness.nextSettleDeadline(now: now - 0.001), now >= settle { return true }
+        return false
+    }
+
+    private var listingInterval: Double {
+        effectiveMode == .inotify
+            ? config.rescanInterval
+            : DaemonTiming.pollInterval(rescan: config.rescanInterval, settle: config.settle)
+    }
+
+    // MARK: - Passes
+
+    /// Lists the folder and returns the files to ingest now, oldest first (nil when the
+    /// folder or the ledger could not be read).
+    private func scan() -> [Candidate]? {
+        passRequestedAt = nil
+        let started = Self.clock()
+        nextListingAt = started + listingInterval
+        setUpWatch()
+        let listing: FolderListing
+        do {
+            listing = try DropFolder.list(config.dataLoad)
+        } catch {
+            if !folderMissing {
+                logger.error(
+                    "\(error)", metadata: ["event": "folder_missing", "folder": "\(config.dataLoad)"])
+            }
+            folderMissing = true
+            watcher?.unwatch()
+            activity = "waiting for the drop folder \(config.dataLoad)"
+            return nil
+        }
+        if folderMissing {
+            logger.notice("the drop folder is back", metadata: ["folder": "\(config.dataLoad)"])
+            folderMissing = false
+            setUpWatch()
+        }
+        let pending: [Candidate]
+        do {
+            pending = try pipeline.pending(in: listing, now: Date(), ignoreBackoff: false)
+        } catch {
+            passFailed(error)
+            return nil
+        }
+        let now = Self.clock()
+        readiness.observe(present: Set(listing.candidates.map(\.name)), pending: pending, now: now)
+        noteIgnored(listing.ignored)
+        // Written with the next heartbeat (a scan that finds nothing is not worth a write).
+        state.lastScanAt = ISOTime.format(Date())
+        let ready = pending.filter { readiness.isReady($0, now: now) }
+        logger.debug(
+            "folder listed",
+            metadata: [
+                "event": "folder_listed", "files": "\(listing.candidates.count)",
+                "pending": "\(pending.count)",
+                "ready": "\(ready.count)", "ignored": "\(listing.ignored.count)",
+                "being_written": "\(readiness.namesBeingWritten.count)",
+            ])
+        return ready
+    }
+
+    private func ingest(_ ready: [Candidate]) {
+        for (index, candidate) in ready.enumerated() {
+            if signals.stopRequested { return }
+            activity = "ingesting \(candidate.name) (\(index + 1) of \(ready.count))"
+            notifier.status(statusLine())
+            do {
+                let outcome = try pipeline.ingest(candidate)
+                if let outcome {
+                    switch outcome.state {
+                    case .loaded: state.filesLoaded += 1
+                    case .rejected: state.filesRejected += 1
+                    case .duplicate: state.filesDuplicate += 1
+                    case .failed: state.filesFailed += 1
+                    }
+                }
+                if outcome?.state != .failed { readiness.consumed(candidate.name) }
+                passFailures = 0
+                stateDirty = true
+            } catch PipelineError.interrupted {
+                logger.notice(
+                    "\(PipelineError.interrupted)",
+                    metadata: ["file": "\(candidate.name)", "event": "file_interrupted"])
+                return
+            } catch {
+                passFailed(error)
+                return
+            }
+            drainWatch()
+            housekeeping()
+        }
+        activity = "idle"
+    }
+
+    private func passFailed(_ error: any Error) {
+        passFailures += 1
+        let delay = DaemonTiming.passRetryDelay(failures: passFailures)
+        retryPassAt = Self.clock() + delay
+        activity = "degraded: \(error)"
+        logger.error(
+            "pass failed, retrying in \(Int(delay)) s: \(error)",
+            metadata: ["event": "pass_failed", "failures": "\(passFailures)"])
+    }
+
+    private func noteIgnored(_ ignored: [(name: String, reason: String)]) {
+        let names = Set(ignored.map(\.name))
+        for (name, reason) in ignored where !loggedIgnored.contains(name) {
+            logger.info(
+                "ignored: \(reason)",
+                metadata: ["event": "file_ignored", "file": "\(name)", "reason": "\(reason)"])
+        }
+        loggedIgnored = names
+    }
+
+    // MARK: - Gold, heartbeat, watchdog, status
+
+    /// The periodic work, between two files and when idle.
+    private func housekeeping(idle: Bool = false) {
+        let now = Self.clock()
+        if now >= goldDueAt { refreshGold() }
+        let later = Self.clock()
+        if later >= heartbeatDueAt || (idle && stateDirty && later - lastStateWrite >= 1) { writeState() }
+        notifier.watchdogPing()
+        notifier.status(statusLine())
+    }
+
+    private func refreshGold() {
+        let previous = activity
+        activity = "refreshing gold"
+        notifier.status(statusLine())
+        do {
+            if try pipeline.refreshGoldIfStale() != nil {
+                goldRefreshedAt = Date()
+                state.lastRefreshAt = ISOTime.format(Date())
+                stateDirty = true
+            }
+            goldDueAt = Self.clock() + config.goldRefreshInterval
+        } catch {
+            let delay = DaemonTiming.goldRetryDelay(interval: config.goldRefreshInterval)
+            goldDueAt = Self.clock() + delay
+            logger.error(
+                "gold refresh failed, retrying in \(Int(delay)) s: \(error)",
+                metadata: ["event": "gold_refresh_failed"])
+        }
+        activity = previous
+    }
+
+    private func statusLine() -> String {
+        DaemonStatusLine.render(
+            activity: activity, loaded: state.filesLoaded, failed: state.filesFailed,
+            goldRefreshedAt: goldRefreshedAt, now: Date())
+    }
+
+    /// Writes the heartbeat row (a small transaction of its own, between two files).
+    private func writeState() {
+        lastStateWrite = Self.clock()
+        heartbeatDueAt = lastStateWrite + DaemonTiming.heartbeatInterval
+        stateDirty = false
+        state.heartbeatAt = ISOTime.format(Date())
+        if state.state == "running" { state.activity = statusLine() }
+        let record = state
+        do {
+            try store.pool.write { db in try record.save(db) }
+        } catch {
+            logger.warning(
+                "cannot record the daemon's heartbeat: \(error)", metadata: ["event": "heartbeat_failed"])
+        }
+    }
+
+    // MARK: - Waiting
+
+    /// Sleeps in poll(2) until a deadline, a watch event or a signal.
+    private func waitForWork() {
+        let now = Self.clock()
+        var passAt = nextListingAt
+        if let requested = passRequestedAt { passAt = min(passAt, requested) }
+        if let settle = readiness.nextSettleDeadline(now: now) { passAt = min(passAt, settle + 0.005) }
+        var next = max(passAt, retryPassAt)
+        next = min(next, goldDueAt, heartbeatDueAt)
+        if stateDirty { next = min(next, lastStateWrite + 1) }
+        if let ping = notifier.secondsUntilWatchdogPing() { next = min(next, now + ping) }
+        let timeout = Int32(min(60_000, max(0, ((next - now) * 1000).rounded(.up))))
+        var fds = [pollfd(fd: signals.wakeFD, events: Int16(POLLIN), revents: 0)]
+        if let watcher, watcher.isWatching {
+            fds.append(pollfd(fd: watcher.fd, events: Int16(POLLIN), revents: 0))
+        }
+        _ = poll(&fds, nfds_t(fds.count), timeout)
+        signals.drainWakeups()
+    }
+
+    // MARK: - Reload
+
+    /// SIGHUP: reads the configuration again (file, environment, the original flags) and
+    /// applies it. The database cannot change without a restart (the writer lock is per
+    /// database); a configuration that does not load leaves the current one in force.
+    private func reload() {
+        notifier.reloading()
+        let result = Self.loadConfiguration(overrides)
+        var next: PodpipeConfig
+        switch result {
+        case .success(let loaded): next = loaded
+        case .failure(let error):
+            logger.error("\(error)", metadata: ["event": "reload_failed"])
+            notifier.ready(status: statusLine())
+            return
+        }
+        if next.database != config.database {
+            logger.warning(
+                "the database cannot change while running (it needs the writer lock): keeping \(config.database); restart podpiped to use \(next.database)",
+                metadata: ["event": "reload_failed", "database": "\(next.database)"])
+            next.database = config.database
+        }
+        let changed = Self.changedKeys(from: config, to: next)
+        let folderChanged = next.dataLoad != config.dataLoad
+        let watchChanged = next.watchMode != config.watchMode || folderChanged
+        let previousGoldInterval = config.goldRefreshInterval
+        config = next
+        PodpipeLogging.control?.apply(next)
+        if next.pipeline != pipeline.settings {
+            pipeline = Self.makePipeline(
+                next, store: store, logger: logger, signals: signals, notifier: notifier)
+        }
+        readiness.settle = max(0, next.settle)
+        if watchChanged {
+            watcher?.unwatch()
+            if next.watchMode == .poll { watcher = nil }
+            readiness = FileReadiness(mode: next.watchMode, settle: next.settle)
+            folderMissing = false
+            setUpWatch()
+        }
+        if next.goldRefreshInterval != previousGoldInterval {
+            goldDueAt = min(goldDueAt, Self.clock() + next.goldRefreshInterval)
+        }
+        state.dataLoad = next.dataLoad
+        state.configFile = next.configFile
+        state.watchMode = effectiveMode.rawValue
+        state.lastReloadAt = ISOTime.format(Date())
+        writeState()
+        requestPass(after: 0)
+        logger.notice(
+            "configuration reloaded",
+            metadata: [
+                "event": "daemon_reloaded",
+                "changed": "\(changed.isEmpty ? "nothing" : changed.joined(separator: ","))",
+                "config": "\(next.configFile ?? "none")", "watch_mode": "\(effectiveMode.rawValue)",
+                "folder": "\(next.dataLoad)",
+            ])
+        notifier.ready(status: statusLine())
+    }
+
+    static func changedKeys(from old: PodpipeConfig, to new: PodpipeConfig) -> [String] {
+        var keys: [String] = []
+        if old.dataLoad != new.dataLoad { keys.append("data_load") }
+        if old.watchMode != new.watchMode { keys.append("watch.mode") }
+        if old.rescanInterval != new.rescanInterval { keys.append("watch.rescan_interval") }
+        if old.settle != new.settle { keys.append("watch.settle") }
+        if old.goldRefreshInterval != new.goldRefreshInterval { keys.append("gold.refresh_interval") }
+        if old.futureSkew != new.futureSkew { keys.append("validation.future_skew") }
+        if old.maxLineBytes != new.maxLineBytes { keys.append("ingest.max_line_bytes") }
+        if old.logTarget != new.logTarget { keys.append("log.target") }
+        if old.logLevel != new.logLevel { keys.append("log.level") }
+        return keys
+    }
+
+    /// Runs the async configuration loader from this (non-pool) thread and waits for it.
+    static func loadConfiguration(_ overrides: PodpipeConfig.Overrides) -> Result<PodpipeConfig, DaemonError>
+    {
+        let box = ResultBox()
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            do {
+                let loaded = try await PodpipeConfig.load(overrides: overrides)
+                box.set(.success(loaded))
+            } catch {
+                box.set(.failure(.reload(message: "\(error)")))
+            }
+            done.signal()
+        }
+        done.wait()
+        return box.get() ?? .failure(.reload(message: "the configuration loader did not answer"))
+    }
+}
+
+private final class ResultBox: Sendable {
+    private let value = Mutex<Result<PodpipeConfig, DaemonError>?>(nil)
+    func set(_ result: Result<PodpipeConfig, DaemonError>) { value.withLock { $0 = result } }
+    func get() -> Result<PodpipeConfig, DaemonError>? { value.withLock { $0 } }
+}

@@ -1,0 +1,48 @@
+import Foundation
+
+/// Small pure pieces of the daemon's timing, kept apart so that they can be tested alone.
+public enum DaemonTiming {
+    /// Seconds between two heartbeat writes of `daemon_state`.
+    public static let heartbeatInterval: Double = 10
+    /// A heartbeat older than this means the daemon is hung or gone. Generous: the heartbeat
+    /// cannot be written while the single writer is inside one file's transaction or one
+    /// gold refresh, which may take a minute on a very large file or backlog.
+    public static let staleAfter: Double = 180
+
+    /// How often poll mode lists the folder: the rescan interval, but at least once per
+    /// settle period (a new file is then read about one settle time after it stops
+    /// changing), and never more than once a second.
+    public static func pollInterval(rescan: Double, settle: Double) -> Double {
+        max(1, min(rescan, max(settle, 1)))
+    }
+
+    /// Delay before the next pass after `failures` consecutive failed passes (a database
+    /// that cannot be written, a folder that cannot be listed): 1 s, 2 s, 4 s … 60 s.
+    public static func passRetryDelay(failures: Int) -> Double {
+        guard failures > 0 else { return 0 }
+        return min(60, pow(2, Double(min(failures - 1, 10))))
+    }
+
+    /// Delay before the next gold refresh attempt after one failed: the refresh interval,
+    /// but at most a minute.
+    public static func goldRetryDelay(interval: Double) -> Double { min(interval, 60) }
+}
+
+/// The `STATUS=` line systemd shows in `systemctl status podpiped`:
+/// `idle · 42 files loaded · 1 failed · gold 2 min old`.
+public enum DaemonStatusLine {
+    public static func render(
+        activity: String, loaded: Int64, failed: Int64, goldRefreshedAt: Date?, now: Date
+    ) -> String {
+        var parts = [activity, "\(loaded) file\(loaded == 1 ? "" : "s") loaded"]
+        if failed > 0 { parts.append("\(failed) failed") }
+        if let goldRefreshedAt {
+            let age = max(0, Int(now.timeIntervalSince(goldRefreshedAt)))
+            parts.append(
+                "gold \(age < 60 ? "\(age) s" : age < 7200 ? "\(age / 60) min" : "\(age / 3600) h") old")
+        } else {
+            parts.append("gold not refreshed yet")
+        }
+        return parts.joined(separator: " · ")
+    }
+}

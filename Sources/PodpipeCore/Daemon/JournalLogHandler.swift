@@ -1,0 +1,210 @@
+import CSystemd
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The fixed `MESSAGE_ID`s of podpipe's journal records, one per kind of event, chosen by
+/// the `event` metadata key of a log call (`journalctl MESSAGE_ID=…` finds every record of a
+/// kind across versions; the ids never change once shipped).
+public enum PodpipeMessageID {
+    /// `event` metadata value → 128-bit id (32 lower-case hex digits).
+    public static let byEvent: [String: String] = [
+        "daemon_started": "d4698c1b35854f0d83eb2fc333dbd54d",
+        "daemon_stopping": "97281d473c0740209c5fce1dba921f1c",
+        "daemon_stopped": "87d9e10311c942eaad3e048d6bb5ec56",
+        "daemon_reloaded": "0681bb1840e9444bb88899e558ed2239",
+        "reload_failed": "7f71e758290c461898e7d1016a7be260",
+        "writer_refused": "985709f9b1ac4b33825f490144a19cca",
+        "file_loaded": "390321c69b4e4939844bad30e75562d3",
+        "file_rejected": "b67f41d1925844e9910eaab8cf125958",
+        "file_duplicate": "8525d64c726c4879aa5eccca6d182ee0",
+        "file_failed": "771fbfb7d68b4f99ac0a52513357c4c1",
+        "file_new_version": "f44da501ddf744c2a651b9670cca08ce",
+        "file_ignored": "e420ecf69cc745e4b5bde31d2f5f5eee",
+        "gold_refreshed": "d5dfbd7c07b3490aa56afad39a674813",
+        "gold_refresh_failed": "bf2b63385b064e9b8c5f8d9ed277951c",
+        "pass_failed": "8c03536b90fd41e6a06e1e42a5c8eea9",
+        "pass_finished": "90835cbcb4e04ebf817673bfba6ae846",
+        "watch_degraded": "7333bff6b58c4d93987b3773d7c4abb8",
+        "watch_overflow": "bb737d3621b242f9baf8748d26b90436",
+        "folder_missing": "bf336a37f4594997bbd160c3da74b959",
+    ]
+
+    /// The id for a record whose `event` metadata is `event`, if that kind has one.
+    public static func forEvent(_ event: String) -> String? { byEvent[event] }
+}
+
+/// Builds native journal records (`KEY=value` fields) from swift-log events. Pure: the
+/// handler below sends what this returns, the tests check it without a journal.
+public enum JournalRecord {
+    /// Journal field names are upper-case ASCII letters, digits and `_`, at most 64
+    /// characters, not starting with `_` or a digit. Metadata keys get the `PODPIPE_`
+    /// prefix; any other character becomes `_` (`duration_ms` → `PODPIPE_DURATION_MS`,
+    /// `new-events` → `PODPIPE_NEW_EVENTS`).
+    public static func fieldName(forMetadataKey key: String) -> String {
+        var name = "PODPIPE_"
+        for byte in key.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): name.append(Character(UnicodeScalar(byte - 32)))
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                name.append(Character(UnicodeScalar(byte)))
+            default: name.append("_")
+            }
+        }
+        return String(name.prefix(64))
+    }
+
+    /// syslog priority of a swift-log level (journal `PRIORITY=`): trace and debug 7, info
+    /// 6, notice 5, warning 4, error 3, critical 2.
+    public static func priority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
+    }
+
+    /// The fields of one record, in order: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER, CODE_FILE,
+    /// CODE_LINE, CODE_FUNC, MESSAGE_ID (when the `event` metadata names a known kind), then
+    /// the metadata as `PODPIPE_*` fields sorted by name (and `PODPIPE_ERROR` for an error
+    /// attached to the event). Values may contain newlines: the native protocol (and
+    /// `sd_journal_sendv`) carry them as binary-safe fields.
+    public static func fields(
+        level: Logger.Level, message: String, metadata: Logger.Metadata, identifier: String,
+        file: String, line: UInt, function: String, error: (any Error)? = nil
+    ) -> [String] {
+        var fields = [
+            "MESSAGE=\(message)",
+            "PRIORITY=\(priority(level))",
+            "SYSLOG_IDENTIFIER=\(identifier)",
+            "CODE_FILE=\(file)",
+            "CODE_LINE=\(line)",
+            "CODE_FUNC=\(function)",
+        ]
+        if case .some(let event) = metadata["event"], let id = PodpipeMessageID.forEvent("\(event)") {
+            fields.append("MESSAGE_ID=\(id)")
+        }
+        var named: [(String, String)] = metadata.map { (fieldName(forMetadataKey: $0.key), "\($0.value)") }
+        if let error { named.append(("PODPIPE_ERROR", "\(error)")) }
+        named.sort { $0.0 < $1.0 }
+        for (name, value) in named { fields.append("\(name)=\(value)") }
+        return fields
+    }
+}
+
+/// Sends records to the journal's native socket with `sd_journal_sendv` (the variadic
+/// `sd_journal_send` is not callable from Swift).
+public enum JournalSender {
+    /// Sends one record; returns false when the journal refused it (no journal running,
+    /// a record over the socket's limits), so that the caller can fall back to stderr.
+    @discardableResult
+    public static func send(_ fields: [String]) -> Bool {
+        var buffer: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        for field in fields {
+            let start = buffer.count
+            buffer.append(contentsOf: field.utf8)
+            ranges.append(start..<buffer.count)
+        }
+        let result = buffer.withUnsafeMutableBytes { raw -> Int32 in
+            guard let base = raw.baseAddress else { return -1 }
+            let vectors = ranges.map { range in
+                iovec(iov_base: base + range.lowerBound, iov_len: range.count)
+            }
+            return vectors.withUnsafeBufferPointer { iov in
+                sd_journal_sendv(iov.baseAddress, Int32(iov.count))
+            }
+        }
+        return result >= 0
+    }
+
+    /// True when stderr is the journal's stream for this process: systemd sets
+    /// `JOURNAL_STREAM=<device>:<inode>` of the stream socket it connected to stderr
+    /// (systemd.exec(5)); a redirected stderr no longer matches.
+    public static func stderrIsJournal(environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> Bool
+    {
+        guard let value = environment["JOURNAL_STREAM"] else { return false }
+        let parts = value.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else {
+            return false
+        }
+        var st = stat()
+        guard fstat(STDERR_FILENO, &st) == 0 else { return false }
+        return UInt64(st.st_dev) == device && UInt64(st.st_ino) == inode
+    }
+}
+
+/// podpipe's swift-log handler: native journal records (``JournalRecord``) when the shared
+/// ``LoggingControl`` says so, readable stderr lines otherwise. The level and the target are
+/// read from the control at each call, so that SIGHUP can change them for every logger.
+public struct PodpipeLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    let label: String
+    let control: LoggingControl
+    private var levelOverride: Logger.Level?
+
+    public init(label: String, control: LoggingControl, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.label = label
+        self.control = control
+        self.metadataProvider = metadataProvider
+    }
+
+    public var logLevel: Logger.Level {
+        get { levelOverride ?? control.level }
+        set { levelOverride = newValue }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        let message = event.message.description
+        if control.useJournal {
+            let fields = JournalRecord.fields(
+                level: event.level, message: message, metadata: merged, identifier: control.identifier,
+                file: event.file, line: event.line, function: event.function, error: event.error)
+            if JournalSender.send(fields) { return }
+        }
+        let line = StderrLine.format(
+            date: Date(), level: event.level, label: label, message: message, metadata: merged,
+            error: event.error)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+}
+
+/// The readable stderr form: `2024-04-21T09:13:28Z info podpiped: file loaded file=a.json rows=4`.
+public enum StderrLine {
+    public static func format(
+        date: Date, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata,
+        error: (any Error)? = nil
+    ) -> String {
+        var line = "\(ISOTime.format(date)) \(level) \(label): \(message)"
+        for key in metadata.keys.sorted() {
+            guard let value = metadata[key] else { continue }
+            line += " \(key)=\(quoted("\(value)"))"
+        }
+        if let error { line += " error=\(quoted("\(error)"))" }
+        return line + "\n"
+    }
+
+    static func quoted(_ value: String) -> String {
+        let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { $0.value > 0x20 && $0 != "\"" }
+        if plain { return value }
+        return "\""
+            + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n") + "\""
+    }
+}
