@@ -74,7 +74,7 @@ struct Rejects: AsyncParsableCommand {
         completion: .list(Inspect.knownCodes.sorted()))
     var code: String?
 
-    @Option(name: .long, help: "At most this many rows (default 100; 0 = all).")
+    @Option(name: .long, help: "At most this many rows; 0 = all.")
     var limit: Int = 100
 
     @Flag(name: .long, help: "Count rejected rows by code and by file.")
@@ -153,7 +153,7 @@ struct Validate: AsyncParsableCommand {
     @Option(name: .long, help: "Treat the files as this kind (events, episodes, users) whatever their names.")
     var kind: FileKind?
 
-    @Option(name: .long, help: "Rejected rows listed per file (default 20; 0 = none).")
+    @Option(name: .long, help: "Rejected rows listed per file; 0 = none.")
     var rows: Int = 20
 
     @Flag(name: .long, help: "Exit 1 when any row would be rejected.")

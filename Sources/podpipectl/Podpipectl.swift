@@ -19,6 +19,13 @@ struct Podpipectl: AsyncParsableCommand {
             Status.self, Files.self, Rejects.self, Report.self, Validate.self, Reprocess.self,
             Revalidate.self, Refresh.self, Generate.self,
         ])
+
+    /// SPEC §8 puts the shared options before the subcommand
+    /// (`podpipectl [--config FILE] [--database FILE] status`); argument-parser reads them
+    /// after it. Leading shared options are moved behind the subcommand name.
+    static func main() async {
+        await main(CommonOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
+    }
 }
 
 /// Options every subcommand shares (SPEC §8: `podpipectl [--config FILE] [--database FILE] …`).
@@ -31,6 +38,31 @@ struct CommonOptions: ParsableArguments {
 
     @Option(name: .customLong("data-load"), help: "The drop folder (overrides data_load).")
     var dataLoad: String?
+
+    /// The options (with a value) that may also come before the subcommand.
+    static let leading = ["--config", "--database", "--data-load"]
+
+    /// `args` with leading shared options (`--database X`, `--database=X`) moved after the
+    /// first argument that is not one of them (the subcommand name). Anything else is kept
+    /// as it is, in order.
+    static func hoisted(_ args: [String]) -> [String] {
+        var moved: [String] = []
+        var index = 0
+        while index < args.count {
+            let arg = args[index]
+            if leading.contains(arg), index + 1 < args.count {
+                moved += [arg, args[index + 1]]
+                index += 2
+            } else if leading.contains(where: { arg.hasPrefix($0 + "=") }) {
+                moved.append(arg)
+                index += 1
+            } else {
+                break
+            }
+        }
+        guard !moved.isEmpty, index < args.count else { return args }
+        return [args[index]] + moved + args[(index + 1)...]
+    }
 
     func load() async throws -> PodpipeConfig {
         do {

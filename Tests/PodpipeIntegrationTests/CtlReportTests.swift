@@ -107,6 +107,23 @@ struct CtlReportTests {
         #expect(degraded.stdout.contains("empty.json"))
     }
 
+    @Test func sharedOptionsMayComeBeforeTheCommandAsInSpec8() throws {
+        let box = try Sandbox()
+        let manifest = try box.loadSample()
+        let before = try Binaries.run(
+            "podpipectl", ["--database", box.database, "--data-load=\(box.dataLoad)", "status", "--json"])
+        let after = try box.ctl(["status", "--json"])
+        #expect(before.status == after.status, "\(before.stderr)")
+        let rows = (try jsonValue(before.stdout) as? [String: Any])?["rows"] as? [String: Any]
+        #expect(rows?["silver_events"] as? Int == manifest.expectedSilverEvents)
+        let report = try Binaries.run(
+            "podpipectl", ["--database", box.database, "report", "multi-episode-users", "--format", "csv"])
+        #expect(report.status == 0, "\(report.stderr)")
+        #expect(report.stdout == (try box.ctl(["report", "multi-episode-users", "--format", "csv"])).stdout)
+        let files = try Binaries.run("podpipectl", ["--database", box.database, "files", "--limit", "1"])
+        #expect(files.status == 0, "\(files.stderr)")
+    }
+
     @Test func helpListsEveryCommandAndCompletionsAreGenerated() throws {
         let help = try Binaries.run("podpipectl", ["--help"])
         #expect(help.status == 0)

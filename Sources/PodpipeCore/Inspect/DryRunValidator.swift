@@ -48,7 +48,8 @@ public struct DryRunReject: Sendable, Codable, Equatable {
 public struct DryRunReport: Sendable, Codable, Equatable {
     /// The database compared against (duplicates, ledger), or nil when there is none.
     public var database: String?
-    /// The files in the order podpiped would process them (modification time, then name).
+    /// The files in the order podpiped would process them (modification time, then name),
+    /// then those it would not ingest (ignored, unreadable).
     public var files: [DryRunFile]
 
     /// True when every file would be loaded (rows may be rejected), or is unchanged or a
@@ -154,6 +155,7 @@ public struct DryRunValidator: Sendable {
     public func run(paths: [String]) throws -> DryRunReport {
         let (queue, compared) = try openDatabase()
         var files: [DryRunFile] = []
+        var skipped: [DryRunFile] = []
         var candidates: [(file: DryRunFile, candidate: Candidate)] = []
         for path in paths {
             switch classify(path) {
@@ -165,7 +167,7 @@ public struct DryRunValidator: Sendable {
                             outcome: "loaded", sizeBytes: candidate.size), candidate
                     ))
             case .skipped(let file):
-                files.append(file)
+                skipped.append(file)
             }
         }
         // podpiped's order: oldest first (modification time, then name in byte order).
@@ -184,7 +186,7 @@ public struct DryRunValidator: Sendable {
                 files.append(file)
             }
         }
-        return DryRunReport(database: compared, files: files)
+        return DryRunReport(database: compared, files: files + skipped)
     }
 
     // MARK: - Steps

@@ -117,6 +117,10 @@ public struct Revalidator: Sendable {
     /// back and skips gold.
     public func run(_ session: MaintenanceSession, dryRun: Bool) throws -> RevalidateSummary {
         try session.store.pool.writeWithoutTransaction { db in
+            // The scratch copy of silver can be as large as silver: on disk, not in the
+            // writer's memory (the store's default is temp_store = MEMORY).
+            try db.execute(sql: "PRAGMA temp_store = FILE")
+            defer { try? db.execute(sql: "PRAGMA temp_store = MEMORY") }
             var summary: RevalidateSummary?
             try db.inTransaction(.immediate) {
                 summary = try run(db, dryRun: dryRun)
