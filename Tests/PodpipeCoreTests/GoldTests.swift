@@ -5,7 +5,7 @@ import Testing
 @testable import PodpipeCore
 
 // Gold: every answer is checked against an independent computation in plain Swift over the
-// same silver rows (`SilverWorld` + `Oracle`), and the incremental refresh against a full
+// same silver rows (`SilverWorld` + `GoldOracle`), and the incremental refresh against a full
 // rebuild, table by table.
 
 // MARK: - A silver database and its plain-Swift twin
@@ -73,8 +73,11 @@ final class SilverWorld {
         try event(user, episode, type, at: ts, duration: withDuration)
     }
 
-    /// One users/episodes "file": upserts rows and bumps silver.reference_version once.
-    func reference(users newUsers: [String: User] = [:], episodes newEpisodes: [String: Episode] = [:]) throws {
+    /// One users/episodes "file": upserts rows and bumps silver.reference_version once
+    /// (`bump: false` imitates a writer that forgets to).
+    func reference(
+        users newUsers: [String: User] = [:], episodes newEpisodes: [String: Episode] = [:], bump: Bool = true
+    ) throws {
         try queue.write { db in
             for (id, user) in newUsers {
                 try db.execute(
@@ -94,10 +97,25 @@ final class SilverWorld {
                         """,
                     arguments: [id, episode.podcast, episode.title, episode.release, episode.duration])
             }
-            try Self.bump(db, "silver.reference_version")
+            if bump { try Self.bump(db, "silver.reference_version") }
         }
         users.merge(newUsers) { _, new in new }
         episodes.merge(newEpisodes) { _, new in new }
+    }
+
+    /// Rewrites the reference tables from scratch (as a reference replay does: delete all,
+    /// insert all), with `change` applied to the users first.
+    func replayReference(changing change: (inout [String: User]) -> Void) throws {
+        var newUsers = users
+        change(&newUsers)
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM silver_user")
+            try db.execute(sql: "DELETE FROM silver_episode")
+        }
+        users = [:]
+        let allEpisodes = episodes
+        episodes = [:]
+        try reference(users: newUsers, episodes: allEpisodes)
     }
 
     /// Deletes events (as revalidate/reprocess would) and bumps silver.generation.
@@ -147,7 +165,7 @@ final class SilverWorld {
 
 // MARK: - The oracle: every answer recomputed in plain Swift
 
-enum Oracle {
+enum GoldOracle {
     static let utc: Calendar = {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC") ?? TimeZone.current
@@ -340,7 +358,7 @@ enum Oracle {
 }
 
 /// Equal tables, reals within 1e-9 (the oracle sums in floating point in another order).
-func expectMatches(_ actual: ReportTable, _ expected: ReportTable, _ context: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+func expectReportMatches(_ actual: ReportTable, _ expected: ReportTable, _ context: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(actual.columns == expected.columns, "\(context): columns", sourceLocation: sourceLocation)
     #expect(actual.rows.count == expected.rows.count, "\(context): \(actual.rows) vs \(expected.rows)", sourceLocation: sourceLocation)
     for (a, e) in zip(actual.rows, expected.rows) {
@@ -353,7 +371,7 @@ func expectMatches(_ actual: ReportTable, _ expected: ReportTable, _ context: St
 }
 
 /// Every gold table and view (and dim_date), rows sorted, for exact comparison.
-func goldSnapshot(_ db: Database) throws -> [String: [String]] {
+func goldTablesSnapshot(_ db: Database) throws -> [String: [String]] {
     let names = try String.fetchAll(
         db,
         sql: """
@@ -390,7 +408,7 @@ struct GoldTests {
         for k in 0..<5 { try world.event("u\(k)", "ep_99", "complete", on: "2024-03-05") }
         try world.refresh()
         let table = try world.report(.topEpisodes)
-        expectMatches(table, Oracle.topEpisodes(world), "top")
+        expectReportMatches(table, GoldOracle.topEpisodes(world), "top")
         #expect(table.rows.count == 10)
         let ids = table.rows.compactMap { row -> String? in if case .text(let id) = row[1] { id } else { nil } }
         let ten = try #require(ids.firstIndex(of: "ep_10")), two = try #require(ids.firstIndex(of: "ep_2"))
@@ -412,11 +430,11 @@ struct GoldTests {
         try world.event("u5", "ep_d", "play", on: "2024-03-20", at: "00:00:00")      // not a completion
         try world.refresh()
         let latest = try world.report(.topEpisodes)
-        expectMatches(latest, Oracle.topEpisodes(world), "latest")
+        expectReportMatches(latest, GoldOracle.topEpisodes(world), "latest")
         #expect(latest.rows.map { $0[1] } == [.text("ep_c"), .text("ep_b")])
         for asOf in ["2024-03-13", "2024-03-19", "2024-03-10", "2024-03-26", "2024-03-27", "2023-01-01"] {
             let day = try #require(SilverWorld.dayNumber(asOf))
-            expectMatches(try world.report(.topEpisodes, ReportOptions(asOf: asOf)), Oracle.topEpisodes(world, asOfDay: day), asOf)
+            expectReportMatches(try world.report(.topEpisodes, ReportOptions(asOf: asOf)), GoldOracle.topEpisodes(world, asOfDay: day), asOf)
         }
         let window = try world.queue.read { db in try Row.fetchOne(db, sql: "SELECT window_start, window_end FROM gold_top_episodes_7d LIMIT 1") }
         #expect(window?["window_start"] == "2024-03-14" && window?["window_end"] == "2024-03-20")
@@ -438,7 +456,7 @@ struct GoldTests {
         try world.event("ghost", "ep_1", "complete", on: "2024-03-02", duration: 1000)   // unknown user
         try world.event("u1", "ep_404", "complete", on: "2024-03-02", duration: 1000)    // unknown episode
         try world.refresh()
-        expectMatches(try world.report(.listenThrough), Oracle.listenThrough(world), "initial")
+        expectReportMatches(try world.report(.listenThrough), GoldOracle.listenThrough(world), "initial")
         #expect(try world.report(.listenThrough).rows.map { $0[2] } == [.integer(2), .integer(1)])
 
         // u1 moves to FR, ep_1's duration is corrected, the ghost user and ep_404 arrive.
@@ -452,7 +470,7 @@ struct GoldTests {
         let summary = try world.refresh()
         #expect(summary.mode == "incremental" && summary.referenceChanged && summary.newEvents == 0)
         let after = try world.report(.listenThrough)
-        expectMatches(after, Oracle.listenThrough(world), "after reference update")
+        expectReportMatches(after, GoldOracle.listenThrough(world), "after reference update")
         #expect(after.rows.map { $0[0] } == [.text("AT"), .text("FR")])
         // The fact resolves the formerly unknown members by itself.
         let unknown = try world.queue.read { db in
@@ -479,7 +497,51 @@ struct GoldTests {
         try world.reference(episodes: ["ep_1": .init(podcast: "p", title: "Typo, fixed", release: "2024-01-01", duration: 1000)])
         try world.refresh()
         #expect(try world.report(.topEpisodes).rows.first?[2] == .text("Typo, fixed"))
-        expectMatches(try world.report(.topEpisodes), Oracle.topEpisodes(world))
+        expectReportMatches(try world.report(.topEpisodes), GoldOracle.topEpisodes(world))
+    }
+
+    @Test("reference changes are logged by triggers: only real changes, even without a version bump, and replays")
+    func referenceChangeLog() throws {
+        let world = try SilverWorld()
+        func logged() throws -> [String] {
+            try world.queue.read { db in try String.fetchAll(db, sql: "SELECT kind || ':' || id FROM gold_reference_change ORDER BY 1") }
+        }
+        try world.reference(
+            users: ["u1": .init(signup: "2024-01-01", country: "DE"), "u2": .init(signup: "2024-02-01", country: "FR")],
+            episodes: ["ep_1": .init(podcast: "p", title: "One", release: "2024-01-01", duration: 1000)])
+        #expect(try logged() == ["episode:ep_1", "user:u1", "user:u2"])
+        try world.event("u1", "ep_1", "complete", on: "2024-03-01", duration: 500)
+        try world.event("u2", "ep_1", "complete", on: "2024-03-09", duration: 1000)
+        try world.refresh()
+        #expect(try logged().isEmpty)
+
+        // Re-delivering the same values, or changing only a title, logs nothing.
+        try world.reference(
+            users: ["u1": .init(signup: "2024-01-01", country: "DE")],
+            episodes: ["ep_1": .init(podcast: "p", title: "One (new title)", release: "2024-01-01", duration: 1000)])
+        #expect(try logged().isEmpty)
+        try world.refresh()
+        #expect(try world.report(.topEpisodes).rows.first?[2] == .text("One (new title)"))
+
+        // A change whose writer forgot to bump silver.reference_version is still reconciled.
+        try world.reference(users: ["u1": .init(signup: "2024-02-20", country: "AT")], bump: false)
+        #expect(try logged() == ["user:u1"])
+        #expect(try world.queue.read { db in try GoldRefresher.isStale(db) })
+        try world.refresh()
+        expectReportMatches(try world.report(.listenThrough), GoldOracle.listenThrough(world), "unbumped change")
+        expectReportMatches(try world.report(.cohortRetention), GoldOracle.cohortRetention(world), "unbumped change")
+
+        // A replay (delete everything, insert everything) with one real change.
+        try world.replayReference { users in users["u2"] = .init(signup: "2023-12-31", country: "DE") }
+        try world.refresh()
+        #expect(try logged().isEmpty)
+        expectReportMatches(try world.report(.listenThrough), GoldOracle.listenThrough(world), "replay")
+        expectReportMatches(try world.report(.cohortRetention), GoldOracle.cohortRetention(world), "replay")
+        try world.queue.write { db in
+            let incremental = try goldTablesSnapshot(db)
+            _ = try GoldRefresher().refresh(db, now: Date(timeIntervalSince1970: 1_800_000_000), forceFull: true)
+            #expect(try goldTablesSnapshot(db) == incremental)
+        }
     }
 
     @Test("multi-episode users: 2 vs 3 episodes a day, day boundaries, repeats and pauses do not count")
@@ -503,15 +565,15 @@ struct GoldTests {
         try world.event("pauser", "ep_2", "seek", on: "2024-03-01")
         try world.event("pauser", "ep_3", "play", on: "2024-03-01")
         try world.refresh()
-        expectMatches(try world.report(.multiEpisodeUsers), Oracle.multiEpisodeUsers(world), "total")
+        expectReportMatches(try world.report(.multiEpisodeUsers), GoldOracle.multiEpisodeUsers(world), "total")
         #expect(try world.report(.multiEpisodeUsers).rows == [[.integer(1)]])
-        expectMatches(try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)), Oracle.multiEpisodeUsersByDay(world), "by day")
+        expectReportMatches(try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)), GoldOracle.multiEpisodeUsersByDay(world), "by day")
 
         // The midnight user's third episode on 2024-03-01 arrives later (a late file).
         try world.event("midnight", "ep_9", "complete", on: "2024-03-01", at: "00:00:00")
         try world.refresh()
         #expect(try world.report(.multiEpisodeUsers).rows == [[.integer(2)]])
-        expectMatches(try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)), Oracle.multiEpisodeUsersByDay(world), "by day, late")
+        expectReportMatches(try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)), GoldOracle.multiEpisodeUsersByDay(world), "by day, late")
     }
 
     @Test("fact, dims and dim_date: one fact row per event, ISO timestamps, rates, flags, a gap-free calendar")
@@ -551,7 +613,7 @@ struct GoldTests {
             let day: Int64 = row["day_number"]
             let date = Date(timeIntervalSince1970: Double(day) * 86_400)
             let parts = iso.dateComponents([.yearForWeekOfYear, .weekOfYear, .weekday], from: date)
-            #expect(row["date_key"] as String? == Oracle.date(day))
+            #expect(row["date_key"] as String? == GoldOracle.date(day))
             #expect(row["iso_week"] as Int? == parts.weekOfYear)
             #expect(row["iso_year"] as Int? == parts.yearForWeekOfYear)
             let isoWeekday = ((parts.weekday ?? 1) + 5) % 7 + 1
@@ -581,7 +643,7 @@ struct GoldTests {
         try world.deleteEvents { $0.episode == "ep_2" }
         let full = try world.refresh()
         #expect(full.mode == "full" && full.newEvents == 1)
-        expectMatches(try world.report(.dailyActivity), Oracle.dailyActivity(world), "after rebuild")
+        expectReportMatches(try world.report(.dailyActivity), GoldOracle.dailyActivity(world), "after rebuild")
         #expect(try world.refresh(forceFull: true).mode == "full")
     }
 
@@ -602,7 +664,7 @@ struct GoldTests {
 
     @Test("incremental refresh == full rebuild, and every answer == the oracle, over random batches", arguments: [1, 2, 3, 4])
     func incrementalEqualsFull(seed: UInt64) throws {
-        var rng = SplitMix64(seed: seed)
+        var rng = GoldTestRandom(seed: seed)
         let world = try SilverWorld()
         let baseDay = try #require(SilverWorld.dayNumber("2024-01-01"))
         let countries = ["DE", "FR", "US", "AT"]
@@ -622,7 +684,14 @@ struct GoldTests {
                         podcast: "podcast_\(rng.next(3))", title: "Title \(rng.next(100)), \"v\(batch)\"",
                         release: "2023-06-01", duration: Int64(200 + rng.next(6000)))
                 }
-                try world.reference(users: users, episodes: episodes)
+                // Now and then a writer that does not bump silver.reference_version.
+                try world.reference(users: users, episodes: episodes, bump: rng.next(4) != 0)
+            }
+            if batch == 3 {
+                // A reference replay: delete all, insert all, some countries changed.
+                try world.replayReference { users in
+                    for id in users.keys where rng.next(3) == 0 { users[id]?.country = countries[Int(rng.next(4))] }
+                }
             }
             // Events on any day of a 70-day history, including day edges.
             for _ in 0..<rng.next(160) {
@@ -636,14 +705,19 @@ struct GoldTests {
                 try world.deleteEvents { $0.id % 7 == 0 }  // a revalidate: generation bump
             }
             let summary = try world.refresh(GoldRefresher(chunkSize: 1 + Int(rng.next(60))))
-            #expect(summary.mode == (batch == 0 || batch == 5 ? "full" : "incremental"))
+            if batch == 0 || batch == 5 {
+                #expect(summary.mode == "full")
+            } else {
+                #expect(summary.mode != "full")
+            }
+            #expect(try world.queue.read { db in try !GoldRefresher.isStale(db) })
 
             // Incremental == full, every gold table and view, exactly.
             try world.queue.write { db in
-                let incremental = try goldSnapshot(db)
+                let incremental = try goldTablesSnapshot(db)
                 try db.inSavepoint {
                     _ = try GoldRefresher().refresh(db, now: Date(timeIntervalSince1970: 1_800_000_000), forceFull: true)
-                    let full = try goldSnapshot(db)
+                    let full = try goldTablesSnapshot(db)
                     #expect(Set(incremental.keys) == Set(full.keys))
                     for (name, rows) in full {
                         #expect(incremental[name] == rows, "seed \(seed) batch \(batch): \(name) differs from a full rebuild")
@@ -653,23 +727,23 @@ struct GoldTests {
             }
             // Every answer == the oracle.
             let context = "seed \(seed) batch \(batch)"
-            expectMatches(try world.report(.topEpisodes), Oracle.topEpisodes(world), context)
+            expectReportMatches(try world.report(.topEpisodes), GoldOracle.topEpisodes(world), context)
             let asOf = baseDay + Int64(rng.next(75))
-            expectMatches(
-                try world.report(.topEpisodes, ReportOptions(asOf: Oracle.date(asOf))), Oracle.topEpisodes(world, asOfDay: asOf), context)
-            expectMatches(try world.report(.listenThrough), Oracle.listenThrough(world), context)
-            expectMatches(try world.report(.multiEpisodeUsers), Oracle.multiEpisodeUsers(world), context)
-            expectMatches(try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)), Oracle.multiEpisodeUsersByDay(world), context)
-            expectMatches(try world.report(.dailyActivity), Oracle.dailyActivity(world), context)
-            expectMatches(try world.report(.episodePerformance), Oracle.episodePerformance(world), context)
-            expectMatches(try world.report(.cohortRetention), Oracle.cohortRetention(world), context)
-            expectMatches(try world.report(.engagementByLength), Oracle.engagementByLength(world), context)
+            expectReportMatches(
+                try world.report(.topEpisodes, ReportOptions(asOf: GoldOracle.date(asOf))), GoldOracle.topEpisodes(world, asOfDay: asOf), context)
+            expectReportMatches(try world.report(.listenThrough), GoldOracle.listenThrough(world), context)
+            expectReportMatches(try world.report(.multiEpisodeUsers), GoldOracle.multiEpisodeUsers(world), context)
+            expectReportMatches(try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)), GoldOracle.multiEpisodeUsersByDay(world), context)
+            expectReportMatches(try world.report(.dailyActivity), GoldOracle.dailyActivity(world), context)
+            expectReportMatches(try world.report(.episodePerformance), GoldOracle.episodePerformance(world), context)
+            expectReportMatches(try world.report(.cohortRetention), GoldOracle.cohortRetention(world), context)
+            expectReportMatches(try world.report(.engagementByLength), GoldOracle.engagementByLength(world), context)
         }
     }
 }
 
 /// A small deterministic generator for the property tests.
-struct SplitMix64 {
+struct GoldTestRandom {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

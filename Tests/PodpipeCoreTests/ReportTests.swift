@@ -154,7 +154,7 @@ struct ReportTests {
         #expect(GoldClock.parseDay("1900-02-29") == nil)
         #expect(GoldClock.parseDay("1970-01-01") == 0)
         #expect(GoldClock.parseDay("2024-03-01") == SilverWorld.dayNumber("2024-03-01"))
-        #expect(GoldClock.dateString(days: 19_783) == Oracle.date(19_783))
+        #expect(GoldClock.dateString(days: 19_783) == GoldOracle.date(19_783))
     }
 
     @Test("reports refuse a database whose gold was never refreshed, or that has no gold")

@@ -9,10 +9,12 @@ import GRDB
 /// - Full rebuild (first refresh, `silver.generation` changed, or forced):
 ///   `refresh_00_reset` empties gold, `refresh_05_full` rebuilds every aggregate set-based
 ///   (one GROUP BY per aggregate over all of silver).
-/// - Incremental: `refresh_10_reference` when `silver.reference_version` changed (moves
-///   only the changed users'/episodes' contributions), then `refresh_20_events` for each
-///   chunk of silver events with `watermark < event_id <= max(event_id)` (a primary-key
-///   range scan; point lookups for the batch's keys only).
+/// - Incremental: `refresh_10_reference` when `silver.reference_version` changed or the
+///   change log `gold_reference_change` (filled by triggers on `silver_user` /
+///   `silver_episode`) is not empty: it moves only the changed users'/episodes'
+///   contributions. Then `refresh_20_events` for each chunk of silver events with
+///   `watermark < event_id <= max(event_id)` (a primary-key range scan; point lookups for
+///   the batch's keys only).
 /// - Both: `refresh_30_dim_date` extends the calendar, and the answer models
 ///   (`gold_top_episodes_7d.sql`, …) rebuild the small answer tables.
 ///
@@ -87,7 +89,9 @@ public struct GoldRefresher: Sendable {
             summary.newEvents = span.count
             try Self.extendCalendar(db, span)
         } else {
-            if state.referenceVersion != state.seenReferenceVersion {
+            if state.referenceVersion != state.seenReferenceVersion
+                || state.referenceChangesPending
+            {
                 summary.referenceChanged = true
                 try Self.run(db, step: "refresh_10_reference")
             }
@@ -209,8 +213,9 @@ public struct GoldRefreshSummary: Sendable, Equatable {
     public var toEventId: Int64
     /// Whether changed reference data (users, episodes) was reconciled.
     public var referenceChanged: Bool
-    /// `silver.generation` and `silver.reference_version` the gold now reflects.
+    /// The `silver.generation` the gold now reflects.
     public var generation: String
+    /// The `silver.reference_version` the gold now reflects.
     public var referenceVersion: String
 }
 
@@ -258,12 +263,16 @@ enum GoldState {
         var seenReferenceVersion: String?
         var watermark: Int64?
         var maxEventId: Int64
+        /// gold_reference_change holds ids (reference rows changed since the last refresh).
+        var referenceChangesPending: Bool
 
         func plan(forceFull: Bool) -> Plan {
             guard let watermark, !forceFull, seenGeneration == generation,
                 maxEventId >= watermark
             else { return .full }
-            if maxEventId == watermark && seenReferenceVersion == referenceVersion {
+            if maxEventId == watermark && seenReferenceVersion == referenceVersion
+                && !referenceChangesPending
+            {
                 return .none
             }
             return .incremental
@@ -285,13 +294,17 @@ enum GoldState {
         }
         let maxEventId =
             try Int64.fetchOne(db, sql: "SELECT MAX(event_id) FROM silver_event") ?? 0
+        let pending =
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM gold_reference_change)")
+            ?? false
         return Snapshot(
             generation: values[Key.silverGeneration] ?? "0",
             referenceVersion: values[Key.silverReferenceVersion] ?? "0",
             seenGeneration: values[Key.seenGeneration],
             seenReferenceVersion: values[Key.seenReferenceVersion],
             watermark: values[Key.watermark].flatMap { Int64($0) },
-            maxEventId: maxEventId)
+            maxEventId: maxEventId,
+            referenceChangesPending: pending)
     }
 
     static func value(_ db: Database, _ key: String) throws -> String? {

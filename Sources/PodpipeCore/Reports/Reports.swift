@@ -36,7 +36,9 @@ public struct ReportOptions: Sendable {
 
 /// A report's result: column names and typed rows, ready for a ``ReportRenderer``.
 public struct ReportTable: Sendable, Equatable {
+    /// Column names, in output order (the CSV header).
     public var columns: [String]
+    /// One array of values per row, in column order.
     public var rows: [[ReportValue]]
 
     /// Creates a table; every row should have one value per column.
@@ -48,10 +50,13 @@ public struct ReportTable: Sendable, Equatable {
 
 /// One cell of a report.
 public enum ReportValue: Sendable, Equatable {
+    /// No value: empty in CSV and table output, `null` in JSON.
     case null
+    /// An integer, rendered in decimal.
     case integer(Int64)
-    /// A real number and the number of decimals it is rendered with.
+    /// A real number and the number of decimals it is rendered with (always that many).
     case real(Double, decimals: Int)
+    /// Text, quoted in CSV only when it needs it (RFC 4180).
     case text(String)
 }
 

@@ -23,11 +23,14 @@ SELECT episode_id, duration_seconds FROM silver_episode;
 INSERT INTO gold_agg_cohort_size (cohort_month, users)
 SELECT cohort_month, COUNT(*) FROM gold_ref_user GROUP BY cohort_month;
 
-------------------------------------------------------------------- (user, day, episode)
-INSERT INTO gold_agg_user_day_episode (user_id, day, episode_id, listened)
-SELECT user_id, ts / 86400, episode_id, MAX(event_type IN ('play', 'complete'))
+------------------------------------------------------------- (day, user, episode), (user, day)
+INSERT INTO gold_agg_day_user_episode (day, user_id, episode_id, listened)
+SELECT ts / 86400, user_id, episode_id, MAX(event_type IN ('play', 'complete'))
 FROM silver_event
-GROUP BY user_id, ts / 86400, episode_id;
+GROUP BY ts / 86400, user_id, episode_id;
+
+INSERT INTO gold_agg_user_day (user_id, day)
+SELECT DISTINCT user_id, day FROM gold_agg_day_user_episode ORDER BY user_id, day;
 
 ------------------------------------------------------------------------------ per day
 INSERT INTO gold_agg_day (day, events, plays, pauses, seeks, completions)
@@ -37,10 +40,10 @@ SELECT ts / 86400, COUNT(*),
 FROM silver_event
 GROUP BY ts / 86400;
 
-WITH user_day (user_id, day, listens) AS (
-    SELECT user_id, day, SUM(listened)
-    FROM gold_agg_user_day_episode
-    GROUP BY user_id, day)
+WITH user_day (day, user_id, listens) AS (
+    SELECT day, user_id, SUM(listened)
+    FROM gold_agg_day_user_episode
+    GROUP BY day, user_id)
 UPDATE gold_agg_day
 SET active_users        = c.active_users,
     listening_users     = c.listening_users,
@@ -57,9 +60,9 @@ WHERE gold_agg_day.day = c.day;
 INSERT INTO gold_agg_multi_episode_user (user_id, qualifying_days, first_day)
 SELECT user_id, COUNT(*), MIN(day)
 FROM (
-    SELECT user_id, day
-    FROM gold_agg_user_day_episode
-    GROUP BY user_id, day
+    SELECT day, user_id
+    FROM gold_agg_day_user_episode
+    GROUP BY day, user_id
     HAVING SUM(listened) >= 3
 )
 GROUP BY user_id;
@@ -120,17 +123,17 @@ GROUP BY u.country;
 INSERT INTO gold_agg_cohort_period (cohort_month, period, period_number, active_users)
 SELECT cohort_month, period, period_number, COUNT(*)
 FROM (
-    SELECT DISTINCT d.user_id, u.cohort_month, 'week' AS period,
+    SELECT d.user_id, u.cohort_month, 'week' AS period,
            (d.day - u.signup_day) / 7 AS period_number
-    FROM (SELECT DISTINCT user_id, day FROM gold_agg_user_day_episode) AS d
+    FROM gold_agg_user_day AS d
     JOIN gold_ref_user AS u ON u.user_id = d.user_id
     WHERE d.day >= u.signup_day
-    UNION ALL
-    SELECT DISTINCT d.user_id, u.cohort_month, 'month',
+    UNION
+    SELECT d.user_id, u.cohort_month, 'month',
            CAST(strftime('%Y', d.day * 86400, 'unixepoch') AS INTEGER) * 12
                + CAST(strftime('%m', d.day * 86400, 'unixepoch') AS INTEGER) - 1
                - u.signup_month_index
-    FROM (SELECT DISTINCT user_id, day FROM gold_agg_user_day_episode) AS d
+    FROM gold_agg_user_day AS d
     JOIN gold_ref_user AS u ON u.user_id = d.user_id
     WHERE d.day >= u.signup_day
 )

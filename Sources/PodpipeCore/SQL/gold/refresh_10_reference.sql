@@ -1,18 +1,18 @@
 -- refresh_10_reference — reconcile the aggregates with changed reference data.
--- Runs when silver.reference_version changed since the last refresh (and in a full rebuild,
--- where every reference row is new and no aggregate exists yet).
+-- Runs in an incremental refresh when silver.reference_version changed or the change log
+-- gold_reference_change is not empty (a full rebuild builds the snapshots from silver).
 --
 -- The aggregates hold, per (user, episode), the sums that reference-dependent answers need;
 -- gold_ref_user / gold_ref_episode record the reference state those answers currently
--- reflect. Here we diff silver_user / silver_episode against the snapshots (cost: one pass
--- over the reference tables, i.e. proportional to the reference data that was just loaded),
--- then for the changed members only:
+-- reflect. The ids in gold_reference_change (logged by triggers on silver_user /
+-- silver_episode) are compared with the snapshots, then for the members that really changed
+-- (cost: proportional to the changed rows):
 --   * listen-through by country: subtract the pairs' contributions under the old state and
 --     add them under the new one, in two phases (users first, with the old episode
 --     snapshot; then episodes, with the new user snapshot) so that a pair whose user and
 --     episode both changed moves exactly once;
 --   * cohorts: move cohort sizes, and recompute the user's active weeks/months after signup
---     from gold_agg_user_day_episode when the signup date changed.
+--     from gold_agg_user_day when the signup date changed.
 -- Joins are written CROSS JOIN to keep the (small) change tables as the outer loop: the
 -- planner has no statistics on temp tables and would otherwise scan the big aggregates.
 -- Titles and podcast ids are not snapshotted: the answers join them at the end.
@@ -26,7 +26,7 @@
 DROP TABLE IF EXISTS temp.gold_tmp_user_change;
 CREATE TEMP TABLE gold_tmp_user_change AS
 SELECT
-    s.user_id                                                   AS user_id,
+    c.id                                                        AS user_id,
     g.country                                                   AS old_country,
     s.country                                                   AS new_country,
     g.signup_date                                               AS old_signup_date,
@@ -38,17 +38,11 @@ SELECT
         + CAST(substr(s.signup_date, 6, 2) AS INTEGER) - 1      AS new_month_index,
     g.cohort_month                                              AS old_cohort_month,
     substr(s.signup_date, 1, 7)                                 AS new_cohort_month
-FROM silver_user AS s
-LEFT JOIN gold_ref_user AS g ON g.user_id = s.user_id
-WHERE g.user_id IS NULL
-   OR g.country IS NOT s.country
-   OR g.signup_date IS NOT s.signup_date
-UNION ALL
--- users gone from silver (not expected between rebuilds, handled for safety)
-SELECT g.user_id, g.country, NULL, g.signup_date, NULL, g.signup_day, NULL,
-       g.signup_month_index, NULL, g.cohort_month, NULL
-FROM gold_ref_user AS g
-WHERE NOT EXISTS (SELECT 1 FROM silver_user AS s WHERE s.user_id = g.user_id);
+FROM gold_reference_change AS c
+LEFT JOIN gold_ref_user AS g ON g.user_id = c.id
+LEFT JOIN silver_user AS s ON s.user_id = c.id
+WHERE c.kind = 'user'
+  AND (g.country IS NOT s.country OR g.signup_date IS NOT s.signup_date);
 
 -- Listen-through, phase 1a: remove the changed users' pairs under their old country.
 INSERT INTO gold_agg_country_listen_through (country, rate_sum_e9, completions)
@@ -99,41 +93,41 @@ ON CONFLICT (cohort_month) DO UPDATE SET users = users + excluded.users;
 
 -- Cohort activity of the users whose signup date changed (or who appeared/disappeared):
 -- their active weeks/months after signup, recomputed from their active days in
--- gold_agg_user_day_episode, are withdrawn (-1) from the old cohort and counted (+1) in the
--- new one.
+-- gold_agg_user_day, are withdrawn (-1) from the old cohort and counted (+1) in the
+-- new one. (UNION removes the duplicates: several days in one week.)
 INSERT INTO gold_agg_cohort_period (cohort_month, period, period_number, active_users)
 SELECT cohort_month, period, period_number, SUM(delta)
 FROM (
-    SELECT DISTINCT c.user_id, c.old_cohort_month AS cohort_month, 'week' AS period,
+    SELECT c.user_id, c.old_cohort_month AS cohort_month, 'week' AS period,
            (t.day - c.old_signup_day) / 7 AS period_number, -1 AS delta
     FROM temp.gold_tmp_user_change AS c
-    CROSS JOIN gold_agg_user_day_episode AS t ON t.user_id = c.user_id
+    CROSS JOIN gold_agg_user_day AS t ON t.user_id = c.user_id
     WHERE c.old_signup_date IS NOT NULL AND c.old_signup_date IS NOT c.new_signup_date
       AND t.day >= c.old_signup_day
     UNION
-    SELECT DISTINCT c.user_id, c.old_cohort_month, 'month',
+    SELECT c.user_id, c.old_cohort_month, 'month',
            CAST(strftime('%Y', t.day * 86400, 'unixepoch') AS INTEGER) * 12
                + CAST(strftime('%m', t.day * 86400, 'unixepoch') AS INTEGER) - 1
                - c.old_month_index,
            -1
     FROM temp.gold_tmp_user_change AS c
-    CROSS JOIN gold_agg_user_day_episode AS t ON t.user_id = c.user_id
+    CROSS JOIN gold_agg_user_day AS t ON t.user_id = c.user_id
     WHERE c.old_signup_date IS NOT NULL AND c.old_signup_date IS NOT c.new_signup_date
       AND t.day >= c.old_signup_day
     UNION
-    SELECT DISTINCT c.user_id, c.new_cohort_month, 'week', (t.day - c.new_signup_day) / 7, 1
+    SELECT c.user_id, c.new_cohort_month, 'week', (t.day - c.new_signup_day) / 7, 1
     FROM temp.gold_tmp_user_change AS c
-    CROSS JOIN gold_agg_user_day_episode AS t ON t.user_id = c.user_id
+    CROSS JOIN gold_agg_user_day AS t ON t.user_id = c.user_id
     WHERE c.new_signup_date IS NOT NULL AND c.old_signup_date IS NOT c.new_signup_date
       AND t.day >= c.new_signup_day
     UNION
-    SELECT DISTINCT c.user_id, c.new_cohort_month, 'month',
+    SELECT c.user_id, c.new_cohort_month, 'month',
            CAST(strftime('%Y', t.day * 86400, 'unixepoch') AS INTEGER) * 12
                + CAST(strftime('%m', t.day * 86400, 'unixepoch') AS INTEGER) - 1
                - c.new_month_index,
            1
     FROM temp.gold_tmp_user_change AS c
-    CROSS JOIN gold_agg_user_day_episode AS t ON t.user_id = c.user_id
+    CROSS JOIN gold_agg_user_day AS t ON t.user_id = c.user_id
     WHERE c.new_signup_date IS NOT NULL AND c.old_signup_date IS NOT c.new_signup_date
       AND t.day >= c.new_signup_day
 )
@@ -155,16 +149,14 @@ WHERE new_country IS NOT NULL;
 ------------------------------------------------------------------------------- episodes
 DROP TABLE IF EXISTS temp.gold_tmp_episode_change;
 CREATE TEMP TABLE gold_tmp_episode_change AS
-SELECT s.episode_id AS episode_id,
+SELECT c.id AS episode_id,
        g.duration_seconds AS old_duration,
        s.duration_seconds AS new_duration
-FROM silver_episode AS s
-LEFT JOIN gold_ref_episode AS g ON g.episode_id = s.episode_id
-WHERE g.episode_id IS NULL OR g.duration_seconds IS NOT s.duration_seconds
-UNION ALL
-SELECT g.episode_id, g.duration_seconds, NULL
-FROM gold_ref_episode AS g
-WHERE NOT EXISTS (SELECT 1 FROM silver_episode AS s WHERE s.episode_id = g.episode_id);
+FROM gold_reference_change AS c
+LEFT JOIN gold_ref_episode AS g ON g.episode_id = c.id
+LEFT JOIN silver_episode AS s ON s.episode_id = c.id
+WHERE c.kind = 'episode'
+  AND g.duration_seconds IS NOT s.duration_seconds;
 
 -- Listen-through, phase 2a: remove the changed episodes' pairs under the old duration
 -- (users as they are now) ...
@@ -214,5 +206,6 @@ DELETE FROM gold_agg_country_listen_through WHERE completions = 0;
 DELETE FROM gold_agg_cohort_size WHERE users = 0;
 DELETE FROM gold_agg_cohort_period WHERE active_users = 0;
 
+DELETE FROM gold_reference_change;
 DROP TABLE temp.gold_tmp_user_change;
 DROP TABLE temp.gold_tmp_episode_change;

@@ -1,7 +1,7 @@
 -- refresh_20_events — fold one range of new silver events into the aggregates.
 -- Parameters: :from_id (exclusive) and :to_id (inclusive), silver_event.event_id bounds.
--- The refresher calls it for (watermark, max event_id], in chunks; a full rebuild calls it
--- from 0 after refresh_00_reset.
+-- The refresher calls it for (watermark, max event_id], in chunks, after
+-- refresh_10_reference when reference data changed. (A full rebuild uses refresh_05_full.)
 --
 -- Cost follows the new events, not the history: the range is a primary-key range scan of
 -- silver_event, and every aggregate is touched by primary-key point lookups/upserts for the
@@ -26,13 +26,13 @@ WHERE event_id > :from_id AND event_id <= :to_id;
 DROP TABLE IF EXISTS temp.gold_tmp_triple;
 CREATE TEMP TABLE gold_tmp_triple AS
 SELECT n.user_id, n.day, n.episode_id, n.listened,
-       (SELECT t.listened FROM gold_agg_user_day_episode AS t
-        WHERE t.user_id = n.user_id AND t.day = n.day AND t.episode_id = n.episode_id)
+       (SELECT t.listened FROM gold_agg_day_user_episode AS t
+        WHERE t.day = n.day AND t.user_id = n.user_id AND t.episode_id = n.episode_id)
            AS old_listened
 FROM (
-    SELECT user_id, day, episode_id, MAX(event_type IN ('play', 'complete')) AS listened
+    SELECT day, user_id, episode_id, MAX(event_type IN ('play', 'complete')) AS listened
     FROM temp.gold_tmp_event
-    GROUP BY user_id, day, episode_id
+    GROUP BY day, user_id, episode_id
 ) AS n;
 
 -- The batch's (user, day) pairs: new active day? distinct episodes listened before, and
@@ -41,45 +41,69 @@ DROP TABLE IF EXISTS temp.gold_tmp_user_day;
 CREATE TEMP TABLE gold_tmp_user_day AS
 SELECT x.user_id, x.day, x.added,
        NOT EXISTS (
-           SELECT 1 FROM gold_agg_user_day_episode AS t
-           WHERE t.user_id = x.user_id AND t.day = x.day) AS is_new,
-       (SELECT COUNT(*) FROM gold_agg_user_day_episode AS t
-        WHERE t.user_id = x.user_id AND t.day = x.day AND t.listened = 1) AS before_count
+           SELECT 1 FROM gold_agg_day_user_episode AS t
+           WHERE t.day = x.day AND t.user_id = x.user_id) AS is_new,
+       (SELECT COUNT(*) FROM gold_agg_day_user_episode AS t
+        WHERE t.day = x.day AND t.user_id = x.user_id AND t.listened = 1) AS before_count
 FROM (
-    SELECT user_id, day, SUM(listened = 1 AND COALESCE(old_listened, 0) = 0) AS added
+    SELECT day, user_id, SUM(listened = 1 AND COALESCE(old_listened, 0) = 0) AS added
     FROM temp.gold_tmp_triple
-    GROUP BY user_id, day
+    GROUP BY day, user_id
 ) AS x;
 
--- Cohorts: (user, week/month N after signup) reached by a new active day of a known user,
--- and not reached before (no earlier active day of the user inside that period).
+-- Month bounds and index of the batch's days (computed once per day, not per row).
+DROP TABLE IF EXISTS temp.gold_tmp_days;
+CREATE TEMP TABLE gold_tmp_days (
+    day         INTEGER PRIMARY KEY,
+    month_index INTEGER NOT NULL,   -- year * 12 + month - 1
+    month_first INTEGER NOT NULL,   -- first day of the month
+    month_last  INTEGER NOT NULL    -- last day of the month
+);
+INSERT INTO gold_tmp_days (day, month_index, month_first, month_last)
+SELECT day,
+       CAST(strftime('%Y', day * 86400, 'unixepoch') AS INTEGER) * 12
+           + CAST(strftime('%m', day * 86400, 'unixepoch') AS INTEGER) - 1,
+       CAST(strftime('%s', day * 86400, 'unixepoch', 'start of month') AS INTEGER) / 86400,
+       CAST(strftime('%s', day * 86400, 'unixepoch', 'start of month', '+1 month') AS INTEGER)
+           / 86400 - 1
+FROM (SELECT DISTINCT day FROM temp.gold_tmp_event);
+
+-- Cohorts: the batch's new active days of known users, on or after their signup date, with
+-- their week and month after signup, and whether the user was already active in that
+-- week / month before the batch (range probes of gold_agg_user_day, in user order).
+DROP TABLE IF EXISTS temp.gold_tmp_known_day;
+CREATE TEMP TABLE gold_tmp_known_day AS
+SELECT k.*,
+       NOT EXISTS (
+           SELECT 1 FROM gold_agg_user_day AS t
+           WHERE t.user_id = k.user_id
+             AND t.day BETWEEN k.signup_day + k.week_number * 7
+                           AND k.signup_day + k.week_number * 7 + 6) AS new_week,
+       NOT EXISTS (
+           SELECT 1 FROM gold_agg_user_day AS t
+           WHERE t.user_id = k.user_id AND t.day BETWEEN k.month_lo AND k.month_hi) AS new_month
+FROM (
+    SELECT d.user_id, d.day, u.cohort_month, u.signup_day,
+           (d.day - u.signup_day) / 7 AS week_number,
+           m.month_index - u.signup_month_index AS month_number,
+           MAX(u.signup_day, m.month_first) AS month_lo, m.month_last AS month_hi
+    FROM temp.gold_tmp_user_day AS d
+    CROSS JOIN temp.gold_tmp_days AS m ON m.day = d.day
+    CROSS JOIN gold_ref_user AS u ON u.user_id = d.user_id
+    WHERE d.is_new AND d.day >= u.signup_day
+    ORDER BY d.user_id, d.day
+) AS k;
+
+-- (user, week/month N after signup) newly reached (several new days may share a period).
 DROP TABLE IF EXISTS temp.gold_tmp_period;
 CREATE TEMP TABLE gold_tmp_period AS
-SELECT DISTINCT x.cohort_month, x.period, x.period_number, x.user_id
-FROM (
-    SELECT d.user_id, u.cohort_month, 'week' AS period,
-           (d.day - u.signup_day) / 7 AS period_number,
-           u.signup_day + (d.day - u.signup_day) / 7 * 7 AS lo,
-           u.signup_day + (d.day - u.signup_day) / 7 * 7 + 6 AS hi
-    FROM temp.gold_tmp_user_day AS d
-    CROSS JOIN gold_ref_user AS u ON u.user_id = d.user_id
-    WHERE d.is_new AND d.day >= u.signup_day
-    UNION ALL
-    SELECT d.user_id, u.cohort_month, 'month',
-           CAST(strftime('%Y', d.day * 86400, 'unixepoch') AS INTEGER) * 12
-               + CAST(strftime('%m', d.day * 86400, 'unixepoch') AS INTEGER) - 1
-               - u.signup_month_index,
-           MAX(u.signup_day,
-               CAST(strftime('%s', d.day * 86400, 'unixepoch', 'start of month') AS INTEGER) / 86400),
-           CAST(strftime('%s', d.day * 86400, 'unixepoch', 'start of month', '+1 month') AS INTEGER)
-               / 86400 - 1
-    FROM temp.gold_tmp_user_day AS d
-    CROSS JOIN gold_ref_user AS u ON u.user_id = d.user_id
-    WHERE d.is_new AND d.day >= u.signup_day
-) AS x
-WHERE NOT EXISTS (
-    SELECT 1 FROM gold_agg_user_day_episode AS t
-    WHERE t.user_id = x.user_id AND t.day BETWEEN x.lo AND x.hi);
+SELECT DISTINCT cohort_month, 'week' AS period, week_number AS period_number, user_id
+FROM temp.gold_tmp_known_day
+WHERE new_week
+UNION
+SELECT DISTINCT cohort_month, 'month', month_number, user_id
+FROM temp.gold_tmp_known_day
+WHERE new_month;
 
 -- The batch's (user, episode) listen pairs and their sums before.
 DROP TABLE IF EXISTS temp.gold_tmp_pair;
@@ -100,12 +124,15 @@ FROM (
 LEFT JOIN gold_agg_user_episode AS p
        ON p.user_id = n.user_id AND p.episode_id = n.episode_id;
 
-------------------------------------------------------------------- (user, day, episode)
-INSERT INTO gold_agg_user_day_episode (user_id, day, episode_id, listened)
-SELECT user_id, day, episode_id, listened
+------------------------------------------------------------- (day, user, episode), (user, day)
+INSERT INTO gold_agg_day_user_episode (day, user_id, episode_id, listened)
+SELECT day, user_id, episode_id, listened
 FROM temp.gold_tmp_triple
 WHERE old_listened IS NULL OR listened > old_listened
-ON CONFLICT (user_id, day, episode_id) DO UPDATE SET listened = excluded.listened;
+ON CONFLICT (day, user_id, episode_id) DO UPDATE SET listened = excluded.listened;
+
+INSERT INTO gold_agg_user_day (user_id, day)
+SELECT user_id, day FROM temp.gold_tmp_user_day WHERE is_new ORDER BY user_id, day;
 
 ------------------------------------------------------------------------- per day
 INSERT INTO gold_agg_day (day, events, plays, pauses, seeks, completions)
@@ -235,5 +262,7 @@ DROP TABLE temp.gold_tmp_event;
 DROP TABLE temp.gold_tmp_triple;
 DROP TABLE temp.gold_tmp_user_day;
 DROP TABLE temp.gold_tmp_period;
+DROP TABLE temp.gold_tmp_days;
+DROP TABLE temp.gold_tmp_known_day;
 DROP TABLE temp.gold_tmp_pair;
 DROP TABLE temp.gold_tmp_multi;

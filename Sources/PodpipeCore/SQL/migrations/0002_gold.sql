@@ -9,8 +9,9 @@
 --      (event_id > watermark), or rebuilt set-based from all of silver
 --      (refresh_05_full.sql). Internal to the refresh; analysts use the answers below.
 --   3. Snapshots gold_ref_*: the reference data (users, episodes) the aggregates were last
---      reconciled with, so that a reference change (a user's country, an episode's duration)
---      moves only the contributions of the changed members.
+--      reconciled with, and gold_reference_change, a change log filled by triggers on
+--      silver_user / silver_episode, so that a reference change (a user's country, an
+--      episode's duration) moves only the contributions of the changed members.
 --   4. Answers, named plainly: gold_top_episodes_7d, gold_listen_through_by_country,
 --      gold_multi_episode_users, gold_multi_episode_users_by_day (tables rebuilt from the
 --      aggregates at each refresh) and gold_daily_activity, gold_episode_performance,
@@ -21,8 +22,14 @@
 -- answers show them as 'YYYY-MM-DD' (UTC). dim_date maps one to the other.
 --
 -- Refresh state lives in pipeline_state under keys starting with 'gold.' (see
--- GoldRefresher): watermark event_id, the silver generation and reference version seen,
--- gold.refreshed_at. Readers never see a half refresh: it runs in the writer's transaction.
+-- GoldRefresher): gold.watermark_event_id (the largest silver event_id folded in),
+-- gold.seen_generation / gold.seen_reference_version (silver.generation and
+-- silver.reference_version at the last refresh), gold.refreshed_at (ISO 8601 UTC), and
+-- gold.last_mode / gold.last_new_events / gold.last_duration_ms. Readers never see a half
+-- refresh: it runs in the writer's transaction.
+--
+-- This migration also adds triggers on silver_user and silver_episode (section 3) that log
+-- changed ids into gold_reference_change, in the writer's transaction.
 
 --------------------------------------------------------------------------------------------
 -- 1. Star schema
@@ -157,17 +164,25 @@ CREATE TABLE gold_agg_episode (
     last_day              INTEGER
 ) WITHOUT ROWID;
 
--- Grain: (user_id, day, episode_id) with any event; listened = 1 when one of them is a play
--- or complete. The one per-user activity structure: keyed by user first, so that every
--- question about a user's day (is it a new active day? how many distinct episodes did they
--- listen to? was the user already active in week/month N after signup?) is a probe of the
--- same few pages.
-CREATE TABLE gold_agg_user_day_episode (
-    user_id    TEXT    NOT NULL,
+-- Grain: (day, user_id, episode_id) with any event; listened = 1 when one of them is a play
+-- or complete. Keyed by day first: a file's events cluster on a few recent days, so a batch
+-- touches few pages. Answers: is (user, day) a new active day? how many distinct episodes did
+-- the user listen to that day?
+CREATE TABLE gold_agg_day_user_episode (
     day        INTEGER NOT NULL,
+    user_id    TEXT    NOT NULL,
     episode_id TEXT    NOT NULL,
     listened   INTEGER NOT NULL,
-    PRIMARY KEY (user_id, day, episode_id)
+    PRIMARY KEY (day, user_id, episode_id)
+) WITHOUT ROWID;
+
+-- Grain: (user_id, day) with any event: each user's active days, keyed by user, for the
+-- cohorts (was the user already active in week/month N after signup? recompute a user's
+-- periods when their signup date changes).
+CREATE TABLE gold_agg_user_day (
+    user_id TEXT    NOT NULL,
+    day     INTEGER NOT NULL,
+    PRIMARY KEY (user_id, day)
 ) WITHOUT ROWID;
 
 -- Grain: (user_id, episode_id) with a play or complete. Sums for the listen-through rate,
@@ -235,6 +250,83 @@ CREATE TABLE gold_ref_episode (
     episode_id       TEXT    PRIMARY KEY,
     duration_seconds INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Change log of the reference data: the user / episode ids whose gold-relevant values
+-- (a user's country or signup date; an episode's duration) changed, appeared or disappeared
+-- since the last refresh. Written by the triggers below, inside the ingest's (or replay's)
+-- own transaction; read and emptied by refresh_10_reference, which therefore reconciles only
+-- the changed members: the reference cost of a refresh follows the changed rows, not the
+-- size of silver_user / silver_episode. Titles and podcast ids are not tracked: the answers
+-- join them at the end.
+CREATE TABLE gold_reference_change (
+    kind TEXT NOT NULL CHECK (kind IN ('user', 'episode')),
+    id   TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+
+-- (The triggers insert with a NOT EXISTS guard rather than INSERT OR IGNORE: inside a
+-- trigger, the conflict policy of the statement that fired it, e.g. the ingest's upsert,
+-- would override OR IGNORE.)
+CREATE TRIGGER gold_reference_change_user_insert AFTER INSERT ON silver_user
+BEGIN
+    INSERT INTO gold_reference_change (kind, id)
+    SELECT 'user', new.user_id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM gold_reference_change WHERE kind = 'user' AND id = new.user_id);
+END;
+
+CREATE TRIGGER gold_reference_change_user_update AFTER UPDATE ON silver_user
+WHEN old.user_id IS NOT new.user_id
+  OR old.country IS NOT new.country
+  OR old.signup_date IS NOT new.signup_date
+BEGIN
+    INSERT INTO gold_reference_change (kind, id)
+    SELECT 'user', new.user_id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM gold_reference_change WHERE kind = 'user' AND id = new.user_id);
+    INSERT INTO gold_reference_change (kind, id)
+    SELECT 'user', old.user_id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM gold_reference_change WHERE kind = 'user' AND id = old.user_id);
+END;
+
+CREATE TRIGGER gold_reference_change_user_delete AFTER DELETE ON silver_user
+BEGIN
+    INSERT INTO gold_reference_change (kind, id)
+    SELECT 'user', old.user_id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM gold_reference_change WHERE kind = 'user' AND id = old.user_id);
+END;
+
+CREATE TRIGGER gold_reference_change_episode_insert AFTER INSERT ON silver_episode
+BEGIN
+    INSERT INTO gold_reference_change (kind, id)
+    SELECT 'episode', new.episode_id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM gold_reference_change WHERE kind = 'episode' AND id = new.episode_id);
+END;
+
+CREATE TRIGGER gold_reference_change_episode_update AFTER UPDATE ON silver_episode
+WHEN old.episode_id IS NOT new.episode_id
+  OR old.duration_seconds IS NOT new.duration_seconds
+BEGIN
+    INSERT INTO gold_reference_change (kind, id)
+    SELECT 'episode', new.episode_id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM gold_reference_change WHERE kind = 'episode' AND id = new.episode_id);
+    INSERT INTO gold_reference_change (kind, id)
+    SELECT 'episode', old.episode_id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM gold_reference_change WHERE kind = 'episode' AND id = old.episode_id);
+END;
+
+CREATE TRIGGER gold_reference_change_episode_delete AFTER DELETE ON silver_episode
+BEGIN
+    INSERT INTO gold_reference_change (kind, id)
+    SELECT 'episode', old.episode_id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM gold_reference_change WHERE kind = 'episode' AND id = old.episode_id);
+END;
 
 --------------------------------------------------------------------------------------------
 -- 4. Answers
