@@ -265,7 +265,10 @@ struct DaemonIntegrationTests {
 
     @Test func aSecondWriterFailsFastWhileTheFirstKeepsGoing() throws {
         let box = try Sandbox()
-        let env = ["PODPIPE_WATCH_SETTLE": "0", "PODPIPE_GOLD_REFRESH_INTERVAL": "3600"]
+        // Also: WATCHDOG=1 comes every third of WATCHDOG_USEC when systemd sets it.
+        let env = [
+            "PODPIPE_WATCH_SETTLE": "0", "PODPIPE_GOLD_REFRESH_INTERVAL": "3600", "WATCHDOG_USEC": "600000",
+        ]
         let daemon = try DaemonProcess(box: box, env: env)
         #expect(daemon.waitReady(), "\(daemon.stderr)")
 
@@ -283,6 +286,28 @@ struct DaemonIntegrationTests {
         try box.drop("a.json", eventLines(5, seed: 21))
         #expect(eventually { box.isRecorded("a.json") }, "\(daemon.stderr)")
         #expect(daemon.process.isRunning)
+        #expect(eventually(timeout: 10) { daemon.notify.messages.filter { $0 == "WATCHDOG=1" }.count >= 3 })
+        #expect(daemon.stop()?.status == 0)
+    }
+
+    @Test func theFolderMayVanishAndComeBack() throws {
+        let box = try Sandbox()
+        let daemon = try DaemonProcess(
+            box: box, env: ["PODPIPE_WATCH_SETTLE": "0", "PODPIPE_WATCH_RESCAN_INTERVAL": "1"])
+        #expect(daemon.waitReady(), "\(daemon.stderr)")
+        try FileManager.default.removeItem(atPath: box.dataLoad)
+        #expect(
+            eventually(timeout: 10) { daemon.stderr.contains("event=folder_missing") }, "\(daemon.stderr)")
+        try FileManager.default.createDirectory(atPath: box.dataLoad, withIntermediateDirectories: true)
+        #expect(
+            eventually(timeout: 10) { daemon.stderr.contains("the drop folder is back") }, "\(daemon.stderr)")
+        try box.drop("back.json", eventLines(3, seed: 41))
+        #expect(eventually { box.isRecorded("back.json") }, "\(daemon.stderr)")
+        // Watched again (not only polled): the status says inotify.
+        #expect(
+            eventually(timeout: 15) {
+                try box.ctl(["status", "--json"]).stdout.contains("\"watch_mode\" : \"inotify\"")
+            })
         #expect(daemon.stop()?.status == 0)
     }
 

@@ -146,13 +146,15 @@ final class DaemonProcess {
 
 /// NDJSON lines for tests: `count` valid, distinct play events (distinct by `seed`).
 func eventLines(_ count: Int, seed: Int, user: String = "u") -> String {
+    func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
     var text = ""
-    text.reserveCapacity(count * 110)
+    text.reserveCapacity(count * 120)
     for i in 0..<count {
         let second = (seed * 100_003 + i) % 86_400
         let day = 1 + (seed * 7 + i / 86_400) % 28
-        text +=
-            #"{"event_type": "play", "user_id": "\#(user)\#(seed)", "episode_id": "ep_\#(i % 50)", "timestamp": "2024-03-\#(String(format: "%02d", day))T\#(String(format: "%02d:%02d:%02d", second / 3600, second / 60 % 60, second % 60))", "duration": \#(i % 900 + 1)}"#
+        let time = "\(two(second / 3600)):\(two(second / 60 % 60)):\(two(second % 60))"
+        text += #"{"event_type": "play", "user_id": "\#(user)\#(seed)", "episode_id": "ep_\#(i % 50)", "#
+        text += #""timestamp": "2024-03-\#(two(day))T\#(time)", "duration": \#(i % 900 + 1)}"#
         text += "\n"
     }
     return text

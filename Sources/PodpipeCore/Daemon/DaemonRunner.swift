@@ -186,6 +186,7 @@ final class DaemonRunner {
                 logger.error(
                     "the drop folder was removed or moved; watching again when it is back",
                     metadata: ["event": "folder_missing", "folder": "\(config.dataLoad)"])
+                folderMissing = true
                 requestPass(after: 0)
             case .created:
                 // A hard link or a writer starting: look again once it could have settled.
@@ -223,9 +224,14 @@ final class DaemonRunner {
     /// folder or the ledger could not be read).
     private func scan() -> [Candidate]? {
         passRequestedAt = nil
-        let started = Self.clock()
-        nextListingAt = started + listingInterval
-        setUpWatch()
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: config.dataLoad, isDirectory: &isDirectory),
+            isDirectory.boolValue
+        {
+            // Watch before listing: a file created after the listing is then an event.
+            setUpWatch()
+        }
+        nextListingAt = Self.clock() + listingInterval
         let listing: FolderListing
         do {
             listing = try DropFolder.list(config.dataLoad)
@@ -242,7 +248,7 @@ final class DaemonRunner {
         if folderMissing {
             logger.notice("the drop folder is back", metadata: ["folder": "\(config.dataLoad)"])
             folderMissing = false
-            setUpWatch()
+            activity = "idle"
         }
         let pending: [Candidate]
         do {
