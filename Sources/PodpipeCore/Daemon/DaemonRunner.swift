@@ -22,6 +22,12 @@ import Synchronization
 /// transaction, the refresh is one transaction, and a refresh that falls due during a burst
 /// runs between two files (it is incremental: its cost follows the new events). Neither
 /// can overlap the other or itself.
+///
+/// Why not swift-service-lifecycle: its value is running several async services and
+/// shutting them down in order on a signal. Here there is one service, its work is blocking
+/// SQLite on one connection (no async I/O to gain), and the loop must wait in poll(2) on the
+/// inotify fd anyway; three Dispatch signal sources and a self-pipe do the signal part
+/// without another dependency to build.
 final class DaemonRunner {
     private var config: PodpipeConfig
     private let overrides: PodpipeConfig.Overrides
@@ -106,7 +112,7 @@ final class DaemonRunner {
                 "config": "\(config.configFile ?? "none")", "pending": "\(ready?.count ?? 0)",
             ])
         activity = "idle"
-        notifier.ready(status: statusLine())
+        if !signals.stopRequested { notifier.ready(status: statusLine()) }
         if let ready { ingest(ready) }
         while !signals.stopRequested {
             if signals.takeReloadRequest() { reload() }
