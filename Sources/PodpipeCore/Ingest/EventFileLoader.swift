@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import PodpipeRules
 
@@ -53,9 +54,35 @@ enum FileRejection: Error, Equatable {
     }
 }
 
+/// One non-blank line, parsed and validated by the parser thread.
+struct ParsedLine: Sendable {
+    var lineNo: Int64
+    /// The raw text is `bytes[start ..< start + length]` of its batch.
+    var start: Int
+    var length: Int
+    var outcome: LineOutcome
+}
+
+/// A run of parsed lines with their raw bytes in one buffer (a few per file in flight).
+struct ParsedBatch: Sendable {
+    var bytes: [UInt8] = []
+    var lines: [ParsedLine] = []
+}
+
+/// What the parser thread sends: batches, then the end, or the reason it stopped.
+enum ParserMessage: Sendable {
+    case batch(ParsedBatch)
+    case end
+    case failed(any Error & Sendable)
+}
+
 /// Loads one NDJSON event file into bronze and silver inside the caller's transaction:
 /// every non-blank line becomes a bronze row with its outcome and codes; valid rows are
 /// inserted into silver unless their natural key is already there (then: duplicate).
+///
+/// Two threads: a parser thread reads, splits and validates lines into batches; the
+/// calling thread (which holds the SQLite transaction) inserts them. The hand-off is
+/// bounded, so memory does not grow with the file.
 struct EventFileLoader {
     let validator: EventValidator
     let lineReader: LineReader
@@ -65,8 +92,74 @@ struct EventFileLoader {
     static let truncatedRawBytes = 4096
     /// A NUL byte within the first bytes of the file marks it binary.
     static let binarySniffBytes = 8192
+    static let batchLines = 4096
+    static let batchBytes = 1 << 20
 
     func load(source: ChunkSource, fileId: Int64, db: Database) throws -> FileLoadCounts {
+        let handOff = HandOff<ParserMessage>(capacity: 4)
+        let finished = HandOff<Bool>(capacity: 1)
+        let thread = Thread { [validator, lineReader] in
+            Self.parse(source: source, validator: validator, lineReader: lineReader, into: handOff)
+            finished.put(true)
+        }
+        thread.start()
+        defer {
+            // Stop the parser (if still running) and wait until it no longer touches
+            // `source`, which the caller reads afterwards.
+            handOff.close()
+            _ = finished.take()
+        }
+        return try write(from: handOff, fileId: fileId, db: db)
+    }
+
+    /// The parser thread: lines → validated batches. Never touches the database.
+    static func parse(
+        source: ChunkSource, validator: EventValidator, lineReader: LineReader,
+        into handOff: HandOff<ParserMessage>
+    ) {
+        var batch = ParsedBatch()
+        batch.bytes.reserveCapacity(batchBytes + 4096)
+        batch.lines.reserveCapacity(batchLines)
+        var bytesSeen = 0
+        do {
+            try lineReader.forEachLine(in: source) { lineNumber, line, truncated in
+                if bytesSeen < binarySniffBytes {
+                    bytesSeen += line.count + 1
+                    if let base = line.baseAddress, memchr(base, 0, line.count) != nil {
+                        throw FileRejection.binary(line: lineNumber)
+                    }
+                }
+                let outcome: LineOutcome
+                var raw = line
+                if truncated {
+                    outcome = .invalid(EventErrors(.malformedJSON))
+                    raw = UnsafeRawBufferPointer(rebasing: line[0..<min(line.count, truncatedRawBytes)])
+                } else {
+                    outcome = validator.validate(line)
+                    if case .blank = outcome { return }
+                }
+                let start = batch.bytes.count
+                batch.bytes.append(contentsOf: raw)
+                batch.lines.append(
+                    ParsedLine(lineNo: Int64(lineNumber), start: start, length: raw.count, outcome: outcome))
+                if batch.lines.count >= batchLines || batch.bytes.count >= batchBytes {
+                    guard handOff.put(.batch(batch)) else { throw PipelineError.interrupted }
+                    batch = ParsedBatch()
+                    batch.bytes.reserveCapacity(batchBytes + 4096)
+                    batch.lines.reserveCapacity(batchLines)
+                }
+            }
+            if !batch.lines.isEmpty { guard handOff.put(.batch(batch)) else { return } }
+            handOff.put(.end)
+        } catch {
+            handOff.put(.failed(error))
+        }
+    }
+
+    /// The writer side: batches → bronze and silver rows, on the transaction's thread.
+    func write(from handOff: HandOff<ParserMessage>, fileId: Int64, db: Database) throws
+        -> FileLoadCounts
+    {
         let silver = try BulkStatement(
             db,
             sql: """
@@ -81,55 +174,52 @@ struct EventFileLoader {
                 VALUES (?, ?, ?, ?, ?)
                 """)
         var counts = FileLoadCounts()
-        var bytesSeen = 0
-        try lineReader.forEachLine(in: source) { lineNumber, line, truncated in
-            if bytesSeen < Self.binarySniffBytes {
-                bytesSeen += line.count + 1
-                if let base = line.baseAddress, memchr(base, 0, line.count) != nil {
-                    throw FileRejection.binary(line: lineNumber)
+        loop: while let message = handOff.take() {
+            let batch: ParsedBatch
+            switch message {
+            case .batch(let b): batch = b
+            case .end: break loop
+            case .failed(let error): throw error
+            }
+            if shouldStop() { throw PipelineError.interrupted }
+            try batch.bytes.withUnsafeBytes { bytes in
+                for line in batch.lines {
+                    let raw = UnsafeRawBufferPointer(rebasing: bytes[line.start..<(line.start + line.length)])
+                    bronze.bind(1, fileId)
+                    bronze.bind(2, line.lineNo)
+                    bronze.bindTextNoCopy(3, raw)
+                    switch line.outcome {
+                    case .blank:
+                        continue
+                    case .valid(let event):
+                        counts.jsonRows += 1
+                        silver.bind(1, event.timestamp)
+                        silver.bindText(2, event.userId)
+                        silver.bindText(3, event.episodeId)
+                        silver.bindStatic(4, event.eventType.staticName)
+                        if let duration = event.duration { silver.bind(5, duration) } else { silver.bindNull(5) }
+                        silver.bind(6, fileId)
+                        silver.bind(7, line.lineNo)
+                        if try silver.run() == 1 {
+                            counts.rowsLoaded += 1
+                            bronze.bindStatic(4, "silver")
+                        } else {
+                            counts.rowsDuplicate += 1
+                            bronze.bindStatic(4, "duplicate")
+                        }
+                        bronze.bindNull(5)
+                    case .invalid(let errors):
+                        if !errors.contains(.malformedJSON) { counts.jsonRows += 1 }
+                        counts.rowsRejected += 1
+                        let codes = errors.text
+                        counts.noteError(codes, line: line.lineNo)
+                        bronze.bindStatic(4, "rejected")
+                        bronze.bindText(5, codes)
+                    }
+                    counts.rowsRead += 1
+                    _ = try bronze.run()
                 }
             }
-            if lineNumber & 0xFFF == 0, shouldStop() { throw PipelineError.interrupted }
-            let outcome: LineOutcome =
-                truncated ? .invalid(EventErrors(.malformedJSON)) : validator.validate(line)
-            let lineNo = Int64(lineNumber)
-            bronze.bind(1, fileId)
-            bronze.bind(2, lineNo)
-            if truncated {
-                bronze.bindText(3, UnsafeRawBufferPointer(rebasing: line[0..<min(line.count, Self.truncatedRawBytes)]))
-            } else {
-                bronze.bindText(3, line)
-            }
-            switch outcome {
-            case .blank:
-                return
-            case .valid(let event):
-                counts.jsonRows += 1
-                silver.bind(1, event.timestamp)
-                silver.bindText(2, event.userId)
-                silver.bindText(3, event.episodeId)
-                silver.bindStatic(4, event.eventType.staticName)
-                if let duration = event.duration { silver.bind(5, duration) } else { silver.bindNull(5) }
-                silver.bind(6, fileId)
-                silver.bind(7, lineNo)
-                if try silver.run() == 1 {
-                    counts.rowsLoaded += 1
-                    bronze.bindStatic(4, "silver")
-                } else {
-                    counts.rowsDuplicate += 1
-                    bronze.bindStatic(4, "duplicate")
-                }
-                bronze.bindNull(5)
-            case .invalid(let errors):
-                if !errors.contains(.malformedJSON) { counts.jsonRows += 1 }
-                counts.rowsRejected += 1
-                let codes = errors.text
-                counts.noteError(codes, line: lineNo)
-                bronze.bindStatic(4, "rejected")
-                bronze.bindText(5, codes)
-            }
-            counts.rowsRead += 1
-            _ = try bronze.run()
         }
         if counts.rowsRead == 0 { throw FileRejection.empty }
         if counts.jsonRows == 0 { counts.rejection = .notJSON(lines: counts.rowsRead) }

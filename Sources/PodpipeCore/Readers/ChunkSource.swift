@@ -13,7 +13,7 @@ import Foundation
 /// Hand-written over `read(2)` and zlib rather than FileHandle: we need the raw file
 /// descriptor (O_NOFOLLOW, O_NONBLOCK so a FIFO never hangs, fstat for truncation checks)
 /// and streaming inflate; no Swift package here offers gzip without pulling in SwiftNIO.
-final class ChunkSource {
+final class ChunkSource: @unchecked Sendable {
     let path: String
     let gzip: Bool
     private let fd: Int32

@@ -37,6 +37,15 @@ struct BulkStatement {
         }
     }
 
+    /// Binds bytes as TEXT without copying: they must stay valid until the next `run()`.
+    @inline(__always) func bindTextNoCopy(_ index: Int32, _ bytes: UnsafeRawBufferPointer) {
+        if let pointer = bytes.baseAddress?.assumingMemoryBound(to: CChar.self) {
+            sqlite3_bind_text(handle, index, pointer, Int32(bytes.count), nil)
+        } else {
+            sqlite3_bind_text(handle, index, "", 0, nil)
+        }
+    }
+
     @inline(__always) func bindText(_ index: Int32, _ string: String) {
         var copy = string
         copy.withUTF8 { utf8 in
