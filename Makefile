@@ -96,3 +96,8 @@ lint:
 
 clean:
 	rm -rf .build var
+
+# Benchmarks against a plain DuckDB script (issue 5); not part of `make test`.
+# BENCH_10M=1 and BENCH_1GB=1 add the large cases; RUNS=N sets the repetitions.
+bench:
+	scripts/bench.sh
