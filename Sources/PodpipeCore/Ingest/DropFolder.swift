@@ -12,6 +12,9 @@ public struct Candidate: Sendable, Equatable {
     public var gzip: Bool
     public var size: Int64
     public var mtimeNs: Int64
+    /// The path's bytes when the name is not valid UTF-8 (`name` and `path` then show the
+    /// bad bytes as `\xNN`, and the file is opened by these bytes).
+    public var rawPath: [UInt8]? = nil
 }
 
 /// One pass over the drop folder's entries: what to ingest and what is ignored (and why).
@@ -34,11 +37,16 @@ public enum DropFolder {
         var ignored: [(String, String)] = []
         let realFolder = realPath(folder) ?? folder
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            let rawName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                Array(raw.prefix(while: { $0 != 0 }))
             }
+            let name = displayName(rawName)
             if name == "." || name == ".." { continue }
-            let path = folder.hasSuffix("/") ? folder + name : folder + "/" + name
+            let prefix = folder.hasSuffix("/") ? folder : folder + "/"
+            let path = prefix + name
+            // Names are bytes on Linux: keep them for opening when they are not UTF-8.
+            let rawPath: [UInt8]? = name.utf8.elementsEqual(rawName) ? nil : Array(prefix.utf8) + rawName
+            let cPath = (rawPath ?? Array(path.utf8)).map { CChar(bitPattern: $0) } + [0]
             let kind: FileKind
             let gzip: Bool
             switch FileClassifier.classify(name) {
@@ -50,12 +58,12 @@ public enum DropFolder {
                 gzip = g
             }
             var st = stat()
-            guard lstat(path, &st) == 0 else { continue }  // vanished since readdir
+            guard lstat(cPath, &st) == 0 else { continue }  // vanished since readdir
             let type = st.st_mode & S_IFMT
             if type == S_IFLNK {
                 // A link is followed only when it resolves to a regular file inside the
                 // folder; one that leaves the folder is never read (SPEC §7).
-                guard let target = realPath(path), target.hasPrefix(realFolder + "/") else {
+                guard let target = realPath(cPath), target.hasPrefix(realFolder + "/") else {
                     ignored.append((name, "symbolic link pointing outside the drop folder: not read"))
                     continue
                 }
@@ -80,7 +88,8 @@ public enum DropFolder {
             candidates.append(
                 Candidate(
                     name: name, path: path, kind: kind, gzip: gzip, size: Int64(st.st_size),
-                    mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)))
+                    mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                    rawPath: rawPath))
         }
         // Oldest first: modification time, then name in byte order (SPEC §3).
         candidates.sort { a, b in
@@ -91,9 +100,41 @@ public enum DropFolder {
         return FolderListing(candidates: candidates, ignored: ignored)
     }
 
+    /// A file name for display and the ledger: the name itself when it is UTF-8, else
+    /// its valid parts with each invalid byte written `\xNN`.
+    static func displayName(_ raw: [UInt8]) -> String {
+        if let text = String(validating: raw, as: UTF8.self) { return text }
+        var out = ""
+        var i = 0
+        outer: while i < raw.count {
+            for length in 1...4 where i + length <= raw.count {
+                if let piece = String(validating: raw[i..<(i + length)], as: UTF8.self) {
+                    out += piece
+                    i += length
+                    continue outer
+                }
+            }
+            out += "\\x" + String(raw[i], radix: 16, uppercase: false).leftPadded(to: 2)
+            i += 1
+        }
+        return out
+    }
+
+    static func realPath(_ path: [CChar]) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

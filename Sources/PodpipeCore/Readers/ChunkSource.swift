@@ -30,12 +30,14 @@ final class ChunkSource: @unchecked Sendable {
 
     /// Opens `path` for reading without following a final symlink and without blocking on
     /// a FIFO. Fails with `ReadError` when the path is not a regular file.
-    init(path: String, gzip: Bool, chunkSize: Int = 1 << 20) throws {
+    /// `rawPath`, when given, is opened instead of `path` (a name that is not UTF-8).
+    init(path: String, rawPath: [UInt8]? = nil, gzip: Bool, chunkSize: Int = 1 << 20) throws {
         self.path = path
         self.gzip = gzip
         self.chunkSize = chunkSize
         self.raw = [UInt8](repeating: 0, count: chunkSize)
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        let cPath = (rawPath ?? Array(path.utf8)).map { CChar(bitPattern: $0) } + [0]
+        let fd = open(cPath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 {
             throw ReadError.open(path: path, errno: errno)
         }
