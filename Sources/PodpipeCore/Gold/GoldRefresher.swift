@@ -7,8 +7,9 @@ import GRDB
 /// `SQL/gold/refresh_*.sql`, which this type runs in order with bound parameters:
 ///
 /// - Full rebuild (first refresh, `silver.generation` changed, or forced):
-///   `refresh_00_reset` empties gold, `refresh_05_full` rebuilds every aggregate set-based
-///   (one GROUP BY per aggregate over all of silver).
+///   `refresh_00_reset` empties gold, `refresh_05_full` rebuilds the reference snapshots,
+///   and ``GoldFullRebuild`` every event aggregate from one scan of silver (hash
+///   aggregation; SQLite's GROUP BY would sort all of silver once per aggregate).
 /// - Incremental: `refresh_10_reference` when `silver.reference_version` changed or the
 ///   change log `gold_reference_change` (filled by triggers on `silver_user` /
 ///   `silver_episode`) is not empty: it moves only the changed users'/episodes'
@@ -84,6 +85,7 @@ public struct GoldRefresher: Sendable {
         if plan == .full {
             try Self.run(db, step: "refresh_00_reset")
             try Self.run(db, step: "refresh_05_full")
+            try GoldFullRebuild.run(db)
             summary.referenceChanged = true
             let span = try Self.span(db, after: 0, upTo: state.maxEventId)
             summary.newEvents = span.count
