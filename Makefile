@@ -101,3 +101,13 @@ clean:
 # BENCH_10M=1 and BENCH_1GB=1 add the large cases; RUNS=N sets the repetitions.
 bench:
 	scripts/bench.sh
+
+# Reliability (doc/reliability.md): the long crash test (>= 60 kill -9 over 300,000 events;
+# KILLS, EVENTS, FILES, SEED override) and the libFuzzer targets (FUZZ_SECONDS per target).
+FUZZ_SECONDS ?= 600
+.PHONY: crash-test fuzz
+crash-test:
+	scripts/crash-test.sh
+
+fuzz:
+	Fuzz/run.sh run $(FUZZ_SECONDS)
