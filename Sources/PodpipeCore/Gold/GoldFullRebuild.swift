@@ -200,12 +200,8 @@ struct GoldFullRebuild {
             if $0.0.user != $1.0.user { return userRank[Int($0.0.user)] < userRank[Int($1.0.user)] }
             return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
         }
-        let insertTriple = try BulkStatement(
-            db,
-            sql: """
-                INSERT INTO gold_agg_day_user_episode (day, user_id, episode_id, listened)
-                VALUES (?, ?, ?, ?)
-                """)
+        var insertTriple = try BatchInsert(
+            db, into: "gold_agg_day_user_episode (day, user_id, episode_id, listened)", columns: 4)
         // (user, day) pairs with any event, and per user the days with 3+ listened episodes.
         var userDays: [(user: Int32, day: Int64)] = []
         var multiDays: [Int32: (days: Int64, first: Int64)] = [:]
@@ -217,11 +213,11 @@ struct GoldFullRebuild {
                 tripleRows[index].0.user == user
             {
                 let (key, listened) = tripleRows[index]
-                insertTriple.bind(1, key.day)
-                insertTriple.bindText(2, userNames[Int(key.user)])
-                insertTriple.bindText(3, episodeNames[Int(key.episode)])
-                insertTriple.bind(4, listened ? 1 : 0)
-                _ = try insertTriple.run()
+                insertTriple.append(.integer(key.day))
+                insertTriple.append(.text(userNames[Int(key.user)]))
+                insertTriple.append(.text(episodeNames[Int(key.episode)]))
+                insertTriple.append(.integer(listened ? 1 : 0))
+                try insertTriple.endRow()
                 if listened { listens += 1 }
                 index += 1
             }
@@ -234,70 +230,67 @@ struct GoldFullRebuild {
                 multiDays[user] = ((old?.days ?? 0) + 1, min(old?.first ?? day, day))
             }
         }
+        try insertTriple.finish()
         tripleRows = []
 
         userDays.sort {
             if $0.user != $1.user { return userRank[Int($0.user)] < userRank[Int($1.user)] }
             return $0.day < $1.day
         }
-        let insertUserDay = try BulkStatement(
-            db, sql: "INSERT INTO gold_agg_user_day (user_id, day) VALUES (?, ?)")
+        var insertUserDay = try BatchInsert(db, into: "gold_agg_user_day (user_id, day)", columns: 2)
         for row in userDays {
-            insertUserDay.bindText(1, userNames[Int(row.user)])
-            insertUserDay.bind(2, row.day)
-            _ = try insertUserDay.run()
+            insertUserDay.append(.text(userNames[Int(row.user)]))
+            insertUserDay.append(.integer(row.day))
+            try insertUserDay.endRow()
         }
+        try insertUserDay.finish()
 
-        let insertDay = try BulkStatement(
+        var insertDay = try BatchInsert(
             db,
-            sql: """
-                INSERT INTO gold_agg_day (day, events, plays, pauses, seeks, completions,
-                    active_users, listening_users, multi_episode_users)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+            into:
+                "gold_agg_day (day, events, plays, pauses, seeks, completions, active_users, listening_users, multi_episode_users)",
+            columns: 9)
         for (day, sums) in days.sorted(by: { $0.key < $1.key }) {
-            insertDay.bind(1, day)
-            insertDay.bind(2, sums.events)
-            insertDay.bind(3, sums.plays)
-            insertDay.bind(4, sums.pauses)
-            insertDay.bind(5, sums.seeks)
-            insertDay.bind(6, sums.completions)
-            insertDay.bind(7, sums.activeUsers)
-            insertDay.bind(8, sums.listeningUsers)
-            insertDay.bind(9, sums.multiEpisodeUsers)
-            _ = try insertDay.run()
+            insertDay.append(.integer(day))
+            insertDay.append(.integer(sums.events))
+            insertDay.append(.integer(sums.plays))
+            insertDay.append(.integer(sums.pauses))
+            insertDay.append(.integer(sums.seeks))
+            insertDay.append(.integer(sums.completions))
+            insertDay.append(.integer(sums.activeUsers))
+            insertDay.append(.integer(sums.listeningUsers))
+            insertDay.append(.integer(sums.multiEpisodeUsers))
+            try insertDay.endRow()
         }
+        try insertDay.finish()
 
-        let insertMulti = try BulkStatement(
-            db,
-            sql: """
-                INSERT INTO gold_agg_multi_episode_user (user_id, qualifying_days, first_day)
-                VALUES (?, ?, ?)
-                """)
+        var insertMulti = try BatchInsert(
+            db, into: "gold_agg_multi_episode_user (user_id, qualifying_days, first_day)", columns: 3)
         for (user, value) in multiDays.sorted(by: { userRank[Int($0.key)] < userRank[Int($1.key)] }) {
-            insertMulti.bindText(1, userNames[Int(user)])
-            insertMulti.bind(2, value.days)
-            insertMulti.bind(3, value.first)
-            _ = try insertMulti.run()
+            insertMulti.append(.text(userNames[Int(user)]))
+            insertMulti.append(.integer(value.days))
+            insertMulti.append(.integer(value.first))
+            try insertMulti.endRow()
         }
+        try insertMulti.finish()
         try db.execute(
             sql: "UPDATE gold_multi_episode_users SET users = ?", arguments: [multiDays.count])
 
         // (day, episode) completions.
-        let insertEpisodeDay = try BulkStatement(
-            db,
-            sql: "INSERT INTO gold_agg_episode_day (day, episode_id, completions) VALUES (?, ?, ?)")
+        var insertEpisodeDay = try BatchInsert(
+            db, into: "gold_agg_episode_day (day, episode_id, completions)", columns: 3)
         let episodeDays = dayEpisodeCompletions.sorted {
             if $0.key.day != $1.key.day { return $0.key.day < $1.key.day }
             return episodeRank[Int($0.key.episode)] < episodeRank[Int($1.key.episode)]
         }
         dayEpisodeCompletions = [:]
         for (key, completions) in episodeDays {
-            insertEpisodeDay.bind(1, key.day)
-            insertEpisodeDay.bindText(2, episodeNames[Int(key.episode)])
-            insertEpisodeDay.bind(3, completions)
-            _ = try insertEpisodeDay.run()
+            insertEpisodeDay.append(.integer(key.day))
+            insertEpisodeDay.append(.text(episodeNames[Int(key.episode)]))
+            insertEpisodeDay.append(.integer(completions))
+            try insertEpisodeDay.endRow()
         }
+        try insertEpisodeDay.finish()
 
         // (user, episode) listen pairs, listeners per episode, listen-through by country.
         var countries: [String: (rate: Int64, completions: Int64)] = [:]
@@ -315,20 +308,17 @@ struct GoldFullRebuild {
             return episodeRank[Int($0.key.episode)] < episodeRank[Int($1.key.episode)]
         }
         pairs = [:]
-        let insertPair = try BulkStatement(
+        var insertPair = try BatchInsert(
             db,
-            sql: """
-                INSERT INTO gold_agg_user_episode
-                    (user_id, episode_id, plays, completions, complete_duration_sum)
-                VALUES (?, ?, ?, ?, ?)
-                """)
+            into: "gold_agg_user_episode (user_id, episode_id, plays, completions, complete_duration_sum)",
+            columns: 5)
         for (key, sums) in pairRows {
-            insertPair.bindText(1, userNames[Int(key.user)])
-            insertPair.bindText(2, episodeNames[Int(key.episode)])
-            insertPair.bind(3, sums.plays)
-            insertPair.bind(4, sums.completions)
-            insertPair.bind(5, sums.completeDurationSum)
-            _ = try insertPair.run()
+            insertPair.append(.text(userNames[Int(key.user)]))
+            insertPair.append(.text(episodeNames[Int(key.episode)]))
+            insertPair.append(.integer(sums.plays))
+            insertPair.append(.integer(sums.completions))
+            insertPair.append(.integer(sums.completeDurationSum))
+            try insertPair.endRow()
             episodes[Int(key.episode)].listeners += 1
             if sums.completions > 0, let user = userReference[Int(key.user)],
                 let duration = episodeDuration[Int(key.episode)], duration > 0
@@ -341,40 +331,37 @@ struct GoldFullRebuild {
                 countries[user.country] = (old.rate + rate, old.completions + sums.completions)
             }
         }
-        let insertCountry = try BulkStatement(
-            db,
-            sql: """
-                INSERT INTO gold_agg_country_listen_through (country, rate_sum_e9, completions)
-                VALUES (?, ?, ?)
-                """)
+        try insertPair.finish()
+        var insertCountry = try BatchInsert(
+            db, into: "gold_agg_country_listen_through (country, rate_sum_e9, completions)", columns: 3)
         for (country, value) in countries.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
-            insertCountry.bindText(1, country)
-            insertCountry.bind(2, value.rate)
-            insertCountry.bind(3, value.completions)
-            _ = try insertCountry.run()
+            insertCountry.append(.text(country))
+            insertCountry.append(.integer(value.rate))
+            insertCountry.append(.integer(value.completions))
+            try insertCountry.endRow()
         }
+        try insertCountry.finish()
 
         // Per episode.
-        let insertEpisode = try BulkStatement(
+        var insertEpisode = try BatchInsert(
             db,
-            sql: """
-                INSERT INTO gold_agg_episode (episode_id, plays, pauses, seeks, completions,
-                    complete_duration_sum, listeners, first_day, last_day)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+            into:
+                "gold_agg_episode (episode_id, plays, pauses, seeks, completions, complete_duration_sum, listeners, first_day, last_day)",
+            columns: 9)
         for episode in episodes.indices.sorted(by: { episodeRank[$0] < episodeRank[$1] }) {
             let sums = episodes[episode]
-            insertEpisode.bindText(1, episodeNames[episode])
-            insertEpisode.bind(2, sums.plays)
-            insertEpisode.bind(3, sums.pauses)
-            insertEpisode.bind(4, sums.seeks)
-            insertEpisode.bind(5, sums.completions)
-            insertEpisode.bind(6, sums.completeDurationSum)
-            insertEpisode.bind(7, sums.listeners)
-            insertEpisode.bind(8, sums.minTs / 86_400)
-            insertEpisode.bind(9, sums.maxTs / 86_400)
-            _ = try insertEpisode.run()
+            insertEpisode.append(.text(episodeNames[episode]))
+            insertEpisode.append(.integer(sums.plays))
+            insertEpisode.append(.integer(sums.pauses))
+            insertEpisode.append(.integer(sums.seeks))
+            insertEpisode.append(.integer(sums.completions))
+            insertEpisode.append(.integer(sums.completeDurationSum))
+            insertEpisode.append(.integer(sums.listeners))
+            insertEpisode.append(.integer(sums.minTs / 86_400))
+            insertEpisode.append(.integer(sums.maxTs / 86_400))
+            try insertEpisode.endRow()
         }
+        try insertEpisode.finish()
 
         // Cohorts: distinct (user, week N / month N after signup), days on or after signup.
         // userDays is in (user, day) order, so a user's periods come in ascending order.
@@ -413,19 +400,17 @@ struct GoldFullRebuild {
             }
             start = end
         }
-        let insertCohort = try BulkStatement(
-            db,
-            sql: """
-                INSERT INTO gold_agg_cohort_period (cohort_month, period, period_number, active_users)
-                VALUES (?, ?, ?, ?)
-                """)
+        var insertCohort = try BatchInsert(
+            db, into: "gold_agg_cohort_period (cohort_month, period, period_number, active_users)", columns: 4
+        )
         for (key, users) in cohorts {
-            insertCohort.bindText(1, key.cohortMonth)
-            insertCohort.bindText(2, key.isWeek ? "week" : "month")
-            insertCohort.bind(3, key.number)
-            insertCohort.bind(4, users)
-            _ = try insertCohort.run()
+            insertCohort.append(.text(key.cohortMonth))
+            insertCohort.append(.text(key.isWeek ? "week" : "month"))
+            insertCohort.append(.integer(key.number))
+            insertCohort.append(.integer(users))
+            try insertCohort.endRow()
         }
+        try insertCohort.finish()
     }
 
     private struct ReferenceUser {
@@ -448,5 +433,67 @@ struct GoldFullRebuild {
                 country: row[1], signupDay: row[2], signupMonthIndex: row[3], cohortMonth: row[4])
         }
         return users
+    }
+}
+
+/// Inserts rows with multi-row `INSERT … VALUES (…), (…), …` statements of up to 64 rows:
+/// one statement execution per row costs more than the row itself (cursor opening and a seek
+/// from the root on each step), measured ~2.7 us per row against ~0.8 us for a set-based
+/// INSERT … SELECT.
+private struct BatchInsert {
+    enum Value {
+        case integer(Int64)
+        case text(String)
+    }
+
+    static let rowsPerStatement = 64
+    let db: Database
+    let head: String
+    let columns: Int
+    let full: BulkStatement
+    var values: [Value] = []
+
+    /// `into`: `table (column, …)`, with `columns` columns.
+    init(_ db: Database, into head: String, columns: Int) throws {
+        self.db = db
+        self.head = head
+        self.columns = columns
+        full = try BulkStatement(db, sql: Self.sql(head, columns: columns, rows: Self.rowsPerStatement))
+        values.reserveCapacity(columns * Self.rowsPerStatement)
+    }
+
+    static func sql(_ head: String, columns: Int, rows: Int) -> String {
+        let row = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
+        return "INSERT INTO \(head) VALUES " + Array(repeating: row, count: rows).joined(separator: ", ")
+    }
+
+    /// Appends the next value of the current row.
+    mutating func append(_ value: Value) {
+        values.append(value)
+    }
+
+    /// Ends the current row (after `columns` values).
+    mutating func endRow() throws {
+        if values.count == columns * Self.rowsPerStatement {
+            try flush(full)
+        }
+    }
+
+    /// Inserts the rows still pending.
+    mutating func finish() throws {
+        guard !values.isEmpty else { return }
+        let tail = try BulkStatement(db, sql: Self.sql(head, columns: columns, rows: values.count / columns))
+        try flush(tail)
+    }
+
+    private mutating func flush(_ statement: BulkStatement) throws {
+        for (index, value) in values.enumerated() {
+            switch value {
+            case .integer(let number): statement.bind(Int32(index + 1), number)
+            case .text(let text): statement.bindText(Int32(index + 1), text)
+            }
+        }
+        _ = try statement.run()
+        values.removeAll(keepingCapacity: true)
     }
 }
