@@ -67,7 +67,10 @@ final class SilverWorld {
     }
 
     /// A play/complete with a duration, or a pause/seek without.
-    func event(_ user: String, _ episode: String, _ type: String, on date: String, at time: String = "12:00:00", duration: Int64? = nil) throws {
+    func event(
+        _ user: String, _ episode: String, _ type: String, on date: String, at time: String = "12:00:00",
+        duration: Int64? = nil
+    ) throws {
         let ts = try #require(Self.unix(date, time))
         let withDuration = duration ?? ((type == "play" || type == "complete") ? 600 : nil)
         try event(user, episode, type, at: ts, duration: withDuration)
@@ -132,7 +135,9 @@ final class SilverWorld {
     }
 
     @discardableResult
-    func refresh(_ refresher: GoldRefresher = GoldRefresher(), forceFull: Bool = false) throws -> GoldRefreshSummary {
+    func refresh(_ refresher: GoldRefresher = GoldRefresher(), forceFull: Bool = false) throws
+        -> GoldRefreshSummary
+    {
         try queue.write { db in
             try refresher.refresh(db, now: Date(timeIntervalSince1970: 1_800_000_000), forceFull: forceFull)
         }
@@ -173,12 +178,15 @@ enum GoldOracle {
     }()
 
     static func date(_ day: Int64) -> String {
-        let components = utc.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: Double(day) * 86_400))
-        return String(format: "%04d-%02d-%02d", components.year ?? 0, components.month ?? 0, components.day ?? 0)
+        let components = utc.dateComponents(
+            [.year, .month, .day], from: Date(timeIntervalSince1970: Double(day) * 86_400))
+        return String(
+            format: "%04d-%02d-%02d", components.year ?? 0, components.month ?? 0, components.day ?? 0)
     }
 
     static func monthIndex(day: Int64) -> Int64 {
-        let components = utc.dateComponents([.year, .month], from: Date(timeIntervalSince1970: Double(day) * 86_400))
+        let components = utc.dateComponents(
+            [.year, .month], from: Date(timeIntervalSince1970: Double(day) * 86_400))
         return Int64((components.year ?? 0) * 12 + (components.month ?? 1) - 1)
     }
 
@@ -186,12 +194,15 @@ enum GoldOracle {
 
     static func topEpisodes(_ world: SilverWorld, asOfDay: Int64? = nil) -> ReportTable {
         let columns = ["rank", "episode_id", "title", "podcast_id", "completions"]
-        guard let end = asOfDay ?? world.events.map(\.day).max() else { return ReportTable(columns: columns, rows: []) }
+        guard let end = asOfDay ?? world.events.map(\.day).max() else {
+            return ReportTable(columns: columns, rows: [])
+        }
         var counts: [String: Int64] = [:]
         for event in world.events where event.type == "complete" && event.day >= end - 6 && event.day <= end {
             counts[event.episode, default: 0] += 1
         }
-        let ranked = counts.sorted { $0.value != $1.value ? $0.value > $1.value : byteOrder($0.key, $1.key) }.prefix(10)
+        let ranked = counts.sorted { $0.value != $1.value ? $0.value > $1.value : byteOrder($0.key, $1.key) }
+            .prefix(10)
         let rows = ranked.enumerated().map { index, entry -> [ReportValue] in
             let episode = world.episodes[entry.key]
             return [
@@ -247,16 +258,22 @@ enum GoldOracle {
         let listens = listens(world)
         let rows = byDay.keys.sorted().map { day -> [ReportValue] in
             let events = byDay[day] ?? []
-            func count(_ type: String) -> ReportValue { .integer(Int64(events.filter { $0.type == type }.count)) }
+            func count(_ type: String) -> ReportValue {
+                .integer(Int64(events.filter { $0.type == type }.count))
+            }
             let perUser = listens[day] ?? [:]
             return [
-                .text(date(day)), .integer(Int64(events.count)), count("play"), count("pause"), count("seek"), count("complete"),
+                .text(date(day)), .integer(Int64(events.count)), count("play"), count("pause"), count("seek"),
+                count("complete"),
                 .integer(Int64(Set(events.map(\.user)).count)), .integer(Int64(perUser.count)),
                 .integer(Int64(perUser.values.filter { $0.count >= 3 }.count)),
             ]
         }
         return ReportTable(
-            columns: ["day", "events", "plays", "pauses", "seeks", "completions", "active_users", "listening_users", "multi_episode_users"],
+            columns: [
+                "day", "events", "plays", "pauses", "seeks", "completions", "active_users", "listening_users",
+                "multi_episode_users",
+            ],
             rows: rows)
     }
 
@@ -267,7 +284,8 @@ enum GoldOracle {
             let events = world.events.filter { $0.episode == id }
             let plays = Int64(events.filter { $0.type == "play" }.count)
             let completes = events.filter { $0.type == "complete" }
-            let listeners = Set(events.filter { $0.type == "play" || $0.type == "complete" }.map(\.user)).count
+            let listeners = Set(events.filter { $0.type == "play" || $0.type == "complete" }.map(\.user))
+                .count
             let episode = world.episodes[id]
             var rate: ReportValue = .null
             if let episode, !completes.isEmpty {
@@ -288,7 +306,10 @@ enum GoldOracle {
             return byteOrder($0.id, $1.id)
         }
         return ReportTable(
-            columns: ["episode_id", "title", "podcast_id", "plays", "completions", "completion_rate", "unique_listeners", "avg_listen_through_rate"],
+            columns: [
+                "episode_id", "title", "podcast_id", "plays", "completions", "completion_rate",
+                "unique_listeners", "avg_listen_through_rate",
+            ],
             rows: rows.map(\.row))
     }
 
@@ -309,12 +330,18 @@ enum GoldOracle {
         let rows = active.map { key, users -> (String, String, Int64, Int64) in
             let parts = key.split(separator: "|").map(String.init)
             return (parts[0], parts[1], Int64(parts[2]) ?? -1, Int64(users.count))
-        }.sorted { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }.map { cohort, period, number, count -> [ReportValue] in
+        }.sorted { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }.map {
+            cohort, period, number, count -> [ReportValue] in
             let size = sizes[cohort] ?? 0
-            return [.text(cohort), .integer(size), .text(period), .integer(number), .integer(count), .real(Double(count) / Double(size), decimals: 6)]
+            return [
+                .text(cohort), .integer(size), .text(period), .integer(number), .integer(count),
+                .real(Double(count) / Double(size), decimals: 6),
+            ]
         }
         return ReportTable(
-            columns: ["cohort_month", "cohort_users", "period", "period_number", "active_users", "retention_rate"], rows: rows)
+            columns: [
+                "cohort_month", "cohort_users", "period", "period_number", "active_users", "retention_rate",
+            ], rows: rows)
     }
 
     static func bucket(_ seconds: Int64) -> String {
@@ -331,15 +358,20 @@ enum GoldOracle {
     static func engagementByLength(_ world: SilverWorld) -> ReportTable {
         struct Acc { var episodes = 0; var plays: Int64 = 0; var completions: Int64 = 0; var rateSum = 0.0 }
         var buckets: [String: Acc] = [:]
-        for (id, episode) in world.episodes { buckets[bucket(episode.duration), default: Acc()].episodes += 1; _ = id }
-        for id in Set(world.events.map(\.episode)) where world.episodes[id] == nil { buckets["unknown", default: Acc()].episodes += 1 }
+        for (id, episode) in world.episodes {
+            buckets[bucket(episode.duration), default: Acc()].episodes += 1; _ = id
+        }
+        for id in Set(world.events.map(\.episode)) where world.episodes[id] == nil {
+            buckets["unknown", default: Acc()].episodes += 1
+        }
         for event in world.events {
             let name = world.episodes[event.episode].map { bucket($0.duration) } ?? "unknown"
             if event.type == "play" { buckets[name, default: Acc()].plays += 1 }
             if event.type == "complete" {
                 buckets[name, default: Acc()].completions += 1
                 if let episode = world.episodes[event.episode] {
-                    buckets[name, default: Acc()].rateSum += Double(event.duration ?? 0) / Double(episode.duration)
+                    buckets[name, default: Acc()].rateSum +=
+                        Double(event.duration ?? 0) / Double(episode.duration)
                 }
             }
         }
@@ -348,24 +380,37 @@ enum GoldOracle {
                 .text(name), .integer(Int64(acc.episodes)), .integer(acc.plays), .integer(acc.completions),
                 acc.plays > 0 ? .real(Double(acc.completions) / Double(acc.plays), decimals: 6) : .null,
                 .real(Double(acc.plays) / Double(acc.episodes), decimals: 6),
-                acc.completions > 0 && name != "unknown" ? .real(acc.rateSum / Double(acc.completions), decimals: 6) : .null,
+                acc.completions > 0 && name != "unknown"
+                    ? .real(acc.rateSum / Double(acc.completions), decimals: 6) : .null,
             ]
         }
         return ReportTable(
-            columns: ["length_bucket", "episodes", "plays", "completions", "completion_rate", "avg_plays_per_episode", "avg_listen_through_rate"],
+            columns: [
+                "length_bucket", "episodes", "plays", "completions", "completion_rate",
+                "avg_plays_per_episode", "avg_listen_through_rate",
+            ],
             rows: rows)
     }
 }
 
 /// Equal tables, reals within 1e-9 (the oracle sums in floating point in another order).
-func expectReportMatches(_ actual: ReportTable, _ expected: ReportTable, _ context: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+func expectReportMatches(
+    _ actual: ReportTable, _ expected: ReportTable, _ context: String = "",
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     #expect(actual.columns == expected.columns, "\(context): columns", sourceLocation: sourceLocation)
-    #expect(actual.rows.count == expected.rows.count, "\(context): \(actual.rows) vs \(expected.rows)", sourceLocation: sourceLocation)
+    #expect(
+        actual.rows.count == expected.rows.count, "\(context): \(actual.rows) vs \(expected.rows)",
+        sourceLocation: sourceLocation)
     for (a, e) in zip(actual.rows, expected.rows) {
-        let same = a.count == e.count && zip(a, e).allSatisfy { x, y in
-            if case .real(let u, let du) = x, case .real(let v, let dv) = y { return du == dv && abs(u - v) <= 1e-9 * max(1, abs(v)) }
-            return x == y
-        }
+        let same =
+            a.count == e.count
+            && zip(a, e).allSatisfy { x, y in
+                if case .real(let u, let du) = x, case .real(let v, let dv) = y {
+                    return du == dv && abs(u - v) <= 1e-9 * max(1, abs(v))
+                }
+                return x == y
+            }
         #expect(same, "\(context): row \(a) expected \(e)", sourceLocation: sourceLocation)
     }
 }
@@ -382,7 +427,8 @@ func goldTablesSnapshot(_ db: Database) throws -> [String: [String]] {
     var snapshot: [String: [String]] = [:]
     for name in names {
         let rows = try Row.fetchAll(db, sql: "SELECT * FROM \(name)")
-        snapshot[name] = rows.map { row in row.databaseValues.map(\.description).joined(separator: "|") }.sorted()
+        snapshot[name] = rows.map { row in row.databaseValues.map(\.description).joined(separator: "|") }
+            .sorted()
     }
     return snapshot
 }
@@ -393,7 +439,9 @@ func goldTablesSnapshot(_ db: Database) throws -> [String: [String]] {
 struct GoldTests {
     static let base = "2024-03-01"
 
-    @Test("top episodes: ties by episode_id as text (ep_10 before ep_2), top 10 cut, unknown episodes with an empty title")
+    @Test(
+        "top episodes: ties by episode_id as text (ep_10 before ep_2), top 10 cut, unknown episodes with an empty title"
+    )
     func topEpisodesTiesAndOrder() throws {
         let world = try SilverWorld()
         try world.reference(episodes: [
@@ -403,19 +451,27 @@ struct GoldTests {
         // ep_1..ep_12 with 1..3 completions, ep_10 and ep_2 tied; ep_99 unknown with the most.
         for n in 1...12 {
             let completions = n == 10 || n == 2 ? 3 : 1 + n % 3
-            for k in 0..<completions { try world.event("u\(k)", "ep_\(n)", "complete", on: "2024-03-05", at: "10:00:0\(k)") }
+            for k in 0..<completions {
+                try world.event("u\(k)", "ep_\(n)", "complete", on: "2024-03-05", at: "10:00:0\(k)")
+            }
         }
         for k in 0..<5 { try world.event("u\(k)", "ep_99", "complete", on: "2024-03-05") }
         try world.refresh()
         let table = try world.report(.topEpisodes)
         expectReportMatches(table, GoldOracle.topEpisodes(world), "top")
         #expect(table.rows.count == 10)
-        let ids = table.rows.compactMap { row -> String? in if case .text(let id) = row[1] { id } else { nil } }
+        let ids = table.rows.compactMap { row -> String? in if case .text(let id) = row[1] { id } else { nil }
+        }
         let ten = try #require(ids.firstIndex(of: "ep_10")), two = try #require(ids.firstIndex(of: "ep_2"))
         #expect(ten < two)
-        #expect(table.rows.first?[1] == .text("ep_99") && table.rows.first?[2] == .text("") && table.rows.first?[3] == .null)
+        #expect(
+            table.rows.first?[1] == .text("ep_99") && table.rows.first?[2] == .text("")
+                && table.rows.first?[3] == .null)
         // The materialized table flags the unknown episode.
-        let known = try world.queue.read { db in try Int.fetchOne(db, sql: "SELECT episode_known FROM gold_top_episodes_7d WHERE episode_id = 'ep_99'") }
+        let known = try world.queue.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT episode_known FROM gold_top_episodes_7d WHERE episode_id = 'ep_99'")
+        }
         #expect(known == 0)
     }
 
@@ -427,24 +483,32 @@ struct GoldTests {
         try world.event("u2", "ep_b", "complete", on: "2024-03-14", at: "00:00:00")  // in
         try world.event("u3", "ep_c", "complete", on: "2024-03-19", at: "23:59:59")  // in
         try world.event("u4", "ep_c", "complete", on: "2024-03-20", at: "00:00:00")  // in, latest
-        try world.event("u5", "ep_d", "play", on: "2024-03-20", at: "00:00:00")      // not a completion
+        try world.event("u5", "ep_d", "play", on: "2024-03-20", at: "00:00:00")  // not a completion
         try world.refresh()
         let latest = try world.report(.topEpisodes)
         expectReportMatches(latest, GoldOracle.topEpisodes(world), "latest")
         #expect(latest.rows.map { $0[1] } == [.text("ep_c"), .text("ep_b")])
         for asOf in ["2024-03-13", "2024-03-19", "2024-03-10", "2024-03-26", "2024-03-27", "2023-01-01"] {
             let day = try #require(SilverWorld.dayNumber(asOf))
-            expectReportMatches(try world.report(.topEpisodes, ReportOptions(asOf: asOf)), GoldOracle.topEpisodes(world, asOfDay: day), asOf)
+            expectReportMatches(
+                try world.report(.topEpisodes, ReportOptions(asOf: asOf)),
+                GoldOracle.topEpisodes(world, asOfDay: day), asOf)
         }
-        let window = try world.queue.read { db in try Row.fetchOne(db, sql: "SELECT window_start, window_end FROM gold_top_episodes_7d LIMIT 1") }
+        let window = try world.queue.read { db in
+            try Row.fetchOne(db, sql: "SELECT window_start, window_end FROM gold_top_episodes_7d LIMIT 1")
+        }
         #expect(window?["window_start"] == "2024-03-14" && window?["window_end"] == "2024-03-20")
     }
 
-    @Test("listen-through: only complete events of known users and known episodes; reference updates move rows")
+    @Test(
+        "listen-through: only complete events of known users and known episodes; reference updates move rows")
     func listenThroughRulesAndReferenceUpdates() throws {
         let world = try SilverWorld()
         try world.reference(
-            users: ["u1": .init(signup: "2024-01-05", country: "DE"), "u2": .init(signup: "2024-02-01", country: "FR")],
+            users: [
+                "u1": .init(signup: "2024-01-05", country: "DE"),
+                "u2": .init(signup: "2024-02-01", country: "FR"),
+            ],
             episodes: [
                 "ep_1": .init(podcast: "p", title: "One", release: "2024-01-01", duration: 1000),
                 "ep_2": .init(podcast: "p", title: "Two, \"quoted\"", release: "2024-01-01", duration: 3000),
@@ -452,16 +516,19 @@ struct GoldTests {
         try world.event("u1", "ep_1", "complete", on: "2024-03-01", duration: 900)
         try world.event("u1", "ep_2", "complete", on: "2024-03-01", duration: 1500)
         try world.event("u2", "ep_1", "complete", on: "2024-03-02", duration: 1200)
-        try world.event("u2", "ep_1", "play", on: "2024-03-02", duration: 1000)          // a play: not counted
-        try world.event("ghost", "ep_1", "complete", on: "2024-03-02", duration: 1000)   // unknown user
-        try world.event("u1", "ep_404", "complete", on: "2024-03-02", duration: 1000)    // unknown episode
+        try world.event("u2", "ep_1", "play", on: "2024-03-02", duration: 1000)  // a play: not counted
+        try world.event("ghost", "ep_1", "complete", on: "2024-03-02", duration: 1000)  // unknown user
+        try world.event("u1", "ep_404", "complete", on: "2024-03-02", duration: 1000)  // unknown episode
         try world.refresh()
         expectReportMatches(try world.report(.listenThrough), GoldOracle.listenThrough(world), "initial")
         #expect(try world.report(.listenThrough).rows.map { $0[2] } == [.integer(2), .integer(1)])
 
         // u1 moves to FR, ep_1's duration is corrected, the ghost user and ep_404 arrive.
         try world.reference(
-            users: ["u1": .init(signup: "2024-01-05", country: "FR"), "ghost": .init(signup: "2024-02-10", country: "AT")],
+            users: [
+                "u1": .init(signup: "2024-01-05", country: "FR"),
+                "ghost": .init(signup: "2024-02-10", country: "AT"),
+            ],
             episodes: [
                 "ep_1": .init(podcast: "p", title: "One (fixed)", release: "2024-01-01", duration: 1500),
                 "ep_404": .init(podcast: "q", title: "Found", release: "2024-01-01", duration: 2000),
@@ -474,7 +541,9 @@ struct GoldTests {
         #expect(after.rows.map { $0[0] } == [.text("AT"), .text("FR")])
         // The fact resolves the formerly unknown members by itself.
         let unknown = try world.queue.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fact_user_interactions WHERE user_known = 0 OR episode_known = 0")
+            try Int.fetchOne(
+                db,
+                sql: "SELECT COUNT(*) FROM fact_user_interactions WHERE user_known = 0 OR episode_known = 0")
         }
         #expect(unknown == 0)
     }
@@ -483,31 +552,44 @@ struct GoldTests {
     func zeroDurationEpisodeIsImpossible() throws {
         let world = try SilverWorld()
         #expect(throws: DatabaseError.self) {
-            try world.reference(episodes: ["ep_0": .init(podcast: "p", title: "Zero", release: "2024-01-01", duration: 0)])
+            try world.reference(episodes: [
+                "ep_0": .init(podcast: "p", title: "Zero", release: "2024-01-01", duration: 0)
+            ])
         }
     }
 
     @Test("a title correction shows in top episodes after the next refresh")
     func titleCorrection() throws {
         let world = try SilverWorld()
-        try world.reference(episodes: ["ep_1": .init(podcast: "p", title: "Tpyo", release: "2024-01-01", duration: 1000)])
+        try world.reference(episodes: [
+            "ep_1": .init(podcast: "p", title: "Tpyo", release: "2024-01-01", duration: 1000)
+        ])
         try world.event("u1", "ep_1", "complete", on: "2024-03-01")
         try world.refresh()
         #expect(try world.report(.topEpisodes).rows.first?[2] == .text("Tpyo"))
-        try world.reference(episodes: ["ep_1": .init(podcast: "p", title: "Typo, fixed", release: "2024-01-01", duration: 1000)])
+        try world.reference(episodes: [
+            "ep_1": .init(podcast: "p", title: "Typo, fixed", release: "2024-01-01", duration: 1000)
+        ])
         try world.refresh()
         #expect(try world.report(.topEpisodes).rows.first?[2] == .text("Typo, fixed"))
         expectReportMatches(try world.report(.topEpisodes), GoldOracle.topEpisodes(world))
     }
 
-    @Test("reference changes are logged by triggers: only real changes, even without a version bump, and replays")
+    @Test(
+        "reference changes are logged by triggers: only real changes, even without a version bump, and replays"
+    )
     func referenceChangeLog() throws {
         let world = try SilverWorld()
         func logged() throws -> [String] {
-            try world.queue.read { db in try String.fetchAll(db, sql: "SELECT kind || ':' || id FROM gold_reference_change ORDER BY 1") }
+            try world.queue.read { db in
+                try String.fetchAll(db, sql: "SELECT kind || ':' || id FROM gold_reference_change ORDER BY 1")
+            }
         }
         try world.reference(
-            users: ["u1": .init(signup: "2024-01-01", country: "DE"), "u2": .init(signup: "2024-02-01", country: "FR")],
+            users: [
+                "u1": .init(signup: "2024-01-01", country: "DE"),
+                "u2": .init(signup: "2024-02-01", country: "FR"),
+            ],
             episodes: ["ep_1": .init(podcast: "p", title: "One", release: "2024-01-01", duration: 1000)])
         #expect(try logged() == ["episode:ep_1", "user:u1", "user:u2"])
         try world.event("u1", "ep_1", "complete", on: "2024-03-01", duration: 500)
@@ -518,7 +600,9 @@ struct GoldTests {
         // Re-delivering the same values, or changing only a title, logs nothing.
         try world.reference(
             users: ["u1": .init(signup: "2024-01-01", country: "DE")],
-            episodes: ["ep_1": .init(podcast: "p", title: "One (new title)", release: "2024-01-01", duration: 1000)])
+            episodes: [
+                "ep_1": .init(podcast: "p", title: "One (new title)", release: "2024-01-01", duration: 1000)
+            ])
         #expect(try logged().isEmpty)
         try world.refresh()
         #expect(try world.report(.topEpisodes).rows.first?[2] == .text("One (new title)"))
@@ -528,8 +612,10 @@ struct GoldTests {
         #expect(try logged() == ["user:u1"])
         #expect(try world.queue.read { db in try GoldRefresher.isStale(db) })
         try world.refresh()
-        expectReportMatches(try world.report(.listenThrough), GoldOracle.listenThrough(world), "unbumped change")
-        expectReportMatches(try world.report(.cohortRetention), GoldOracle.cohortRetention(world), "unbumped change")
+        expectReportMatches(
+            try world.report(.listenThrough), GoldOracle.listenThrough(world), "unbumped change")
+        expectReportMatches(
+            try world.report(.cohortRetention), GoldOracle.cohortRetention(world), "unbumped change")
 
         // A replay (delete everything, insert everything) with one real change.
         try world.replayReference { users in users["u2"] = .init(signup: "2023-12-31", country: "DE") }
@@ -539,7 +625,8 @@ struct GoldTests {
         expectReportMatches(try world.report(.cohortRetention), GoldOracle.cohortRetention(world), "replay")
         try world.queue.write { db in
             let incremental = try goldTablesSnapshot(db)
-            _ = try GoldRefresher().refresh(db, now: Date(timeIntervalSince1970: 1_800_000_000), forceFull: true)
+            _ = try GoldRefresher().refresh(
+                db, now: Date(timeIntervalSince1970: 1_800_000_000), forceFull: true)
             #expect(try goldTablesSnapshot(db) == incremental)
         }
     }
@@ -560,23 +647,31 @@ struct GoldTests {
         try world.event("midnight", "ep_2", "play", on: "2024-03-01", at: "23:59:59")
         try world.event("midnight", "ep_3", "play", on: "2024-03-02", at: "00:00:00")
         // repeat: the same episode 3 times; pauser: 3 episodes but only pauses and seeks
-        for time in ["01:00:00", "02:00:00", "03:00:00"] { try world.event("repeat", "ep_1", "play", on: "2024-03-01", at: time) }
+        for time in ["01:00:00", "02:00:00", "03:00:00"] {
+            try world.event("repeat", "ep_1", "play", on: "2024-03-01", at: time)
+        }
         try world.event("pauser", "ep_1", "pause", on: "2024-03-01")
         try world.event("pauser", "ep_2", "seek", on: "2024-03-01")
         try world.event("pauser", "ep_3", "play", on: "2024-03-01")
         try world.refresh()
-        expectReportMatches(try world.report(.multiEpisodeUsers), GoldOracle.multiEpisodeUsers(world), "total")
+        expectReportMatches(
+            try world.report(.multiEpisodeUsers), GoldOracle.multiEpisodeUsers(world), "total")
         #expect(try world.report(.multiEpisodeUsers).rows == [[.integer(1)]])
-        expectReportMatches(try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)), GoldOracle.multiEpisodeUsersByDay(world), "by day")
+        expectReportMatches(
+            try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)),
+            GoldOracle.multiEpisodeUsersByDay(world), "by day")
 
         // The midnight user's third episode on 2024-03-01 arrives later (a late file).
         try world.event("midnight", "ep_9", "complete", on: "2024-03-01", at: "00:00:00")
         try world.refresh()
         #expect(try world.report(.multiEpisodeUsers).rows == [[.integer(2)]])
-        expectReportMatches(try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)), GoldOracle.multiEpisodeUsersByDay(world), "by day, late")
+        expectReportMatches(
+            try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)),
+            GoldOracle.multiEpisodeUsersByDay(world), "by day, late")
     }
 
-    @Test("fact, dims and dim_date: one fact row per event, ISO timestamps, rates, flags, a gap-free calendar")
+    @Test(
+        "fact, dims and dim_date: one fact row per event, ISO timestamps, rates, flags, a gap-free calendar")
     func starSchema() throws {
         let world = try SilverWorld()
         try world.reference(
@@ -586,7 +681,9 @@ struct GoldTests {
         try world.event("u2", "ep_1", "pause", on: "2021-01-04", at: "00:00:00")
         try world.event("u1", "ep_2", "complete", on: "2021-01-01", duration: 100)
         try world.refresh()
-        let facts = try world.queue.read { db in try Row.fetchAll(db, sql: "SELECT * FROM fact_user_interactions ORDER BY interaction_id") }
+        let facts = try world.queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM fact_user_interactions ORDER BY interaction_id")
+        }
         #expect(facts.count == world.events.count)
         #expect(facts.map { $0["interaction_id"] as Int64 } == world.events.map(\.id))
         let first: Row = facts[0], second: Row = facts[1], third: Row = facts[2]
@@ -607,7 +704,9 @@ struct GoldTests {
         let lastDay = try #require(SilverWorld.dayNumber("2021-01-04"))
         try world.event("u1", "ep_1", "seek", on: "2020-12-25")  // extends it backwards
         try world.refresh()
-        let rows = try world.queue.read { db in try Row.fetchAll(db, sql: "SELECT * FROM dim_date ORDER BY day_number") }
+        let rows = try world.queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM dim_date ORDER BY day_number")
+        }
         #expect(rows.map { $0["day_number"] as Int64 } == Array((firstDay - 6)...lastDay))
         for row in rows {
             let day: Int64 = row["day_number"]
@@ -633,7 +732,9 @@ struct GoldTests {
         try world.event("u1", "ep_2", "play", on: "2024-03-01")
         #expect(try world.queue.read { db in try GoldRefresher.isStale(db) })
         let incremental = try world.refresh()
-        #expect(incremental.mode == "incremental" && incremental.newEvents == 2 && incremental.toEventId == world.events.last?.id)
+        #expect(
+            incremental.mode == "incremental" && incremental.newEvents == 2
+                && incremental.toEventId == world.events.last?.id)
         let none = try world.queue.write { db -> (GoldRefreshSummary, Int) in
             let before = db.totalChangesCount
             let summary = try GoldRefresher().refresh(db, now: Date(), forceFull: false)
@@ -643,7 +744,8 @@ struct GoldTests {
         try world.deleteEvents { $0.episode == "ep_2" }
         let full = try world.refresh()
         #expect(full.mode == "full" && full.newEvents == 1)
-        expectReportMatches(try world.report(.dailyActivity), GoldOracle.dailyActivity(world), "after rebuild")
+        expectReportMatches(
+            try world.report(.dailyActivity), GoldOracle.dailyActivity(world), "after rebuild")
         #expect(try world.refresh(forceFull: true).mode == "full")
     }
 
@@ -662,7 +764,9 @@ struct GoldTests {
         }
     }
 
-    @Test("incremental refresh == full rebuild, and every answer == the oracle, over random batches", arguments: [1, 2, 3, 4])
+    @Test(
+        "incremental refresh == full rebuild, and every answer == the oracle, over random batches",
+        arguments: [1, 2, 3, 4])
     func incrementalEqualsFull(seed: UInt64) throws {
         var rng = GoldTestRandom(seed: seed)
         let world = try SilverWorld()
@@ -676,7 +780,8 @@ struct GoldTests {
                 for _ in 0..<rng.next(8) {
                     let month = 1 + rng.next(12), day = 1 + rng.next(28)
                     users["u\(rng.next(30))"] = .init(
-                        signup: String(format: "2023-%02d-%02d", month, day), country: countries[Int(rng.next(4))])
+                        signup: String(format: "2023-%02d-%02d", month, day),
+                        country: countries[Int(rng.next(4))])
                 }
                 for _ in 0..<rng.next(5) {
                     let id = "ep_\(rng.next(16))"
@@ -690,7 +795,9 @@ struct GoldTests {
             if batch == 3 {
                 // A reference replay: delete all, insert all, some countries changed.
                 try world.replayReference { users in
-                    for id in users.keys where rng.next(3) == 0 { users[id]?.country = countries[Int(rng.next(4))] }
+                    for id in users.keys where rng.next(3) == 0 {
+                        users[id]?.country = countries[Int(rng.next(4))]
+                    }
                 }
             }
             // Events on any day of a 70-day history, including day edges.
@@ -699,7 +806,12 @@ struct GoldTests {
                 let second: Int64 = [0, 86_399, Int64(rng.next(86_400))][Int(rng.next(3))]
                 let type = ["play", "pause", "seek", "complete"][Int(rng.next(4))]
                 let duration: Int64? = type == "play" || type == "complete" ? Int64(1 + rng.next(7000)) : nil
-                try world.event("u\(rng.next(34))", "ep_\(rng.next(18))", type, at: day * 86_400 + second, duration: duration)
+                // Some ids longer than 15 bytes (the full rebuild interns short and long ids apart).
+                let user = rng.next(34), episode = rng.next(18)
+                try world.event(
+                    user >= 32 ? "listener-with-a-long-id-\(user)" : "u\(user)",
+                    episode == 17 ? "episode-with-a-long-id-é-\(episode)" : "ep_\(episode)",
+                    type, at: day * 86_400 + second, duration: duration)
             }
             if batch == 5 {
                 try world.deleteEvents { $0.id % 7 == 0 }  // a revalidate: generation bump
@@ -716,11 +828,14 @@ struct GoldTests {
             try world.queue.write { db in
                 let incremental = try goldTablesSnapshot(db)
                 try db.inSavepoint {
-                    _ = try GoldRefresher().refresh(db, now: Date(timeIntervalSince1970: 1_800_000_000), forceFull: true)
+                    _ = try GoldRefresher().refresh(
+                        db, now: Date(timeIntervalSince1970: 1_800_000_000), forceFull: true)
                     let full = try goldTablesSnapshot(db)
                     #expect(Set(incremental.keys) == Set(full.keys))
                     for (name, rows) in full {
-                        #expect(incremental[name] == rows, "seed \(seed) batch \(batch): \(name) differs from a full rebuild")
+                        #expect(
+                            incremental[name] == rows,
+                            "seed \(seed) batch \(batch): \(name) differs from a full rebuild")
                     }
                     return .rollback
                 }
@@ -730,14 +845,21 @@ struct GoldTests {
             expectReportMatches(try world.report(.topEpisodes), GoldOracle.topEpisodes(world), context)
             let asOf = baseDay + Int64(rng.next(75))
             expectReportMatches(
-                try world.report(.topEpisodes, ReportOptions(asOf: GoldOracle.date(asOf))), GoldOracle.topEpisodes(world, asOfDay: asOf), context)
+                try world.report(.topEpisodes, ReportOptions(asOf: GoldOracle.date(asOf))),
+                GoldOracle.topEpisodes(world, asOfDay: asOf), context)
             expectReportMatches(try world.report(.listenThrough), GoldOracle.listenThrough(world), context)
-            expectReportMatches(try world.report(.multiEpisodeUsers), GoldOracle.multiEpisodeUsers(world), context)
-            expectReportMatches(try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)), GoldOracle.multiEpisodeUsersByDay(world), context)
+            expectReportMatches(
+                try world.report(.multiEpisodeUsers), GoldOracle.multiEpisodeUsers(world), context)
+            expectReportMatches(
+                try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)),
+                GoldOracle.multiEpisodeUsersByDay(world), context)
             expectReportMatches(try world.report(.dailyActivity), GoldOracle.dailyActivity(world), context)
-            expectReportMatches(try world.report(.episodePerformance), GoldOracle.episodePerformance(world), context)
-            expectReportMatches(try world.report(.cohortRetention), GoldOracle.cohortRetention(world), context)
-            expectReportMatches(try world.report(.engagementByLength), GoldOracle.engagementByLength(world), context)
+            expectReportMatches(
+                try world.report(.episodePerformance), GoldOracle.episodePerformance(world), context)
+            expectReportMatches(
+                try world.report(.cohortRetention), GoldOracle.cohortRetention(world), context)
+            expectReportMatches(
+                try world.report(.engagementByLength), GoldOracle.engagementByLength(world), context)
         }
     }
 }

@@ -36,7 +36,10 @@ struct ReportTests {
     @Test("CSV: listen-through with exactly six decimals, \\n line ends")
     func csvListenThrough() {
         let csv = ReportRenderer.render(Self.listenThrough, as: .csv)
-        #expect(csv == "country,avg_listen_through_rate,completions\nDE,1.507424,245\nFR,0.500000,2\nUS,1.000000,10\n")
+        #expect(
+            csv
+                == "country,avg_listen_through_rate,completions\nDE,1.507424,245\nFR,0.500000,2\nUS,1.000000,10\n"
+        )
         #expect(!csv.contains("\r"))
     }
 
@@ -44,9 +47,13 @@ struct ReportTests {
     func csvMultiEpisodeUsers() {
         let total = ReportTable(columns: ["users"], rows: [[.integer(13)]])
         #expect(ReportRenderer.render(total, as: .csv) == "users\n13\n")
-        let byDay = ReportTable(columns: ["day", "users"], rows: [[.text("2024-03-01"), .integer(2)], [.text("2024-03-04"), .integer(1)]])
+        let byDay = ReportTable(
+            columns: ["day", "users"],
+            rows: [[.text("2024-03-01"), .integer(2)], [.text("2024-03-04"), .integer(1)]])
         #expect(ReportRenderer.render(byDay, as: .csv) == "day,users\n2024-03-01,2\n2024-03-04,1\n")
-        #expect(ReportRenderer.render(ReportTable(columns: ["day", "users"], rows: []), as: .csv) == "day,users\n")
+        #expect(
+            ReportRenderer.render(ReportTable(columns: ["day", "users"], rows: []), as: .csv) == "day,users\n"
+        )
     }
 
     @Test("CSV quoting: only fields that need it; newlines and quotes inside fields")
@@ -96,7 +103,9 @@ struct ReportTests {
         #expect(parsed.count == 3)
         #expect((parsed[0]["avg_listen_through_rate"] as? NSNumber)?.doubleValue == 1.507424)
         #expect((parsed[0]["completions"] as? NSNumber)?.intValue == 245)
-        let top = try #require(JSONSerialization.jsonObject(with: Data(ReportRenderer.render(Self.top, as: .json).utf8)) as? [[String: Any]])
+        let top = try #require(
+            JSONSerialization.jsonObject(with: Data(ReportRenderer.render(Self.top, as: .json).utf8))
+                as? [[String: Any]])
         #expect(top[0]["title"] as? String == "Hello, \"World\"")
         #expect(top[2]["podcast_id"] is NSNull)
         #expect(ReportRenderer.render(ReportTable(columns: ["users"], rows: []), as: .json) == "[]\n")
@@ -106,9 +115,13 @@ struct ReportTests {
     func endToEndCSV() throws {
         let world = try SilverWorld()
         try world.reference(
-            users: ["u1": .init(signup: "2024-01-01", country: "DE"), "u2": .init(signup: "2024-01-01", country: "FR")],
+            users: [
+                "u1": .init(signup: "2024-01-01", country: "DE"),
+                "u2": .init(signup: "2024-01-01", country: "FR"),
+            ],
             episodes: [
-                "ep_10": .init(podcast: "podcast_1", title: "News, \"Daily\"", release: "2024-01-01", duration: 1000),
+                "ep_10": .init(
+                    podcast: "podcast_1", title: "News, \"Daily\"", release: "2024-01-01", duration: 1000),
                 "ep_2": .init(podcast: "podcast_2", title: "Two", release: "2024-01-01", duration: 3000),
             ])
         try world.event("u1", "ep_10", "complete", on: "2024-03-01", duration: 1500)
@@ -118,28 +131,41 @@ struct ReportTests {
         try world.event("u1", "ep_3", "play", on: "2024-03-02")
         try world.refresh()
         let top = ReportRenderer.render(try world.report(.topEpisodes), as: .csv)
-        #expect(top == "rank,episode_id,title,podcast_id,completions\n1,ep_10,\"News, \"\"Daily\"\"\",podcast_1,2\n2,ep_2,Two,podcast_2,2\n")
+        #expect(
+            top
+                == "rank,episode_id,title,podcast_id,completions\n1,ep_10,\"News, \"\"Daily\"\"\",podcast_1,2\n2,ep_2,Two,podcast_2,2\n"
+        )
         // DE: 1500/1000 and 2000/3000 -> 1.083333; FR: 1000/3000 and 250/1000 -> 0.291667
         let listen = ReportRenderer.render(try world.report(.listenThrough), as: .csv)
         #expect(listen == "country,avg_listen_through_rate,completions\nDE,1.083333,2\nFR,0.291667,2\n")
         #expect(ReportRenderer.render(try world.report(.multiEpisodeUsers), as: .csv) == "users\n0\n")
-        #expect(ReportRenderer.render(try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)), as: .csv) == "day,users\n")
+        #expect(
+            ReportRenderer.render(try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)), as: .csv)
+                == "day,users\n")
         try world.event("u1", "ep_10", "play", on: "2024-03-02")
         try world.refresh()
         #expect(ReportRenderer.render(try world.report(.multiEpisodeUsers), as: .csv) == "users\n1\n")
-        #expect(ReportRenderer.render(try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)), as: .csv) == "day,users\n2024-03-02,1\n")
+        #expect(
+            ReportRenderer.render(try world.report(.multiEpisodeUsers, ReportOptions(byDay: true)), as: .csv)
+                == "day,users\n2024-03-02,1\n")
         #expect(
             ReportRenderer.render(try world.report(.topEpisodes, ReportOptions(asOf: "2024-03-01")), as: .csv)
-                == "rank,episode_id,title,podcast_id,completions\n1,ep_10,\"News, \"\"Daily\"\"\",podcast_1,1\n2,ep_2,Two,podcast_2,1\n")
+                == "rank,episode_id,title,podcast_id,completions\n1,ep_10,\"News, \"\"Daily\"\"\",podcast_1,1\n2,ep_2,Two,podcast_2,1\n"
+        )
     }
 
     @Test(
         "an invalid --as-of is a typed error with a clear message",
-        arguments: ["2024-02-30", "2023-02-29", "2024-13-01", "2024-00-10", "2024-3-1", "20240301", "yesterday", "", " 2024-03-01", "2024-03-01T00:00:00", "１２３４-03-01"])
+        arguments: [
+            "2024-02-30", "2023-02-29", "2024-13-01", "2024-00-10", "2024-3-1", "20240301", "yesterday", "",
+            " 2024-03-01", "2024-03-01T00:00:00", "１２３４-03-01",
+        ])
     func invalidAsOf(value: String) throws {
         let world = try SilverWorld()
         try world.refresh()
-        let error = #expect(throws: ReportError.self) { try world.report(.topEpisodes, ReportOptions(asOf: value)) }
+        let error = #expect(throws: ReportError.self) {
+            try world.report(.topEpisodes, ReportOptions(asOf: value))
+        }
         #expect(error == .invalidAsOf(value))
         #expect(error?.description.contains("YYYY-MM-DD") == true)
     }
@@ -170,7 +196,8 @@ struct ReportTests {
 
     @Test("every report runs on a read-only connection and renders in every format")
     func readOnly() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gold-report-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "gold-report-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("podpipe.sqlite").path
@@ -179,7 +206,9 @@ struct ReportTests {
             try world.reference(
                 users: ["u1": .init(signup: "2024-01-15", country: "DE")],
                 episodes: ["ep_1": .init(podcast: "p", title: "One", release: "2024-01-01", duration: 1000)])
-            for n in 1...3 { try world.event("u1", "ep_\(n)", "complete", on: "2024-03-0\(n)", duration: 800) }
+            for n in 1...3 {
+                try world.event("u1", "ep_\(n)", "complete", on: "2024-03-0\(n)", duration: 800)
+            }
             try world.refresh()
         }
         var configuration = Configuration()

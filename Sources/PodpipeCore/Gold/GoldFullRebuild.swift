@@ -59,6 +59,8 @@ struct GoldFullRebuild {
         var multiEpisodeUsers: Int64 = 0
     }
 
+    private var shortUserIds: [ShortKey: Int32] = [:]
+    private var shortEpisodeIds: [ShortKey: Int32] = [:]
     private var userIds: [String: Int32] = [:]
     private var userNames: [String] = []
     private var episodeIds: [String: Int32] = [:]
@@ -97,8 +99,8 @@ struct GoldFullRebuild {
                     underlying: DatabaseError(resultCode: ResultCode(rawValue: rc)))
             }
             let ts = sqlite3_column_int64(handle, 0)
-            let user = Self.intern(handle, 1, &userIds, &userNames)
-            let episode = Self.intern(handle, 2, &episodeIds, &episodeNames)
+            let user = Self.intern(handle, 1, &shortUserIds, &userIds, &userNames)
+            let episode = Self.intern(handle, 2, &shortEpisodeIds, &episodeIds, &episodeNames)
             if Int(episode) == episodes.count { episodes.append(EpisodeSums()) }
             // event_type is one of play, pause, seek, complete (CHECK constraint).
             let type = sqlite3_column_text(handle, 3)
@@ -159,17 +161,44 @@ struct GoldFullRebuild {
         sums.completeDurationSum += duration
     }
 
+    /// Up to 15 bytes of text packed into two words (the length in the top byte): hashing
+    /// it is far cheaper than creating and hashing a `String` for every row.
+    private struct ShortKey: Hashable {
+        var low: UInt64
+        var high: UInt64
+    }
+
+    /// The number of the text in `column`; names[number] is the text.
     private static func intern(
-        _ handle: OpaquePointer, _ column: Int32, _ ids: inout [String: Int32],
-        _ names: inout [String]
+        _ handle: OpaquePointer, _ column: Int32, _ shortIds: inout [ShortKey: Int32],
+        _ ids: inout [String: Int32], _ names: inout [String]
     ) -> Int32 {
+        let bytes = sqlite3_column_text(handle, column)  // before _bytes (SQLite's advice)
         let count = Int(sqlite3_column_bytes(handle, column))
-        let text: String
-        if let bytes = sqlite3_column_text(handle, column) {
-            text = String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
-        } else {
-            text = ""
+        guard let bytes else { return intern("", &ids, &names) }
+        if count <= 15 {
+            var key = ShortKey(low: 0, high: UInt64(count) << 56)
+            for index in 0..<count {
+                if index < 8 {
+                    key.low |= UInt64(bytes[index]) << (8 * UInt64(index))
+                } else {
+                    key.high |= UInt64(bytes[index]) << (8 * UInt64(index - 8))
+                }
+            }
+            if let id = shortIds[key] { return id }
+            let id = Int32(names.count)
+            shortIds[key] = id
+            names.append(String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self))
+            return id
         }
+        return intern(
+            String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self), &ids,
+            &names)
+    }
+
+    private static func intern(_ text: String, _ ids: inout [String: Int32], _ names: inout [String])
+        -> Int32
+    {
         if let id = ids[text] { return id }
         let id = Int32(names.count)
         ids[text] = id
