@@ -10,7 +10,7 @@ import Testing
 /// the process exits normally within its time limit, each file's ledger state, row counts
 /// and reason are the expected ones, the §4.2 invariant holds, ignored entries are shown by
 /// `podpipectl status` with their reason, and nothing outside the folder is read.
-@Suite("Hostile-input corpus")
+@Suite("Hostile-input corpus", .serialized)
 struct CorpusTests {
     static let cases: [CorpusCase] = (try? CorpusManifest.load().cases) ?? []
 

@@ -130,6 +130,13 @@ struct CrashTests {
         let crashed = try Sandbox()
         let files = try Self.orderedFiles(reference.dataLoad)
         let batch = max(1, files.count / max(1, settings.kills / 2))
+        func copy(_ slice: ArraySlice<(name: String, mtime: Date)>) throws {
+            for (name, mtime) in slice {
+                let target = crashed.dataLoad + "/" + name
+                try FileManager.default.copyItem(atPath: reference.dataLoad + "/" + name, toPath: target)
+                try crashed.setMtime(target, mtime.timeIntervalSince1970)
+            }
+        }
         var rng = SplitMix(seed: settings.seed)
         var next = 0
         var kills = 0
@@ -140,11 +147,7 @@ struct CrashTests {
         let maxRuns = settings.kills * 8 + files.count + 10
         while (kills < settings.kills || next < files.count) && runs < maxRuns {
             if lastRunCompleted && next < files.count {
-                for (name, mtime) in files[next..<min(files.count, next + batch)] {
-                    let target = crashed.dataLoad + "/" + name
-                    try FileManager.default.copyItem(atPath: reference.dataLoad + "/" + name, toPath: target)
-                    try crashed.setMtime(target, mtime.timeIntervalSince1970)
-                }
+                try copy(files[next..<min(files.count, next + batch)])
                 next = min(files.count, next + batch)
             } else if lastRunCompleted {
                 // Everything has arrived and the last run finished: nothing left to interrupt.
@@ -157,6 +160,9 @@ struct CrashTests {
             if outcome.killed {
                 kills += 1
                 lastRunCompleted = false
+                // Killed before it could finish: give the next one a little longer, so that
+                // runs make progress even when a file takes longer than the last clean pass.
+                lastCleanDuration *= 1.25
             } else {
                 #expect(outcome.status == 0, "an unkilled pass failed: \(outcome.stderr.suffix(2000))")
                 completed += 1
@@ -164,6 +170,8 @@ struct CrashTests {
                 lastCleanDuration = max(0.2, outcome.seconds)
             }
         }
+        // Whatever the loop left out arrives now (the comparison is over all files).
+        try copy(files[next...])
         let final = try BoundedRun.run(
             "podpiped", ["--data-load", crashed.dataLoad, "--database", crashed.database, "--once"],
             timeout: 600)
