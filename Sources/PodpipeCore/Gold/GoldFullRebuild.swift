@@ -70,14 +70,17 @@ struct GoldFullRebuild {
     private var dayEpisodeCompletions: [DayEpisode: Int64] = [:]
     private var episodes: [EpisodeSums] = []
     private var days: [Int64: DaySums] = [:]
+    private var events = 0
 
     /// Rebuilds gold_agg_day, _episode_day, _episode, _day_user_episode, _user_day,
     /// _user_episode, _multi_episode_user, _country_listen_through, _cohort_period and
     /// gold_multi_episode_users from all of silver. The tables must be empty.
-    static func run(_ db: Database) throws {
+    /// Returns the number of silver events read.
+    static func run(_ db: Database) throws -> Int {
         var rebuild = GoldFullRebuild()
         try rebuild.scan(db)
         try rebuild.write(db)
+        return rebuild.events
     }
 
     // MARK: - Scan
@@ -98,6 +101,7 @@ struct GoldFullRebuild {
                     step: "full rebuild (scan of silver_event)",
                     underlying: DatabaseError(resultCode: ResultCode(rawValue: rc)))
             }
+            events += 1
             let ts = sqlite3_column_int64(handle, 0)
             let user = Self.intern(handle, 1, &shortUserIds, &userIds, &userNames)
             let episode = Self.intern(handle, 2, &shortEpisodeIds, &episodeIds, &episodeNames)

@@ -85,9 +85,9 @@ public struct GoldRefresher: Sendable {
         if plan == .full {
             try Self.run(db, step: "refresh_00_reset")
             try Self.run(db, step: "refresh_05_full")
-            try GoldFullRebuild.run(db)
+            let events = try GoldFullRebuild.run(db)
             summary.referenceChanged = true
-            let span = try Self.span(db, after: 0, upTo: state.maxEventId)
+            let span = try Self.span(db, allEvents: events)
             summary.newEvents = span.count
             try Self.extendCalendar(db, span)
         } else {
@@ -179,15 +179,23 @@ public struct GoldRefresher: Sendable {
 
     static func span(_ db: Database, after from: Int64, upTo to: Int64) throws -> Span {
         let sql =
-            from == 0
-            // All of silver: MIN/MAX(ts) come from the natural-key index (ts first).
-            ? "SELECT (SELECT COUNT(*) FROM silver_event WHERE event_id <= :to), MIN(ts) / 86400, MAX(ts) / 86400 FROM silver_event"
-            : "SELECT COUNT(*), MIN(ts) / 86400, MAX(ts) / 86400 FROM silver_event WHERE event_id > :from AND event_id <= :to"
-        let arguments: StatementArguments = from == 0 ? ["to": to] : ["from": from, "to": to]
-        guard let row = try Row.fetchOne(db, sql: sql, arguments: arguments) else {
+            "SELECT COUNT(*), MIN(ts) / 86400, MAX(ts) / 86400 FROM silver_event WHERE event_id > :from AND event_id <= :to"
+        guard let row = try Row.fetchOne(db, sql: sql, arguments: ["from": from, "to": to]) else {
             return Span(count: 0, firstDay: nil, lastDay: nil)
         }
         return Span(count: row[0] ?? 0, firstDay: row[1], lastDay: row[2])
+    }
+
+    /// All of silver (`count` events, counted by the full rebuild's scan): the first and last
+    /// day come from the natural-key index (ts first), one seek each. (MIN and MAX in one
+    /// SELECT would scan the whole index, and COUNT(*) the whole table.)
+    static func span(_ db: Database, allEvents count: Int) throws -> Span {
+        let sql =
+            "SELECT (SELECT MIN(ts) FROM silver_event) / 86400, (SELECT MAX(ts) FROM silver_event) / 86400"
+        guard let row = try Row.fetchOne(db, sql: sql) else {
+            return Span(count: count, firstDay: nil, lastDay: nil)
+        }
+        return Span(count: count, firstDay: row[0], lastDay: row[1])
     }
 
     /// Extends dim_date over the span's days (refresh_30_dim_date).
