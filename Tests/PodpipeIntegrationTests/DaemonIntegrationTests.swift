@@ -116,7 +116,7 @@ struct DaemonIntegrationTests {
             box: box,
             env: [
                 "PODPIPE_WATCH_MODE": "poll", "PODPIPE_WATCH_RESCAN_INTERVAL": "1",
-                "PODPIPE_WATCH_SETTLE": "0.5",
+                "PODPIPE_WATCH_SETTLE": "1",
                 "PODPIPE_GOLD_REFRESH_INTERVAL": "3600",
             ])
         #expect(daemon.waitReady(), "\(daemon.stderr)")
