@@ -1,6 +1,7 @@
 -- refresh_00_reset — step 0 of a FULL gold rebuild (first refresh, silver.generation
 -- changed, or forced). Empties every aggregate, snapshot and answer table; refresh_05_full
--- then rebuilds them set-based from all of silver.
+-- then rebuilds the reference snapshots, and GoldFullRebuild (Gold/GoldFullRebuild.swift)
+-- the event aggregates from one scan of silver.
 DELETE FROM dim_date;
 DELETE FROM gold_agg_day;
 DELETE FROM gold_agg_episode_day;

@@ -1,7 +1,7 @@
 -- refresh_20_events — fold one range of new silver events into the aggregates.
 -- Parameters: :from_id (exclusive) and :to_id (inclusive), silver_event.event_id bounds.
 -- The refresher calls it for (watermark, max event_id], in chunks, after
--- refresh_10_reference when reference data changed. (A full rebuild uses refresh_05_full.)
+-- refresh_10_reference when reference data changed. (A full rebuild uses refresh_05_full and GoldFullRebuild.)
 --
 -- Cost follows the new events, not the history: the range is a primary-key range scan of
 -- silver_event, and every aggregate is touched by primary-key point lookups/upserts for the

@@ -6,8 +6,9 @@
 --      dim_date (a table).
 --   2. Aggregates gold_agg_*: additive tables keyed small, maintained by the refresher
 --      (GoldRefresher, SQL/gold/refresh_*.sql) from the silver events it has not seen yet
---      (event_id > watermark), or rebuilt set-based from all of silver
---      (refresh_05_full.sql). Internal to the refresh; analysts use the answers below.
+--      (event_id > watermark), or rebuilt from all of silver in one scan
+--      (Gold/GoldFullRebuild.swift, after refresh_05_full.sql rebuilds the snapshots).
+--      Internal to the refresh; analysts use the answers below.
 --   3. Snapshots gold_ref_*: the reference data (users, episodes) the aggregates were last
 --      reconciled with, and gold_reference_change, a change log filled by triggers on
 --      silver_user / silver_episode, so that a reference change (a user's country, an
@@ -122,7 +123,7 @@ CREATE TABLE dim_date (
 ) WITHOUT ROWID;
 
 --------------------------------------------------------------------------------------------
--- 2. Aggregates (internal; SQL/gold/refresh_20_events.sql, refresh_05_full.sql)
+-- 2. Aggregates (internal; SQL/gold/refresh_20_events.sql, Gold/GoldFullRebuild.swift)
 --------------------------------------------------------------------------------------------
 
 -- Grain: one UTC day with events. Event counts by type, and distinct-user counters that the
