@@ -24,7 +24,17 @@ public final class WriterLock: Sendable {
                 message: "cannot create the lock file \(path): \(String(cString: strerror(errno)))",
                 file: nil)
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        // `isHeld` (podpipectl status) takes a shared lock for a few microseconds: retry
+        // briefly so that a status check never makes a starting writer fail. A real writer
+        // holds the lock for good, so this still fails fast (~0.2 s).
+        var locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        var tries = 0
+        while !locked && errno == EWOULDBLOCK && tries < 10 {
+            usleep(20_000)
+            tries += 1
+            locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        }
+        if !locked {
             var holder: String?
             var buffer = [UInt8](repeating: 0, count: 128)
             let n = pread(fd, &buffer, buffer.count, 0)

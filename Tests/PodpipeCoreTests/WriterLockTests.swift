@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+
+@testable import PodpipeCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite("writer lock")
+struct WriterLockTests {
+    func tempDatabase() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString).sqlite").path
+    }
+
+    @Test func aBriefSharedLockFromStatusDoesNotRefuseAWriter() throws {
+        let database = tempDatabase()
+        defer { try? FileManager.default.removeItem(atPath: database + ".lock") }
+        let fd = open(database + ".lock", O_RDWR | O_CREAT, 0o644)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        // What `WriterLock.isHeld` does, held a little longer than it ever is.
+        #expect(flock(fd, LOCK_SH | LOCK_NB) == 0)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) { flock(fd, LOCK_UN) }
+        let lock = try WriterLock.acquire(database: database)
+        #expect(WriterLock.isHeld(database: database))
+        withExtendedLifetime(lock) {}
+    }
+
+    @Test func aHeldLockRefusesASecondWriterWithItsHolder() throws {
+        let database = tempDatabase()
+        defer { try? FileManager.default.removeItem(atPath: database + ".lock") }
+        let first = try WriterLock.acquire(database: database)
+        var refusal: String?
+        do {
+            let second = try WriterLock.acquire(database: database)
+            withExtendedLifetime(second) {}
+        } catch {
+            refusal = "\(error)"
+        }
+        #expect(refusal?.contains("another podpipe writer") == true)
+        #expect(refusal?.contains("pid \(getpid())") == true)
+        withExtendedLifetime(first) {}
+    }
+}
