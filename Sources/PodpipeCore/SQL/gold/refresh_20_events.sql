@@ -15,24 +15,30 @@
 -- Reference-dependent contributions (listen-through by country, cohorts) use the snapshots
 -- gold_ref_user / gold_ref_episode, which refresh_10_reference has just aligned with silver.
 
-DROP TABLE IF EXISTS temp.gold_tmp_event;
-CREATE TEMP TABLE gold_tmp_event AS
-SELECT event_id, ts / 86400 AS day, user_id, episode_id, event_type, duration
-FROM silver_event
-WHERE event_id > :from_id AND event_id <= :to_id;
-
 --------------------------------------------------------- probes against the state before
--- The batch's (user, day, episode) keys; old_listened: NULL when the key is new.
+-- The batch's (user, day, episode) keys with their event counts and sums: the one GROUP BY
+-- over the batch's events (a sort); every other per-batch sum below is taken from these
+-- (fewer rows: sessions put several events on one key). old_listened: NULL when the key is
+-- new.
 DROP TABLE IF EXISTS temp.gold_tmp_triple;
 CREATE TEMP TABLE gold_tmp_triple AS
-SELECT n.user_id, n.day, n.episode_id, n.listened,
+SELECT n.*,
        (SELECT t.listened FROM gold_agg_day_user_episode AS t
         WHERE t.day = n.day AND t.user_id = n.user_id AND t.episode_id = n.episode_id)
            AS old_listened
 FROM (
-    SELECT day, user_id, episode_id, MAX(event_type IN ('play', 'complete')) AS listened
-    FROM temp.gold_tmp_event
-    GROUP BY day, user_id, episode_id
+    SELECT ts / 86400 AS day, user_id, episode_id,
+           COUNT(*) AS events,
+           SUM(event_type = 'play') AS plays,
+           SUM(event_type = 'pause') AS pauses,
+           SUM(event_type = 'seek') AS seeks,
+           SUM(event_type = 'complete') AS completions,
+           COALESCE(SUM(CASE WHEN event_type = 'complete' THEN duration END), 0)
+               AS complete_duration_sum,
+           MAX(event_type IN ('play', 'complete')) AS listened
+    FROM silver_event
+    WHERE event_id > :from_id AND event_id <= :to_id
+    GROUP BY ts / 86400, user_id, episode_id
 ) AS n;
 
 -- The batch's (user, day) pairs: new active day? distinct episodes listened before, and
@@ -66,7 +72,7 @@ SELECT day,
        CAST(strftime('%s', day * 86400, 'unixepoch', 'start of month') AS INTEGER) / 86400,
        CAST(strftime('%s', day * 86400, 'unixepoch', 'start of month', '+1 month') AS INTEGER)
            / 86400 - 1
-FROM (SELECT DISTINCT day FROM temp.gold_tmp_event);
+FROM (SELECT DISTINCT day FROM temp.gold_tmp_triple);
 
 -- Cohorts: the batch's new active days of known users, on or after their signup date, with
 -- their week and month after signup, and whether the user was already active in that
@@ -113,12 +119,11 @@ SELECT n.user_id, n.episode_id, n.plays, n.completions, n.complete_duration_sum,
        COALESCE(p.complete_duration_sum, 0) AS old_duration_sum
 FROM (
     SELECT user_id, episode_id,
-           SUM(event_type = 'play') AS plays,
-           SUM(event_type = 'complete') AS completions,
-           COALESCE(SUM(CASE WHEN event_type = 'complete' THEN duration END), 0)
-               AS complete_duration_sum
-    FROM temp.gold_tmp_event
-    WHERE event_type IN ('play', 'complete')
+           SUM(plays) AS plays,
+           SUM(completions) AS completions,
+           SUM(complete_duration_sum) AS complete_duration_sum
+    FROM temp.gold_tmp_triple
+    WHERE listened
     GROUP BY user_id, episode_id
 ) AS n
 LEFT JOIN gold_agg_user_episode AS p
@@ -136,10 +141,8 @@ SELECT user_id, day FROM temp.gold_tmp_user_day WHERE is_new ORDER BY user_id, d
 
 ------------------------------------------------------------------------- per day
 INSERT INTO gold_agg_day (day, events, plays, pauses, seeks, completions)
-SELECT day, COUNT(*),
-       SUM(event_type = 'play'), SUM(event_type = 'pause'),
-       SUM(event_type = 'seek'), SUM(event_type = 'complete')
-FROM temp.gold_tmp_event
+SELECT day, SUM(events), SUM(plays), SUM(pauses), SUM(seeks), SUM(completions)
+FROM temp.gold_tmp_triple
 WHERE true
 GROUP BY day
 ON CONFLICT (day) DO UPDATE SET
@@ -188,20 +191,17 @@ ON CONFLICT (user_id) DO UPDATE SET
 
 ----------------------------------------------------------------------- per episode
 INSERT INTO gold_agg_episode_day (day, episode_id, completions)
-SELECT day, episode_id, COUNT(*)
-FROM temp.gold_tmp_event
-WHERE event_type = 'complete'
+SELECT day, episode_id, SUM(completions)
+FROM temp.gold_tmp_triple
+WHERE completions > 0
 GROUP BY day, episode_id
 ON CONFLICT (day, episode_id) DO UPDATE SET completions = completions + excluded.completions;
 
 INSERT INTO gold_agg_episode
     (episode_id, plays, pauses, seeks, completions, complete_duration_sum, first_day, last_day)
-SELECT episode_id,
-       SUM(event_type = 'play'), SUM(event_type = 'pause'),
-       SUM(event_type = 'seek'), SUM(event_type = 'complete'),
-       COALESCE(SUM(CASE WHEN event_type = 'complete' THEN duration END), 0),
-       MIN(day), MAX(day)
-FROM temp.gold_tmp_event
+SELECT episode_id, SUM(plays), SUM(pauses), SUM(seeks), SUM(completions),
+       SUM(complete_duration_sum), MIN(day), MAX(day)
+FROM temp.gold_tmp_triple
 WHERE true
 GROUP BY episode_id
 ON CONFLICT (episode_id) DO UPDATE SET
@@ -258,7 +258,6 @@ GROUP BY cohort_month, period, period_number
 ON CONFLICT (cohort_month, period, period_number) DO UPDATE SET
     active_users = active_users + excluded.active_users;
 
-DROP TABLE temp.gold_tmp_event;
 DROP TABLE temp.gold_tmp_triple;
 DROP TABLE temp.gold_tmp_user_day;
 DROP TABLE temp.gold_tmp_period;
