@@ -2,6 +2,10 @@ import ArgumentParser
 import Foundation
 import PodpipeCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `podpipectl reprocess`: forget files so that the next pass loads them again.
 struct Reprocess: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -94,8 +98,8 @@ struct Refresh: AsyncParsableCommand {
         discussion: """
             When no writer runs: refreshes gold in one transaction (incrementally, or fully \
             with --full) and prints what it did. When the daemon runs, it owns the database: \
-            refresh says so and exits 75 (the daemon refreshes gold every \
-            gold.refresh_interval seconds when silver changed).
+            refresh sends it SIGUSR1, and it refreshes gold (when silver changed) as soon as \
+            the current file is done. Another writer (a --once pass): exit 75.
             """)
 
     @OptionGroup var common: CommonOptions
@@ -111,9 +115,26 @@ struct Refresh: AsyncParsableCommand {
             let settings = try await common.load()
             let writer = MaintenanceSession.writerHolder(database: settings.database)
             if writer.held {
+                // The running daemon owns the database: ask it (SIGUSR1) to refresh now.
+                if let pid = try? DaemonControl.runningDaemonPID(database: settings.database),
+                    writer.holder == "pid \(pid)"
+                {
+                    guard kill(pid_t(pid), SIGUSR1) == 0 else {
+                        throw CLIError(
+                            message:
+                                "cannot signal the daemon (pid \(pid)): \(String(cString: strerror(errno)))",
+                            code: PodpipeExit.anotherWriter)
+                    }
+                    emit(
+                        json
+                            ? #"{"signalled_daemon": \#(pid)}"#
+                            : "asked the daemon (pid \(pid)) to refresh gold now; `podpipectl status` shows when it is done"
+                    )
+                    return
+                }
                 throw CLIError(
                     message:
-                        "the daemon is running\(writer.holder.map { " (\($0))" } ?? "") and owns \(settings.database); it refreshes gold every \(Int(settings.goldRefreshInterval)) s when silver changed (gold.refresh_interval). Wait for it, or stop it and run `podpipectl refresh`.",
+                        "another writer holds \(settings.database)\(writer.holder.map { " (\($0))" } ?? ""), and it is not a running daemon (a `podpiped --once` pass?); it refreshes gold when it finishes. Try again afterwards.",
                     code: PodpipeExit.anotherWriter)
             }
             let session = try MaintenanceSession.open(database: settings.database, command: "refresh")

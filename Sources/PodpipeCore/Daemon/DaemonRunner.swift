@@ -116,6 +116,10 @@ final class DaemonRunner {
         if let ready { ingest(ready) }
         while !signals.stopRequested {
             if signals.takeReloadRequest() { reload() }
+            if signals.takeRefreshRequest() {
+                logger.info("gold refresh requested (SIGUSR1)", metadata: ["event": "gold_refresh_requested"])
+                goldDueAt = 0
+            }
             drainWatch()
             let now = Self.clock()
             if passIsDue(now), let ready = scan() { ingest(ready) }

@@ -6,12 +6,13 @@ import Synchronization
     import Glibc
 #endif
 
-/// SIGTERM/SIGINT (stop) and SIGHUP (reload) as flags the work loop reads, plus a
+/// SIGTERM/SIGINT (stop), SIGHUP (reload) and SIGUSR1 (refresh gold now) as flags the work loop reads, plus a
 /// self-pipe that wakes the loop's poll(2). The handlers are Dispatch signal sources (run
 /// on a queue, not in signal context), so they may log and notify systemd.
 public final class DaemonSignals: Sendable {
     private let stop = Atomic<Bool>(false)
     private let reload = Atomic<Bool>(false)
+    private let refresh = Atomic<Bool>(false)
     private let stopSignal = Atomic<Int32>(0)
     /// Read end of the wake-up pipe (non-blocking), for poll(2).
     public let wakeFD: Int32
@@ -52,6 +53,16 @@ public final class DaemonSignals: Sendable {
         wake()
     }
 
+    /// True once per SIGUSR1 (`podpipectl refresh`): refresh gold now.
+    public func takeRefreshRequest() -> Bool {
+        refresh.exchange(false, ordering: .acquiringAndReleasing)
+    }
+
+    public func requestRefresh() {
+        refresh.store(true, ordering: .releasing)
+        wake()
+    }
+
     public func requestReload() {
         reload.store(true, ordering: .releasing)
         wake()
@@ -84,6 +95,10 @@ public final class DaemonSignals: Sendable {
             (
                 SIGHUP,
                 { [self] in self.requestReload() }
+            ),
+            (
+                SIGUSR1,
+                { [self] in self.requestRefresh() }
             ),
         ]
         sources.withLock { list in
