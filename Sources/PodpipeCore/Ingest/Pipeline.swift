@@ -180,19 +180,12 @@ public final class Pipeline: @unchecked Sendable {
         var counts = FileLoadCounts()
         var rejection: FileRejection?
         do {
-            switch candidate.kind {
-            case .events:
-                let loader = EventFileLoader(
-                    validator: EventValidator(
-                        now: Int64(Date().timeIntervalSince1970),
-                        allowedFutureSkewSeconds: settings.futureSkewSeconds),
-                    lineReader: LineReader(maxLineBytes: settings.maxLineBytes),
-                    shouldStop: shouldStop)
-                counts = try loader.load(source: source, fileId: fileId, db: db)
-            case .episodes, .users:
-                counts = try ReferenceFileLoader(kind: candidate.kind).load(
-                    source: source, fileId: fileId, db: db)
-            }
+            counts = try Self.loadRows(
+                candidate.kind, source: source, fileId: fileId, db: db,
+                validator: EventValidator(
+                    now: Int64(Date().timeIntervalSince1970),
+                    allowedFutureSkewSeconds: settings.futureSkewSeconds),
+                maxLineBytes: settings.maxLineBytes, shouldStop: shouldStop)
             rejection = counts.rejection
         } catch let error as FileRejection {
             rejection = error
@@ -247,6 +240,23 @@ public final class Pipeline: @unchecked Sendable {
             message = "\(counts.rowsRejected) row(s) rejected; first: line \(counts.firstErrorLine ?? 0): \(counts.firstError ?? "")"
         }
         return try finish(&entry, counts: counts, state: .loaded, message: message, started: started, db: db)
+    }
+
+    /// Loads a file's rows into bronze and silver by its kind, inside the caller's
+    /// transaction (the ingest and `podpipectl validate`'s dry run share it).
+    static func loadRows(
+        _ kind: FileKind, source: ChunkSource, fileId: Int64, db: Database,
+        validator: EventValidator, maxLineBytes: Int, shouldStop: @escaping @Sendable () -> Bool
+    ) throws -> FileLoadCounts {
+        switch kind {
+        case .events:
+            let loader = EventFileLoader(
+                validator: validator, lineReader: LineReader(maxLineBytes: maxLineBytes),
+                shouldStop: shouldStop)
+            return try loader.load(source: source, fileId: fileId, db: db)
+        case .episodes, .users:
+            return try ReferenceFileLoader(kind: kind).load(source: source, fileId: fileId, db: db)
+        }
     }
 
     private func finish(

@@ -269,19 +269,12 @@ public struct DryRunValidator: Sendable {
         var counts = FileLoadCounts()
         var rejection: FileRejection?
         do {
-            switch candidate.kind {
-            case .events:
-                let loader = EventFileLoader(
-                    validator: EventValidator(
-                        now: Int64(now.timeIntervalSince1970),
-                        allowedFutureSkewSeconds: futureSkewSeconds),
-                    lineReader: LineReader(maxLineBytes: maxLineBytes),
-                    shouldStop: { false })
-                counts = try loader.load(source: source, fileId: fileId, db: db)
-            case .episodes, .users:
-                counts = try ReferenceFileLoader(kind: candidate.kind).load(
-                    source: source, fileId: fileId, db: db)
-            }
+            counts = try Pipeline.loadRows(
+                candidate.kind, source: source, fileId: fileId, db: db,
+                validator: EventValidator(
+                    now: Int64(now.timeIntervalSince1970),
+                    allowedFutureSkewSeconds: futureSkewSeconds),
+                maxLineBytes: maxLineBytes, shouldStop: { false })
             rejection = counts.rejection
         } catch let error as FileRejection {
             rejection = error
