@@ -71,10 +71,13 @@ struct GeneratedDataTests {
             var mismatches = 0
             for row in rows where mismatches < 5 {
                 let got = byKey["\(row.file):\(row.line)"]
-                let expectedOutcome = !row.codes.isEmpty ? "rejected" : (row.duplicate ? "duplicate" : "silver")
+                let expectedOutcome =
+                    !row.codes.isEmpty ? "rejected" : (row.duplicate ? "duplicate" : "silver")
                 if got?.0 != row.codes.joined(separator: ",") || got?.1 != expectedOutcome {
                     mismatches += 1
-                    Issue.record("\(row.file):\(row.line) expected \(row.codes) \(expectedOutcome), got \(String(describing: got))")
+                    Issue.record(
+                        "\(row.file):\(row.line) expected \(row.codes) \(expectedOutcome), got \(String(describing: got))"
+                    )
                 }
             }
         }

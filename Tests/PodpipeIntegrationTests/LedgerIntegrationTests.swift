@@ -9,15 +9,17 @@ private func event(_ type: String, _ user: String, _ episode: String, _ ts: Stri
     -> String
 {
     let d = duration.map(String.init) ?? "null"
-    return #"{"event_type": "\#(type)", "user_id": "\#(user)", "episode_id": "\#(episode)", "timestamp": "\#(ts)", "duration": \#(d)}"#
+    return
+        #"{"event_type": "\#(type)", "user_id": "\#(user)", "episode_id": "\#(episode)", "timestamp": "\#(ts)", "duration": \#(d)}"#
 }
 
-private let fileA = [
-    event("play", "u1", "e1", "2024-03-01T10:00:00", 100),
-    event("complete", "u1", "e1", "2024-03-01T10:30:00", 1800),
-    event("pause", "u2", "e1", "2024-03-01T11:00:00", nil),
-    #"{"event_type": "play", "user_id": null, "episode_id": "e1", "timestamp": "2024-03-01T11:00:00", "duration": 5}"#,
-].joined(separator: "\n") + "\n"
+private let fileA =
+    [
+        event("play", "u1", "e1", "2024-03-01T10:00:00", 100),
+        event("complete", "u1", "e1", "2024-03-01T10:30:00", 1800),
+        event("pause", "u2", "e1", "2024-03-01T11:00:00", nil),
+        #"{"event_type": "play", "user_id": null, "episode_id": "e1", "timestamp": "2024-03-01T11:00:00", "duration": 5}"#,
+    ].joined(separator: "\n") + "\n"
 
 @Suite("ledger: exactly once")
 struct LedgerIntegrationTests {
@@ -65,7 +67,8 @@ struct LedgerIntegrationTests {
         let run = try box.podpiped()
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("new version"))
-        let rows = try box.rows("SELECT state, rows_loaded, rows_duplicate, previous_version FROM ingest_file ORDER BY file_id")
+        let rows = try box.rows(
+            "SELECT state, rows_loaded, rows_duplicate, previous_version FROM ingest_file ORDER BY file_id")
         #expect(rows.count == 2)
         #expect(rows[1]["state"] == "loaded")
         #expect(rows[1]["rows_loaded"] == 1)
@@ -92,7 +95,10 @@ struct LedgerIntegrationTests {
         #expect(run.status == 0, "\(run.stderr)")
         let states = Dictionary(
             uniqueKeysWithValues: try box.rows("SELECT name, state, message FROM ingest_file").map {
-                (($0["name"] as String?) ?? "", (($0["state"] as String?) ?? "", ($0["message"] as String?) ?? ""))
+                (
+                    ($0["name"] as String?) ?? "",
+                    (($0["state"] as String?) ?? "", ($0["message"] as String?) ?? "")
+                )
             })
         #expect(states["good.ndjson"]?.0 == "loaded")
         #expect(states["empty.json"]?.0 == "rejected")
@@ -168,7 +174,8 @@ struct LedgerIntegrationTests {
         // File alone: paths relative to the file's folder.
         let fromFile = try Binaries.run("podpiped", ["--once", "--config", configPath])
         #expect(fromFile.status == 0, "\(fromFile.stderr)")
-        #expect(FileManager.default.fileExists(atPath: box.root.appendingPathComponent("from-file.sqlite").path))
+        #expect(
+            FileManager.default.fileExists(atPath: box.root.appendingPathComponent("from-file.sqlite").path))
         // Environment beats the file.
         let envDB = box.root.appendingPathComponent("from-env.sqlite").path
         let fromEnv = try Binaries.run(

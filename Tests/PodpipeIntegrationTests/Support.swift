@@ -140,8 +140,12 @@ func csvRows(_ text: String) -> [[String]] {
                 if c == "\"" {
                     if let next = iterator.next() {
                         if next == "\"" { current.append("\"") } else { quoted = false; pending = next }
-                    } else { quoted = false }
-                } else { current.append(c) }
+                    } else {
+                        quoted = false
+                    }
+                } else {
+                    current.append(c)
+                }
             } else if c == "," {
                 fields.append(current)
                 current = ""

@@ -54,7 +54,10 @@ public struct PodpipeConfig: Sendable, Equatable {
         public var dataLoad: String?
         public var database: String?
         public var logTarget: String?
-        public init(configFile: String? = nil, dataLoad: String? = nil, database: String? = nil, logTarget: String? = nil) {
+        public init(
+            configFile: String? = nil, dataLoad: String? = nil, database: String? = nil,
+            logTarget: String? = nil
+        ) {
             self.configFile = configFile
             self.dataLoad = dataLoad
             self.database = database
@@ -110,7 +113,8 @@ public struct PodpipeConfig: Sendable, Equatable {
                 return nil
             }
             guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value >= 0 else {
-                throw ConfigError.invalidValue(key: key, value: text, expected: "a non-negative number of seconds")
+                throw ConfigError.invalidValue(
+                    key: key, value: text, expected: "a non-negative number of seconds")
             }
             return value
         }
@@ -133,14 +137,16 @@ public struct PodpipeConfig: Sendable, Equatable {
         }
         if let (value, _) = string("log.target", flag: overrides.logTarget) {
             guard let target = LogTarget(rawValue: value.lowercased()) else {
-                throw ConfigError.invalidValue(key: "log.target", value: value, expected: "auto, journal or stderr")
+                throw ConfigError.invalidValue(
+                    key: "log.target", value: value, expected: "auto, journal or stderr")
             }
             config.logTarget = target
         }
         if let (value, _) = string("log.level", flag: nil) {
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(value.lowercased()) else {
-                throw ConfigError.invalidValue(key: "log.level", value: value, expected: levels.joined(separator: ", "))
+                throw ConfigError.invalidValue(
+                    key: "log.level", value: value, expected: levels.joined(separator: ", "))
             }
             config.logLevel = value.lowercased()
         }

@@ -197,7 +197,11 @@ struct EventFileLoader {
                         silver.bindText(2, event.userId)
                         silver.bindText(3, event.episodeId)
                         silver.bindStatic(4, event.eventType.staticName)
-                        if let duration = event.duration { silver.bind(5, duration) } else { silver.bindNull(5) }
+                        if let duration = event.duration {
+                            silver.bind(5, duration)
+                        } else {
+                            silver.bindNull(5)
+                        }
                         silver.bind(6, fileId)
                         silver.bind(7, line.lineNo)
                         if try silver.run() == 1 {

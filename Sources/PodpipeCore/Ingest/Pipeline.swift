@@ -173,7 +173,8 @@ public final class Pipeline: @unchecked Sendable {
             // Not a file we can ever read (a link leaving the folder, a FIFO…): rejected,
             // identified by its name since its bytes are not to be read.
             entry.sha256 = "unreadable:" + candidate.name
-            return try finish(&entry, counts: FileLoadCounts(), state: .rejected,
+            return try finish(
+                &entry, counts: FileLoadCounts(), state: .rejected,
                 message: error.description, started: started, db: db)
         }
         try db.execute(sql: "SAVEPOINT file_rows")
@@ -220,24 +221,28 @@ public final class Pipeline: @unchecked Sendable {
             entry.duplicateOf = original.fileId
             return try finish(
                 &entry, counts: FileLoadCounts(), state: .duplicate,
-                message: "same bytes as \(original.name) (file \(original.fileId ?? 0), \(original.state.rawValue)); not loaded again",
+                message:
+                    "same bytes as \(original.name) (file \(original.fileId ?? 0), \(original.state.rawValue)); not loaded again",
                 started: started, db: db)
         }
         try db.execute(sql: "RELEASE file_rows")
         var message: String?
         if let previous, previous.state != .failed, previous.sha256 != entry.sha256 {
             entry.previousVersion = previous.fileId
-            message = "new version of \(candidate.name) (previous: file \(previous.fileId ?? 0)); loaded, its events de-duplicated against the earlier version"
+            message =
+                "new version of \(candidate.name) (previous: file \(previous.fileId ?? 0)); loaded, its events de-duplicated against the earlier version"
             logger.warning(
                 "new version of an already processed file",
                 metadata: ["file": "\(candidate.name)", "event": "file_new_version"])
         }
         if let rejection {
-            return try finish(&entry, counts: counts, state: .rejected, message: rejection.message,
+            return try finish(
+                &entry, counts: counts, state: .rejected, message: rejection.message,
                 started: started, db: db)
         }
         if counts.rowsRejected > 0 && message == nil {
-            message = "\(counts.rowsRejected) row(s) rejected; first: line \(counts.firstErrorLine ?? 0): \(counts.firstError ?? "")"
+            message =
+                "\(counts.rowsRejected) row(s) rejected; first: line \(counts.firstErrorLine ?? 0): \(counts.firstError ?? "")"
         }
         return try finish(&entry, counts: counts, state: .loaded, message: message, started: started, db: db)
     }
@@ -291,7 +296,8 @@ public final class Pipeline: @unchecked Sendable {
         try store.pool.write { db in
             let previous = try LedgerEntry.fetchOne(
                 db,
-                sql: "SELECT * FROM ingest_file WHERE name = ? AND state = 'failed' ORDER BY file_id DESC LIMIT 1",
+                sql:
+                    "SELECT * FROM ingest_file WHERE name = ? AND state = 'failed' ORDER BY file_id DESC LIMIT 1",
                 arguments: [candidate.name])
             let attempts = (previous?.attempts ?? 0) + 1
             let finished = Date()

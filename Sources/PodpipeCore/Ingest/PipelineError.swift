@@ -14,11 +14,13 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
             return "database error: \(message)"
         case .anotherWriter(let database, let lockFile, let holder):
             let who = holder.map { " (held by \($0))" } ?? ""
-            return "another podpipe writer is using \(database)\(who): only one podpiped or podpiped --once may write a database at a time; lock file \(lockFile). Wait for it to finish or stop the daemon."
+            return
+                "another podpipe writer is using \(database)\(who): only one podpiped or podpiped --once may write a database at a time; lock file \(lockFile). Wait for it to finish or stop the daemon."
         case .configuration(let message):
             return "configuration error: \(message)"
         case .dropFolderMissing(let path):
-            return "drop folder \(path) does not exist or is not a directory: create it or set data_load / --data-load"
+            return
+                "drop folder \(path) does not exist or is not a directory: create it or set data_load / --data-load"
         case .interrupted:
             return "interrupted: the current file was rolled back and will be processed again"
         }

@@ -135,7 +135,9 @@ final class ChunkSource: @unchecked Sendable {
                 if bytesRead == 0 { return 0 }
                 throw ReadError.gzip(
                     path: path,
-                    message: "gzip stream ends early (truncated file): the compressed data stops at byte \(bytesRead)")
+                    message:
+                        "gzip stream ends early (truncated file): the compressed data stops at byte \(bytesRead)"
+                )
             }
             let produced: Int = try raw.withUnsafeMutableBytes { (rawBuf) throws -> Int in
                 zstream.next_in = rawBuf.baseAddress!.assumingMemoryBound(to: Bytef.self)
@@ -155,7 +157,8 @@ final class ChunkSource: @unchecked Sendable {
                 default:
                     let message = zstream.msg.map { String(cString: $0) } ?? "code \(rc)"
                     throw ReadError.gzip(
-                        path: path, message: "not a valid gzip stream (\(message)) near compressed byte \(bytesRead)")
+                        path: path,
+                        message: "not a valid gzip stream (\(message)) near compressed byte \(bytesRead)")
                 }
                 return out
             }
@@ -176,7 +179,8 @@ public enum ReadError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .open(let path, let code):
             if code == ELOOP {
-                return "\(path): is a symbolic link; podpipe does not follow links in the drop folder (copy or move the real file in)"
+                return
+                    "\(path): is a symbolic link; podpipe does not follow links in the drop folder (copy or move the real file in)"
             }
             return "\(path): cannot open: \(String(cString: strerror(code))) (check the file's permissions)"
         case .notARegularFile(let path):
@@ -186,7 +190,8 @@ public enum ReadError: Error, CustomStringConvertible, Equatable {
         case .gzip(let path, let message):
             return "\(path): \(message)"
         case .changedWhileReading(let path, let expected, let now):
-            return "\(path): the file changed while it was read (\(expected) bytes read, now \(now)); it will be read again once it is stable"
+            return
+                "\(path): the file changed while it was read (\(expected) bytes read, now \(now)); it will be read again once it is stable"
         }
     }
 

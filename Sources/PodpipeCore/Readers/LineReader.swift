@@ -69,7 +69,8 @@ struct LineReader {
                 }
             }
             let readCount = try source.next(
-                into: UnsafeMutableRawBufferPointer(rebasing: buffer[end..<min(capacity, end + source.chunkSize)]))
+                into: UnsafeMutableRawBufferPointer(
+                    rebasing: buffer[end..<min(capacity, end + source.chunkSize)]))
             if readCount == 0 { break }
             var scan = end
             end += readCount

@@ -203,11 +203,12 @@ public struct StatusReport: Sendable, Codable {
         // Files waiting: in the folder but not settled in the ledger.
         if let listing = try? DropFolder.list(config.dataLoad) {
             let ledger = try store.pool.read { db in try Ledger.latestByName(db) }
-            report.files.pending = listing.candidates.filter { candidate in
-                guard let entry = ledger[candidate.name] else { return true }
-                return entry.state == .failed
-                    || !(entry.sizeBytes == candidate.size && entry.mtimeNs == candidate.mtimeNs)
-            }.count
+            report.files.pending =
+                listing.candidates.filter { candidate in
+                    guard let entry = ledger[candidate.name] else { return true }
+                    return entry.state == .failed
+                        || !(entry.sizeBytes == candidate.size && entry.mtimeNs == candidate.mtimeNs)
+                }.count
             report.files.ignored = listing.ignored.count
             report.ignoredNames = listing.ignored.map { "\($0.name): \($0.reason)" }
         } else {
@@ -252,7 +253,8 @@ public struct StatusReport: Sendable, Codable {
             "events    bronze \(rows.bronzeEvents) · silver \(rows.silverEvents) · rejected \(rows.rejectedEvents) · duplicates \(rows.duplicateEvents) · reject rate \(String(format: "%.2f%%", rejectRate * 100))"
         )
         lines.append(
-            "reference users \(rows.users) · episodes \(rows.episodes) · rejected rows \(rows.rejectedReferenceRows)")
+            "reference users \(rows.users) · episodes \(rows.episodes) · rejected rows \(rows.rejectedReferenceRows)"
+        )
         let goldLine: String
         if let refreshedAt = gold.refreshedAt {
             let age = gold.ageSeconds.map { " (\(Self.humanAge($0)) ago)" } ?? ""
