@@ -129,9 +129,10 @@ struct CrashTests {
         // podpiped is killed at random moments.
         let crashed = try Sandbox()
         let files = try Self.orderedFiles(reference.dataLoad)
-        // Small arrivals (about two per wanted kill): a kill can only land while something
-        // is pending, and with a few large arrivals too few runs had work left to interrupt.
-        let batch = max(1, files.count / max(1, settings.kills * 2))
+        // Small arrivals (one file, or about two per wanted kill in the long version): a kill
+        // can only land while something is pending. On a quiet machine a pass over one file
+        // takes a tenth of a second, so the kill delay is drawn below the last pass's time.
+        let batch = files.count >= settings.kills * 4 ? files.count / (settings.kills * 2) : 1
         func copy(_ slice: ArraySlice<(name: String, mtime: Date)>) throws {
             for (name, mtime) in slice {
                 let target = crashed.dataLoad + "/" + name
@@ -156,8 +157,8 @@ struct CrashTests {
                 break
             }
             runs += 1
-            // Anywhere from start-up to a little past the time a full run needs.
-            let delay = Double(rng.next() % 10_000) / 10_000 * lastCleanDuration * 1.2
+            // Anywhere from start-up to just before the time the last full pass needed.
+            let delay = Double(rng.next() % 10_000) / 10_000 * lastCleanDuration * 0.9
             let outcome = try Self.runAndMaybeKill(crashed, after: delay)
             if outcome.killed {
                 kills += 1
@@ -169,7 +170,7 @@ struct CrashTests {
                 #expect(outcome.status == 0, "an unkilled pass failed: \(outcome.stderr.suffix(2000))")
                 completed += 1
                 lastRunCompleted = true
-                lastCleanDuration = max(0.2, outcome.seconds)
+                lastCleanDuration = max(0.05, outcome.seconds)
             }
         }
         // Whatever the loop left out arrives now (the comparison is over all files).
