@@ -21,7 +21,12 @@ struct WriterLockTests {
         defer { close(fd) }
         // What `WriterLock.isHeld` does, held a little longer than it ever is.
         #expect(flock(fd, LOCK_SH | LOCK_NB) == 0)
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) { flock(fd, LOCK_UN) }
+        // A plain thread (Dispatch's pool may be busy with other tests' processes).
+        let release = Thread {
+            usleep(50_000)
+            flock(fd, LOCK_UN)
+        }
+        release.start()
         let lock = try WriterLock.acquire(database: database)
         #expect(WriterLock.isHeld(database: database))
         withExtendedLifetime(lock) {}

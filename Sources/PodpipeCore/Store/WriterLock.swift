@@ -26,10 +26,10 @@ public final class WriterLock: Sendable {
         }
         // `isHeld` (podpipectl status) takes a shared lock for a few microseconds: retry
         // briefly so that a status check never makes a starting writer fail. A real writer
-        // holds the lock for good, so this still fails fast (~0.2 s).
+        // holds the lock for good, so this still fails fast (~0.5 s).
         var locked = flock(fd, LOCK_EX | LOCK_NB) == 0
         var tries = 0
-        while !locked && errno == EWOULDBLOCK && tries < 10 {
+        while !locked && errno == EWOULDBLOCK && tries < 25 {
             usleep(20_000)
             tries += 1
             locked = flock(fd, LOCK_EX | LOCK_NB) == 0
