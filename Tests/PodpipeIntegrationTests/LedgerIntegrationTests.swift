@@ -39,6 +39,24 @@ struct LedgerIntegrationTests {
         #expect(try box.query("SELECT first_error_line FROM ingest_file") == 4)
     }
 
+    @Test func aTouchedFileIsRecognisedByItsBytesAndOnlyItsTimestampMoves() throws {
+        let box = try Sandbox()
+        try box.drop("a.ndjson", fileA, mtime: 1_700_000_000)
+        _ = try box.podpiped()
+        // Same bytes, new timestamp (touch, cp without -p): hashed before loading, not loaded.
+        try box.drop("a.ndjson", fileA, mtime: 1_700_000_500)
+        let run = try box.podpiped()
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(!run.stderr.contains("file_loaded"), "\(run.stderr)")
+        #expect(try box.query("SELECT count(*) FROM ingest_file") == 1)
+        #expect(try box.query("SELECT mtime_ns FROM ingest_file") == 1_700_000_500 * 1_000_000_000)
+        #expect(try box.query("SELECT count(*) FROM bronze_event") == 4)
+        // The next pass sees the new timestamp as settled.
+        let third = try box.podpiped()
+        #expect(third.status == 0)
+        #expect(try box.query("SELECT count(*) FROM ingest_file") == 1)
+    }
+
     @Test func aRenamedCopyIsADuplicateAndNotLoadedAgain() throws {
         let box = try Sandbox()
         try box.drop("a.ndjson", fileA, mtime: 1_700_000_000)

@@ -1,19 +1,30 @@
 import GRDB
 import GRDBSQLite
 
-/// The full gold rebuild's event aggregates, computed in one sequential scan of silver.
+/// The full gold rebuild's event aggregates, computed in one sequential scan of silver with
+/// memory bounded whatever the size of silver.
 ///
 /// SQLite has no hash aggregation: every `GROUP BY` that no index serves sorts its input, at
 /// about 1.7 µs per row here (measured on 1M events: ~10 s of the 12 s of CPU the set-based
 /// SQL rebuild took went into five such sorts of silver). This type reads `silver_event` once
-/// in rowid order, aggregates in hash tables keyed by interned user/episode numbers, then
-/// writes each aggregate table in its primary-key order (B-tree appends). The definitions are
-/// exactly those of the tables in migration 0002 and of the incremental path
-/// (`refresh_20_events.sql`), which the tests compare with this one.
+/// in rowid order and aggregates in hash tables keyed by interned user/episode numbers.
+///
+/// Memory: the three large keyed aggregates ((day, user, episode), (user, episode),
+/// (day, episode)) are held in hash tables of at most `spillEntries` keys together; when full
+/// they are written out in primary-key order and merged into the rows already written
+/// (`INSERT … ON CONFLICT DO UPDATE`), then emptied. What depends on a complete key — the
+/// distinct-user counters per day, each user's active days and cohorts, listeners per
+/// episode, the listen-through rate per pair — is derived afterwards by streaming the
+/// written tables in key order. What stays in memory grows with the number of distinct
+/// users, episodes and days only (the interned names and per-episode / per-day sums), not
+/// with events. (The 10M-event rebuild held 921 MB before this; see doc/performance.md.)
+///
+/// The definitions are exactly those of the tables in migration 0002 and of the incremental
+/// path (`refresh_20_events.sql`), which the tests compare with this one, also with a tiny
+/// `spillEntries` so that every aggregate is merged across spills.
 ///
 /// Reads the reference snapshots `gold_ref_user` / `gold_ref_episode`, which
-/// `refresh_05_full.sql` fills first. Memory: a few dozen bytes per distinct
-/// (day, user, episode), (user, episode) and (day, episode) key.
+/// `refresh_05_full.sql` fills first.
 struct GoldFullRebuild {
     private struct Triple: Hashable {
         var day: Int64
@@ -59,6 +70,11 @@ struct GoldFullRebuild {
         var multiEpisodeUsers: Int64 = 0
     }
 
+    /// Keys held in memory before the keyed aggregates are written out (~40 bytes each with
+    /// the hash tables' slack and the sorted copy made to write them: ~10 MB).
+    static let defaultSpillEntries = 262_144  // GoldRefresher.fullRebuildSpillEntries
+
+    let spillEntries: Int
     private var shortUserIds: [ShortKey: Int32] = [:]
     private var shortEpisodeIds: [ShortKey: Int32] = [:]
     private var userIds: [String: Int32] = [:]
@@ -71,15 +87,26 @@ struct GoldFullRebuild {
     private var episodes: [EpisodeSums] = []
     private var days: [Int64: DaySums] = [:]
     private var events = 0
+    /// Ranks of the interned names in SQLite's BINARY order (set after the scan).
+    private var userRank: [Int32] = []
+    private var episodeRank: [Int32] = []
+    private var multiDays: [Int32: (days: Int64, first: Int64)] = [:]
 
     /// Rebuilds gold_agg_day, _episode_day, _episode, _day_user_episode, _user_day,
     /// _user_episode, _multi_episode_user, _country_listen_through, _cohort_period and
     /// gold_multi_episode_users from all of silver. The tables must be empty.
     /// Returns the number of silver events read.
-    static func run(_ db: Database) throws -> Int {
-        var rebuild = GoldFullRebuild()
+    static func run(_ db: Database, spillEntries: Int = defaultSpillEntries) throws -> Int {
+        var rebuild = GoldFullRebuild(spillEntries: max(1, spillEntries))
         try rebuild.scan(db)
-        try rebuild.write(db)
+        try rebuild.spill(db)
+        rebuild.userRank = Self.ranks(rebuild.userNames)
+        rebuild.episodeRank = Self.ranks(rebuild.episodeNames)
+        try rebuild.deriveDayUsers(db)
+        let userReference = try rebuild.referenceByUser(db)
+        try rebuild.deriveCohorts(db, userReference)
+        try rebuild.derivePairs(db, userReference)
+        try rebuild.writeSmallTables(db)
         return rebuild.events
     }
 
@@ -150,6 +177,9 @@ struct GoldFullRebuild {
                 dayEpisodeCompletions[DayEpisode(day: day, episode: episode), default: 0] += 1
             }
             episodes[Int(episode)] = sums
+            if triples.count + pairs.count + dayEpisodeCompletions.count >= spillEntries {
+                try spill(db)
+            }
         }
         if let currentDay { days[currentDay] = currentSums }
     }
@@ -221,11 +251,12 @@ struct GoldFullRebuild {
         return rank
     }
 
-    private mutating func write(_ db: Database) throws {
+    /// Writes the keyed aggregates held in memory in key order, merged into the rows of
+    /// earlier spills, and empties them.
+    private mutating func spill(_ db: Database) throws {
         let userRank = Self.ranks(userNames)
         let episodeRank = Self.ranks(episodeNames)
 
-        // (day, user, episode) in key order; per-day and per-user distinct counters from it.
         var tripleRows = triples.map { ($0.key, $0.value) }
         triples = [:]
         tripleRows.sort {
@@ -234,38 +265,125 @@ struct GoldFullRebuild {
             return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
         }
         var insertTriple = try BatchInsert(
-            db, into: "gold_agg_day_user_episode (day, user_id, episode_id, listened)", columns: 4)
-        // (user, day) pairs with any event, and per user the days with 3+ listened episodes.
-        var userDays: [(user: Int32, day: Int64)] = []
-        var multiDays: [Int32: (days: Int64, first: Int64)] = [:]
-        var index = 0
-        while index < tripleRows.count {
-            let (day, user) = (tripleRows[index].0.day, tripleRows[index].0.user)
-            var listens: Int64 = 0
-            while index < tripleRows.count, tripleRows[index].0.day == day,
-                tripleRows[index].0.user == user
-            {
-                let (key, listened) = tripleRows[index]
-                insertTriple.append(.integer(key.day))
-                insertTriple.append(.text(userNames[Int(key.user)]))
-                insertTriple.append(.text(episodeNames[Int(key.episode)]))
-                insertTriple.append(.integer(listened ? 1 : 0))
-                try insertTriple.endRow()
-                if listened { listens += 1 }
-                index += 1
-            }
-            userDays.append((user, day))
-            days[day, default: DaySums()].activeUsers += 1
-            if listens > 0 { days[day, default: DaySums()].listeningUsers += 1 }
-            if listens >= 3 {
-                days[day, default: DaySums()].multiEpisodeUsers += 1
-                let old = multiDays[user]
-                multiDays[user] = ((old?.days ?? 0) + 1, min(old?.first ?? day, day))
-            }
+            db, into: "gold_agg_day_user_episode (day, user_id, episode_id, listened)", columns: 4,
+            merge:
+                "ON CONFLICT (day, user_id, episode_id) DO UPDATE SET listened = max(listened, excluded.listened)"
+        )
+        for (key, listened) in tripleRows {
+            insertTriple.append(.integer(key.day))
+            insertTriple.append(.text(userNames[Int(key.user)]))
+            insertTriple.append(.text(episodeNames[Int(key.episode)]))
+            insertTriple.append(.integer(listened ? 1 : 0))
+            try insertTriple.endRow()
         }
         try insertTriple.finish()
         tripleRows = []
 
+        var pairRows = pairs.map { ($0.key, $0.value) }
+        pairs = [:]
+        pairRows.sort {
+            if $0.0.user != $1.0.user { return userRank[Int($0.0.user)] < userRank[Int($1.0.user)] }
+            return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
+        }
+        var insertPair = try BatchInsert(
+            db,
+            into: "gold_agg_user_episode (user_id, episode_id, plays, completions, complete_duration_sum)",
+            columns: 5,
+            merge: """
+                ON CONFLICT (user_id, episode_id) DO UPDATE SET
+                    plays = plays + excluded.plays,
+                    completions = completions + excluded.completions,
+                    complete_duration_sum = complete_duration_sum + excluded.complete_duration_sum
+                """)
+        for (key, sums) in pairRows {
+            insertPair.append(.text(userNames[Int(key.user)]))
+            insertPair.append(.text(episodeNames[Int(key.episode)]))
+            insertPair.append(.integer(sums.plays))
+            insertPair.append(.integer(sums.completions))
+            insertPair.append(.integer(sums.completeDurationSum))
+            try insertPair.endRow()
+        }
+        try insertPair.finish()
+        pairRows = []
+
+        var episodeDays = dayEpisodeCompletions.map { ($0.key, $0.value) }
+        dayEpisodeCompletions = [:]
+        episodeDays.sort {
+            if $0.0.day != $1.0.day { return $0.0.day < $1.0.day }
+            return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
+        }
+        var insertEpisodeDay = try BatchInsert(
+            db, into: "gold_agg_episode_day (day, episode_id, completions)", columns: 3,
+            merge:
+                "ON CONFLICT (day, episode_id) DO UPDATE SET completions = completions + excluded.completions"
+        )
+        for (key, completions) in episodeDays {
+            insertEpisodeDay.append(.integer(key.day))
+            insertEpisodeDay.append(.text(episodeNames[Int(key.episode)]))
+            insertEpisodeDay.append(.integer(completions))
+            try insertEpisodeDay.endRow()
+        }
+        try insertEpisodeDay.finish()
+    }
+
+    /// Steps a statement over all its rows, calling `body` with the raw statement handle.
+    private static func forEachRow(
+        _ db: Database, _ sql: String, step: String, _ body: (OpaquePointer) throws -> Void
+    ) throws {
+        let select = try db.makeStatement(sql: sql)
+        let handle = select.sqliteStatement
+        sqlite3_reset(handle)
+        defer { sqlite3_reset(handle) }
+        while true {
+            let rc = sqlite3_step(handle)
+            if rc == SQLITE_DONE { return }
+            guard rc == SQLITE_ROW else {
+                throw GoldError.stepFailed(
+                    step: "full rebuild (\(step))",
+                    underlying: DatabaseError(resultCode: ResultCode(rawValue: rc)))
+            }
+            try body(handle)
+        }
+    }
+
+    /// From (day, user, episode) in key order: the distinct-user counters of each day, the
+    /// users with 3+ listened episodes on a day, and each user's active days
+    /// (gold_agg_user_day, written in sorted runs of at most `spillEntries` rows).
+    private mutating func deriveDayUsers(_ db: Database) throws {
+        var userDays: [(user: Int32, day: Int64)] = []
+        var current: (day: Int64, user: Int32)?
+        var listens: Int64 = 0
+        func endGroup(_ this: inout GoldFullRebuild) throws {
+            guard let (day, user) = current else { return }
+            userDays.append((user, day))
+            this.days[day, default: DaySums()].activeUsers += 1
+            if listens > 0 { this.days[day, default: DaySums()].listeningUsers += 1 }
+            if listens >= 3 {
+                this.days[day, default: DaySums()].multiEpisodeUsers += 1
+                let old = this.multiDays[user]
+                this.multiDays[user] = ((old?.days ?? 0) + 1, min(old?.first ?? day, day))
+            }
+            if userDays.count >= this.spillEntries { try this.writeUserDays(&userDays, db) }
+        }
+        try Self.forEachRow(
+            db, "SELECT day, user_id, listened FROM gold_agg_day_user_episode",
+            step: "scan of gold_agg_day_user_episode"
+        ) { handle in
+            let day = sqlite3_column_int64(handle, 0)
+            let user = Self.intern(handle, 1, &shortUserIds, &userIds, &userNames)
+            if current?.day != day || current?.user != user {
+                try endGroup(&self)
+                current = (day, user)
+                listens = 0
+            }
+            if sqlite3_column_int64(handle, 2) != 0 { listens += 1 }
+        }
+        try endGroup(&self)
+        try writeUserDays(&userDays, db)
+    }
+
+    /// Writes a run of distinct (user, day) pairs in key order and empties it.
+    private func writeUserDays(_ userDays: inout [(user: Int32, day: Int64)], _ db: Database) throws {
         userDays.sort {
             if $0.user != $1.user { return userRank[Int($0.user)] < userRank[Int($1.user)] }
             return $0.day < $1.day
@@ -277,7 +395,112 @@ struct GoldFullRebuild {
             try insertUserDay.endRow()
         }
         try insertUserDay.finish()
+        userDays.removeAll(keepingCapacity: true)
+    }
 
+    /// The reference user of each interned user number (nil: not in the reference data).
+    private mutating func referenceByUser(_ db: Database) throws -> [ReferenceUser?] {
+        let referenceUsers = try Self.referenceUsers(db)
+        return userNames.map { referenceUsers[$0] }
+    }
+
+    /// Cohorts: distinct (user, week N / month N after signup), days on or after signup,
+    /// from each user's active days in (user, day) order.
+    private mutating func deriveCohorts(_ db: Database, _ userReference: [ReferenceUser?]) throws {
+        struct CohortKey: Hashable {
+            var cohortMonth: String
+            var isWeek: Bool
+            var number: Int64
+        }
+        var cohorts: [CohortKey: Int64] = [:]
+        var currentUser: Int32 = -1
+        var lastWeek: Int64 = -1
+        var lastMonth: Int64 = .min
+        try Self.forEachRow(
+            db, "SELECT user_id, day FROM gold_agg_user_day", step: "scan of gold_agg_user_day"
+        ) { handle in
+            let user = Self.intern(handle, 0, &shortUserIds, &userIds, &userNames)
+            let day = sqlite3_column_int64(handle, 1)
+            if user != currentUser {
+                currentUser = user
+                lastWeek = -1
+                lastMonth = .min
+            }
+            guard Int(user) < userReference.count, let reference = userReference[Int(user)],
+                day >= reference.signupDay
+            else { return }
+            let week = (day - reference.signupDay) / 7
+            if week != lastWeek {
+                lastWeek = week
+                cohorts[
+                    CohortKey(cohortMonth: reference.cohortMonth, isWeek: true, number: week), default: 0] +=
+                    1
+            }
+            let (year, month, _) = GoldClock.civil(fromDays: day)
+            let monthNumber = year * 12 + month - 1 - reference.signupMonthIndex
+            if monthNumber != lastMonth {
+                lastMonth = monthNumber
+                cohorts[
+                    CohortKey(cohortMonth: reference.cohortMonth, isWeek: false, number: monthNumber),
+                    default: 0] += 1
+            }
+        }
+        var insertCohort = try BatchInsert(
+            db, into: "gold_agg_cohort_period (cohort_month, period, period_number, active_users)", columns: 4
+        )
+        for (key, users) in cohorts {
+            insertCohort.append(.text(key.cohortMonth))
+            insertCohort.append(.text(key.isWeek ? "week" : "month"))
+            insertCohort.append(.integer(key.number))
+            insertCohort.append(.integer(users))
+            try insertCohort.endRow()
+        }
+        try insertCohort.finish()
+    }
+
+    /// From the complete (user, episode) pairs: listeners per episode and the listen-through
+    /// rate by country (rounded per pair, so only complete pair sums give it).
+    private mutating func derivePairs(_ db: Database, _ userReference: [ReferenceUser?]) throws {
+        var countries: [String: (rate: Int64, completions: Int64)] = [:]
+        let durations = try Dictionary(
+            Row.fetchAll(db, sql: "SELECT episode_id, duration_seconds FROM gold_ref_episode")
+                .map { (row: Row) -> (String, Int64) in (row[0], row[1]) },
+            uniquingKeysWith: { first, _ in first })
+        let episodeDuration = episodeNames.map { durations[$0] }
+        try Self.forEachRow(
+            db,
+            "SELECT user_id, episode_id, completions, complete_duration_sum FROM gold_agg_user_episode",
+            step: "scan of gold_agg_user_episode"
+        ) { handle in
+            let user = Int(Self.intern(handle, 0, &shortUserIds, &userIds, &userNames))
+            let episode = Int(Self.intern(handle, 1, &shortEpisodeIds, &episodeIds, &episodeNames))
+            let completions = sqlite3_column_int64(handle, 2)
+            let s = sqlite3_column_int64(handle, 3)
+            guard episode < episodes.count else { return }
+            episodes[episode].listeners += 1
+            if completions > 0, user < userReference.count, let reference = userReference[user],
+                episode < episodeDuration.count, let duration = episodeDuration[episode], duration > 0
+            {
+                let rate =
+                    (s / duration) * 1_000_000_000
+                    + ((s % duration) * 1_000_000_000 + duration / 2) / duration
+                let old = countries[reference.country] ?? (0, 0)
+                countries[reference.country] = (old.rate + rate, old.completions + completions)
+            }
+        }
+        var insertCountry = try BatchInsert(
+            db, into: "gold_agg_country_listen_through (country, rate_sum_e9, completions)", columns: 3)
+        for (country, value) in countries.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+            insertCountry.append(.text(country))
+            insertCountry.append(.integer(value.rate))
+            insertCountry.append(.integer(value.completions))
+            try insertCountry.endRow()
+        }
+        try insertCountry.finish()
+    }
+
+    /// The per-day, per-user and per-episode tables (sized by days, users and episodes).
+    private func writeSmallTables(_ db: Database) throws {
         var insertDay = try BatchInsert(
             db,
             into:
@@ -309,73 +532,6 @@ struct GoldFullRebuild {
         try db.execute(
             sql: "UPDATE gold_multi_episode_users SET users = ?", arguments: [multiDays.count])
 
-        // (day, episode) completions.
-        var insertEpisodeDay = try BatchInsert(
-            db, into: "gold_agg_episode_day (day, episode_id, completions)", columns: 3)
-        let episodeDays = dayEpisodeCompletions.sorted {
-            if $0.key.day != $1.key.day { return $0.key.day < $1.key.day }
-            return episodeRank[Int($0.key.episode)] < episodeRank[Int($1.key.episode)]
-        }
-        dayEpisodeCompletions = [:]
-        for (key, completions) in episodeDays {
-            insertEpisodeDay.append(.integer(key.day))
-            insertEpisodeDay.append(.text(episodeNames[Int(key.episode)]))
-            insertEpisodeDay.append(.integer(completions))
-            try insertEpisodeDay.endRow()
-        }
-        try insertEpisodeDay.finish()
-
-        // (user, episode) listen pairs, listeners per episode, listen-through by country.
-        var countries: [String: (rate: Int64, completions: Int64)] = [:]
-        let referenceUsers = try Self.referenceUsers(db)
-        let durations = try Dictionary(
-            Row.fetchAll(db, sql: "SELECT episode_id, duration_seconds FROM gold_ref_episode")
-                .map { (row: Row) -> (String, Int64) in (row[0], row[1]) },
-            uniquingKeysWith: { first, _ in first })
-        let userReference = userNames.map { referenceUsers[$0] }
-        let episodeDuration = episodeNames.map { durations[$0] }
-        let pairRows = pairs.sorted {
-            if $0.key.user != $1.key.user {
-                return userRank[Int($0.key.user)] < userRank[Int($1.key.user)]
-            }
-            return episodeRank[Int($0.key.episode)] < episodeRank[Int($1.key.episode)]
-        }
-        pairs = [:]
-        var insertPair = try BatchInsert(
-            db,
-            into: "gold_agg_user_episode (user_id, episode_id, plays, completions, complete_duration_sum)",
-            columns: 5)
-        for (key, sums) in pairRows {
-            insertPair.append(.text(userNames[Int(key.user)]))
-            insertPair.append(.text(episodeNames[Int(key.episode)]))
-            insertPair.append(.integer(sums.plays))
-            insertPair.append(.integer(sums.completions))
-            insertPair.append(.integer(sums.completeDurationSum))
-            try insertPair.endRow()
-            episodes[Int(key.episode)].listeners += 1
-            if sums.completions > 0, let user = userReference[Int(key.user)],
-                let duration = episodeDuration[Int(key.episode)], duration > 0
-            {
-                let s = sums.completeDurationSum
-                let rate =
-                    (s / duration) * 1_000_000_000
-                    + ((s % duration) * 1_000_000_000 + duration / 2) / duration
-                let old = countries[user.country] ?? (0, 0)
-                countries[user.country] = (old.rate + rate, old.completions + sums.completions)
-            }
-        }
-        try insertPair.finish()
-        var insertCountry = try BatchInsert(
-            db, into: "gold_agg_country_listen_through (country, rate_sum_e9, completions)", columns: 3)
-        for (country, value) in countries.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
-            insertCountry.append(.text(country))
-            insertCountry.append(.integer(value.rate))
-            insertCountry.append(.integer(value.completions))
-            try insertCountry.endRow()
-        }
-        try insertCountry.finish()
-
-        // Per episode.
         var insertEpisode = try BatchInsert(
             db,
             into:
@@ -395,55 +551,6 @@ struct GoldFullRebuild {
             try insertEpisode.endRow()
         }
         try insertEpisode.finish()
-
-        // Cohorts: distinct (user, week N / month N after signup), days on or after signup.
-        // userDays is in (user, day) order, so a user's periods come in ascending order.
-        struct CohortKey: Hashable {
-            var cohortMonth: String
-            var isWeek: Bool
-            var number: Int64
-        }
-        var cohorts: [CohortKey: Int64] = [:]
-        var start = 0
-        while start < userDays.count {
-            let user = userDays[start].user
-            var end = start
-            while end < userDays.count, userDays[end].user == user { end += 1 }
-            if let reference = userReference[Int(user)] {
-                var lastWeek: Int64 = -1
-                var lastMonth: Int64 = .min
-                for row in userDays[start..<end] where row.day >= reference.signupDay {
-                    let week = (row.day - reference.signupDay) / 7
-                    if week != lastWeek {
-                        lastWeek = week
-                        cohorts[
-                            CohortKey(cohortMonth: reference.cohortMonth, isWeek: true, number: week),
-                            default: 0] += 1
-                    }
-                    let (year, month, _) = GoldClock.civil(fromDays: row.day)
-                    let monthNumber = year * 12 + month - 1 - reference.signupMonthIndex
-                    if monthNumber != lastMonth {
-                        lastMonth = monthNumber
-                        cohorts[
-                            CohortKey(
-                                cohortMonth: reference.cohortMonth, isWeek: false, number: monthNumber),
-                            default: 0] += 1
-                    }
-                }
-            }
-            start = end
-        }
-        var insertCohort = try BatchInsert(
-            db, into: "gold_agg_cohort_period (cohort_month, period, period_number, active_users)", columns: 4
-        )
-        for (key, users) in cohorts {
-            insertCohort.append(.text(key.cohortMonth))
-            insertCohort.append(.text(key.isWeek ? "week" : "month"))
-            insertCohort.append(.integer(key.number))
-            insertCohort.append(.integer(users))
-            try insertCohort.endRow()
-        }
-        try insertCohort.finish()
     }
 
     private struct ReferenceUser {
@@ -486,18 +593,24 @@ private struct BatchInsert {
     let full: BulkStatement
     var values: [Value] = []
 
-    /// `into`: `table (column, …)`, with `columns` columns.
-    init(_ db: Database, into head: String, columns: Int) throws {
+    let merge: String
+
+    /// `into`: `table (column, …)`, with `columns` columns; `merge`: an `ON CONFLICT …`
+    /// clause for rows whose key may already be there.
+    init(_ db: Database, into head: String, columns: Int, merge: String = "") throws {
         self.db = db
         self.head = head
         self.columns = columns
-        full = try BulkStatement(db, sql: Self.sql(head, columns: columns, rows: Self.rowsPerStatement))
+        self.merge = merge
+        full = try BulkStatement(
+            db, sql: Self.sql(head, columns: columns, rows: Self.rowsPerStatement, merge: merge))
         values.reserveCapacity(columns * Self.rowsPerStatement)
     }
 
-    static func sql(_ head: String, columns: Int, rows: Int) -> String {
+    static func sql(_ head: String, columns: Int, rows: Int, merge: String) -> String {
         let row = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
-        return "INSERT INTO \(head) VALUES " + Array(repeating: row, count: rows).joined(separator: ", ")
+        return "INSERT INTO \(head) VALUES "
+            + Array(repeating: row, count: rows).joined(separator: ", ") + " " + merge
     }
 
     /// Appends the next value of the current row.
@@ -515,7 +628,8 @@ private struct BatchInsert {
     /// Inserts the rows still pending.
     mutating func finish() throws {
         guard !values.isEmpty else { return }
-        let tail = try BulkStatement(db, sql: Self.sql(head, columns: columns, rows: values.count / columns))
+        let tail = try BulkStatement(
+            db, sql: Self.sql(head, columns: columns, rows: values.count / columns, merge: merge))
         try flush(tail)
     }
 

@@ -70,6 +70,17 @@ public enum Ledger {
                 """, arguments: [sha])
     }
 
+    /// Whether a loaded or rejected entry has exactly this many bytes (cheap test before
+    /// hashing a file whose bytes may already be known).
+    public static func hasFile(ofSize size: Int64, _ db: Database) throws -> Bool {
+        try Bool.fetchOne(
+            db,
+            sql: """
+                SELECT EXISTS (SELECT 1 FROM ingest_file
+                               WHERE size_bytes = ? AND state IN ('loaded', 'rejected'))
+                """, arguments: [size]) ?? false
+    }
+
     public static func counts(_ db: Database) throws -> [LedgerState: Int] {
         var result: [LedgerState: Int] = [:]
         for state in LedgerState.allCases { result[state] = 0 }

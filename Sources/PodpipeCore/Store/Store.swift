@@ -25,7 +25,7 @@ public final class Store: Sendable {
             // but never corrupts or half-applies one, and the ledger then reloads them.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
-            try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB page cache
+            try db.execute(sql: "PRAGMA cache_size = -16384")  // 16 MiB page cache
             try db.execute(sql: "PRAGMA foreign_keys = OFF")  // integrity is kept by code
         }
         let pool = try DatabasePool(path: path, configuration: config)
