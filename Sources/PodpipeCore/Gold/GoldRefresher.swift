@@ -47,7 +47,7 @@ public struct GoldRefresher: Sendable {
     /// `fullRebuildMinimum`: see ``fullRebuildMinimum`` (default 50,000).
     public init(
         chunkSize: Int = 200_000, fullRebuildMinimum: Int = 50_000,
-        fullRebuildSpillEntries: Int = 262_144
+        fullRebuildSpillEntries: Int = 65_536
     ) {
         self.chunkSize = max(1, chunkSize)
         self.fullRebuildMinimum = fullRebuildMinimum

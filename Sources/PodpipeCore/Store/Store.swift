@@ -25,7 +25,11 @@ public final class Store: Sendable {
             // but never corrupts or half-applies one, and the ledger then reloads them.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
-            try db.execute(sql: "PRAGMA cache_size = -16384")  // 16 MiB page cache
+            // 8 MiB page cache. Bronze, silver (natural key led by ts) and the ledger grow by
+            // appends, so a bigger cache does not pay: 64, 16 and 8 MiB loaded 1M events in
+            // the same time, and 8 MiB keeps a 1 GB file's load under 64 MB of RSS
+            // (doc/performance.md).
+            try db.execute(sql: "PRAGMA cache_size = -8192")
             try db.execute(sql: "PRAGMA foreign_keys = OFF")  // integrity is kept by code
         }
         let pool = try DatabasePool(path: path, configuration: config)
