@@ -222,6 +222,7 @@ struct EventFileLoader {
                     }
                     counts.rowsRead += 1
                     _ = try bronze.run()
+                    FaultInjection.reach(.eventRows)
                 }
             }
         }
