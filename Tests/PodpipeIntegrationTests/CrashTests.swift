@@ -269,8 +269,9 @@ struct CrashTests {
         let recorded = try Self.recorded(reference.database)
 
         // The same files arrive in batches, in the same order, into a second folder whose
-        // podpiped is killed. Small arrivals (one file, or about two per wanted random kill
-        // in the long version): a kill can only land while something is pending.
+        // podpiped is killed. Small arrivals (files / (2 × wanted random kills) files each when
+        // there are 4 or more files per wanted kill, as in the short version's 42 files and 6
+        // kills; else one file): a kill can only land while something is pending.
         let crashed = try Sandbox()
         let files = try Self.orderedFiles(reference.dataLoad)
         let batch = files.count >= settings.kills * 4 ? files.count / (settings.kills * 2) : 1
