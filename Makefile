@@ -102,8 +102,9 @@ clean:
 bench:
 	scripts/bench.sh
 
-# Reliability (doc/reliability.md): the long crash test (>= 60 kill -9 over 300,000 events;
-# KILLS, EVENTS, FILES, SEED override) and the libFuzzer targets (FUZZ_SECONDS per target).
+# Reliability (doc/reliability.md): the long crash test (>= 60 kill -9 at random moments and
+# >= 6 at each PODPIPE_CRASH_AT point over 300,000 events; KILLS, FORCED, EVENTS, FILES,
+# REFERENCE_UPDATES, SEED override) and the libFuzzer targets (FUZZ_SECONDS per target).
 FUZZ_SECONDS ?= 600
 .PHONY: crash-test fuzz
 crash-test:

@@ -125,6 +125,7 @@ public struct GoldRefresher: Sendable {
                 from = to
             }
         }
+        FaultInjection.reach(.goldRefresh)
         try Self.rebuildAnswers(db)
 
         summary.durationMs = Self.elapsedMs(since: started)

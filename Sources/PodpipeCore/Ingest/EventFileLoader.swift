@@ -261,6 +261,9 @@ struct EventFileLoader {
                     }
                     _ = try statement.run()
                     next += rows
+                    if FaultInjection.armed {
+                        for _ in 0..<rows { FaultInjection.reach(.eventRows) }
+                    }
                 }
             }
         }

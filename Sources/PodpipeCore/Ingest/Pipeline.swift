@@ -306,6 +306,7 @@ public final class Pipeline: @unchecked Sendable {
         if counts.rowsLoaded > 0 || counts.rowsDuplicate > 0 {
             try PipelineState.set("silver.last_change_at", entry.finishedAt, db)
         }
+        FaultInjection.reach(.ledgerCommit)
         return FileOutcome(
             name: entry.name, state: state, rowsRead: counts.rowsRead, rowsLoaded: counts.rowsLoaded,
             rowsRejected: counts.rowsRejected, rowsDuplicate: counts.rowsDuplicate, message: message,

@@ -99,6 +99,7 @@ struct ReferenceFileLoader {
                 counts.noteError(codes, line: line)
             } else {
                 counts.rowsLoaded += 1
+                FaultInjection.reach(.referenceUpsert)
             }
             try bronze.execute(arguments: [
                 fileId, line, kind.rawValue, raw, codes == nil ? "silver" : "rejected", codes,
