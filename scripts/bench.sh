@@ -54,7 +54,7 @@ measure() {
     walls+=("$(echo "$out" | awk '{print $1}')")
     rsss+=("$(echo "$out" | awk '{print $2}')")
     # podpiped logs the gold refresh's own duration: the gold part of the wall time.
-    golds+=("$(grep -o 'duration_ms=[0-9]* event=gold_refreshed' /tmp/bench.err | grep -o '[0-9]*' | head -1)")
+    golds+=("$(grep -o 'duration_ms=[0-9]* event=gold_refreshed' /tmp/bench.err | grep -o '[0-9]*' | head -1 || true)")
   done
   local w r g
   w=$(printf '%s\n' "${walls[@]}" | median)
