@@ -134,29 +134,9 @@ struct ReferenceFileLoader {
         for (index, value) in fields.enumerated() {
             if index > 0 { out += ", " }
             let key = index < header.count ? header[index] : "_extra_\(index + 1)"
-            out += jsonString(key) + ": " + jsonString(value)
+            out += JSONText.string(key) + ": " + JSONText.string(value)
         }
         return out + "}"
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }
 

@@ -64,14 +64,7 @@ public struct DryRunReport: Sendable, Codable, Equatable {
     }
 
     /// One JSON object (snake_case keys), for scripts.
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard let data = try? encoder.encode(self), let text = String(data: data, encoding: .utf8)
-        else { return "{}" }
-        return text + "\n"
-    }
+    public func json() -> String { JSONText.snakeCase(self) }
 
     /// The human-readable report: one block per file, then a total.
     public func text() -> String {
