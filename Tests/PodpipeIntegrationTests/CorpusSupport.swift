@@ -264,7 +264,8 @@ enum RawPath {
     }
 }
 
-/// Runs an executable with a hard time limit (a hang is a failure, not a stuck CI job).
+/// A run of a built executable with a hard time limit (a hang is a failure, not a stuck CI
+/// job), its log on stderr.
 struct BoundedRun {
     var status: Int32
     var stderr: String
@@ -276,53 +277,33 @@ struct BoundedRun {
     static func run(
         _ name: String, _ args: [String], timeout: Double, env: [String: String] = [:], prefix: [String] = []
     ) throws -> BoundedRun {
-        let process = Process()
-        let binary = Binaries.directory.appendingPathComponent(name)
-        if let wrapper = prefix.first {
-            process.executableURL = URL(fileURLWithPath: wrapper)
-            process.arguments = Array(prefix.dropFirst()) + [binary.path] + args
-        } else {
-            process.executableURL = binary
-            process.arguments = args
-        }
-        var environment = ProcessInfo.processInfo.environment
-        for key in environment.keys where key.hasPrefix("PODPIPE_") && key != "PODPIPE_BIN_DIR" {
-            environment.removeValue(forKey: key)
-        }
-        environment.removeValue(forKey: "JOURNAL_STREAM")
-        environment["PODPIPE_LOG_TARGET"] = "stderr"
-        for (key, value) in env { environment[key] = value }
-        process.environment = environment
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        let started = Date()
-        try process.run()
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let pid = process.processIdentifier
-        var timedOut = false
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
-            if Date() > deadline {
-                timedOut = true
-                kill(pid, SIGKILL)
-                break
-            }
-            usleep(20_000)
-        }
-        process.waitUntilExit()
-        group.wait()
+        let result = try Binaries.run(
+            name, args, env: ["PODPIPE_LOG_TARGET": "stderr"].merging(env) { $1 }, timeout: timeout,
+            prefix: prefix)
         return BoundedRun(
-            status: process.terminationStatus, stderr: String(decoding: errData, as: UTF8.self),
-            timedOut: timedOut, seconds: Date().timeIntervalSince(started))
+            status: result.status, stderr: result.stderr, timedOut: result.timedOut,
+            seconds: result.seconds)
     }
+}
+
+/// Runs `body` with a tmpfs of `size` mounted in the sandbox (a database on a small or
+/// read-only filesystem), unmounted afterwards; `body` gets the mount point and a database
+/// path on it. Mounting needs root (CAP_SYS_ADMIN): without it the test is skipped with
+/// the reason printed, and `body` does not run.
+func withTmpfs(
+    _ sandbox: Sandbox, size: String, _ body: (_ mountPoint: String, _ database: String) throws -> Void
+) throws {
+    let mountPoint = sandbox.root.appendingPathComponent("tmpfs").path
+    try? FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+    let result = try? Binaries.runTool(
+        "/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", mountPoint])
+    guard let result, result.status == 0 else {
+        print(
+            "skipped: cannot mount a tmpfs (needs root / CAP_SYS_ADMIN): \(result?.stderr ?? "mount failed")")
+        return
+    }
+    defer { _ = try? Binaries.runTool("/bin/umount", ["-l", mountPoint]) }
+    try body(mountPoint, mountPoint + "/podpipe.sqlite")
 }
 
 extension Binaries {
