@@ -168,7 +168,7 @@ public final class Pipeline: @unchecked Sendable {
 
         let source: ChunkSource
         do {
-            source = try ChunkSource(path: candidate.path, rawPath: candidate.rawPath, gzip: candidate.gzip)
+            source = try ChunkSource(candidate)
         } catch let error as ReadError where error.isPermanent {
             // Not a file we can ever read (a link leaving the folder, a FIFO…): rejected,
             // identified by its name since its bytes are not to be read.
