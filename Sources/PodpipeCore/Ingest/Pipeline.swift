@@ -260,7 +260,8 @@ public final class Pipeline: @unchecked Sendable {
                 shouldStop: shouldStop)
             return try loader.load(source: source, fileId: fileId, db: db)
         case .episodes, .users:
-            return try ReferenceFileLoader(kind: kind).load(source: source, fileId: fileId, db: db)
+            return try ReferenceFileLoader(kind: kind, shouldStop: shouldStop).load(
+                source: source, fileId: fileId, db: db)
         }
     }
 
