@@ -302,8 +302,9 @@ public final class Pipeline: @unchecked Sendable {
                 arguments: [candidate.name])
             let attempts = (previous?.attempts ?? 0) + 1
             let finished = Date()
-            // 30 s, 1 min, 2 min … capped at 1 h.
-            let backoff = min(3600.0, 30.0 * pow(2.0, Double(min(attempts - 1, 12))))
+            // 30 s, 1 min, 2 min … capped at 1 h (the base is `ingest.retry_backoff`).
+            let backoff = min(
+                3600.0, settings.retryBackoffSeconds * pow(2.0, Double(min(attempts - 1, 12))))
             var entry =
                 previous
                 ?? LedgerEntry(
