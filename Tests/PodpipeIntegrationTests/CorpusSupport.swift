@@ -153,10 +153,7 @@ enum CorpusGenerator {
         case "not-gzip":
             return goodLine + nl
         case "users-100k":
-            var text = "user_id,signup_date,country\n"
-            text.reserveCapacity(3_000_000)
-            for i in 0..<100_000 { text += "user_\(i),2023-0\(1 + i % 9)-1\(i % 10),C\(i % 37)\n" }
-            return Data(text.utf8)
+            return users(100_000)
         case "users-latin1":
             return Data("user_id,signup_date,country\nuser_1,2023-05-01,".utf8) + Data([0x46, 0xE9, 0x0A])
         case "events-latin1":
@@ -167,6 +164,14 @@ enum CorpusGenerator {
         default:
             throw CorpusError.unknownGenerator(gen)
         }
+    }
+
+    /// A users CSV of `count` valid, distinct records.
+    static func users(_ count: Int) -> Data {
+        var text = "user_id,signup_date,country\n"
+        text.reserveCapacity(count * 30)
+        for i in 0..<count { text += "user_\(i),2023-0\(1 + i % 9)-1\(i % 10),C\(i % 37)\n" }
+        return Data(text.utf8)
     }
 
     static func gzip(_ data: Data) throws -> Data {

@@ -193,12 +193,7 @@ struct DaemonIntegrationTests {
         var description: String { name }
 
         var content: Data {
-            if name.hasSuffix(".csv") {
-                var text = "user_id,signup_date,country\n"
-                for i in 0..<rows { text += "user_\(i),2023-0\(1 + i % 9)-1\(i % 10),C\(i % 37)\n" }
-                return Data(text.utf8)
-            }
-            return Data(eventLines(rows, seed: 8).utf8)
+            name.hasSuffix(".csv") ? CorpusGenerator.users(rows) : Data(eventLines(rows, seed: 8).utf8)
         }
     }
 
