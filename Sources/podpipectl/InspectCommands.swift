@@ -173,7 +173,8 @@ struct Validate: AsyncParsableCommand {
             let validator = DryRunValidator(
                 database: settings.database, futureSkewSeconds: settings.futureSkew,
                 maxLineBytes: settings.maxLineBytes, sampleLimit: rows, kind: kind)
-            let report = try validator.run(paths: files)
+            // By their bytes: a name that is not UTF-8 is validated too.
+            let report = try validator.run(rawPaths: RawArguments.bytes(of: files))
             emit(json ? report.json() : report.text())
             if !report.allFilesUsable || (strict && report.anyRejection) { throw ExitCode(1) }
         }

@@ -81,3 +81,29 @@ enum LedgerNameCompletion {
         return names.filter { $0.hasPrefix(prefix) }
     }
 }
+
+/// The command line's arguments as bytes. Swift decodes `argv` as UTF-8, replacing invalid
+/// bytes with U+FFFD, so a file name that is not UTF-8 (Linux names are bytes) would not
+/// be found again; this recovers the bytes of such an argument from `argv`.
+enum RawArguments {
+    /// The bytes of every `argv` entry.
+    static func all() -> [[UInt8]] {
+        (0..<Int(CommandLine.argc)).compactMap { index in
+            CommandLine.unsafeArgv[index].map { pointer in
+                Array(UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
+            }
+        }
+    }
+
+    /// The bytes each of `values` was given as: the first unused `argv` entry that decodes
+    /// to it; a value's UTF-8 when none does (it was not given literally).
+    static func bytes(of values: [String], argv: [[UInt8]] = all()) -> [[UInt8]] {
+        var unused = argv
+        return values.map { value in
+            if let index = unused.firstIndex(where: { String(decoding: $0, as: UTF8.self) == value }) {
+                return unused.remove(at: index)
+            }
+            return Array(value.utf8)
+        }
+    }
+}

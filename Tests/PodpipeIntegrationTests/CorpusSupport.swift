@@ -153,10 +153,7 @@ enum CorpusGenerator {
         case "not-gzip":
             return goodLine + nl
         case "users-100k":
-            var text = "user_id,signup_date,country\n"
-            text.reserveCapacity(3_000_000)
-            for i in 0..<100_000 { text += "user_\(i),2023-0\(1 + i % 9)-1\(i % 10),C\(i % 37)\n" }
-            return Data(text.utf8)
+            return users(100_000)
         case "users-latin1":
             return Data("user_id,signup_date,country\nuser_1,2023-05-01,".utf8) + Data([0x46, 0xE9, 0x0A])
         case "events-latin1":
@@ -167,6 +164,14 @@ enum CorpusGenerator {
         default:
             throw CorpusError.unknownGenerator(gen)
         }
+    }
+
+    /// A users CSV of `count` valid, distinct records.
+    static func users(_ count: Int) -> Data {
+        var text = "user_id,signup_date,country\n"
+        text.reserveCapacity(count * 30)
+        for i in 0..<count { text += "user_\(i),2023-0\(1 + i % 9)-1\(i % 10),C\(i % 37)\n" }
+        return Data(text.utf8)
     }
 
     static func gzip(_ data: Data) throws -> Data {
@@ -264,7 +269,8 @@ enum RawPath {
     }
 }
 
-/// Runs an executable with a hard time limit (a hang is a failure, not a stuck CI job).
+/// A run of a built executable with a hard time limit (a hang is a failure, not a stuck CI
+/// job), its log on stderr.
 struct BoundedRun {
     var status: Int32
     var stderr: String
@@ -276,53 +282,33 @@ struct BoundedRun {
     static func run(
         _ name: String, _ args: [String], timeout: Double, env: [String: String] = [:], prefix: [String] = []
     ) throws -> BoundedRun {
-        let process = Process()
-        let binary = Binaries.directory.appendingPathComponent(name)
-        if let wrapper = prefix.first {
-            process.executableURL = URL(fileURLWithPath: wrapper)
-            process.arguments = Array(prefix.dropFirst()) + [binary.path] + args
-        } else {
-            process.executableURL = binary
-            process.arguments = args
-        }
-        var environment = ProcessInfo.processInfo.environment
-        for key in environment.keys where key.hasPrefix("PODPIPE_") && key != "PODPIPE_BIN_DIR" {
-            environment.removeValue(forKey: key)
-        }
-        environment.removeValue(forKey: "JOURNAL_STREAM")
-        environment["PODPIPE_LOG_TARGET"] = "stderr"
-        for (key, value) in env { environment[key] = value }
-        process.environment = environment
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        let started = Date()
-        try process.run()
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let pid = process.processIdentifier
-        var timedOut = false
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
-            if Date() > deadline {
-                timedOut = true
-                kill(pid, SIGKILL)
-                break
-            }
-            usleep(20_000)
-        }
-        process.waitUntilExit()
-        group.wait()
+        let result = try Binaries.run(
+            name, args, env: ["PODPIPE_LOG_TARGET": "stderr"].merging(env) { $1 }, timeout: timeout,
+            prefix: prefix)
         return BoundedRun(
-            status: process.terminationStatus, stderr: String(decoding: errData, as: UTF8.self),
-            timedOut: timedOut, seconds: Date().timeIntervalSince(started))
+            status: result.status, stderr: result.stderr, timedOut: result.timedOut,
+            seconds: result.seconds)
     }
+}
+
+/// Runs `body` with a tmpfs of `size` mounted in the sandbox (a database on a small or
+/// read-only filesystem), unmounted afterwards; `body` gets the mount point and a database
+/// path on it. Mounting needs root (CAP_SYS_ADMIN): without it the test is skipped with
+/// the reason printed, and `body` does not run.
+func withTmpfs(
+    _ sandbox: Sandbox, size: String, _ body: (_ mountPoint: String, _ database: String) throws -> Void
+) throws {
+    let mountPoint = sandbox.root.appendingPathComponent("tmpfs").path
+    try? FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+    let result = try? Binaries.runTool(
+        "/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", mountPoint])
+    guard let result, result.status == 0 else {
+        print(
+            "skipped: cannot mount a tmpfs (needs root / CAP_SYS_ADMIN): \(result?.stderr ?? "mount failed")")
+        return
+    }
+    defer { _ = try? Binaries.runTool("/bin/umount", ["-l", mountPoint]) }
+    try body(mountPoint, mountPoint + "/podpipe.sqlite")
 }
 
 extension Binaries {

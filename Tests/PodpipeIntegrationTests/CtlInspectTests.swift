@@ -322,4 +322,26 @@ struct CtlValidateTests {
         #expect(file["reference_added"] as? Int == 0)
         #expect(file["reference_changed"] as? Int == 1)  // u1 → AT
     }
+
+    @Test func aNameThatIsNotUTF8IsValidatedByItsBytes() throws {
+        let box = try Sandbox()
+        // `ev\xff.json` in the folder, loaded by podpiped (the ledger names it `ev\xff.json`).
+        let name: [UInt8] = Array("ev".utf8) + [0xFF] + Array(".json".utf8)
+        try RawPath.write(
+            Data(eventLines(3, seed: 5).utf8), folder: box.dataLoad, name: name, mtime: 1_700_000_000)
+        #expect(try box.podpiped().status == 0)
+        #expect(try box.query("SELECT name FROM ingest_file", as: String.self) == "ev\\xff.json")
+        // Swift's CommandLine.arguments replaces the byte with U+FFFD: the shell passes the raw
+        // bytes ($1 is podpipectl, $2 the folder) and podpipectl must find them in argv.
+        let script = #"bin=$1; dir=$2; shift 2; exec "$bin" "$@" "$(printf '%s/ev\377.json' "$dir")""#
+        let run = try Binaries.run(
+            "podpipectl", [box.dataLoad, "validate", "--database", box.database, "--json"],
+            prefix: ["/bin/sh", "-c", script, "sh"])
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        let file = try #require(
+            ((try jsonValue(run.stdout) as? [String: Any])?["files"] as? [[String: Any]])?.first)
+        #expect(file["name"] as? String == "ev\\xff.json")
+        #expect((file["path"] as? String)?.hasSuffix("/ev\\xff.json") == true)
+        #expect(file["outcome"] as? String == "unchanged", "\(run.stdout)")
+    }
 }

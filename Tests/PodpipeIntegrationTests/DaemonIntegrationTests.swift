@@ -168,10 +168,42 @@ struct DaemonIntegrationTests {
         #expect(daemon.stop()?.status == 0)
     }
 
-    @Test func sigtermMidFileRollsBackAndTheFileLoadsOnceAfterARestart() throws {
+    @Test func aFileWaitingAtStartIsReadOnceSettledNotAtTheNextRescan() throws {
         let box = try Sandbox()
-        // Big enough that a debug build is still reading it when SIGTERM arrives (~4 s).
-        let lines = 60_000
+        try box.drop("waiting.json", eventLines(5, seed: 3))
+        // Nothing told inotify about the file: it settles for 1 s, then is read; the next
+        // full listing would be 10 minutes away.
+        let daemon = try DaemonProcess(
+            box: box,
+            env: [
+                "PODPIPE_WATCH_RESCAN_INTERVAL": "600", "PODPIPE_WATCH_SETTLE": "1",
+                "PODPIPE_GOLD_REFRESH_INTERVAL": "3600",
+            ])
+        #expect(daemon.waitReady(), "\(daemon.stderr)")
+        #expect(eventually(timeout: 20) { box.isRecorded("waiting.json") }, "\(daemon.stderr)")
+        #expect(daemon.stop()?.status == 0)
+    }
+
+    /// A file big enough that a debug build is still loading it when SIGTERM arrives (~4 s):
+    /// NDJSON events, and a users CSV (the reference loader checks for a stop request every
+    /// 4,096 records too).
+    struct BigFile: Sendable, CustomStringConvertible {
+        var name: String
+        var rows: Int
+        var description: String { name }
+
+        var content: Data {
+            name.hasSuffix(".csv") ? CorpusGenerator.users(rows) : Data(eventLines(rows, seed: 8).utf8)
+        }
+    }
+
+    static let bigFiles = [
+        BigFile(name: "big.json", rows: 60_000), BigFile(name: "users-big.csv", rows: 200_000),
+    ]
+
+    @Test(arguments: bigFiles)
+    func sigtermMidFileRollsBackAndTheFileLoadsOnceAfterARestart(_ big: BigFile) throws {
+        let box = try Sandbox()
         try box.drop("small.json", eventLines(10, seed: 7))
         let env = [
             "PODPIPE_WATCH_MODE": "inotify", "PODPIPE_WATCH_SETTLE": "0",
@@ -180,35 +212,37 @@ struct DaemonIntegrationTests {
         let first = try DaemonProcess(box: box, env: env, name: "first")
         #expect(first.waitReady(), "\(first.stderr)")
         #expect(eventually { box.isRecorded("small.json") })
-        let outside = box.root.appendingPathComponent("big.json")
-        try Data(eventLines(lines, seed: 8).utf8).write(to: outside)
-        try FileManager.default.moveItem(atPath: outside.path, toPath: box.dataLoad + "/big.json")
-        let midFile = first.notify.waitFor({ $0.hasPrefix("STATUS=ingesting big.json") }, timeout: 30)
+        let outside = box.root.appendingPathComponent(big.name)
+        try big.content.write(to: outside)
+        try FileManager.default.moveItem(atPath: outside.path, toPath: box.dataLoad + "/" + big.name)
+        let midFile = first.notify.waitFor({ $0.hasPrefix("STATUS=ingesting \(big.name)") }, timeout: 30)
         #expect(midFile != nil, "\(first.notify.messages)")
         let stopped = first.stop()
         #expect(stopped?.status == 0, "\(first.stderr)")
         #expect((stopped?.seconds ?? 99) < 15)
         let interrupted = first.stderr.contains("interrupted")
-        // Consistent either way: ledger counts match bronze and silver; big.json all or nothing.
-        let bronze: Int = try box.query("SELECT count(*) FROM bronze_event") ?? -1
-        let silver: Int = try box.query("SELECT count(*) FROM silver_event") ?? -1
+        // Consistent either way: ledger counts match bronze and silver; the file all or nothing.
+        let bronzeSQL = "SELECT (SELECT count(*) FROM bronze_event) + (SELECT count(*) FROM bronze_reference)"
+        let silverSQL = "SELECT (SELECT count(*) FROM silver_event) + (SELECT count(*) FROM silver_user)"
+        let bronze: Int = try box.query(bronzeSQL) ?? -1
+        let silver: Int = try box.query(silverSQL) ?? -1
         let ledgerRead: Int = try box.query("SELECT coalesce(sum(rows_read), 0) FROM ingest_file") ?? -2
         let ledgerLoaded: Int = try box.query("SELECT coalesce(sum(rows_loaded), 0) FROM ingest_file") ?? -2
         #expect(bronze == ledgerRead)
         #expect(silver == ledgerLoaded)
         if interrupted {
-            #expect(try box.ledger("big.json").isEmpty)
+            #expect(try box.ledger(big.name).isEmpty)
             #expect(bronze == 10)
         } else {
-            Issue.record("big.json finished before SIGTERM arrived; the rollback was not exercised")
+            Issue.record("\(big.name) finished before SIGTERM arrived; the rollback was not exercised")
         }
 
         let second = try DaemonProcess(box: box, env: env, name: "second")
         #expect(second.waitReady(), "\(second.stderr)")
-        #expect(eventually(timeout: 120) { box.isRecorded("big.json") }, "\(second.stderr)")
-        #expect(try box.ledger("big.json").count == 1)
-        #expect(try box.query("SELECT count(*) FROM silver_event") == lines + 10)
-        #expect(try box.query("SELECT count(*) FROM bronze_event") == lines + 10)
+        #expect(eventually(timeout: 120) { box.isRecorded(big.name) }, "\(second.stderr)")
+        #expect(try box.ledger(big.name).count == 1)
+        #expect(try box.query(silverSQL) == big.rows + 10)
+        #expect(try box.query(bronzeSQL) == big.rows + 10)
         #expect(try box.query("SELECT count(*) FROM ingest_file") == 2)
         #expect(second.stop()?.status == 0)
     }

@@ -41,90 +41,69 @@ struct FaultTests {
             timeout: timeout, prefix: prefix)
     }
 
-    /// Mounts a tmpfs of `size` at `path`; nil (with the reason) when mounting is not allowed.
-    static func mountTmpfs(_ path: String, size: String) -> String? {
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let result = try? Binaries.runTool(
-            "/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path])
-        guard let result, result.status == 0 else {
-            return "cannot mount a tmpfs (needs root / CAP_SYS_ADMIN): \(result?.stderr ?? "mount failed")"
-        }
-        return nil
-    }
-
-    static func unmount(_ path: String) {
-        _ = try? Binaries.runTool("/bin/umount", ["-l", path])
-    }
-
     @Test("database on a full filesystem: the file is not marked loaded; loads once there is room")
     func fullFilesystem() throws {
         let sandbox = try Sandbox()
-        let mountPoint = sandbox.root.appendingPathComponent("tmpfs").path
-        if let reason = Self.mountTmpfs(mountPoint, size: "2m") {
-            print("skipped: \(reason)")
-            return
+        try withTmpfs(sandbox, size: "2m") { mountPoint, database in
+            try sandbox.drop("a-small.json", Self.events(10), mtime: 1_700_000_000)
+            let first = try Self.podpiped(sandbox, database: database)
+            #expect(first.status == 0, "\(first.stderr.suffix(2000))")
+            try sandbox.drop("b-big.json", Self.events(60_000, start: 10), mtime: 1_700_000_100)
+            let full = try Self.podpiped(sandbox, database: database)
+            print("fault full-disk: exit \(full.status): \(full.stderr.suffix(600))")
+            #expect(!full.timedOut)
+            #expect(
+                full.status == 1 || full.status == 70, "status \(full.status): \(full.stderr.suffix(2000))")
+            #expect(
+                full.stderr.contains("full") || full.stderr.contains("FULL"), "\(full.stderr.suffix(2000))")
+            // Room again: the same file loads, exactly once.
+            let grown = try Binaries.runTool("/bin/mount", ["-o", "remount,size=256m", mountPoint])
+            #expect(grown.status == 0, "\(grown.stderr)")
+            let queue = try DatabaseQueue(path: database)
+            let bigBefore = try queue.read { db in
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM ingest_file WHERE name = 'b-big.json' AND state = 'loaded'"
+                )
+            }
+            #expect(bigBefore == 0, "a file that did not fit was marked loaded")
+            let silverBefore = try queue.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM silver_event")
+            }
+            #expect(silverBefore == 10)
+            let again = try Self.podpiped(sandbox, database: database)
+            #expect(again.status == 0, "\(again.stderr.suffix(2000))")
+            let ledger = try LedgerRow.all(database)
+            #expect(ledger.filter { $0.state == "loaded" }.map(\.name) == ["a-small.json", "b-big.json"])
+            #expect(ledger.first { $0.name == "b-big.json" }?.loaded == 60_000)
+            #expect(try invariantViolations(database) == [])
         }
-        defer { Self.unmount(mountPoint) }
-        let database = mountPoint + "/podpipe.sqlite"
-        try sandbox.drop("a-small.json", Self.events(10), mtime: 1_700_000_000)
-        let first = try Self.podpiped(sandbox, database: database)
-        #expect(first.status == 0, "\(first.stderr.suffix(2000))")
-        try sandbox.drop("b-big.json", Self.events(60_000, start: 10), mtime: 1_700_000_100)
-        let full = try Self.podpiped(sandbox, database: database)
-        print("fault full-disk: exit \(full.status): \(full.stderr.suffix(600))")
-        #expect(!full.timedOut)
-        #expect(full.status == 1 || full.status == 70, "status \(full.status): \(full.stderr.suffix(2000))")
-        #expect(full.stderr.contains("full") || full.stderr.contains("FULL"), "\(full.stderr.suffix(2000))")
-        // Room again: the same file loads, exactly once.
-        let grown = try Binaries.runTool("/bin/mount", ["-o", "remount,size=256m", mountPoint])
-        #expect(grown.status == 0, "\(grown.stderr)")
-        let queue = try DatabaseQueue(path: database)
-        let bigBefore = try queue.read { db in
-            try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM ingest_file WHERE name = 'b-big.json' AND state = 'loaded'")
-        }
-        #expect(bigBefore == 0, "a file that did not fit was marked loaded")
-        let silverBefore = try queue.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM silver_event")
-        }
-        #expect(silverBefore == 10)
-        let again = try Self.podpiped(sandbox, database: database)
-        #expect(again.status == 0, "\(again.stderr.suffix(2000))")
-        let ledger = try LedgerRow.all(database)
-        #expect(ledger.filter { $0.state == "loaded" }.map(\.name) == ["a-small.json", "b-big.json"])
-        #expect(ledger.first { $0.name == "b-big.json" }?.loaded == 60_000)
-        #expect(try invariantViolations(database) == [])
     }
 
     @Test("database on a read-only filesystem: exit 70 with a clear message, nothing marked")
     func readOnlyDatabase() throws {
         let sandbox = try Sandbox()
-        let mountPoint = sandbox.root.appendingPathComponent("ro").path
-        if let reason = Self.mountTmpfs(mountPoint, size: "64m") {
-            print("skipped: \(reason)")
-            return
+        try withTmpfs(sandbox, size: "64m") { mountPoint, database in
+            try sandbox.drop("a.json", Self.events(10), mtime: 1_700_000_000)
+            #expect(try Self.podpiped(sandbox, database: database).status == 0)
+            try sandbox.drop("b.json", Self.events(10, start: 10), mtime: 1_700_000_100)
+            let ro = try Binaries.runTool("/bin/mount", ["-o", "remount,ro", mountPoint])
+            #expect(ro.status == 0, "\(ro.stderr)")
+            let run = try Self.podpiped(sandbox, database: database)
+            print("fault read-only: exit \(run.status): \(run.stderr.suffix(600))")
+            #expect(!run.timedOut)
+            #expect(run.status == 70, "status \(run.status): \(run.stderr.suffix(2000))")
+            #expect(
+                run.stderr.lowercased().contains("read-only") || run.stderr.lowercased().contains("readonly"))
+            #expect(try Binaries.runTool("/bin/mount", ["-o", "remount,rw", mountPoint]).status == 0)
+            #expect(try LedgerRow.all(database).map(\.name) == ["a.json"], "nothing recorded while read-only")
+            let again = try Self.podpiped(sandbox, database: database)
+            #expect(again.status == 0, "\(again.stderr.suffix(2000))")
+            #expect(
+                try LedgerRow.all(database).map { "\($0.name)=\($0.state)" } == [
+                    "a.json=loaded", "b.json=loaded",
+                ])
+            #expect(try invariantViolations(database) == [])
         }
-        defer { Self.unmount(mountPoint) }
-        let database = mountPoint + "/podpipe.sqlite"
-        try sandbox.drop("a.json", Self.events(10), mtime: 1_700_000_000)
-        #expect(try Self.podpiped(sandbox, database: database).status == 0)
-        try sandbox.drop("b.json", Self.events(10, start: 10), mtime: 1_700_000_100)
-        let ro = try Binaries.runTool("/bin/mount", ["-o", "remount,ro", mountPoint])
-        #expect(ro.status == 0, "\(ro.stderr)")
-        let run = try Self.podpiped(sandbox, database: database)
-        print("fault read-only: exit \(run.status): \(run.stderr.suffix(600))")
-        #expect(!run.timedOut)
-        #expect(run.status == 70, "status \(run.status): \(run.stderr.suffix(2000))")
-        #expect(run.stderr.lowercased().contains("read-only") || run.stderr.lowercased().contains("readonly"))
-        #expect(try Binaries.runTool("/bin/mount", ["-o", "remount,rw", mountPoint]).status == 0)
-        #expect(try LedgerRow.all(database).map(\.name) == ["a.json"], "nothing recorded while read-only")
-        let again = try Self.podpiped(sandbox, database: database)
-        #expect(again.status == 0, "\(again.stderr.suffix(2000))")
-        #expect(
-            try LedgerRow.all(database).map { "\($0.name)=\($0.state)" } == [
-                "a.json=loaded", "b.json=loaded",
-            ])
-        #expect(try invariantViolations(database) == [])
     }
 
     @Test("database locked by another process beyond the busy timeout: not loaded, then loaded")

@@ -2,6 +2,10 @@ import Foundation
 import GRDB
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A temporary folder with a drop folder and a database path, removed afterwards.
 final class Sandbox {
     let root: URL
@@ -65,6 +69,9 @@ struct ProcessResult {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// Killed after the time limit given to ``Binaries/run(_:_:env:stdin:timeout:prefix:)``.
+    var timedOut = false
+    var seconds: Double = 0
 }
 
 /// Finds and runs the built executables (`swift build` puts them beside the test bundle).
@@ -89,12 +96,24 @@ enum Binaries {
         return repo.appendingPathComponent(".build/debug")
     }()
 
-    static func run(_ name: String, _ args: [String], env: [String: String] = [:], stdin: Data? = nil)
-        throws -> ProcessResult
-    {
+    /// Runs the built executable `name` with the environment cleared of `PODPIPE_…`
+    /// variables (but `env`), and returns its exit status and output. With `prefix`, runs
+    /// `prefix + [binary] + args` (a wrapper such as setpriv). With `timeout`, a process still
+    /// running after that many seconds is killed (`timedOut`): a hang fails the test
+    /// instead of blocking CI.
+    static func run(
+        _ name: String, _ args: [String], env: [String: String] = [:], stdin: Data? = nil,
+        timeout: Double? = nil, prefix: [String] = []
+    ) throws -> ProcessResult {
         let process = Process()
-        process.executableURL = directory.appendingPathComponent(name)
-        process.arguments = args
+        let binary = directory.appendingPathComponent(name)
+        if let wrapper = prefix.first {
+            process.executableURL = URL(fileURLWithPath: wrapper)
+            process.arguments = Array(prefix.dropFirst()) + [binary.path] + args
+        } else {
+            process.executableURL = binary
+            process.arguments = args
+        }
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("PODPIPE_") && key != "PODPIPE_BIN_DIR" {
             environment.removeValue(forKey: key)
@@ -104,25 +123,47 @@ enum Binaries {
         process.environment = environment
         let out = Pipe()
         let err = Pipe()
+        let input = stdin.map { _ in Pipe() }
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = input ?? FileHandle.nullDevice
+        let started = Date()
         try process.run()
         // Read both pipes concurrently so a large output never blocks the child.
+        nonisolated(unsafe) var outData = Data()
         nonisolated(unsafe) var errData = Data()
         let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
+        for (pipe, isOut) in [(out, true), (err, false)] {
+            group.enter()
+            DispatchQueue.global().async {
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                if isOut { outData = data } else { errData = data }
+                group.leave()
+            }
         }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
+        if let input, let stdin {
+            input.fileHandleForWriting.write(stdin)
+            try? input.fileHandleForWriting.close()
+        }
+        var timedOut = false
+        if let timeout {
+            let deadline = started.addingTimeInterval(timeout)
+            while process.isRunning {
+                if Date() > deadline {
+                    timedOut = true
+                    kill(process.processIdentifier, SIGKILL)
+                    break
+                }
+                usleep(20_000)
+            }
+        }
         process.waitUntilExit()
+        group.wait()
         return ProcessResult(
             status: process.terminationStatus,
             stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
+            stderr: String(decoding: errData, as: UTF8.self), timedOut: timedOut,
+            seconds: Date().timeIntervalSince(started))
     }
 }
 

@@ -31,6 +31,7 @@ public enum LogTarget: String, Sendable, CaseIterable {
 /// | `gold.refresh_interval`  | `PODPIPE_GOLD_REFRESH_INTERVAL`  | `300` (seconds)  |
 /// | `validation.future_skew` | `PODPIPE_VALIDATION_FUTURE_SKEW` | `300` (seconds)  |
 /// | `ingest.max_line_bytes`  | `PODPIPE_INGEST_MAX_LINE_BYTES`  | `33554432`       |
+/// | `ingest.retry_backoff`   | `PODPIPE_INGEST_RETRY_BACKOFF`   | `30` (seconds)   |
 /// | `log.target`             | `PODPIPE_LOG_TARGET`             | `auto`           |
 /// | `log.level`              | `PODPIPE_LOG_LEVEL`              | `info`           |
 public struct PodpipeConfig: Sendable, Equatable {
@@ -43,6 +44,9 @@ public struct PodpipeConfig: Sendable, Equatable {
     public var goldRefreshInterval: Double = 300
     public var futureSkew: Int64 = 300
     public var maxLineBytes: Int = 32 << 20
+    /// The first wait before a `failed` file is tried again; it doubles with each failed
+    /// attempt, up to an hour.
+    public var retryBackoff: Double = 30
     public var logTarget: LogTarget = .auto
     public var logLevel: String = "info"
 
@@ -67,7 +71,9 @@ public struct PodpipeConfig: Sendable, Equatable {
 
     /// The settings the ingest pipeline needs.
     public var pipeline: PipelineSettings {
-        PipelineSettings(dataLoad: dataLoad, futureSkewSeconds: futureSkew, maxLineBytes: maxLineBytes)
+        PipelineSettings(
+            dataLoad: dataLoad, futureSkewSeconds: futureSkew, maxLineBytes: maxLineBytes,
+            retryBackoffSeconds: retryBackoff)
     }
 
     /// Resolves the configuration from flags, environment, file and defaults.
@@ -157,6 +163,7 @@ public struct PodpipeConfig: Sendable, Equatable {
         if let value = try number("ingest.max_line_bytes") {
             config.maxLineBytes = max(1024, Int(value))
         }
+        if let value = try number("ingest.retry_backoff") { config.retryBackoff = max(1, value) }
         return config
     }
 
@@ -172,11 +179,18 @@ public struct PipelineSettings: Sendable, Equatable {
     public var dataLoad: String
     public var futureSkewSeconds: Int64
     public var maxLineBytes: Int
+    /// Seconds before a `failed` file's first retry; doubled per failed attempt, capped at
+    /// an hour.
+    public var retryBackoffSeconds: Double
 
-    public init(dataLoad: String, futureSkewSeconds: Int64 = 300, maxLineBytes: Int = 32 << 20) {
+    public init(
+        dataLoad: String, futureSkewSeconds: Int64 = 300, maxLineBytes: Int = 32 << 20,
+        retryBackoffSeconds: Double = 30
+    ) {
         self.dataLoad = dataLoad
         self.futureSkewSeconds = futureSkewSeconds
         self.maxLineBytes = maxLineBytes
+        self.retryBackoffSeconds = retryBackoffSeconds
     }
 }
 

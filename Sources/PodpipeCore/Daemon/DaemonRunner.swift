@@ -273,6 +273,10 @@ final class DaemonRunner {
         // Written with the next heartbeat (a scan that finds nothing is not worth a write).
         state.lastScanAt = ISOTime.format(Date())
         let ready = pending.filter { readiness.isReady($0, now: now) }
+        // A file that is still settling is looked at again when it has settled, not at the
+        // next full listing (passIsDue no longer sees a settle deadline once it has passed).
+        if let settled = readiness.nextSettleDeadline(now: now) { requestPass(after: settled - now + 0.005) }
+        scheduleRetry()
         logger.debug(
             "folder listed",
             metadata: [
@@ -315,6 +319,19 @@ final class DaemonRunner {
             housekeeping()
         }
         activity = "idle"
+        scheduleRetry()
+    }
+
+    /// Asks for a pass when the earliest `failed` file falls due, so that it is retried when
+    /// its backoff ends rather than at the next full rescan.
+    private func scheduleRetry() {
+        guard let text = try? store.pool.read({ db in try Ledger.nextRetryAt(db) }),
+            let due = ISOTime.parse(text)
+        else { return }
+        let delay = due.timeIntervalSinceNow
+        // A due time already past was seen by the listing that just ran (the file is not
+        // ready, or gone): the normal listings cover it.
+        if delay > 0 { requestPass(after: delay + 0.05) }
     }
 
     private func passFailed(_ error: any Error) {
@@ -482,6 +499,7 @@ final class DaemonRunner {
         if old.goldRefreshInterval != new.goldRefreshInterval { keys.append("gold.refresh_interval") }
         if old.futureSkew != new.futureSkew { keys.append("validation.future_skew") }
         if old.maxLineBytes != new.maxLineBytes { keys.append("ingest.max_line_bytes") }
+        if old.retryBackoff != new.retryBackoff { keys.append("ingest.retry_backoff") }
         if old.logTarget != new.logTarget { keys.append("log.target") }
         if old.logLevel != new.logLevel { keys.append("log.level") }
         return keys

@@ -15,6 +15,11 @@ public struct Candidate: Sendable, Equatable {
     /// The path's bytes when the name is not valid UTF-8 (`name` and `path` then show the
     /// bad bytes as `\xNN`, and the file is opened by these bytes).
     public var rawPath: [UInt8]? = nil
+    /// Set for a symbolic link that resolves to a path outside the drop folder: that path
+    /// (for the message). Such a candidate is never opened: the ingest records it
+    /// `rejected` (``ReadError/linkLeavesFolder(path:target:)``), once per version of the
+    /// link (its own size and modification time, not its target's).
+    public var linkLeavingFolder: String? = nil
 }
 
 /// One pass over the drop folder's entries: what to ingest and what is ignored (and why).
@@ -62,19 +67,33 @@ public enum DropFolder {
             let type = st.st_mode & S_IFMT
             if type == S_IFLNK {
                 // A link is followed only when it resolves to a regular file inside the
-                // folder; one that leaves the folder is never read (SPEC §7).
-                guard let target = realPath(cPath), target.hasPrefix(realFolder + "/") else {
-                    ignored.append((name, "symbolic link pointing outside the drop folder: not read"))
+                // folder. One that leaves the folder is never read (SPEC §7): it becomes a
+                // candidate that the ingest rejects without opening it, identified by the
+                // link itself (its size and modification time), so once per version.
+                guard let target = realPathBytes(cPath) else {
+                    ignored.append((name, "dangling symbolic link (its target does not exist): not read"))
                     continue
                 }
-                guard stat(target, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+                guard target.starts(with: Array(realFolder.utf8) + [UInt8(ascii: "/")]) else {
+                    var leaving = Candidate(
+                        name: name, path: path, kind: kind, gzip: gzip, size: Int64(st.st_size),
+                        mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                        rawPath: rawPath)
+                    leaving.linkLeavingFolder = displayName(target)
+                    candidates.append(leaving)
+                    continue
+                }
+                let cTarget = target.map { CChar(bitPattern: $0) } + [0]
+                guard stat(cTarget, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
                     ignored.append((name, "symbolic link to something that is not a regular file"))
                     continue
                 }
+                let targetText = displayName(target)
                 candidates.append(
                     Candidate(
-                        name: name, path: target, kind: kind, gzip: gzip, size: Int64(st.st_size),
-                        mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)))
+                        name: name, path: targetText, kind: kind, gzip: gzip, size: Int64(st.st_size),
+                        mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                        rawPath: targetText.utf8.elementsEqual(target) ? nil : target))
                 continue
             }
             if type == S_IFDIR {
@@ -120,10 +139,11 @@ public enum DropFolder {
         return out
     }
 
-    static func realPath(_ path: [CChar]) -> String? {
+    /// The resolved path's bytes (a name need not be UTF-8), nil when it does not resolve.
+    static func realPathBytes(_ path: [CChar]) -> [UInt8]? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
-        return String(cString: resolved)
+        return Array(UnsafeRawBufferPointer(start: resolved, count: strlen(resolved)))
     }
 
     static func realPath(_ path: String) -> String? {

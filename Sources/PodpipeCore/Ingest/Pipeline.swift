@@ -168,7 +168,7 @@ public final class Pipeline: @unchecked Sendable {
 
         let source: ChunkSource
         do {
-            source = try ChunkSource(path: candidate.path, rawPath: candidate.rawPath, gzip: candidate.gzip)
+            source = try ChunkSource(candidate)
         } catch let error as ReadError where error.isPermanent {
             // Not a file we can ever read (a link leaving the folder, a FIFO…): rejected,
             // identified by its name since its bytes are not to be read.
@@ -283,7 +283,8 @@ public final class Pipeline: @unchecked Sendable {
                 shouldStop: shouldStop)
             return try loader.load(source: source, fileId: fileId, db: db)
         case .episodes, .users:
-            return try ReferenceFileLoader(kind: kind).load(source: source, fileId: fileId, db: db)
+            return try ReferenceFileLoader(kind: kind, shouldStop: shouldStop).load(
+                source: source, fileId: fileId, db: db)
         }
     }
 
@@ -325,8 +326,9 @@ public final class Pipeline: @unchecked Sendable {
                 arguments: [candidate.name])
             let attempts = (previous?.attempts ?? 0) + 1
             let finished = Date()
-            // 30 s, 1 min, 2 min … capped at 1 h.
-            let backoff = min(3600.0, 30.0 * pow(2.0, Double(min(attempts - 1, 12))))
+            // 30 s, 1 min, 2 min … capped at 1 h (the base is `ingest.retry_backoff`).
+            let backoff = min(
+                3600.0, settings.retryBackoffSeconds * pow(2.0, Double(min(attempts - 1, 12))))
             var entry =
                 previous
                 ?? LedgerEntry(

@@ -13,10 +13,17 @@ struct ReferenceFileLoader {
     /// Reference exports are read whole; a larger file is refused with a clear reason.
     static let maxBytes = 512 << 20
 
+    /// Records between two calls of `shouldStop` (as the event loader's batches).
+    static let stopCheckRecords = 4096
+
     let kind: FileKind
+    /// Asked every chunk read and every ``stopCheckRecords`` records: true stops the load
+    /// with `PipelineError.interrupted` (the caller's transaction rolls back and the file is
+    /// read again by the next pass). The daemon's also pings the systemd watchdog.
+    var shouldStop: @Sendable () -> Bool = { false }
 
     func load(source: ChunkSource, fileId: Int64, db: Database) throws -> FileLoadCounts {
-        let bytes = try Self.readAll(source)
+        let bytes = try Self.readAll(source, shouldStop: shouldStop)
         if bytes.isEmpty { throw FileRejection.empty }
         if bytes.prefix(8192).contains(0) { throw FileRejection.binary(line: 1) }
         var body = bytes[...]
@@ -59,6 +66,9 @@ struct ReferenceFileLoader {
                     """)
         var counts = FileLoadCounts()
         while let record = reader.next() {
+            if counts.rowsRead % Int64(Self.stopCheckRecords) == 0, shouldStop() {
+                throw PipelineError.interrupted
+            }
             counts.rowsRead += 1
             let raw = Self.jsonObject(header: reader.header, fields: record.fields)
             let line = Int64(record.line)
@@ -114,10 +124,13 @@ struct ReferenceFileLoader {
         return counts
     }
 
-    static func readAll(_ source: ChunkSource) throws -> [UInt8] {
+    static func readAll(_ source: ChunkSource, shouldStop: @Sendable () -> Bool = { false }) throws
+        -> [UInt8]
+    {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: source.chunkSize)
         while true {
+            if shouldStop() { throw PipelineError.interrupted }
             let n = try chunk.withUnsafeMutableBytes { try source.next(into: $0) }
             if n == 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
@@ -135,29 +148,9 @@ struct ReferenceFileLoader {
         for (index, value) in fields.enumerated() {
             if index > 0 { out += ", " }
             let key = index < header.count ? header[index] : "_extra_\(index + 1)"
-            out += jsonString(key) + ": " + jsonString(value)
+            out += JSONText.string(key) + ": " + JSONText.string(value)
         }
         return out + "}"
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }
 

@@ -64,14 +64,7 @@ public struct DryRunReport: Sendable, Codable, Equatable {
     }
 
     /// One JSON object (snake_case keys), for scripts.
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard let data = try? encoder.encode(self), let text = String(data: data, encoding: .utf8)
-        else { return "{}" }
-        return text + "\n"
-    }
+    public func json() -> String { JSONText.snakeCase(self) }
 
     /// The human-readable report: one block per file, then a total.
     public func text() -> String {
@@ -153,12 +146,20 @@ public struct DryRunValidator: Sendable {
     ///   newer version), `DatabaseError` on a database failure. Problems with a file are
     ///   reported in its ``DryRunFile``, not thrown.
     public func run(paths: [String]) throws -> DryRunReport {
+        try run(rawPaths: paths.map { Array($0.utf8) })
+    }
+
+    /// Validates paths given as bytes: a file name need not be UTF-8 (Linux names are
+    /// bytes). Such a path is shown with each invalid byte as `\xNN`, as in the ledger, and
+    /// opened by its bytes.
+    public func run(rawPaths: [[UInt8]]) throws -> DryRunReport {
         let (queue, compared) = try openDatabase()
         var files: [DryRunFile] = []
         var skipped: [DryRunFile] = []
         var candidates: [(file: DryRunFile, candidate: Candidate)] = []
-        for path in paths {
-            switch classify(path) {
+        for rawPath in rawPaths {
+            let path = DropFolder.displayName(rawPath)
+            switch classify(rawPath) {
             case .candidate(let candidate):
                 candidates.append(
                     (
@@ -213,12 +214,16 @@ public struct DryRunValidator: Sendable {
         case skipped(DryRunFile)
     }
 
-    /// The file as the drop folder would see it, or why it would not be ingested.
-    func classify(_ path: String) -> Classified {
-        let name = (path as NSString).lastPathComponent
+    /// The file as the drop folder would see it, or why it would not be ingested. The path
+    /// is given as bytes: a name need not be UTF-8.
+    func classify(_ rawPath: [UInt8]) -> Classified {
+        let path = DropFolder.displayName(rawPath)
+        let lastSlash = rawPath.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0
+        let name = DropFolder.displayName(Array(rawPath[lastSlash...]))
+        let cPath = rawPath.map { CChar(bitPattern: $0) } + [0]
         var file = DryRunFile(path: path, name: name, outcome: "ignored", sizeBytes: 0)
         var st = stat()
-        guard stat(path, &st) == 0 else {
+        guard stat(cPath, &st) == 0 else {
             file.outcome = "failed"
             file.message =
                 InspectError.unreadable(path: path, reason: String(cString: strerror(errno))).description
@@ -244,11 +249,13 @@ public struct DryRunValidator: Sendable {
             }
         }
         // The user named this file: follow a link here (podpiped checks links itself).
-        let resolved = DropFolder.realPath(path) ?? path
+        let resolved = DropFolder.realPathBytes(cPath) ?? rawPath
+        let resolvedText = DropFolder.displayName(resolved)
         return .candidate(
             Candidate(
-                name: name, path: resolved, kind: kind, gzip: gzip, size: Int64(st.st_size),
-                mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)))
+                name: name, path: resolvedText, kind: kind, gzip: gzip, size: Int64(st.st_size),
+                mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                rawPath: resolvedText.utf8.elementsEqual(resolved) ? nil : resolved))
     }
 
     /// Runs the real loader for one file into the TEMP tables; mirrors
@@ -259,7 +266,7 @@ public struct DryRunValidator: Sendable {
     ) throws {
         let source: ChunkSource
         do {
-            source = try ChunkSource(path: candidate.path, gzip: candidate.gzip)
+            source = try ChunkSource(candidate)
         } catch let error as ReadError {
             file.outcome = error.isPermanent ? "rejected" : "failed"
             file.message = error.description

@@ -81,6 +81,12 @@ public enum Ledger {
                 """, arguments: [size]) ?? false
     }
 
+    /// The earliest `next_attempt_at` of the files recorded `failed` (nil: none).
+    public static func nextRetryAt(_ db: Database) throws -> String? {
+        try String.fetchOne(
+            db, sql: "SELECT min(next_attempt_at) FROM ingest_file WHERE state = 'failed'")
+    }
+
     public static func counts(_ db: Database) throws -> [LedgerState: Int] {
         var result: [LedgerState: Int] = [:]
         for state in LedgerState.allCases { result[state] = 0 }

@@ -29,14 +29,7 @@ public struct ReprocessPlan: Sendable, Codable, Equatable {
     public var generation: String?
 
     /// One JSON object (snake_case keys).
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard let data = try? encoder.encode(self), let text = String(data: data, encoding: .utf8)
-        else { return "{}" }
-        return text + "\n"
-    }
+    public func json() -> String { JSONText.snakeCase(self) }
 
     /// The human-readable plan or result.
     public func text() -> String {

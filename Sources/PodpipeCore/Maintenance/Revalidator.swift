@@ -45,14 +45,7 @@ public struct RevalidateSummary: Sendable, Codable, Equatable {
     public var durationMs: Int
 
     /// One JSON object (snake_case keys).
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard let data = try? encoder.encode(self), let text = String(data: data, encoding: .utf8)
-        else { return "{}" }
-        return text + "\n"
-    }
+    public func json() -> String { JSONText.snakeCase(self) }
 
     /// The human-readable summary.
     public func text() -> String {

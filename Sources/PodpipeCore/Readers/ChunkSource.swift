@@ -62,6 +62,16 @@ final class ChunkSource: @unchecked Sendable {
         }
     }
 
+    /// Opens a drop-folder candidate: by its raw bytes when its name is not UTF-8; a link
+    /// that leaves the folder is refused without being opened (a permanent error: the file
+    /// is recorded `rejected`).
+    convenience init(_ candidate: Candidate) throws {
+        if let target = candidate.linkLeavingFolder {
+            throw ReadError.linkLeavesFolder(path: candidate.path, target: target)
+        }
+        try self.init(path: candidate.path, rawPath: candidate.rawPath, gzip: candidate.gzip)
+    }
+
     deinit {
         if inflating { inflateEnd(&zstream) }
         close(fd)
@@ -174,6 +184,8 @@ public enum ReadError: Error, CustomStringConvertible, Equatable {
     case io(path: String, errno: Int32)
     case gzip(path: String, message: String)
     case changedWhileReading(path: String, expected: Int64, now: Int64)
+    /// A symbolic link in the drop folder that resolves to `target`, outside the folder.
+    case linkLeavesFolder(path: String, target: String)
 
     public var description: String {
         switch self {
@@ -192,13 +204,16 @@ public enum ReadError: Error, CustomStringConvertible, Equatable {
         case .changedWhileReading(let path, let expected, let now):
             return
                 "\(path): the file changed while it was read (\(expected) bytes read, now \(now)); it will be read again once it is stable"
+        case .linkLeavesFolder(let path, let target):
+            return
+                "\(path): symbolic link to a path outside the drop folder (\(target)); not read (copy or move the real file into the folder)"
         }
     }
 
     /// Whether retrying later can help (I/O) or the file itself is bad (gzip, not a file).
     public var isPermanent: Bool {
         switch self {
-        case .gzip, .notARegularFile: true
+        case .gzip, .notARegularFile, .linkLeavesFolder: true
         case .open(_, let code): code == ELOOP
         case .io, .changedWhileReading: false
         }

@@ -65,7 +65,7 @@ public enum ReportRenderer {
 
     static func json(_ table: ReportTable) -> String {
         guard !table.rows.isEmpty else { return "[]\n" }
-        let keys = table.columns.map(jsonString)
+        let keys = table.columns.map(JSONText.string)
         let objects = table.rows.map { row in
             let members = zip(keys, row).map { key, value in "\(key): \(jsonValue(value))" }
             return "  {" + members.joined(separator: ", ") + "}"
@@ -79,25 +79,8 @@ public enum ReportRenderer {
         case .integer(let number): String(number)
         case .real(let number, let decimals):
             number.isFinite ? fixed(number, decimals: decimals) : "null"
-        case .text(let text): jsonString(text)
+        case .text(let text): JSONText.string(text)
         }
-    }
-
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     // MARK: - Table

@@ -104,6 +104,14 @@ public struct StatusReport: Sendable, Codable {
         public var line: Int64?
         public var error: String
         public var at: String
+        /// Failed files: attempts so far and when the next one is due.
+        public var attempts: Int64?
+        public var nextAttemptAt: String?
+
+        enum CodingKeys: String, CodingKey {
+            case file, state, line, error, at, attempts
+            case nextAttemptAt = "next_attempt_at"
+        }
     }
 
     public var database: String
@@ -180,7 +188,7 @@ public struct StatusReport: Sendable, Codable {
                 db,
                 sql: """
                     SELECT name, state, first_error_line, coalesce(message, first_error, '') AS error,
-                           finished_at
+                           finished_at, attempts, next_attempt_at
                     FROM ingest_file
                     WHERE state IN ('rejected', 'failed') OR rows_rejected > 0
                     ORDER BY finished_at DESC, file_id DESC LIMIT 5
@@ -188,7 +196,9 @@ public struct StatusReport: Sendable, Codable {
             ).map { row in
                 FileError(
                     file: row["name"], state: row["state"], line: row["first_error_line"],
-                    error: row["error"], at: row["finished_at"])
+                    error: row["error"], at: row["finished_at"],
+                    attempts: (row["state"] as String?) == "failed" ? row["attempts"] : nil,
+                    nextAttemptAt: row["next_attempt_at"])
             }
             let rate =
                 rows.bronzeEvents > 0 ? Double(rows.rejectedEvents) / Double(rows.bronzeEvents) : 0
@@ -267,7 +277,10 @@ public struct StatusReport: Sendable, Codable {
             lines.append("last errors:")
             for error in lastErrors {
                 let line = error.line.map { ":\($0)" } ?? ""
-                lines.append("  \(error.at)  \(error.file)\(line)  [\(error.state)]  \(error.error)")
+                var state = error.state
+                if let attempts = error.attempts { state += ", attempt \(attempts)" }
+                if let next = error.nextAttemptAt { state += ", next \(next)" }
+                lines.append("  \(error.at)  \(error.file)\(line)  [\(state)]  \(error.error)")
             }
         }
         if !ignoredNames.isEmpty {

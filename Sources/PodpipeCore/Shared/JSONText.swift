@@ -1,0 +1,36 @@
+import Foundation
+
+/// JSON text, written the same way everywhere: string literals by hand (bronze rows of
+/// reference files, report output) and whole values through `JSONEncoder` (the `--json`
+/// output of `validate`, `reprocess`, `revalidate`).
+enum JSONText {
+    /// `text` as a JSON string literal: quotes, backslashes and control characters
+    /// escaped, everything else as it is (UTF-8).
+    static func string(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// `value` as one pretty-printed JSON object with sorted snake_case keys and unescaped
+    /// slashes, ending with a newline (`{}` if it cannot be encoded).
+    static func snakeCase(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8)
+        else { return "{}" }
+        return text + "\n"
+    }
+}
