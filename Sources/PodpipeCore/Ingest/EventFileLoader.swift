@@ -160,16 +160,14 @@ struct EventFileLoader {
     /// halt) serves this many rows instead of one.
     static let rowsPerInsert = 64
 
-    /// Silver stays one row per statement (`changes()` tells new from duplicate). A
-    /// multi-row `INSERT OR IGNORE … RETURNING line_no` was tried: faster for files of new
-    /// events, 2-3× slower for a file whose events fall between those already loaded, but
-    /// that was measured with the statement journal in memory (see Store.swift's
-    /// temp_store); not re-measured since.
-    static let silverSQL = """
+    static func silverSQL(rows: Int) -> String {
+        """
         INSERT OR IGNORE INTO silver_event
             (ts, user_id, episode_id, event_type, duration, file_id, line_no)
-        VALUES (?, ?, ?, ?, ?, ?, ?)
+        VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", "))
+        RETURNING line_no
         """
+    }
 
     static func bronzeSQL(rows: Int) -> String {
         """
@@ -180,19 +178,25 @@ struct EventFileLoader {
 
     /// The writer side: batches → bronze and silver rows, on the transaction's thread.
     ///
-    /// Per batch, the valid lines go to silver first, one `INSERT OR IGNORE` each: a row
-    /// changed means new, none means its natural key was already there (a duplicate). Then
-    /// every line goes to bronze with its outcome, `rowsPerInsert` rows per statement
-    /// (bronze only appends). Measured on 1M events: see doc/performance.md.
+    /// Per batch, the valid lines go to silver first, `rowsPerInsert` at a time through
+    /// `INSERT OR IGNORE … RETURNING line_no`: the lines returned were new, the others'
+    /// natural keys were already there (duplicates). Then every line goes to bronze with
+    /// its outcome, again `rowsPerInsert` per statement. Measured on 1M events: see
+    /// doc/performance.md. (This relies on the statement journal living in a temporary
+    /// file, Store.swift's temp_store: in memory, multi-row statements under the file's
+    /// savepoint got 2-10× slower on files whose events fall between those loaded.)
     func write(from handOff: HandOff<ParserMessage>, fileId: Int64, db: Database) throws
         -> FileLoadCounts
     {
         let many = Self.rowsPerInsert
-        let silver = try BulkStatement(db, sql: Self.silverSQL)
+        let silverMany = try BulkStatement(db, sql: Self.silverSQL(rows: many))
+        let silverOne = try BulkStatement(db, sql: Self.silverSQL(rows: 1))
         let bronzeMany = try BulkStatement(db, sql: Self.bronzeSQL(rows: many))
         let bronzeOne = try BulkStatement(db, sql: Self.bronzeSQL(rows: 1))
         var counts = FileLoadCounts()
         var inserted: [Bool] = []
+        var group: [Int] = []
+        group.reserveCapacity(many)
         loop: while let message = handOff.take() {
             let batch: ParsedBatch
             switch message {
@@ -206,20 +210,17 @@ struct EventFileLoader {
             inserted.append(contentsOf: repeatElement(false, count: lines.count))
             try batch.bytes.withUnsafeBytes { bytes in
                 // Silver: valid lines, in file order.
+                group.removeAll(keepingCapacity: true)
                 for index in lines.indices {
-                    guard case .valid(let event) = lines[index].outcome else { continue }
-                    silver.bind(1, event.timestamp)
-                    silver.bindText(2, event.userId)
-                    silver.bindText(3, event.episodeId)
-                    silver.bindStatic(4, event.eventType.staticName)
-                    if let duration = event.duration {
-                        silver.bind(5, duration)
-                    } else {
-                        silver.bindNull(5)
+                    guard case .valid = lines[index].outcome else { continue }
+                    group.append(index)
+                    if group.count == many {
+                        try insertSilver(group, lines, silverMany, fileId, &inserted)
+                        group.removeAll(keepingCapacity: true)
                     }
-                    silver.bind(6, fileId)
-                    silver.bind(7, lines[index].lineNo)
-                    inserted[index] = try silver.run() == 1
+                }
+                for index in group {
+                    try insertSilver([index], lines, silverOne, fileId, &inserted)
                 }
                 // Bronze: every line, with its outcome.
                 var next = 0
@@ -271,6 +272,46 @@ struct EventFileLoader {
         if counts.rowsRead == 0 { throw FileRejection.empty }
         if counts.jsonRows == 0 { counts.rejection = .notJSON(lines: counts.rowsRead) }
         return counts
+    }
+
+    /// Inserts the valid lines `group` (indices into `lines`, in file order) into silver in
+    /// one statement and marks in `inserted` those whose natural key was new.
+    private func insertSilver(
+        _ group: [Int], _ lines: [ParsedLine], _ statement: BulkStatement, _ fileId: Int64,
+        _ inserted: inout [Bool]
+    ) throws {
+        for (row, index) in group.enumerated() {
+            guard case .valid(let event) = lines[index].outcome else { continue }
+            let base = Int32(row * 7)
+            statement.bind(base + 1, event.timestamp)
+            statement.bindText(base + 2, event.userId)
+            statement.bindText(base + 3, event.episodeId)
+            statement.bindStatic(base + 4, event.eventType.staticName)
+            if let duration = event.duration {
+                statement.bind(base + 5, duration)
+            } else {
+                statement.bindNull(base + 5)
+            }
+            statement.bind(base + 6, fileId)
+            statement.bind(base + 7, lines[index].lineNo)
+        }
+        try statement.forEachReturnedInteger { lineNo in
+            // The group is in line order: find the returned line by binary search.
+            var low = 0
+            var high = group.count - 1
+            while low <= high {
+                let mid = (low + high) / 2
+                let candidate = lines[group[mid]].lineNo
+                if candidate == lineNo {
+                    inserted[group[mid]] = true
+                    return
+                } else if candidate < lineNo {
+                    low = mid + 1
+                } else {
+                    high = mid - 1
+                }
+            }
+        }
     }
 }
 

@@ -71,6 +71,22 @@ struct BulkStatement {
         }
         return sqlite3_changes(connection)
     }
+
+    /// Runs a statement whose rows are one integer (a RETURNING clause), calls `body` with
+    /// each, and resets it.
+    @inline(__always) func forEachReturnedInteger(_ body: (Int64) -> Void) throws {
+        var rc = sqlite3_step(handle)
+        while rc == SQLITE_ROW {
+            body(sqlite3_column_int64(handle, 0))
+            rc = sqlite3_step(handle)
+        }
+        sqlite3_reset(handle)
+        guard rc == SQLITE_DONE else {
+            throw PipelineError.database(
+                message: String(cString: sqlite3_errmsg(connection)) + " (SQLite code \(rc))",
+                file: nil)
+        }
+    }
 }
 
 /// `SQLITE_TRANSIENT`, which the C macro defines as `(sqlite3_destructor_type)-1`.
