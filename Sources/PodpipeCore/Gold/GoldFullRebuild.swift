@@ -265,19 +265,17 @@ struct GoldFullRebuild {
             if $0.0.user != $1.0.user { return userRank[Int($0.0.user)] < userRank[Int($1.0.user)] }
             return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
         }
-        var insertTriple = try BatchInsert(
-            db, into: "gold_agg_day_user_episode (day, user_id, episode_id, listened)", columns: 4,
+        try BatchInsert.insertAll(
+            tripleRows, db, into: "gold_agg_day_user_episode (day, user_id, episode_id, listened)",
+            columns: 4,
             merge:
                 "ON CONFLICT (day, user_id, episode_id) DO UPDATE SET listened = max(listened, excluded.listened)"
-        )
-        for (key, listened) in tripleRows {
-            insertTriple.append(.integer(key.day))
-            insertTriple.append(.text(userNames[Int(key.user)]))
-            insertTriple.append(.text(episodeNames[Int(key.episode)]))
-            insertTriple.append(.integer(listened ? 1 : 0))
-            try insertTriple.endRow()
+        ) { row, insert in
+            insert.append(.integer(row.0.day))
+            insert.append(.text(userNames[Int(row.0.user)]))
+            insert.append(.text(episodeNames[Int(row.0.episode)]))
+            insert.append(.integer(row.1 ? 1 : 0))
         }
-        try insertTriple.finish()
         tripleRows = []
 
         var pairRows = pairs.map { ($0.key, $0.value) }
@@ -286,8 +284,8 @@ struct GoldFullRebuild {
             if $0.0.user != $1.0.user { return userRank[Int($0.0.user)] < userRank[Int($1.0.user)] }
             return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
         }
-        var insertPair = try BatchInsert(
-            db,
+        try BatchInsert.insertAll(
+            pairRows, db,
             into: "gold_agg_user_episode (user_id, episode_id, plays, completions, complete_duration_sum)",
             columns: 5,
             merge: """
@@ -295,16 +293,14 @@ struct GoldFullRebuild {
                     plays = plays + excluded.plays,
                     completions = completions + excluded.completions,
                     complete_duration_sum = complete_duration_sum + excluded.complete_duration_sum
-                """)
-        for (key, sums) in pairRows {
-            insertPair.append(.text(userNames[Int(key.user)]))
-            insertPair.append(.text(episodeNames[Int(key.episode)]))
-            insertPair.append(.integer(sums.plays))
-            insertPair.append(.integer(sums.completions))
-            insertPair.append(.integer(sums.completeDurationSum))
-            try insertPair.endRow()
+                """
+        ) { row, insert in
+            insert.append(.text(userNames[Int(row.0.user)]))
+            insert.append(.text(episodeNames[Int(row.0.episode)]))
+            insert.append(.integer(row.1.plays))
+            insert.append(.integer(row.1.completions))
+            insert.append(.integer(row.1.completeDurationSum))
         }
-        try insertPair.finish()
         pairRows = []
 
         var episodeDays = dayEpisodeCompletions.map { ($0.key, $0.value) }
@@ -313,18 +309,15 @@ struct GoldFullRebuild {
             if $0.0.day != $1.0.day { return $0.0.day < $1.0.day }
             return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
         }
-        var insertEpisodeDay = try BatchInsert(
-            db, into: "gold_agg_episode_day (day, episode_id, completions)", columns: 3,
+        try BatchInsert.insertAll(
+            episodeDays, db, into: "gold_agg_episode_day (day, episode_id, completions)", columns: 3,
             merge:
                 "ON CONFLICT (day, episode_id) DO UPDATE SET completions = completions + excluded.completions"
-        )
-        for (key, completions) in episodeDays {
-            insertEpisodeDay.append(.integer(key.day))
-            insertEpisodeDay.append(.text(episodeNames[Int(key.episode)]))
-            insertEpisodeDay.append(.integer(completions))
-            try insertEpisodeDay.endRow()
+        ) { row, insert in
+            insert.append(.integer(row.0.day))
+            insert.append(.text(episodeNames[Int(row.0.episode)]))
+            insert.append(.integer(row.1))
         }
-        try insertEpisodeDay.finish()
     }
 
     /// Steps a statement over all its rows, calling `body` with the raw statement handle.
@@ -612,6 +605,19 @@ private struct BatchInsert {
         let row = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
         return "INSERT INTO \(head) VALUES "
             + Array(repeating: row, count: rows).joined(separator: ", ") + " " + merge
+    }
+
+    /// Inserts one row per element of `rows` (in their order), its values appended by `row`.
+    static func insertAll<Rows: Sequence>(
+        _ rows: Rows, _ db: Database, into head: String, columns: Int, merge: String = "",
+        _ row: (Rows.Element, inout BatchInsert) -> Void
+    ) throws {
+        var insert = try BatchInsert(db, into: head, columns: columns, merge: merge)
+        for element in rows {
+            row(element, &insert)
+            try insert.endRow()
+        }
+        try insert.finish()
     }
 
     /// Appends the next value of the current row.
