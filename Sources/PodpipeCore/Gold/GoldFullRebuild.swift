@@ -88,7 +88,7 @@ struct GoldFullRebuild {
     private var episodes: [EpisodeSums] = []
     private var days: [Int64: DaySums] = [:]
     private var events = 0
-    /// Ranks of the interned names in SQLite's BINARY order (set after the scan).
+    /// Ranks of the interned names in SQLite's BINARY order (as of the last spill).
     private var userRank: [Int32] = []
     private var episodeRank: [Int32] = []
     private var multiDays: [Int32: (days: Int64, first: Int64)] = [:]
@@ -101,8 +101,12 @@ struct GoldFullRebuild {
         var rebuild = GoldFullRebuild(spillEntries: max(1, spillEntries))
         try rebuild.scan(db)
         try rebuild.spill(db)
-        rebuild.userRank = Self.ranks(rebuild.userNames)
-        rebuild.episodeRank = Self.ranks(rebuild.episodeNames)
+        if rebuild.userRank.count != rebuild.userNames.count {
+            rebuild.userRank = Self.ranks(rebuild.userNames)
+        }
+        if rebuild.episodeRank.count != rebuild.episodeNames.count {
+            rebuild.episodeRank = Self.ranks(rebuild.episodeNames)
+        }
         try rebuild.deriveDayUsers(db)
         let userReference = try rebuild.referenceByUser(db)
         try rebuild.deriveCohorts(db, userReference)
@@ -255,8 +259,11 @@ struct GoldFullRebuild {
     /// Writes the keyed aggregates held in memory in key order, merged into the rows of
     /// earlier spills, and empties them.
     private mutating func spill(_ db: Database) throws {
-        let userRank = Self.ranks(userNames)
-        let episodeRank = Self.ranks(episodeNames)
+        // Ranks change only when new names were interned since the last spill.
+        if userRank.count != userNames.count { userRank = Self.ranks(userNames) }
+        if episodeRank.count != episodeNames.count { episodeRank = Self.ranks(episodeNames) }
+        let userRank = self.userRank
+        let episodeRank = self.episodeRank
 
         var tripleRows = triples.map { ($0.key, $0.value) }
         triples = [:]
