@@ -749,6 +749,48 @@ struct GoldTests {
         #expect(try world.refresh(forceFull: true).mode == "full")
     }
 
+    @Test("ids that differ only in Unicode normalization are two ids, as in SQL: full rebuild == incremental")
+    func canonicallyEquivalentIdsStayApart() throws {
+        let world = try SilverWorld()
+        // Longer than 15 bytes: the full rebuild interns long ids apart from short ones.
+        let userNFC = "listener-with-a-long-id-caf\u{E9}"
+        let userNFD = "listener-with-a-long-id-cafe\u{301}"
+        let episodeNFC = "episode-long-id-\u{E9}"
+        let episodeNFD = "episode-long-id-e\u{301}"
+        #expect(userNFC == userNFD && episodeNFC == episodeNFD)  // equal as Swift strings
+        #expect(Array(userNFC.utf8) != Array(userNFD.utf8))  // two ids for SQLite (BINARY)
+        try world.reference(
+            users: [userNFC: .init(signup: "2024-01-01", country: "DE")],
+            episodes: [episodeNFC: .init(podcast: "p", title: "C", release: "2024-01-01", duration: 1000)])
+        try world.reference(
+            users: [userNFD: .init(signup: "2024-02-01", country: "FR")],
+            episodes: [episodeNFD: .init(podcast: "p", title: "D", release: "2024-01-01", duration: 2000)])
+        #expect(try world.refresh().mode == "full")
+        let pairs = [
+            (userNFC, episodeNFC), (userNFD, episodeNFD), (userNFC, episodeNFD), (userNFD, episodeNFC),
+        ]
+        for (index, (user, episode)) in pairs.enumerated() {
+            try world.event(user, episode, "play", on: "2024-03-0\(index + 1)")
+            try world.event(
+                user, episode, "complete", on: "2024-03-0\(index + 1)", at: "13:00:00", duration: 900)
+        }
+        #expect(try world.refresh().mode == "incremental")
+        try world.queue.write { db in
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM gold_agg_user_episode") == 4)
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM gold_agg_country_listen_through") == 2)
+            let incremental = try goldTablesSnapshot(db)
+            try db.inSavepoint {
+                _ = try GoldRefresher().refresh(
+                    db, now: Date(timeIntervalSince1970: 1_800_000_000), forceFull: true)
+                let full = try goldTablesSnapshot(db)
+                for (name, rows) in full {
+                    #expect(incremental[name] == rows, "\(name) differs from a full rebuild")
+                }
+                return .rollback
+            }
+        }
+    }
+
     @Test("refresh outside a transaction is refused with a clear error")
     func refreshNeedsTransaction() throws {
         let world = try SilverWorld()

@@ -78,9 +78,11 @@ struct GoldFullRebuild {
     let spillEntries: Int
     private var shortUserIds: [ShortKey: Int32] = [:]
     private var shortEpisodeIds: [ShortKey: Int32] = [:]
-    private var userIds: [String: Int32] = [:]
+    // Long ids are keyed by their bytes, not by `String`: String equality is Unicode
+    // canonical equivalence ("é" == "e\u{301}"), SQLite's BINARY collation is bytes.
+    private var userIds: [[UInt8]: Int32] = [:]
     private var userNames: [String] = []
-    private var episodeIds: [String: Int32] = [:]
+    private var episodeIds: [[UInt8]: Int32] = [:]
     private var episodeNames: [String] = []
     private var triples: [Triple: Bool] = [:]
     private var pairs: [Pair: PairSums] = [:]
@@ -210,11 +212,11 @@ struct GoldFullRebuild {
     /// The number of the text in `column`; names[number] is the text.
     private static func intern(
         _ handle: OpaquePointer, _ column: Int32, _ shortIds: inout [ShortKey: Int32],
-        _ ids: inout [String: Int32], _ names: inout [String]
+        _ ids: inout [[UInt8]: Int32], _ names: inout [String]
     ) -> Int32 {
         let bytes = sqlite3_column_text(handle, column)  // before _bytes (SQLite's advice)
         let count = Int(sqlite3_column_bytes(handle, column))
-        guard let bytes else { return intern("", &ids, &names) }
+        guard let bytes else { return intern([], &ids, &names) }
         if count <= 15 {
             var key = ShortKey(low: 0, high: UInt64(count) << 56)
             for index in 0..<count {
@@ -230,18 +232,16 @@ struct GoldFullRebuild {
             names.append(String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self))
             return id
         }
-        return intern(
-            String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self), &ids,
-            &names)
+        return intern(Array(UnsafeBufferPointer(start: bytes, count: count)), &ids, &names)
     }
 
-    private static func intern(_ text: String, _ ids: inout [String: Int32], _ names: inout [String])
+    private static func intern(_ bytes: [UInt8], _ ids: inout [[UInt8]: Int32], _ names: inout [String])
         -> Int32
     {
-        if let id = ids[text] { return id }
+        if let id = ids[bytes] { return id }
         let id = Int32(names.count)
-        ids[text] = id
-        names.append(text)
+        ids[bytes] = id
+        names.append(String(decoding: bytes, as: UTF8.self))
         return id
     }
 
@@ -402,7 +402,7 @@ struct GoldFullRebuild {
     /// The reference user of each interned user number (nil: not in the reference data).
     private mutating func referenceByUser(_ db: Database) throws -> [ReferenceUser?] {
         let referenceUsers = try Self.referenceUsers(db)
-        return userNames.map { referenceUsers[$0] }
+        return userNames.map { referenceUsers[Array($0.utf8)] }
     }
 
     /// Cohorts: distinct (user, week N / month N after signup), days on or after signup,
@@ -465,9 +465,9 @@ struct GoldFullRebuild {
         var countries: [String: (rate: Int64, completions: Int64)] = [:]
         let durations = try Dictionary(
             Row.fetchAll(db, sql: "SELECT episode_id, duration_seconds FROM gold_ref_episode")
-                .map { (row: Row) -> (String, Int64) in (row[0], row[1]) },
+                .map { (row: Row) -> ([UInt8], Int64) in (Array((row[0] as String).utf8), row[1]) },
             uniquingKeysWith: { first, _ in first })
-        let episodeDuration = episodeNames.map { durations[$0] }
+        let episodeDuration = episodeNames.map { durations[Array($0.utf8)] }
         try Self.forEachRow(
             db,
             "SELECT user_id, episode_id, completions, complete_duration_sum FROM gold_agg_user_episode",
@@ -561,8 +561,9 @@ struct GoldFullRebuild {
         var cohortMonth: String
     }
 
-    private static func referenceUsers(_ db: Database) throws -> [String: ReferenceUser] {
-        var users: [String: ReferenceUser] = [:]
+    /// Keyed by the id's bytes (see `userIds`).
+    private static func referenceUsers(_ db: Database) throws -> [[UInt8]: ReferenceUser] {
+        var users: [[UInt8]: ReferenceUser] = [:]
         let rows = try Row.fetchCursor(
             db,
             sql: """
@@ -570,7 +571,7 @@ struct GoldFullRebuild {
                 FROM gold_ref_user
                 """)
         while let row = try rows.next() {
-            users[row[0]] = ReferenceUser(
+            users[Array((row[0] as String).utf8)] = ReferenceUser(
                 country: row[1], signupDay: row[2], signupMonthIndex: row[3], cohortMonth: row[4])
         }
         return users
