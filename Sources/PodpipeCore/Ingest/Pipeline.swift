@@ -49,7 +49,7 @@ public final class Pipeline: @unchecked Sendable {
         let ledger = try store.pool.read { db in try Ledger.latestByName(db) }
         let nowText = ISOTime.format(now)
         return listing.candidates.filter { candidate in
-            guard let entry = ledger[candidate.name] else { return true }
+            guard let entry = ledger[Ledger.nameKey(candidate.name)] else { return true }
             if entry.state == .failed {
                 if ignoreBackoff { return true }
                 return (entry.nextAttemptAt ?? "") <= nowText
@@ -255,7 +255,7 @@ public final class Pipeline: @unchecked Sendable {
     private func settleKnownBytes(
         _ entry: inout LedgerEntry, original: LedgerEntry, started: Date, db: Database
     ) throws -> FileOutcome? {
-        if original.name == entry.name {
+        if Ledger.nameKey(original.name) == Ledger.nameKey(entry.name) {
             try db.execute(sql: "DELETE FROM ingest_file WHERE file_id = ?", arguments: [entry.fileId])
             try db.execute(
                 sql: "UPDATE ingest_file SET mtime = ?, mtime_ns = ? WHERE file_id = ?",

@@ -311,7 +311,7 @@ public struct DryRunValidator: Sendable {
         let original = try Ledger.original(withSHA256: sha, db)
         if original != nil || seen[sha] != nil {
             try db.execute(sql: "ROLLBACK TO dry_run_file; RELEASE dry_run_file")
-            if let original, original.name == candidate.name {
+            if let original, Ledger.nameKey(original.name) == Ledger.nameKey(candidate.name) {
                 file.outcome = "unchanged"
                 file.message =
                     "already in the ledger as file \(original.fileId ?? 0) (\(original.state.rawValue), \(original.finishedAt)): podpiped skips it"

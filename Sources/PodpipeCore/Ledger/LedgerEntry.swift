@@ -50,13 +50,20 @@ extension LedgerState: DatabaseValueConvertible {}
 
 /// Ledger queries.
 public enum Ledger {
-    /// The newest ledger row for each name.
-    public static func latestByName(_ db: Database) throws -> [String: LedgerEntry] {
+    /// The newest ledger row for each name, keyed by the name's bytes (``nameKey(_:)``).
+    public static func latestByName(_ db: Database) throws -> [[UInt8]: LedgerEntry] {
         let rows = try LedgerEntry.fetchAll(
             db, sql: "SELECT * FROM ingest_file ORDER BY file_id")
-        var result: [String: LedgerEntry] = [:]
-        for row in rows { result[row.name] = row }
+        var result: [[UInt8]: LedgerEntry] = [:]
+        for row in rows { result[nameKey(row.name)] = row }
         return result
+    }
+
+    /// A file name as the ledger tells names apart: by bytes, as SQLite compares them.
+    /// (`String ==` is Unicode canonical equivalence: "café" spelled with a precomposed "é"
+    /// and with "e" + a combining accent are equal Strings but two files on Linux.)
+    public static func nameKey(_ name: String) -> [UInt8] {
+        Array(name.utf8)
     }
 
     /// The loaded or rejected entry whose bytes have this SHA-256, if any.

@@ -215,7 +215,7 @@ public struct StatusReport: Sendable, Codable {
             let ledger = try store.pool.read { db in try Ledger.latestByName(db) }
             report.files.pending =
                 listing.candidates.filter { candidate in
-                    guard let entry = ledger[candidate.name] else { return true }
+                    guard let entry = ledger[Ledger.nameKey(candidate.name)] else { return true }
                     return entry.state == .failed
                         || !(entry.sizeBytes == candidate.size && entry.mtimeNs == candidate.mtimeNs)
                 }.count
