@@ -120,21 +120,12 @@ struct GoldFullRebuild {
     // MARK: - Scan
 
     private mutating func scan(_ db: Database) throws {
-        let select = try db.makeStatement(
-            sql: "SELECT ts, user_id, episode_id, event_type, duration FROM silver_event")
-        let handle = select.sqliteStatement
-        sqlite3_reset(handle)
-        defer { sqlite3_reset(handle) }
         var currentDay: Int64?
         var currentSums = DaySums()
-        while true {
-            let rc = sqlite3_step(handle)
-            if rc == SQLITE_DONE { break }
-            guard rc == SQLITE_ROW else {
-                throw GoldError.stepFailed(
-                    step: "full rebuild (scan of silver_event)",
-                    underlying: DatabaseError(resultCode: ResultCode(rawValue: rc)))
-            }
+        try Self.forEachRow(
+            db, "SELECT ts, user_id, episode_id, event_type, duration FROM silver_event",
+            step: "scan of silver_event"
+        ) { handle in
             events += 1
             let ts = sqlite3_column_int64(handle, 0)
             let user = Self.intern(handle, 1, &shortUserIds, &userIds, &userNames)
