@@ -6,7 +6,7 @@
 #   3. gold refresh alone after one 10k-event file on a 10M-event database   (BENCH_10M=1)
 #   4. one 1 GB NDJSON file (peak RSS is the point)                           (BENCH_1GB=1)
 #   5. podpipectl status on the 10M-event database                             (BENCH_10M=1)
-#   6. scripts/duckdb_pipeline.py doing 1 and 2, and the ratios
+#   6. scripts/duckdb_pipeline.py doing 1 and 2 (and 2b, +100k of the following week), and the ratios
 #
 # Each figure is the median of RUNS runs (default 3), wall seconds and peak RSS from
 # /usr/bin/time. Data sets are generated deterministically and cached in bench-data/.
@@ -85,10 +85,26 @@ SETUP="rm -rf $W/i && cp -a $W/base $W/i && cp $INC $W/i/in/events-0011.ndjson"
 measure podpipe-plus-100k -- "$BIN/podpiped" --once --data-load "$W/i/in" --database "$W/i/db.sqlite"
 measure duckdb-plus-100k -- "$PY" scripts/duckdb_pipeline.py --db "$W/i/duck.db" --data "$W/i/in"
 
+# The same with the typical increment: 100k events of the week after the history (they
+# append to silver's natural-key index instead of landing between its entries, as the
+# year-long file above does).
+if [ ! -f "$DATA/next/.done" ]; then
+  rm -rf "$DATA/next"
+  "$BIN/podpipectl" generate --out "$DATA/next" --events 100000 --files 1 --seed 6 \
+    --users 10000 --episodes 2000 --gzip-files 0 --days 7 --start-day 2024-01-01 >/dev/null
+  touch "$DATA/next/.done"
+fi
+SETUP="rm -rf $W/i && cp -a $W/base $W/i && cp $DATA/next/events-0001.ndjson $W/i/in/events-0011.ndjson"
+measure podpipe-plus-100k-next-week -- "$BIN/podpiped" --once --data-load "$W/i/in" --database "$W/i/db.sqlite"
+measure duckdb-plus-100k-next-week -- "$PY" scripts/duckdb_pipeline.py --db "$W/i/duck.db" --data "$W/i/in"
+
 awk -v a="$(cat /tmp/bench.podpipe-1m.wall)" -v b="$(cat /tmp/bench.duckdb-1m.wall)" \
   'BEGIN {printf "ratio podpipe/duckdb, 1M fresh:        %.2f\n", a / b}'
 awk -v a="$(cat /tmp/bench.podpipe-plus-100k.wall)" -v b="$(cat /tmp/bench.duckdb-plus-100k.wall)" \
   'BEGIN {printf "ratio podpipe/duckdb, +100k incremental: %.2f\n", a / b}'
+awk -v a="$(cat /tmp/bench.podpipe-plus-100k-next-week.wall)" \
+  -v b="$(cat /tmp/bench.duckdb-plus-100k-next-week.wall)" \
+  'BEGIN {printf "ratio podpipe/duckdb, +100k of the next week: %.2f\n", a / b}'
 
 if [ "${BENCH_1GB:-0}" = 1 ]; then
   gen "$DATA/1gb" 8000000 1 3
