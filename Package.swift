@@ -89,7 +89,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PodpipeRulesTests",
-            dependencies: ["PodpipeRules"],
+            dependencies: ["PodpipeRules", "PodpipeSampleData"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,19 +2,31 @@
 // streams, an alias table for weighted draws. Only integer and basic IEEE arithmetic
 // (no libm), so the same seed yields the same sequence on every platform.
 
-/// SplitMix64 (Steele, Lea, Flood 2014); used to expand a seed into generator states.
-struct SplitMix64 {
-    var state: UInt64
+/// SplitMix64 (Steele, Lea, Flood 2014); used to expand a seed into generator states, and
+/// by the test suites wherever they need a small reproducible stream.
+public struct SplitMix64: Sendable {
+    public var state: UInt64
 
-    init(seed: UInt64) { self.state = seed }
+    public init(seed: UInt64) { self.state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// Uniform enough in 0..<bound (0 when bound is 0).
+    public mutating func next(_ bound: UInt64) -> UInt64 { bound == 0 ? 0 : next() % bound }
+
+    /// Uniform enough in 0..<n (n > 0).
+    public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+
+    /// True with probability `percent` / 100.
+    public mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
+
+    public mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
 }
 
 /// xoshiro256** 1.0 (Blackman, Vigna). Each concern of the generator owns its own stream,

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PodpipeSampleData
 import Testing
 
 @testable import PodpipeCore
@@ -810,7 +811,7 @@ struct GoldTests {
         "incremental refresh == full rebuild, and every answer == the oracle, over random batches",
         arguments: [1, 2, 3, 4])
     func incrementalEqualsFull(seed: UInt64) throws {
-        var rng = GoldTestRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let world = try SilverWorld()
         let baseDay = try #require(SilverWorld.dayNumber("2024-01-01"))
         let countries = ["DE", "FR", "US", "AT"]
@@ -918,19 +919,4 @@ struct GoldTests {
                 try world.report(.engagementByLength), GoldOracle.engagementByLength(world), context)
         }
     }
-}
-
-/// A small deterministic generator for the property tests.
-struct GoldTestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in 0..<bound.
-    mutating func next(_ bound: UInt64) -> UInt64 { bound == 0 ? 0 : next() % bound }
 }

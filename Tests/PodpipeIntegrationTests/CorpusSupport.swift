@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PodpipeSampleData
 import Testing
 
 #if canImport(Glibc)
@@ -125,7 +126,7 @@ enum CorpusGenerator {
             png.append(contentsOf: [0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82])
             return png
         case "binary-garbage":
-            var generator = SplitMix(seed: 42)
+            var generator = SplitMix64(seed: 42)
             return Data((0..<65_536).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
         case "line-10mb":
             var line = Data(#"{"event_type": "play", "user_id": ""#.utf8)
@@ -202,19 +203,6 @@ enum CorpusError: Error {
     case unknownGenerator(String)
     case badHex(String)
     case posix(String, Int32)
-}
-
-/// A small deterministic PRNG for generated inputs.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// Raw (byte) paths, for names that are not UTF-8.

@@ -212,7 +212,7 @@ struct CrashTests {
         guard count > 0 else { return }
         let events = try orderedFiles(sandbox.dataLoad).filter { $0.name.hasPrefix("events-") }
         guard !events.isEmpty else { return }
-        var rng = SplitMix(seed: seed ^ 0x5EED)
+        var rng = SplitMix64(seed: seed ^ 0x5EED)
         func pick(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
         func day() -> String {
             let month = 1 + pick(12)
@@ -301,7 +301,7 @@ struct CrashTests {
             scheduled[point] = (0..<settings.forced).map { reachable[$0 * reachable.count / settings.forced] }
         }
 
-        var rng = SplitMix(seed: settings.seed)
+        var rng = SplitMix64(seed: settings.seed)
         var forced: [Point: Int] = [:]
         var goldFull = 0
         var randomKills = 0
@@ -465,7 +465,7 @@ struct CrashTests {
     /// (processed in this order), or nil when the next run cannot reach the point.
     static func plan(
         _ point: Point, pending: [String], recorded: [String: Recorded], goldStale: Bool,
-        rng: inout SplitMix
+        rng: inout SplitMix64
     ) -> Plan? {
         func random(_ upper: Int) -> Int { 1 + Int(rng.next() % UInt64(max(1, upper))) }
         switch point {
@@ -521,13 +521,7 @@ struct CrashTests {
         let process = Process()
         process.executableURL = Binaries.directory.appendingPathComponent("podpiped")
         process.arguments = ["--data-load", sandbox.dataLoad, "--database", sandbox.database, "--once"]
-        var environment = ProcessInfo.processInfo.environment
-        for key in environment.keys where key.hasPrefix("PODPIPE_") && key != "PODPIPE_BIN_DIR" {
-            environment.removeValue(forKey: key)
-        }
-        environment.removeValue(forKey: "JOURNAL_STREAM")
-        for (key, value) in env { environment[key] = value }
-        process.environment = environment
+        process.environment = Binaries.environment(env)
         let errFile = sandbox.root.appendingPathComponent("stderr-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
         let errHandle = try FileHandle(forWritingTo: errFile)

@@ -27,6 +27,7 @@
 // Lone surrogate escapes (`"\ud800"`) are rejected by both, so they are not excluded.
 
 import Foundation
+import PodpipeSampleData
 import Testing
 
 @testable import PodpipeRules
