@@ -137,11 +137,7 @@ final class RunningDaemon {
         process.arguments = [
             "--data-load", box.dataLoad, "--database", box.database, "--log-target", "stderr",
         ]
-        var environment = ProcessInfo.processInfo.environment
-        for key in environment.keys where key.hasPrefix("PODPIPE_") && key != "PODPIPE_BIN_DIR" {
-            environment.removeValue(forKey: key)
-        }
-        environment.removeValue(forKey: "JOURNAL_STREAM")
+        var environment = Binaries.environment([:])
         environment.removeValue(forKey: "NOTIFY_SOCKET")
         environment["PODPIPE_WATCH_MODE"] = "poll"
         environment["PODPIPE_WATCH_RESCAN_INTERVAL"] = "1"

@@ -101,11 +101,8 @@ final class DaemonProcess {
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.executableURL = Binaries.directory.appendingPathComponent("podpiped")
         process.arguments = arguments ?? ["--data-load", box.dataLoad, "--database", box.database]
-        var environment = ProcessInfo.processInfo.environment
-        for key in environment.keys where key.hasPrefix("PODPIPE_") && key != "PODPIPE_BIN_DIR" {
-            environment.removeValue(forKey: key)
-        }
-        for key in ["JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+        var environment = Binaries.environment([:])
+        for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
             environment.removeValue(forKey: key)
         }
         environment["NOTIFY_SOCKET"] = notify.path

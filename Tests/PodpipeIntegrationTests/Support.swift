@@ -96,6 +96,18 @@ enum Binaries {
         return repo.appendingPathComponent(".build/debug")
     }()
 
+    /// This process's environment without `PODPIPE_…` variables (but `PODPIPE_BIN_DIR`) and
+    /// without `JOURNAL_STREAM`, plus `env`: what a spawned podpiped/podpipectl gets.
+    static func environment(_ env: [String: String]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        for key in environment.keys where key.hasPrefix("PODPIPE_") && key != "PODPIPE_BIN_DIR" {
+            environment.removeValue(forKey: key)
+        }
+        environment.removeValue(forKey: "JOURNAL_STREAM")
+        for (key, value) in env { environment[key] = value }
+        return environment
+    }
+
     /// Runs the built executable `name` with the environment cleared of `PODPIPE_…`
     /// variables (but `env`), and returns its exit status and output. With `prefix`, runs
     /// `prefix + [binary] + args` (a wrapper such as setpriv). With `timeout`, a process still
@@ -114,13 +126,7 @@ enum Binaries {
             process.executableURL = binary
             process.arguments = args
         }
-        var environment = ProcessInfo.processInfo.environment
-        for key in environment.keys where key.hasPrefix("PODPIPE_") && key != "PODPIPE_BIN_DIR" {
-            environment.removeValue(forKey: key)
-        }
-        environment.removeValue(forKey: "JOURNAL_STREAM")
-        for (key, value) in env { environment[key] = value }
-        process.environment = environment
+        process.environment = Binaries.environment(env)
         let out = Pipe()
         let err = Pipe()
         let input = stdin.map { _ in Pipe() }
