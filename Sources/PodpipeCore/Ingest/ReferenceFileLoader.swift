@@ -6,6 +6,29 @@ import PodpipeRules
 /// transaction. Each record is kept in bronze (as a JSON object of its columns); valid
 /// records are upserted into silver by id, so the file processed last wins (SPEC §2.2).
 struct ReferenceFileLoader {
+    /// The upsert of one reference row of `kind` into `table` (silver_episode / silver_user,
+    /// or the replay's shadow copies of them): the latest row wins, every column replaced.
+    static func upsertSQL(_ kind: FileKind, into table: String) -> String {
+        kind == .episodes
+            ? """
+            INSERT INTO \(table)
+                (episode_id, podcast_id, title, release_date, duration_seconds, file_id, line_no)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (episode_id) DO UPDATE SET
+                podcast_id = excluded.podcast_id, title = excluded.title,
+                release_date = excluded.release_date,
+                duration_seconds = excluded.duration_seconds,
+                file_id = excluded.file_id, line_no = excluded.line_no
+            """
+            : """
+            INSERT INTO \(table) (user_id, signup_date, country, file_id, line_no)
+            VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (user_id) DO UPDATE SET
+                signup_date = excluded.signup_date, country = excluded.country,
+                file_id = excluded.file_id, line_no = excluded.line_no
+            """
+    }
+
     static let episodeColumns = [
         "episode_id", "podcast_id", "title", "release_date", "duration_seconds",
     ]
@@ -43,27 +66,8 @@ struct ReferenceFileLoader {
                 INSERT INTO bronze_reference (file_id, line_no, kind, raw, outcome, error_codes)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """)
-        let upsert =
-            kind == .episodes
-            ? try db.makeStatement(
-                sql: """
-                    INSERT INTO silver_episode
-                        (episode_id, podcast_id, title, release_date, duration_seconds, file_id, line_no)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (episode_id) DO UPDATE SET
-                        podcast_id = excluded.podcast_id, title = excluded.title,
-                        release_date = excluded.release_date,
-                        duration_seconds = excluded.duration_seconds,
-                        file_id = excluded.file_id, line_no = excluded.line_no
-                    """)
-            : try db.makeStatement(
-                sql: """
-                    INSERT INTO silver_user (user_id, signup_date, country, file_id, line_no)
-                    VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (user_id) DO UPDATE SET
-                        signup_date = excluded.signup_date, country = excluded.country,
-                        file_id = excluded.file_id, line_no = excluded.line_no
-                    """)
+        let upsert = try db.makeStatement(
+            sql: Self.upsertSQL(kind, into: kind == .episodes ? "silver_episode" : "silver_user"))
         var counts = FileLoadCounts()
         while let record = reader.next() {
             if counts.rowsRead % Int64(Self.stopCheckRecords) == 0, shouldStop() {

@@ -36,24 +36,8 @@ struct ReferenceReplay {
     mutating func run(_ db: Database, apply: Bool) throws -> [ReferenceChange] {
         try db.execute(sql: try SQLResource.load("maintenance", "reference_replay_setup"))
         let episode = try db.makeStatement(
-            sql: """
-                INSERT INTO temp.replay_episode
-                    (episode_id, podcast_id, title, release_date, duration_seconds, file_id, line_no)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (episode_id) DO UPDATE SET
-                    podcast_id = excluded.podcast_id, title = excluded.title,
-                    release_date = excluded.release_date,
-                    duration_seconds = excluded.duration_seconds,
-                    file_id = excluded.file_id, line_no = excluded.line_no
-                """)
-        let user = try db.makeStatement(
-            sql: """
-                INSERT INTO temp.replay_user (user_id, signup_date, country, file_id, line_no)
-                VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (user_id) DO UPDATE SET
-                    signup_date = excluded.signup_date, country = excluded.country,
-                    file_id = excluded.file_id, line_no = excluded.line_no
-                """)
+            sql: ReferenceFileLoader.upsertSQL(.episodes, into: "temp.replay_episode"))
+        let user = try db.makeStatement(sql: ReferenceFileLoader.upsertSQL(.users, into: "temp.replay_user"))
         let change = try db.makeStatement(
             sql: "INSERT INTO temp.replay_reference_bronze (bronze_id, outcome, error_codes) VALUES (?, ?, ?)"
         )
