@@ -9,9 +9,14 @@ import GRDB
 public final class Store: Sendable {
     public let path: String
     public let pool: DatabasePool
+    /// The writer's WAL checkpoints, on a thread of their own (nil for read-only stores).
+    let checkpointer: WALCheckpointer?
 
     /// Opens (creating if needed) the database for writing and applies pending migrations.
-    public static func openForWriting(path: String) throws -> Store {
+    /// `checkpointWaitFrames`: see ``WALCheckpointer`` (tests make it small).
+    public static func openForWriting(
+        path: String, checkpointWaitFrames: Int32? = nil
+    ) throws -> Store {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(
@@ -19,7 +24,13 @@ public final class Store: Sendable {
         }
         var config = Configuration()
         config.busyMode = .timeout(5)
+        let checkpointer = WALCheckpointer(
+            path: path, waitFrames: checkpointWaitFrames ?? WALCheckpointer.defaultWaitFrames)
         config.prepareDatabase { db in
+            // The writer's checkpoints run on another thread (WALCheckpointer).
+            if !db.configuration.readonly, let connection = db.sqliteConnection {
+                checkpointer.install(on: connection)
+            }
             // NORMAL is durable against application crashes in WAL mode (a commit is in
             // the WAL before COMMIT returns); a power loss may drop the last transactions
             // but never corrupts or half-applies one, and the ledger then reloads them.
@@ -40,7 +51,8 @@ public final class Store: Sendable {
         }
         let pool = try DatabasePool(path: path, configuration: config)
         try Migrations.migrator.migrate(pool)
-        return Store(path: path, pool: pool)
+        checkpointer.start()
+        return Store(path: path, pool: pool, checkpointer: checkpointer)
     }
 
     /// Opens an existing database read-only (podpipectl). Never creates the file, never
@@ -67,9 +79,15 @@ public final class Store: Sendable {
         return Store(path: path, pool: pool)
     }
 
-    init(path: String, pool: DatabasePool) {
+    init(path: String, pool: DatabasePool, checkpointer: WALCheckpointer? = nil) {
         self.path = path
         self.pool = pool
+        self.checkpointer = checkpointer
+    }
+
+    deinit {
+        // The last checkpoint asked for completes before the store goes.
+        checkpointer?.stop()
     }
 }
 

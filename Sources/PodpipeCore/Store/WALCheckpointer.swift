@@ -1,0 +1,138 @@
+import Foundation
+import GRDBSQLite
+
+/// Runs the WAL checkpoints on a thread (and a connection) of its own, so that copying a
+/// committed file's pages from the WAL into the database file overlaps the next file's load
+/// (or the gold refresh) on the other core instead of stalling the writer.
+///
+/// SQLite's default, `wal_autocheckpoint = 1000`, checkpoints inside the COMMIT that takes
+/// the WAL past 1,000 pages, on the writer's thread: ~180 ms after each 100k-event file,
+/// 1.7-2.0 s of the 1M-event load (doc/performance.md). The writer connection gets this
+/// type's WAL hook instead (`sqlite3_wal_hook` replaces the auto-checkpoint): after each
+/// commit it wakes the checkpoint thread, which runs a PASSIVE checkpoint (never blocks the
+/// writer or readers) on its own connection.
+///
+/// The WAL file restarts from its beginning only when a write transaction begins with every
+/// frame already copied. A writer that never waits would let it grow with every file, so
+/// once it holds `waitFrames` frames, the commit waits for the running checkpoint to finish:
+/// the next transaction then rewinds the WAL. The WAL stays under about `waitFrames` plus
+/// one transaction's pages.
+///
+/// Without the thread (not started, stopped, or its connection failed to open) the hook
+/// checkpoints inline past 1,000 frames, as SQLite's default does.
+final class WALCheckpointer: @unchecked Sendable {
+    /// Frames in the WAL from which a commit waits for the checkpoint (64 MiB of 4 KiB pages).
+    static let defaultWaitFrames: Int32 = 16_384
+    /// SQLite's own auto-checkpoint threshold, used when no thread runs.
+    static let inlineFrames: Int32 = 1_000
+
+    let path: String
+    let waitFrames: Int32
+    private let condition = NSCondition()
+    private var requested = false
+    private var running = false
+    private var active = false
+    private var stopping = false
+    private var finished = true
+
+    init(path: String, waitFrames: Int32 = defaultWaitFrames) {
+        self.path = path
+        self.waitFrames = max(1, waitFrames)
+    }
+
+    /// Installs the hook on the writer's connection (call from `prepareDatabase`).
+    /// The hook holds the checkpointer strongly: a connection may outlive its `Store`.
+    func install(on connection: OpaquePointer) {
+        sqlite3_wal_hook(
+            connection,
+            { context, connection, _, frames in
+                guard let context, let connection else { return SQLITE_OK }
+                Unmanaged<WALCheckpointer>.fromOpaque(context).takeUnretainedValue()
+                    .committed(frames: frames, writer: connection)
+                return SQLITE_OK
+            }, Unmanaged.passRetained(self).toOpaque())
+    }
+
+    /// Starts the checkpoint thread with its own connection to the (existing, WAL) database.
+    /// On failure the hook keeps checkpointing inline.
+    func start() {
+        var handle: OpaquePointer?
+        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let handle
+        else {
+            sqlite3_close(handle)
+            return
+        }
+        // As the writer: the checkpoint syncs the WAL before and the database after copying.
+        sqlite3_exec(handle, "PRAGMA synchronous = NORMAL", nil, nil, nil)
+        condition.lock()
+        active = true
+        finished = false
+        condition.unlock()
+        let connection = SendablePointer(handle)
+        let thread = Thread { [self] in
+            self.loop(connection.pointer)
+            sqlite3_close(connection.pointer)
+            self.condition.lock()
+            self.finished = true
+            self.condition.broadcast()
+            self.condition.unlock()
+        }
+        thread.name = "podpipe-checkpoint"
+        thread.start()
+    }
+
+    /// Finishes the checkpoint asked for, if any, and ends the thread. Later commits
+    /// checkpoint inline.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        active = false
+        condition.unlock()
+    }
+
+    /// The WAL hook: after each commit of the writer, on its thread, with the number of
+    /// frames now in the WAL.
+    private func committed(frames: Int32, writer: OpaquePointer) {
+        condition.lock()
+        guard active, !stopping else {
+            condition.unlock()
+            if frames >= Self.inlineFrames {
+                sqlite3_wal_checkpoint_v2(writer, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            }
+            return
+        }
+        requested = true
+        condition.broadcast()
+        if frames >= waitFrames {
+            // Let the checkpoint copy this commit too, so the next transaction rewinds the WAL.
+            while (requested || running) && !finished { condition.wait() }
+        }
+        condition.unlock()
+    }
+
+    private func loop(_ connection: OpaquePointer) {
+        condition.lock()
+        while true {
+            while !requested && !stopping { condition.wait() }
+            if !requested { break }  // stopping, nothing left to copy
+            requested = false
+            running = true
+            condition.unlock()
+            // BUSY (another checkpoint runs, e.g. a closing connection's) is harmless: the
+            // next commit asks again.
+            sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            condition.lock()
+            running = false
+            condition.broadcast()
+        }
+        condition.unlock()
+    }
+}
+
+/// A C pointer handed to the checkpoint thread, which alone uses it from then on.
+private struct SendablePointer: @unchecked Sendable {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import GRDB
+import Testing
+
+@testable import PodpipeCore
+
+/// The writer's WAL checkpoints run on their own thread (WALCheckpointer): the database
+/// file receives committed pages without the writer checkpointing, and the WAL stays bounded
+/// while transactions follow each other without pause.
+@Suite("store: WAL checkpoints off the writer's thread")
+struct WALCheckpointerTests {
+    private func withDatabase(_ body: (String) throws -> Void) throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "podpipe-wal-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        try body(root.appendingPathComponent("db.sqlite").path)
+    }
+
+    private func size(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+    }
+
+    /// One transaction of `rows` rows of ~4 KB: about one page each.
+    private func writePages(_ store: Store, rows: Int, tag: Int) throws {
+        try store.pool.write { db in
+            for row in 0..<rows {
+                try db.execute(
+                    sql: "INSERT INTO scratch (tag, payload) VALUES (?, zeroblob(4000))",
+                    arguments: [tag * 10_000 + row])
+            }
+        }
+    }
+
+    @Test func committedPagesReachTheDatabaseFileWithoutTheWriter() throws {
+        try withDatabase { path in
+            let store = try Store.openForWriting(path: path)
+            try store.pool.write { db in try db.execute(sql: "CREATE TABLE scratch (tag, payload)") }
+            let before = size(path)
+            // 300 pages: below SQLite's own auto-checkpoint (1,000) and below the wait.
+            try writePages(store, rows: 300, tag: 1)
+            let deadline = Date().addingTimeInterval(10)
+            while size(path) < before + 300 * 4096 && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            #expect(size(path) >= before + 300 * 4096, "the checkpoint thread copied the pages")
+            // Still the writer's database: the rows are there.
+            let count = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM scratch")
+            }
+            #expect(count == 300)
+        }
+    }
+
+    @Test func theWALStaysBoundedUnderBackToBackTransactions() throws {
+        try withDatabase { path in
+            let store = try Store.openForWriting(path: path, checkpointWaitFrames: 64)
+            try store.pool.write { db in try db.execute(sql: "CREATE TABLE scratch (tag, payload)") }
+            var largest = 0
+            for tag in 0..<40 {
+                try writePages(store, rows: 100, tag: tag)
+                largest = max(largest, size(path + "-wal"))
+            }
+            // Without the wait the WAL would hold all 40 transactions (~4,000 frames, 16 MB);
+            // with it, at most the 64 frames of the wait plus about two transactions.
+            #expect(largest > 0)
+            #expect(largest < 400 * (4096 + 24), "largest WAL: \(largest) bytes")
+            let count = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM scratch")
+            }
+            #expect(count == 4_000)
+        }
+    }
+
+    @Test func everyRowSurvivesClosingAndReopening() throws {
+        try withDatabase { path in
+            do {
+                let store = try Store.openForWriting(path: path, checkpointWaitFrames: 50)
+                try store.pool.write { db in try db.execute(sql: "CREATE TABLE scratch (tag, payload)") }
+                for tag in 0..<10 { try writePages(store, rows: 30, tag: tag) }
+            }
+            // The last connection closed: SQLite checkpointed everything and removed the WAL.
+            #expect(size(path + "-wal") == 0)
+            let store = try Store.openForWriting(path: path)
+            let count = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM scratch")
+            }
+            #expect(count == 300)
+        }
+    }
+}
