@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import GRDBSQLite
 
@@ -99,16 +100,23 @@ struct GoldFullRebuild {
     /// _user_episode, _multi_episode_user, _country_listen_through, _cohort_period and
     /// gold_multi_episode_users from all of silver. The tables must be empty.
     /// Returns the number of silver events read.
-    static func run(_ db: Database, spillEntries: Int = defaultSpillEntries) throws -> Int {
-        var rebuild = GoldFullRebuild(spillEntries: max(1, spillEntries))
-        try rebuild.scan(db)
-        try rebuild.spill(db)
-        if rebuild.userRank.count != rebuild.userNames.count {
-            rebuild.userRank = Self.ranks(rebuild.userNames)
+    ///
+    /// `scanner`: when given, silver is read through one of its connections, on a thread of
+    /// its own, while `db` writes the keyed aggregates of the previous spill: the scan (hashing,
+    /// sorting) and SQLite's inserts overlap on two cores. Only for a transaction that has not
+    /// changed silver itself: the scanner sees silver as last committed.
+    static func run(
+        _ db: Database, spillEntries: Int = defaultSpillEntries, scanner: (any DatabaseReader)? = nil
+    ) throws -> Int {
+        var rebuild: GoldFullRebuild
+        if let scanner {
+            rebuild = try scanConcurrently(scanner, spillEntries: max(1, spillEntries), writer: db)
+        } else {
+            rebuild = GoldFullRebuild(spillEntries: max(1, spillEntries))
+            try rebuild.scan(db) { try Self.write($0, db) }
+            try Self.write(rebuild.takeSpill(), db)
         }
-        if rebuild.episodeRank.count != rebuild.episodeNames.count {
-            rebuild.episodeRank = Self.ranks(rebuild.episodeNames)
-        }
+        rebuild.updateRanks()
         try rebuild.deriveDayUsers(db)
         let userReference = try rebuild.referenceByUser(db)
         try rebuild.deriveCohorts(db, userReference)
@@ -117,9 +125,63 @@ struct GoldFullRebuild {
         return rebuild.events
     }
 
+    /// What the scanning thread hands the writer.
+    private enum ScanMessage: Sendable {
+        case spill(Spill)
+        case done(GoldFullRebuild)
+        case failed(any Error)
+    }
+
+    /// The writer stopped taking spills (it failed): the scanning thread gives up.
+    private struct ScanAbandoned: Error {}
+
+    /// Scans silver on another thread through `scanner`, writing each spill it hands over
+    /// (at most one waits) with `writer`; returns the scan's state for the derived tables.
+    private static func scanConcurrently(
+        _ scanner: any DatabaseReader, spillEntries: Int, writer db: Database
+    ) throws -> GoldFullRebuild {
+        let handOff = HandOff<ScanMessage>(capacity: 1)
+        let finished = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            defer { finished.signal() }
+            do {
+                let rebuild = try scanner.read { reader -> GoldFullRebuild in
+                    var rebuild = GoldFullRebuild(spillEntries: spillEntries)
+                    try rebuild.scan(reader) { spill in
+                        guard handOff.put(.spill(spill)) else { throw ScanAbandoned() }
+                    }
+                    guard handOff.put(.spill(rebuild.takeSpill())) else { throw ScanAbandoned() }
+                    return rebuild
+                }
+                handOff.put(.done(rebuild))
+            } catch {
+                handOff.put(.failed(error))
+            }
+        }
+        thread.name = "podpipe-gold-scan"
+        thread.start()
+        // Whatever happens here, the scanning thread is stopped and gone before returning.
+        defer {
+            handOff.close()
+            finished.wait()
+        }
+        while let message = handOff.take() {
+            switch message {
+            case .spill(let spill): try write(spill, db)
+            case .done(let rebuild): return rebuild
+            case .failed(let error): throw error
+            }
+        }
+        throw GoldError.stepFailed(
+            step: "full rebuild (scan of silver_event)",
+            underlying: DatabaseError(
+                resultCode: .SQLITE_INTERRUPT, message: "the scan ended without a result"))
+    }
+
     // MARK: - Scan
 
-    private mutating func scan(_ db: Database) throws {
+    /// Reads all of silver once; hands every `spillEntries` keys to `emit` (see ``takeSpill()``).
+    private mutating func scan(_ db: Database, emit: (Spill) throws -> Void) throws {
         var currentDay: Int64?
         var currentSums = DaySums()
         try Self.forEachRow(
@@ -176,7 +238,7 @@ struct GoldFullRebuild {
             }
             episodes[Int(episode)] = sums
             if triples.count + pairs.count + dayEpisodeCompletions.count >= spillEntries {
-                try spill(db)
+                try emit(takeSpill())
             }
         }
         if let currentDay { days[currentDay] = currentSums }
@@ -247,12 +309,25 @@ struct GoldFullRebuild {
         return rank
     }
 
-    /// Writes the keyed aggregates held in memory in key order, merged into the rows of
-    /// earlier spills, and empties them.
-    private mutating func spill(_ db: Database) throws {
-        // Ranks change only when new names were interned since the last spill.
+    /// The keyed aggregates of one spill in primary-key order, with the names their numbers
+    /// stand for (copies: the scan goes on interning while the writer binds them).
+    private struct Spill: Sendable {
+        var triples: [(Triple, Bool)]
+        var pairs: [(Pair, PairSums)]
+        var episodeDays: [(DayEpisode, Int64)]
+        var userNames: [String]
+        var episodeNames: [String]
+    }
+
+    /// Ranks change only when new names were interned since they were computed.
+    private mutating func updateRanks() {
         if userRank.count != userNames.count { userRank = Self.ranks(userNames) }
         if episodeRank.count != episodeNames.count { episodeRank = Self.ranks(episodeNames) }
+    }
+
+    /// Takes the keyed aggregates held in memory, sorted in key order, and empties them.
+    private mutating func takeSpill() -> Spill {
+        updateRanks()
         let userRank = self.userRank
         let episodeRank = self.episodeRank
 
@@ -263,8 +338,29 @@ struct GoldFullRebuild {
             if $0.0.user != $1.0.user { return userRank[Int($0.0.user)] < userRank[Int($1.0.user)] }
             return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
         }
+        var pairRows = pairs.map { ($0.key, $0.value) }
+        pairs = [:]
+        pairRows.sort {
+            if $0.0.user != $1.0.user { return userRank[Int($0.0.user)] < userRank[Int($1.0.user)] }
+            return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
+        }
+        var episodeDays = dayEpisodeCompletions.map { ($0.key, $0.value) }
+        dayEpisodeCompletions = [:]
+        episodeDays.sort {
+            if $0.0.day != $1.0.day { return $0.0.day < $1.0.day }
+            return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
+        }
+        return Spill(
+            triples: tripleRows, pairs: pairRows, episodeDays: episodeDays, userNames: userNames,
+            episodeNames: episodeNames)
+    }
+
+    /// Writes a spill, merged into the rows of earlier spills.
+    private static func write(_ spill: Spill, _ db: Database) throws {
+        let userNames = spill.userNames
+        let episodeNames = spill.episodeNames
         try BatchInsert.insertAll(
-            tripleRows, db, into: "gold_agg_day_user_episode (day, user_id, episode_id, listened)",
+            spill.triples, db, into: "gold_agg_day_user_episode (day, user_id, episode_id, listened)",
             columns: 4,
             merge:
                 "ON CONFLICT (day, user_id, episode_id) DO UPDATE SET listened = max(listened, excluded.listened)"
@@ -274,16 +370,8 @@ struct GoldFullRebuild {
             insert.append(.text(episodeNames[Int(row.0.episode)]))
             insert.append(.integer(row.1 ? 1 : 0))
         }
-        tripleRows = []
-
-        var pairRows = pairs.map { ($0.key, $0.value) }
-        pairs = [:]
-        pairRows.sort {
-            if $0.0.user != $1.0.user { return userRank[Int($0.0.user)] < userRank[Int($1.0.user)] }
-            return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
-        }
         try BatchInsert.insertAll(
-            pairRows, db,
+            spill.pairs, db,
             into: "gold_agg_user_episode (user_id, episode_id, plays, completions, complete_duration_sum)",
             columns: 5,
             merge: """
@@ -299,16 +387,8 @@ struct GoldFullRebuild {
             insert.append(.integer(row.1.completions))
             insert.append(.integer(row.1.completeDurationSum))
         }
-        pairRows = []
-
-        var episodeDays = dayEpisodeCompletions.map { ($0.key, $0.value) }
-        dayEpisodeCompletions = [:]
-        episodeDays.sort {
-            if $0.0.day != $1.0.day { return $0.0.day < $1.0.day }
-            return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
-        }
         try BatchInsert.insertAll(
-            episodeDays, db, into: "gold_agg_episode_day (day, episode_id, completions)", columns: 3,
+            spill.episodeDays, db, into: "gold_agg_episode_day (day, episode_id, completions)", columns: 3,
             merge:
                 "ON CONFLICT (day, episode_id) DO UPDATE SET completions = completions + excluded.completions"
         ) { row, insert in

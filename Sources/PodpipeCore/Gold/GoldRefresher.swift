@@ -43,15 +43,22 @@ public struct GoldRefresher: Sendable {
     /// see ``GoldFullRebuild``). Tests set it tiny so that every aggregate is merged.
     public var fullRebuildSpillEntries: Int
 
+    /// Where a full rebuild may read silver on a second thread while the refreshing
+    /// transaction writes (see ``GoldFullRebuild``): the writer's own pool, and only when the
+    /// refreshing transaction has not changed silver (it would read the last committed one).
+    /// Nil: one thread.
+    public var scanReader: (any DatabaseReader)?
+
     /// Creates a refresher. `chunkSize`: events per pass (default 200,000);
     /// `fullRebuildMinimum`: see ``fullRebuildMinimum`` (default 50,000).
     public init(
         chunkSize: Int = 200_000, fullRebuildMinimum: Int = 50_000,
-        fullRebuildSpillEntries: Int = 65_536
+        fullRebuildSpillEntries: Int = 65_536, scanReader: (any DatabaseReader)? = nil
     ) {
         self.chunkSize = max(1, chunkSize)
         self.fullRebuildMinimum = fullRebuildMinimum
         self.fullRebuildSpillEntries = max(1, fullRebuildSpillEntries)
+        self.scanReader = scanReader
     }
 
     /// True when silver changed since the last refresh (new events, new reference data, a
@@ -102,7 +109,8 @@ public struct GoldRefresher: Sendable {
         if plan == .full {
             try Self.run(db, step: "refresh_00_reset")
             try Self.run(db, step: "refresh_05_full")
-            let events = try GoldFullRebuild.run(db, spillEntries: fullRebuildSpillEntries)
+            let events = try GoldFullRebuild.run(
+                db, spillEntries: fullRebuildSpillEntries, scanner: scanReader)
             summary.referenceChanged = true
             let span = try Self.span(db, allEvents: events)
             summary.newEvents = span.count

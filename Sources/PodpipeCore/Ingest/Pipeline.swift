@@ -78,7 +78,10 @@ public final class Pipeline: @unchecked Sendable {
         try store.pool.write { db -> GoldRefreshSummary? in
             let stale = try GoldRefresher.isStale(db)
             guard force || stale else { return nil }
-            let result = try GoldRefresher().refresh(db, now: Date(), forceFull: force)
+            // Its own transaction, silver unchanged in it: a full rebuild may scan silver
+            // through a reader of the pool while this connection writes.
+            let result = try GoldRefresher(scanReader: store.pool).refresh(
+                db, now: Date(), forceFull: force)
             logger.info(
                 "gold refreshed",
                 metadata: [

@@ -74,8 +74,10 @@ public enum GoldMaintenance {
     public static func refresh(_ session: MaintenanceSession, full: Bool, now: Date = Date())
         throws -> GoldRefreshSummary
     {
+        // A transaction of its own that leaves silver alone: a full rebuild may scan silver
+        // through a reader of the pool.
         try session.store.pool.write { db in
-            try GoldRefresher().refresh(db, now: now, forceFull: full)
+            try GoldRefresher(scanReader: session.store.pool).refresh(db, now: now, forceFull: full)
         }
     }
 }
