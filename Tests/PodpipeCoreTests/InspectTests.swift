@@ -57,6 +57,8 @@ final class LoadedWorld {
             entry.rowsLoaded = counts.rowsLoaded
             entry.rowsRejected = counts.rowsRejected
             entry.rowsDuplicate = counts.rowsDuplicate
+            entry.bronzeFirstId = counts.bronzeIds?.lowerBound
+            entry.bronzeLastId = counts.bronzeIds?.upperBound
             entry.firstError = counts.firstError
             entry.firstErrorLine = counts.firstErrorLine
             try entry.update(db)

@@ -18,6 +18,8 @@ struct FileLoadCounts: Sendable, Equatable {
     var jsonRows: Int64 = 0
     /// Set when the rows were read but the file as a whole is unusable (kept in bronze).
     var rejection: FileRejection?
+    /// The bronze_event rows written (event files), for the ledger's range.
+    var bronzeIds: ClosedRange<Int64>?
 
     mutating func noteError(_ codes: String, line: Int64) {
         if firstError == nil {
@@ -109,7 +111,16 @@ struct EventFileLoader {
             handOff.close()
             _ = finished.take()
         }
-        return try write(from: handOff, fileId: fileId, db: db)
+        // The file's bronze rows get the bronze_ids after the largest so far (one writer,
+        // consecutive rowids): the ledger records that range (migration 0004).
+        let before = try Int64.fetchOne(db, sql: "SELECT max(bronze_id) FROM bronze_event") ?? 0
+        var counts = try write(from: handOff, fileId: fileId, db: db)
+        if let last = try Int64.fetchOne(db, sql: "SELECT max(bronze_id) FROM bronze_event"),
+            last > before
+        {
+            counts.bronzeIds = (before + 1)...last
+        }
+        return counts
     }
 
     /// The parser thread: lines → validated batches. Never touches the database.

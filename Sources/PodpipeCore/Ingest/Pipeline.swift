@@ -301,6 +301,8 @@ public final class Pipeline: @unchecked Sendable {
         entry.rowsLoaded = counts.rowsLoaded
         entry.rowsRejected = counts.rowsRejected
         entry.rowsDuplicate = counts.rowsDuplicate
+        entry.bronzeFirstId = counts.bronzeIds?.lowerBound
+        entry.bronzeLastId = counts.bronzeIds?.upperBound
         entry.firstError = counts.firstError ?? (state == .rejected ? message : nil)
         entry.firstErrorLine = counts.firstErrorLine
         entry.message = message

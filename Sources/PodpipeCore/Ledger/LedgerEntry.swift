@@ -34,6 +34,10 @@ public struct LedgerEntry: Sendable, Codable, FetchableRecord, MutablePersistabl
     public var startedAt: String
     public var finishedAt: String
     public var durationMs: Int64 = 0
+    /// The file's bronze_event rows: bronze_id from first to last (migration 0004); nil when
+    /// it has none.
+    public var bronzeFirstId: Int64?
+    public var bronzeLastId: Int64?
 
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy
         .convertFromSnakeCase

@@ -203,8 +203,12 @@ public struct Revalidator: Sendable {
             db, sql: try SQLResource.load("maintenance", "revalidate_event_files"))
         let select = try db.makeStatement(
             sql: """
-                SELECT bronze_id, line_no, raw, outcome, error_codes
-                FROM bronze_event WHERE file_id = ? ORDER BY line_no
+                SELECT b.bronze_id, b.line_no, b.raw, b.outcome, b.error_codes
+                FROM ingest_file AS f
+                CROSS JOIN bronze_event AS b
+                    ON b.bronze_id BETWEEN f.bronze_first_id AND f.bronze_last_id
+                WHERE f.file_id = ?1 AND b.file_id = ?1
+                ORDER BY b.bronze_id
                 """)
         let handle = select.sqliteStatement
         let malformed = EventErrorCode.malformedJSON.rawValue

@@ -17,7 +17,14 @@ WHERE f.file_id IN (SELECT file_id FROM temp.reprocess_file)
   AND f.kind = 'events' AND f.state = 'loaded'
 ON CONFLICT (key) DO NOTHING;
 DELETE FROM silver_event WHERE file_id IN (SELECT file_id FROM temp.reprocess_file);
-DELETE FROM bronze_event WHERE file_id IN (SELECT file_id FROM temp.reprocess_file);
+-- An event file's bronze rows: its rowid range in the ledger (migration 0004).
+DELETE FROM bronze_event
+WHERE bronze_id IN (
+    SELECT b.bronze_id
+    FROM temp.reprocess_file AS r
+    CROSS JOIN ingest_file AS f ON f.file_id = r.file_id
+    CROSS JOIN bronze_event AS b ON b.bronze_id BETWEEN f.bronze_first_id AND f.bronze_last_id
+    WHERE b.file_id = f.file_id);
 DELETE FROM bronze_reference WHERE file_id IN (SELECT file_id FROM temp.reprocess_file);
 UPDATE ingest_file SET duplicate_of = NULL
 WHERE duplicate_of IN (SELECT file_id FROM temp.reprocess_file);
