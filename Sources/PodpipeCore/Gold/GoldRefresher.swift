@@ -125,10 +125,9 @@ public struct GoldRefresher: Sendable {
             var from = summary.fromEventId
             while from < state.maxEventId {
                 let to = min(state.maxEventId, from + Int64(chunkSize))
-                let span = try Self.span(db, after: from, upTo: to)
+                let span = try GoldBatch.stage(db, after: from, upTo: to)
                 summary.newEvents += span.count
-                try Self.run(
-                    db, step: "refresh_20_events", arguments: ["from_id": from, "to_id": to])
+                try Self.run(db, step: "refresh_20_events")
                 try Self.extendCalendar(db, span)
                 from = to
             }
@@ -196,20 +195,11 @@ public struct GoldRefresher: Sendable {
         }
     }
 
-    /// The number of silver events in (from, to] and their first and last UTC day.
+    /// A number of silver events and their first and last UTC day.
     struct Span {
         var count: Int
         var firstDay: Int64?
         var lastDay: Int64?
-    }
-
-    static func span(_ db: Database, after from: Int64, upTo to: Int64) throws -> Span {
-        let sql =
-            "SELECT COUNT(*), MIN(ts) / 86400, MAX(ts) / 86400 FROM silver_event WHERE event_id > :from AND event_id <= :to"
-        guard let row = try Row.fetchOne(db, sql: sql, arguments: ["from": from, "to": to]) else {
-            return Span(count: 0, firstDay: nil, lastDay: nil)
-        }
-        return Span(count: row[0] ?? 0, firstDay: row[1], lastDay: row[2])
     }
 
     /// All of silver (`count` events, counted by the full rebuild's scan): the first and last

@@ -1,6 +1,7 @@
 -- refresh_20_events — fold one range of new silver events into the aggregates.
--- Parameters: :from_id (exclusive) and :to_id (inclusive), silver_event.event_id bounds.
--- The refresher calls it for (watermark, max event_id], in chunks, after
+-- The range: silver_event.event_id in (from, to], already grouped into the temp
+-- tables gold_tmp_triple and gold_tmp_pair by GoldBatch.swift (see below; no parameters
+-- here). The refresher calls it for (watermark, max event_id], in chunks, after
 -- refresh_10_reference when reference data changed. (A full rebuild uses refresh_05_full and GoldFullRebuild.)
 --
 -- Cost follows the new events, not the history: the range is a primary-key range scan of
@@ -16,30 +17,14 @@
 -- gold_ref_user / gold_ref_episode, which refresh_10_reference has just aligned with silver.
 
 --------------------------------------------------------- probes against the state before
--- The batch's (user, day, episode) keys with their event counts and sums: the one GROUP BY
--- over the batch's events (a sort); every other per-batch sum below is taken from these
--- (fewer rows: sessions put several events on one key). old_listened: NULL when the key is
--- new.
-DROP TABLE IF EXISTS temp.gold_tmp_triple;
-CREATE TEMP TABLE gold_tmp_triple AS
-SELECT n.*,
-       (SELECT t.listened FROM gold_agg_day_user_episode AS t
-        WHERE t.day = n.day AND t.user_id = n.user_id AND t.episode_id = n.episode_id)
-           AS old_listened
-FROM (
-    SELECT ts / 86400 AS day, user_id, episode_id,
-           COUNT(*) AS events,
-           SUM(event_type = 'play') AS plays,
-           SUM(event_type = 'pause') AS pauses,
-           SUM(event_type = 'seek') AS seeks,
-           SUM(event_type = 'complete') AS completions,
-           COALESCE(SUM(CASE WHEN event_type = 'complete' THEN duration END), 0)
-               AS complete_duration_sum,
-           MAX(event_type IN ('play', 'complete')) AS listened
-    FROM silver_event
-    WHERE event_id > :from_id AND event_id <= :to_id
-    GROUP BY ts / 86400, user_id, episode_id
-) AS n;
+-- temp.gold_tmp_triple: the batch's (user, day, episode) keys with their event counts and
+-- sums (events, plays, pauses, seeks, completions, complete_duration_sum, listened) and
+-- old_listened, the key's listened before the batch (NULL when the key is new); every
+-- other per-batch sum below is taken from these (fewer rows: sessions put several events on
+-- one key). temp.gold_tmp_pair: the batch's (user, episode) listen pairs (a play or a
+-- complete), their sums, is_new and old_duration_sum (the pair's sum before). Both are
+-- grouped in Swift hash tables by GoldBatch.swift from the events with event_id in
+-- (from, to] (SQLite sorts for every GROUP BY), written in key order.
 
 -- The batch's (user, day) pairs: new active day? distinct episodes listened before, and
 -- how many the batch adds.
@@ -110,24 +95,6 @@ UNION
 SELECT DISTINCT cohort_month, 'month', month_number, user_id
 FROM temp.gold_tmp_known_day
 WHERE new_month;
-
--- The batch's (user, episode) listen pairs and their sums before.
-DROP TABLE IF EXISTS temp.gold_tmp_pair;
-CREATE TEMP TABLE gold_tmp_pair AS
-SELECT n.user_id, n.episode_id, n.plays, n.completions, n.complete_duration_sum,
-       p.user_id IS NULL                    AS is_new,
-       COALESCE(p.complete_duration_sum, 0) AS old_duration_sum
-FROM (
-    SELECT user_id, episode_id,
-           SUM(plays) AS plays,
-           SUM(completions) AS completions,
-           SUM(complete_duration_sum) AS complete_duration_sum
-    FROM temp.gold_tmp_triple
-    WHERE listened
-    GROUP BY user_id, episode_id
-) AS n
-LEFT JOIN gold_agg_user_episode AS p
-       ON p.user_id = n.user_id AND p.episode_id = n.episode_id;
 
 ------------------------------------------------------------- (day, user, episode), (user, day)
 INSERT INTO gold_agg_day_user_episode (day, user_id, episode_id, listened)
