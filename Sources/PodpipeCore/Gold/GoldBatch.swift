@@ -34,22 +34,55 @@ enum GoldBatch {
         var seeks: Int64 = 0
         var completions: Int64 = 0
         var completeDurationSum: Int64 = 0
+
+        mutating func add(_ other: Sums) {
+            events += other.events
+            plays += other.plays
+            pauses += other.pauses
+            seeks += other.seeks
+            completions += other.completions
+            completeDurationSum += other.completeDurationSum
+        }
     }
 
-    /// Ids as SQLite compares them (bytes): `String ==` is Unicode canonical equivalence.
+    /// Ids numbered by their bytes, as SQLite compares them (`String ==` is Unicode canonical
+    /// equivalence). Ids of up to 15 bytes (most) are keyed by two words: no allocation and a
+    /// cheap hash per row.
     private struct Names {
-        var numbers: [[UInt8]: Int32] = [:]
+        private struct ShortKey: Hashable {
+            var low: UInt64
+            var high: UInt64
+        }
+        private var short: [ShortKey: Int32] = [:]
+        private var long: [[UInt8]: Int32] = [:]
         var texts: [String] = []
 
         mutating func number(_ handle: OpaquePointer, _ column: Int32) -> Int32 {
             let bytes = sqlite3_column_text(handle, column)  // before _bytes (SQLite's advice)
             let count = Int(sqlite3_column_bytes(handle, column))
-            let key = bytes.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
-            if let number = numbers[key] { return number }
-            let number = Int32(texts.count)
-            numbers[key] = number
-            texts.append(String(decoding: key, as: UTF8.self))
-            return number
+            guard let bytes, count <= 15 else {
+                let key = bytes.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
+                if let number = long[key] { return number }
+                long[key] = Int32(texts.count)
+                return add(key)
+            }
+            var key = ShortKey(low: 0, high: UInt64(count) << 56)
+            for index in 0..<count {
+                if index < 8 {
+                    key.low |= UInt64(bytes[index]) << (8 * UInt64(index))
+                } else {
+                    key.high |= UInt64(bytes[index]) << (8 * UInt64(index - 8))
+                }
+            }
+            if let number = short[key] { return number }
+            short[key] = Int32(texts.count)
+            return add(Array(UnsafeBufferPointer(start: bytes, count: count)))
+        }
+
+        /// Appends the text of the number just given out.
+        private mutating func add(_ bytes: [UInt8]) -> Int32 {
+            texts.append(String(decoding: bytes, as: UTF8.self))
+            return Int32(texts.count - 1)
         }
 
         /// Each number's rank in byte order (the tables' key order).
@@ -99,23 +132,22 @@ enum GoldBatch {
             span.firstDay = min(span.firstDay ?? day, day)
             span.lastDay = max(span.lastDay ?? day, day)
             let duration = sqlite3_column_type(handle, 4) == SQLITE_NULL ? 0 : sqlite3_column_int64(handle, 4)
-            let key = Triple(day: day, user: user, episode: episode)
-            triples[key, default: Sums()].events += 1
+            var event = Sums(events: 1)
             if isPlay {
-                triples[key, default: Sums()].plays += 1
-                pairs[Pair(user: user, episode: episode), default: Sums()].plays += 1
+                event.plays = 1
             } else if isComplete {
-                triples[key, default: Sums()].completions += 1
-                triples[key, default: Sums()].completeDurationSum += duration
-                pairs[Pair(user: user, episode: episode), default: Sums()].completions += 1
-                pairs[Pair(user: user, episode: episode), default: Sums()].completeDurationSum += duration
+                event.completions = 1
+                event.completeDurationSum = duration
             } else if first == UInt8(ascii: "p") {
-                triples[key, default: Sums()].pauses += 1
+                event.pauses = 1
             } else {
-                triples[key, default: Sums()].seeks += 1
+                event.seeks = 1
+            }
+            triples[Triple(day: day, user: user, episode: episode), default: Sums()].add(event)
+            if isPlay || isComplete {
+                pairs[Pair(user: user, episode: episode), default: Sums()].add(event)
             }
         }
-
         let userRank = users.ranks()
         let episodeRank = episodes.ranks()
         try db.execute(
@@ -163,15 +195,14 @@ enum GoldBatch {
             if $0.key.user != $1.key.user { return userRank[Int($0.key.user)] < userRank[Int($1.key.user)] }
             return episodeRank[Int($0.key.episode)] < episodeRank[Int($1.key.episode)]
         }
-        // ?1 user, ?2 episode, ?3…?5 sums; is_new and old_duration_sum probed by key.
+        // ?1 user, ?2 episode, ?3…?5 sums; the pair's sum before probed by key (NOT NULL in
+        // gold_agg_user_episode: NULL here means a new pair, set apart by the UPDATE below).
         try insert(
             pairRows, db, parameters: 5,
             row: { p in
-                "(\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)), "
-                    + "NOT EXISTS (SELECT 1 FROM main.gold_agg_user_episode AS p "
-                    + "WHERE p.user_id = \(p(1)) AND p.episode_id = \(p(2))), "
-                    + "COALESCE((SELECT p.complete_duration_sum FROM main.gold_agg_user_episode AS p "
-                    + "WHERE p.user_id = \(p(1)) AND p.episode_id = \(p(2))), 0))"
+                "(\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)), NULL, "
+                    + "(SELECT p.complete_duration_sum FROM main.gold_agg_user_episode AS p "
+                    + "WHERE p.user_id = \(p(1)) AND p.episode_id = \(p(2))))"
             },
             into: "temp.gold_tmp_pair"
         ) { element, statement, base in
@@ -181,6 +212,11 @@ enum GoldBatch {
             statement.bind(base + 4, element.value.completions)
             statement.bind(base + 5, element.value.completeDurationSum)
         }
+        try db.execute(
+            sql: """
+                UPDATE temp.gold_tmp_pair
+                SET is_new = old_duration_sum IS NULL, old_duration_sum = COALESCE(old_duration_sum, 0)
+                """)
         return span
     }
 
