@@ -40,10 +40,11 @@ struct WALCheckpointerTests {
             // 300 pages: below SQLite's own auto-checkpoint (1,000) and below the wait.
             try writePages(store, rows: 300, tag: 1)
             let deadline = Date().addingTimeInterval(10)
-            while size(path) < before + 300 * 4096 && Date() < deadline {
+            // 300 rows of 4,000 bytes: at least 1.2 MB of pages, whatever the page size.
+            while size(path) < before + 300 * 4_000 && Date() < deadline {
                 Thread.sleep(forTimeInterval: 0.01)
             }
-            #expect(size(path) >= before + 300 * 4096, "the checkpoint thread copied the pages")
+            #expect(size(path) >= before + 300 * 4_000, "the checkpoint thread copied the pages")
             // Still the writer's database: the rows are there.
             let count = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM scratch")
             }
@@ -60,10 +61,15 @@ struct WALCheckpointerTests {
                 try writePages(store, rows: 100, tag: tag)
                 largest = max(largest, size(path + "-wal"))
             }
-            // Without the wait the WAL would hold all 40 transactions (~4,000 frames, 16 MB);
+            // Without the wait the WAL would hold all 40 transactions (40 × 100 rows of 4 KB);
             // with it, at most the 64 frames of the wait plus about two transactions.
+            let pageSize = try store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") } ?? 4096
+            let frames = largest / (pageSize + 24)
+            let framesPerTransaction = 100 * 4_000 / pageSize + 5
             #expect(largest > 0)
-            #expect(largest < 400 * (4096 + 24), "largest WAL: \(largest) bytes")
+            #expect(
+                frames < 64 + 3 * framesPerTransaction,
+                "largest WAL: \(frames) frames of \(pageSize) bytes")
             let count = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM scratch")
             }
             #expect(count == 4_000)

@@ -21,7 +21,8 @@ import GRDBSQLite
 /// Without the thread (not started, stopped, or its connection failed to open) the hook
 /// checkpoints inline past 1,000 frames, as SQLite's default does.
 final class WALCheckpointer: @unchecked Sendable {
-    /// Frames in the WAL from which a commit waits for the checkpoint (64 MiB of 4 KiB pages).
+    /// Frames in the WAL from which a commit waits for the checkpoint (128 MiB of the 8 KiB
+    /// pages of a database created since migration 0004's release, 64 MiB of 4 KiB pages).
     static let defaultWaitFrames: Int32 = 16_384
     /// SQLite's own auto-checkpoint threshold, used when no thread runs.
     static let inlineFrames: Int32 = 1_000
