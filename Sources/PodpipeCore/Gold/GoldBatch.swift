@@ -16,16 +16,9 @@ import GRDBSQLite
 /// / pauses / seeks / completions count events by type, complete_duration_sum sums the
 /// durations of complete events, listened = the key has a play or a complete.
 enum GoldBatch {
-    private struct Triple: Hashable {
-        var day: Int64
-        var user: Int32
-        var episode: Int32
-    }
+    private typealias Triple = DayUserEpisode
 
-    private struct Pair: Hashable {
-        var user: Int32
-        var episode: Int32
-    }
+    private typealias Pair = UserEpisode
 
     private struct Sums {
         var events: Int64 = 0
@@ -45,60 +38,11 @@ enum GoldBatch {
         }
     }
 
-    /// Ids numbered by their bytes, as SQLite compares them (`String ==` is Unicode canonical
-    /// equivalence). Ids of up to 15 bytes (most) are keyed by two words: no allocation and a
-    /// cheap hash per row.
-    private struct Names {
-        private struct ShortKey: Hashable {
-            var low: UInt64
-            var high: UInt64
-        }
-        private var short: [ShortKey: Int32] = [:]
-        private var long: [[UInt8]: Int32] = [:]
-        var texts: [String] = []
-
-        mutating func number(_ handle: OpaquePointer, _ column: Int32) -> Int32 {
-            let bytes = sqlite3_column_text(handle, column)  // before _bytes (SQLite's advice)
-            let count = Int(sqlite3_column_bytes(handle, column))
-            guard let bytes, count <= 15 else {
-                let key = bytes.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
-                if let number = long[key] { return number }
-                long[key] = Int32(texts.count)
-                return add(key)
-            }
-            var key = ShortKey(low: 0, high: UInt64(count) << 56)
-            for index in 0..<count {
-                if index < 8 {
-                    key.low |= UInt64(bytes[index]) << (8 * UInt64(index))
-                } else {
-                    key.high |= UInt64(bytes[index]) << (8 * UInt64(index - 8))
-                }
-            }
-            if let number = short[key] { return number }
-            short[key] = Int32(texts.count)
-            return add(Array(UnsafeBufferPointer(start: bytes, count: count)))
-        }
-
-        /// Appends the text of the number just given out.
-        private mutating func add(_ bytes: [UInt8]) -> Int32 {
-            texts.append(String(decoding: bytes, as: UTF8.self))
-            return Int32(texts.count - 1)
-        }
-
-        /// Each number's rank in byte order (the tables' key order).
-        func ranks() -> [Int32] {
-            let order = texts.indices.sorted { texts[$0].utf8.lexicographicallyPrecedes(texts[$1].utf8) }
-            var rank = [Int32](repeating: 0, count: texts.count)
-            for (position, index) in order.enumerated() { rank[index] = Int32(position) }
-            return rank
-        }
-    }
-
     /// Fills `temp.gold_tmp_triple` and `temp.gold_tmp_pair` from the silver events with
     /// event_id in (from, to]. Returns their count and first and last day.
     static func stage(_ db: Database, after from: Int64, upTo to: Int64) throws -> GoldRefresher.Span {
-        var users = Names()
-        var episodes = Names()
+        var users = IdNumbers()
+        var episodes = IdNumbers()
         var triples: [Triple: Sums] = [:]
         var pairs: [Pair: Sums] = [:]
         var span = GoldRefresher.Span(count: 0, firstDay: nil, lastDay: nil)

@@ -27,16 +27,9 @@ import GRDBSQLite
 /// Reads the reference snapshots `gold_ref_user` / `gold_ref_episode`, which
 /// `refresh_05_full.sql` fills first.
 struct GoldFullRebuild {
-    private struct Triple: Hashable {
-        var day: Int64
-        var user: Int32
-        var episode: Int32
-    }
+    private typealias Triple = DayUserEpisode
 
-    private struct Pair: Hashable {
-        var user: Int32
-        var episode: Int32
-    }
+    private typealias Pair = UserEpisode
 
     private struct DayEpisode: Hashable {
         var day: Int64
@@ -77,14 +70,8 @@ struct GoldFullRebuild {
     static let defaultSpillEntries = 65_536  // also GoldRefresher.init's default
 
     let spillEntries: Int
-    private var shortUserIds: [ShortKey: Int32] = [:]
-    private var shortEpisodeIds: [ShortKey: Int32] = [:]
-    // Long ids are keyed by their bytes, not by `String`: String equality is Unicode
-    // canonical equivalence ("é" == "e\u{301}"), SQLite's BINARY collation is bytes.
-    private var userIds: [[UInt8]: Int32] = [:]
-    private var userNames: [String] = []
-    private var episodeIds: [[UInt8]: Int32] = [:]
-    private var episodeNames: [String] = []
+    private var userIds = IdNumbers()
+    private var episodeIds = IdNumbers()
     private var triples: [Triple: Bool] = [:]
     private var pairs: [Pair: PairSums] = [:]
     private var dayEpisodeCompletions: [DayEpisode: Int64] = [:]
@@ -196,8 +183,8 @@ struct GoldFullRebuild {
         ) { handle in
             events += 1
             let ts = sqlite3_column_int64(handle, 0)
-            let user = Self.intern(handle, 1, &shortUserIds, &userIds, &userNames)
-            let episode = Self.intern(handle, 2, &shortEpisodeIds, &episodeIds, &episodeNames)
+            let user = userIds.number(handle, 1)
+            let episode = episodeIds.number(handle, 2)
             if Int(episode) == episodes.count { episodes.append(EpisodeSums()) }
             // event_type is one of play, pause, seek, complete (CHECK constraint).
             let type = sqlite3_column_text(handle, 3)
@@ -261,59 +248,7 @@ struct GoldFullRebuild {
         sums.completeDurationSum += duration
     }
 
-    /// Up to 15 bytes of text packed into two words (the length in the top byte): hashing
-    /// it is far cheaper than creating and hashing a `String` for every row.
-    private struct ShortKey: Hashable {
-        var low: UInt64
-        var high: UInt64
-    }
-
-    /// The number of the text in `column`; names[number] is the text.
-    private static func intern(
-        _ handle: OpaquePointer, _ column: Int32, _ shortIds: inout [ShortKey: Int32],
-        _ ids: inout [[UInt8]: Int32], _ names: inout [String]
-    ) -> Int32 {
-        let bytes = sqlite3_column_text(handle, column)  // before _bytes (SQLite's advice)
-        let count = Int(sqlite3_column_bytes(handle, column))
-        guard let bytes else { return intern([], &ids, &names) }
-        if count <= 15 {
-            var key = ShortKey(low: 0, high: UInt64(count) << 56)
-            for index in 0..<count {
-                if index < 8 {
-                    key.low |= UInt64(bytes[index]) << (8 * UInt64(index))
-                } else {
-                    key.high |= UInt64(bytes[index]) << (8 * UInt64(index - 8))
-                }
-            }
-            if let id = shortIds[key] { return id }
-            let id = Int32(names.count)
-            shortIds[key] = id
-            names.append(String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self))
-            return id
-        }
-        return intern(Array(UnsafeBufferPointer(start: bytes, count: count)), &ids, &names)
-    }
-
-    private static func intern(_ bytes: [UInt8], _ ids: inout [[UInt8]: Int32], _ names: inout [String])
-        -> Int32
-    {
-        if let id = ids[bytes] { return id }
-        let id = Int32(names.count)
-        ids[bytes] = id
-        names.append(String(decoding: bytes, as: UTF8.self))
-        return id
-    }
-
     // MARK: - Write
-
-    /// Ranks of the names in SQLite's BINARY collation order (bytes), so that rows are
-    /// inserted in primary-key order.
-    private static func ranks(_ names: [String]) -> [Int32] {
-        let order = names.indices.sorted { names[$0].utf8.lexicographicallyPrecedes(names[$1].utf8) }
-        var rank = [Int32](repeating: 0, count: names.count)
-        for (position, index) in order.enumerated() { rank[index] = Int32(position) }
-        return rank
-    }
 
     /// The keyed aggregates of one spill in primary-key order, with the names their numbers
     /// stand for (copies: the scan goes on interning while the writer binds them).
@@ -327,8 +262,8 @@ struct GoldFullRebuild {
 
     /// Ranks change only when new names were interned since they were computed.
     private mutating func updateRanks() {
-        if userRank.count != userNames.count { userRank = Self.ranks(userNames) }
-        if episodeRank.count != episodeNames.count { episodeRank = Self.ranks(episodeNames) }
+        if userRank.count != userIds.texts.count { userRank = userIds.ranks() }
+        if episodeRank.count != episodeIds.texts.count { episodeRank = episodeIds.ranks() }
     }
 
     /// Takes the keyed aggregates held in memory, sorted in key order, and empties them.
@@ -357,8 +292,8 @@ struct GoldFullRebuild {
             return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
         }
         return Spill(
-            triples: tripleRows, pairs: pairRows, episodeDays: episodeDays, userNames: userNames,
-            episodeNames: episodeNames)
+            triples: tripleRows, pairs: pairRows, episodeDays: episodeDays,
+            userNames: userIds.texts, episodeNames: episodeIds.texts)
     }
 
     /// Writes a spill, merged into the rows of earlier spills.
@@ -448,7 +383,7 @@ struct GoldFullRebuild {
             step: "scan of gold_agg_day_user_episode"
         ) { handle in
             let day = sqlite3_column_int64(handle, 0)
-            let user = Self.intern(handle, 1, &shortUserIds, &userIds, &userNames)
+            let user = userIds.number(handle, 1)
             if current?.day != day || current?.user != user {
                 try endGroup(&self)
                 current = (day, user)
@@ -468,7 +403,7 @@ struct GoldFullRebuild {
         }
         var insertUserDay = try BatchInsert(db, into: "gold_agg_user_day (user_id, day)", columns: 2)
         for row in userDays {
-            insertUserDay.append(.text(userNames[Int(row.user)]))
+            insertUserDay.append(.text(userIds.texts[Int(row.user)]))
             insertUserDay.append(.integer(row.day))
             try insertUserDay.endRow()
         }
@@ -479,7 +414,7 @@ struct GoldFullRebuild {
     /// The reference user of each interned user number (nil: not in the reference data).
     private mutating func referenceByUser(_ db: Database) throws -> [ReferenceUser?] {
         let referenceUsers = try Self.referenceUsers(db)
-        return userNames.map { referenceUsers[Array($0.utf8)] }
+        return userIds.texts.map { referenceUsers[Array($0.utf8)] }
     }
 
     /// Cohorts: distinct (user, week N / month N after signup), days on or after signup,
@@ -497,7 +432,7 @@ struct GoldFullRebuild {
         try Self.forEachRow(
             db, "SELECT user_id, day FROM gold_agg_user_day", step: "scan of gold_agg_user_day"
         ) { handle in
-            let user = Self.intern(handle, 0, &shortUserIds, &userIds, &userNames)
+            let user = userIds.number(handle, 0)
             let day = sqlite3_column_int64(handle, 1)
             if user != currentUser {
                 currentUser = user
@@ -544,14 +479,14 @@ struct GoldFullRebuild {
             Row.fetchAll(db, sql: "SELECT episode_id, duration_seconds FROM gold_ref_episode")
                 .map { (row: Row) -> ([UInt8], Int64) in (Array((row[0] as String).utf8), row[1]) },
             uniquingKeysWith: { first, _ in first })
-        let episodeDuration = episodeNames.map { durations[Array($0.utf8)] }
+        let episodeDuration = episodeIds.texts.map { durations[Array($0.utf8)] }
         try Self.forEachRow(
             db,
             "SELECT user_id, episode_id, completions, complete_duration_sum FROM gold_agg_user_episode",
             step: "scan of gold_agg_user_episode"
         ) { handle in
-            let user = Int(Self.intern(handle, 0, &shortUserIds, &userIds, &userNames))
-            let episode = Int(Self.intern(handle, 1, &shortEpisodeIds, &episodeIds, &episodeNames))
+            let user = Int(userIds.number(handle, 0))
+            let episode = Int(episodeIds.number(handle, 1))
             let completions = sqlite3_column_int64(handle, 2)
             let s = sqlite3_column_int64(handle, 3)
             guard episode < episodes.count else { return }
@@ -601,7 +536,7 @@ struct GoldFullRebuild {
         var insertMulti = try BatchInsert(
             db, into: "gold_agg_multi_episode_user (user_id, qualifying_days, first_day)", columns: 3)
         for (user, value) in multiDays.sorted(by: { userRank[Int($0.key)] < userRank[Int($1.key)] }) {
-            insertMulti.append(.text(userNames[Int(user)]))
+            insertMulti.append(.text(userIds.texts[Int(user)]))
             insertMulti.append(.integer(value.days))
             insertMulti.append(.integer(value.first))
             try insertMulti.endRow()
@@ -617,7 +552,7 @@ struct GoldFullRebuild {
             columns: 9)
         for episode in episodes.indices.sorted(by: { episodeRank[$0] < episodeRank[$1] }) {
             let sums = episodes[episode]
-            insertEpisode.append(.text(episodeNames[episode]))
+            insertEpisode.append(.text(episodeIds.texts[episode]))
             insertEpisode.append(.integer(sums.plays))
             insertEpisode.append(.integer(sums.pauses))
             insertEpisode.append(.integer(sums.seeks))

@@ -1,0 +1,71 @@
+import GRDBSQLite
+
+/// Text ids (users, episodes) numbered in the order they are first seen, so that the gold
+/// aggregates in Swift hash small integers instead of strings (GoldFullRebuild, GoldBatch).
+///
+/// Keyed by the id's bytes, as SQLite's BINARY collation compares them: `String ==` is
+/// Unicode canonical equivalence ("é" == "e\u{301}"), which would merge two ids SQL keeps
+/// apart. Ids of up to 15 bytes (most) are packed into two words (the length in the top
+/// byte): hashing them costs far less than creating and hashing a `String` per row.
+struct IdNumbers: Sendable {
+    private struct ShortKey: Hashable, Sendable {
+        var low: UInt64
+        var high: UInt64
+    }
+
+    private var short: [ShortKey: Int32] = [:]
+    private var long: [[UInt8]: Int32] = [:]
+    /// The id of each number.
+    private(set) var texts: [String] = []
+
+    /// The number of the text in `column` of the current row of `handle`.
+    mutating func number(_ handle: OpaquePointer, _ column: Int32) -> Int32 {
+        let bytes = sqlite3_column_text(handle, column)  // before _bytes (SQLite's advice)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard let bytes, count <= 15 else {
+            let key = bytes.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
+            if let number = long[key] { return number }
+            long[key] = Int32(texts.count)
+            return append(key)
+        }
+        var key = ShortKey(low: 0, high: UInt64(count) << 56)
+        for index in 0..<count {
+            if index < 8 {
+                key.low |= UInt64(bytes[index]) << (8 * UInt64(index))
+            } else {
+                key.high |= UInt64(bytes[index]) << (8 * UInt64(index - 8))
+            }
+        }
+        if let number = short[key] { return number }
+        short[key] = Int32(texts.count)
+        return append(Array(UnsafeBufferPointer(start: bytes, count: count)))
+    }
+
+    /// Appends the text of the number just given out.
+    private mutating func append(_ bytes: [UInt8]) -> Int32 {
+        texts.append(String(decoding: bytes, as: UTF8.self))
+        return Int32(texts.count - 1)
+    }
+
+    /// Each number's rank in byte order (the tables' key order), so that rows can be written
+    /// in primary-key order.
+    func ranks() -> [Int32] {
+        let order = texts.indices.sorted { texts[$0].utf8.lexicographicallyPrecedes(texts[$1].utf8) }
+        var rank = [Int32](repeating: 0, count: texts.count)
+        for (position, index) in order.enumerated() { rank[index] = Int32(position) }
+        return rank
+    }
+}
+
+/// (day, user number, episode number): the key of gold_agg_day_user_episode in Swift.
+struct DayUserEpisode: Hashable, Sendable {
+    var day: Int64
+    var user: Int32
+    var episode: Int32
+}
+
+/// (user number, episode number): the key of gold_agg_user_episode in Swift.
+struct UserEpisode: Hashable, Sendable {
+    var user: Int32
+    var episode: Int32
+}
