@@ -46,24 +46,13 @@ enum GoldBatch {
         var triples: [Triple: Sums] = [:]
         var pairs: [Pair: Sums] = [:]
         var span = GoldRefresher.Span(count: 0, firstDay: nil, lastDay: nil)
-        let select = try db.makeStatement(
-            sql: """
-                SELECT ts, user_id, episode_id, event_type, duration FROM silver_event
-                WHERE event_id > ? AND event_id <= ?
-                """)
-        let handle = select.sqliteStatement
-        sqlite3_reset(handle)
-        defer { sqlite3_reset(handle) }
-        sqlite3_bind_int64(handle, 1, from)
-        sqlite3_bind_int64(handle, 2, to)
-        while true {
-            let rc = sqlite3_step(handle)
-            if rc == SQLITE_DONE { break }
-            guard rc == SQLITE_ROW else {
-                throw GoldError.stepFailed(
-                    step: "refresh_20_events (batch scan)",
-                    underlying: DatabaseError(resultCode: ResultCode(rawValue: rc)))
-            }
+        try GoldRows.forEach(
+            db,
+            """
+            SELECT ts, user_id, episode_id, event_type, duration FROM silver_event
+            WHERE event_id > ? AND event_id <= ?
+            """, arguments: [from, to], step: "refresh_20_events (batch scan)"
+        ) { handle in
             let day = sqlite3_column_int64(handle, 0) / 86_400
             let user = users.number(handle, 1)
             let episode = episodes.number(handle, 2)

@@ -177,9 +177,9 @@ struct GoldFullRebuild {
     private mutating func scan(_ db: Database, emit: (Spill) throws -> Void) throws {
         var currentDay: Int64?
         var currentSums = DaySums()
-        try Self.forEachRow(
+        try GoldRows.forEach(
             db, "SELECT ts, user_id, episode_id, event_type, duration FROM silver_event",
-            step: "scan of silver_event"
+            step: "full rebuild (scan of silver_event)"
         ) { handle in
             events += 1
             let ts = sqlite3_column_int64(handle, 0)
@@ -339,26 +339,6 @@ struct GoldFullRebuild {
         }
     }
 
-    /// Steps a statement over all its rows, calling `body` with the raw statement handle.
-    private static func forEachRow(
-        _ db: Database, _ sql: String, step: String, _ body: (OpaquePointer) throws -> Void
-    ) throws {
-        let select = try db.makeStatement(sql: sql)
-        let handle = select.sqliteStatement
-        sqlite3_reset(handle)
-        defer { sqlite3_reset(handle) }
-        while true {
-            let rc = sqlite3_step(handle)
-            if rc == SQLITE_DONE { return }
-            guard rc == SQLITE_ROW else {
-                throw GoldError.stepFailed(
-                    step: "full rebuild (\(step))",
-                    underlying: DatabaseError(resultCode: ResultCode(rawValue: rc)))
-            }
-            try body(handle)
-        }
-    }
-
     /// From (day, user, episode) in key order: the distinct-user counters of each day, the
     /// users with 3+ listened episodes on a day, and each user's active days
     /// (gold_agg_user_day, written in sorted runs of at most `spillEntries` rows).
@@ -378,9 +358,9 @@ struct GoldFullRebuild {
             }
             if userDays.count >= this.spillEntries { try this.writeUserDays(&userDays, db) }
         }
-        try Self.forEachRow(
+        try GoldRows.forEach(
             db, "SELECT day, user_id, listened FROM gold_agg_day_user_episode",
-            step: "scan of gold_agg_day_user_episode"
+            step: "full rebuild (scan of gold_agg_day_user_episode)"
         ) { handle in
             let day = sqlite3_column_int64(handle, 0)
             let user = userIds.number(handle, 1)
@@ -429,8 +409,8 @@ struct GoldFullRebuild {
         var currentUser: Int32 = -1
         var lastWeek: Int64 = -1
         var lastMonth: Int64 = .min
-        try Self.forEachRow(
-            db, "SELECT user_id, day FROM gold_agg_user_day", step: "scan of gold_agg_user_day"
+        try GoldRows.forEach(
+            db, "SELECT user_id, day FROM gold_agg_user_day", step: "full rebuild (scan of gold_agg_user_day)"
         ) { handle in
             let user = userIds.number(handle, 0)
             let day = sqlite3_column_int64(handle, 1)
@@ -480,10 +460,10 @@ struct GoldFullRebuild {
                 .map { (row: Row) -> ([UInt8], Int64) in (Array((row[0] as String).utf8), row[1]) },
             uniquingKeysWith: { first, _ in first })
         let episodeDuration = episodeIds.texts.map { durations[Array($0.utf8)] }
-        try Self.forEachRow(
+        try GoldRows.forEach(
             db,
             "SELECT user_id, episode_id, completions, complete_duration_sum FROM gold_agg_user_episode",
-            step: "scan of gold_agg_user_episode"
+            step: "full rebuild (scan of gold_agg_user_episode)"
         ) { handle in
             let user = Int(userIds.number(handle, 0))
             let episode = Int(episodeIds.number(handle, 1))
