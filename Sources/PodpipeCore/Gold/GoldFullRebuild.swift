@@ -95,6 +95,7 @@ struct GoldFullRebuild {
     static func run(
         _ db: Database, spillEntries: Int = defaultSpillEntries, scanner: (any DatabaseReader)? = nil
     ) throws -> Int {
+        let deferred = try dropDeferredIndexes(db)
         var rebuild: GoldFullRebuild
         if let scanner {
             rebuild = try scanConcurrently(scanner, spillEntries: max(1, spillEntries), writer: db)
@@ -109,7 +110,32 @@ struct GoldFullRebuild {
         try rebuild.deriveCohorts(db, userReference)
         try rebuild.derivePairs(db, userReference)
         try rebuild.writeSmallTables(db)
+        for definition in deferred { try db.execute(sql: definition) }
         return rebuild.events
+    }
+
+    /// Secondary indexes of the tables the rebuild fills, built once at the end instead of
+    /// maintained row by row: the partial index on gold_agg_user_episode cost 0.9 s of the
+    /// 1.6 s that writing the pairs took on 1M events (every merged pair moved its entry);
+    /// creating it from the finished table takes 0.1 s. (The usual bulk-load order: rows
+    /// first, then the index, in one sort.)
+    static let deferredIndexes = ["gold_agg_user_episode_completed"]
+
+    /// Drops the ``deferredIndexes`` and returns their definitions as stored in the schema, to
+    /// be run again once the tables are full. Inside the refresh's transaction: a failure
+    /// rolls the drop back with everything else.
+    private static func dropDeferredIndexes(_ db: Database) throws -> [String] {
+        var definitions: [String] = []
+        for name in deferredIndexes {
+            guard
+                let sql = try String.fetchOne(
+                    db, sql: "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?",
+                    arguments: [name])
+            else { continue }
+            try db.execute(sql: "DROP INDEX \(name)")
+            definitions.append(sql)
+        }
+        return definitions
     }
 
     /// What the scanning thread hands the writer.

@@ -183,7 +183,7 @@ public final class Pipeline: @unchecked Sendable {
         // Bytes the ledger may already know (a touched file, a renamed or copied one): the
         // same size as a recorded file. Hash them first (one read, ~1 GB/s) so that known
         // bytes are settled without parsing and inserting every row only to roll them back.
-        if try Ledger.hasFile(ofSize: candidate.size, db) {
+        if try Ledger.hasFile(ofSize: candidate.size, other: fileId, db) {
             let digest = try ChunkSource(path: candidate.path, rawPath: candidate.rawPath, gzip: false)
             try digest.drain()
             if digest.bytesRead == candidate.size,

@@ -81,15 +81,18 @@ public enum Ledger {
                 """, arguments: [sha])
     }
 
-    /// Whether a loaded or rejected entry has exactly this many bytes (cheap test before
-    /// hashing a file whose bytes may already be known).
-    public static func hasFile(ofSize size: Int64, _ db: Database) throws -> Bool {
+    /// Whether a loaded or rejected entry other than `fileId` has exactly this many bytes
+    /// (cheap test before hashing a file whose bytes may already be known). `fileId` is the
+    /// entry being loaded: the ledger row it inserted first has the same size, and counting
+    /// it made every file be read and hashed once more before its load (1 s on a 1 GB file).
+    public static func hasFile(ofSize size: Int64, other fileId: Int64, _ db: Database) throws -> Bool {
         try Bool.fetchOne(
             db,
             sql: """
                 SELECT EXISTS (SELECT 1 FROM ingest_file
-                               WHERE size_bytes = ? AND state IN ('loaded', 'rejected'))
-                """, arguments: [size]) ?? false
+                               WHERE size_bytes = ? AND state IN ('loaded', 'rejected')
+                                 AND file_id <> ?)
+                """, arguments: [size, fileId]) ?? false
     }
 
     /// The earliest `next_attempt_at` of the files recorded `failed` (nil: none).
