@@ -32,7 +32,9 @@ struct GoldDeferredIndexTests {
         }
         #expect(!GoldFullRebuild.deferredIndexes.isEmpty)
         for name in GoldFullRebuild.deferredIndexes {
-            let before = try store.pool.read { try String.fetchOne($0, sql: definitionSQL, arguments: [name]) }
+            let before = try store.pool.read {
+                try String.fetchOne($0, sql: definitionSQL, arguments: [name])
+            }
             #expect(before != nil, "\(name) is not in the schema")
 
             // Rolled back: the index is still there.
