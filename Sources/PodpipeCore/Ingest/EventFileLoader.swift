@@ -176,9 +176,11 @@ struct EventFileLoader {
         INSERT OR IGNORE INTO silver_event
             (ts, user_id, episode_id, event_type, duration, file_id, line_no)
         VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", "))
-        RETURNING line_no
         """
     }
+
+    /// The lines of the current file inserted into silver after event_id `after`.
+    static let insertedLinesSQL = "SELECT line_no FROM silver_event WHERE event_id > ?"
 
     static func bronzeSQL(rows: Int) -> String {
         """
@@ -190,18 +192,27 @@ struct EventFileLoader {
     /// The writer side: batches → bronze and silver rows, on the transaction's thread.
     ///
     /// Per batch, the valid lines go to silver first, `rowsPerInsert` at a time through
-    /// `INSERT OR IGNORE … RETURNING line_no`: the lines returned were new, the others'
-    /// natural keys were already there (duplicates). Then every line goes to bronze with
-    /// its outcome, again `rowsPerInsert` per statement. Measured on 1M events: see
-    /// doc/performance.md. (This relies on the statement journal living in a temporary
-    /// file, Store.swift's temp_store: in memory, multi-row statements under the file's
-    /// savepoint got 2-10× slower on files whose events fall between those loaded.)
+    /// `INSERT OR IGNORE`. A statement that changed as many rows as it had inserted them all
+    /// (the usual case); one that changed none met only keys already there (duplicates);
+    /// otherwise its new rows are those after the largest event_id before it (a new rowid is
+    /// always the largest + 1), read back by rowid. (`RETURNING line_no` told the same for
+    /// every statement, but it buffers its rows in an ephemeral table opened and closed per
+    /// execution: the 1M events' loads took 4.6 s with it, 3.4 s without; doc/performance.md.)
+    /// Then every line goes to bronze with its outcome, again `rowsPerInsert` per statement.
+    /// (This relies on the statement journal living in a temporary file, Store.swift's
+    /// temp_store: in memory, multi-row statements under the file's savepoint got 2-10×
+    /// slower on files whose events fall between those loaded.)
     func write(from handOff: HandOff<ParserMessage>, fileId: Int64, db: Database) throws
         -> FileLoadCounts
     {
         let many = Self.rowsPerInsert
         let silverMany = try BulkStatement(db, sql: Self.silverSQL(rows: many))
         let silverOne = try BulkStatement(db, sql: Self.silverSQL(rows: 1))
+        var silver = SilverInserts(
+            many: silverMany, one: silverOne,
+            insertedLines: try BulkStatement(db, sql: Self.insertedLinesSQL),
+            lastEventId: try Int64.fetchOne(db, sql: "SELECT max(event_id) FROM silver_event") ?? 0)
+        defer { silver.idBytes.deallocate() }
         let bronzeMany = try BulkStatement(db, sql: Self.bronzeSQL(rows: many))
         let bronzeOne = try BulkStatement(db, sql: Self.bronzeSQL(rows: 1))
         var counts = FileLoadCounts()
@@ -226,12 +237,12 @@ struct EventFileLoader {
                     guard case .valid = lines[index].outcome else { continue }
                     group.append(index)
                     if group.count == many {
-                        try insertSilver(group, lines, silverMany, fileId, &inserted)
+                        try insertSilver(group, lines, silver.many, fileId, &silver, &inserted)
                         group.removeAll(keepingCapacity: true)
                     }
                 }
                 for index in group {
-                    try insertSilver([index], lines, silverOne, fileId, &inserted)
+                    try insertSilver([index], lines, silver.one, fileId, &silver, &inserted)
                 }
                 // Bronze: every line, with its outcome.
                 var next = 0
@@ -285,18 +296,57 @@ struct EventFileLoader {
         return counts
     }
 
+    /// The silver statements of one load, the largest event_id so far, and the bytes of the
+    /// ids bound to the current statement.
+    struct SilverInserts {
+        let many: BulkStatement
+        let one: BulkStatement
+        let insertedLines: BulkStatement
+        var lastEventId: Int64
+        /// The user and episode ids of one statement, bound without copying: SQLite's own
+        /// copy of a bound text (a malloc and a free per value) was a tenth of the silver
+        /// insert. Grown (never while bound) to the largest statement's ids.
+        var idBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 1)
+
+        /// Room for `count` bytes of ids, from offset 0.
+        mutating func reserveIdBytes(_ count: Int) {
+            guard count > idBytes.count else { return }
+            idBytes.deallocate()
+            idBytes = .allocate(byteCount: max(count, idBytes.count * 2), alignment: 1)
+        }
+
+        /// Copies `text` to `offset` in ``idBytes`` and binds it there, no copy; returns the
+        /// next offset.
+        func bind(_ statement: BulkStatement, _ index: Int32, _ text: String, at offset: Int) -> Int {
+            var text = text
+            return text.withUTF8 { utf8 in
+                let target = UnsafeMutableRawBufferPointer(rebasing: idBytes[offset..<(offset + utf8.count)])
+                target.copyMemory(from: UnsafeRawBufferPointer(utf8))
+                statement.bindTextNoCopy(index, UnsafeRawBufferPointer(target))
+                return offset + utf8.count
+            }
+        }
+    }
+
     /// Inserts the valid lines `group` (indices into `lines`, in file order) into silver in
     /// one statement and marks in `inserted` those whose natural key was new.
     private func insertSilver(
         _ group: [Int], _ lines: [ParsedLine], _ statement: BulkStatement, _ fileId: Int64,
-        _ inserted: inout [Bool]
+        _ silver: inout SilverInserts, _ inserted: inout [Bool]
     ) throws {
+        var idBytes = 0
+        for index in group {
+            guard case .valid(let event) = lines[index].outcome else { continue }
+            idBytes += event.userId.utf8.count + event.episodeId.utf8.count
+        }
+        silver.reserveIdBytes(idBytes)
+        var offset = 0
         for (row, index) in group.enumerated() {
             guard case .valid(let event) = lines[index].outcome else { continue }
             let base = Int32(row * 7)
             statement.bind(base + 1, event.timestamp)
-            statement.bindText(base + 2, event.userId)
-            statement.bindText(base + 3, event.episodeId)
+            offset = silver.bind(statement, base + 2, event.userId, at: offset)
+            offset = silver.bind(statement, base + 3, event.episodeId, at: offset)
             statement.bindStatic(base + 4, event.eventType.staticName)
             if let duration = event.duration {
                 statement.bind(base + 5, duration)
@@ -306,7 +356,17 @@ struct EventFileLoader {
             statement.bind(base + 6, fileId)
             statement.bind(base + 7, lines[index].lineNo)
         }
-        try statement.forEachReturnedInteger { lineNo in
+        let changed = Int(try statement.run())
+        if changed == 0 { return }
+        let before = silver.lastEventId
+        silver.lastEventId = statement.lastInsertedRowid
+        if changed == group.count {
+            for index in group { inserted[index] = true }
+            return
+        }
+        // Some keys were already there: the new rows are those after `before`.
+        silver.insertedLines.bind(1, before)
+        try silver.insertedLines.forEachReturnedInteger { lineNo in
             // The group is in line order: find the returned line by binary search.
             var low = 0
             var high = group.count - 1

@@ -72,7 +72,10 @@ struct BulkStatement {
         return sqlite3_changes(connection)
     }
 
-    /// Runs a statement whose rows are one integer (a RETURNING clause), calls `body` with
+    /// The rowid of the connection's last successful insert.
+    var lastInsertedRowid: Int64 { sqlite3_last_insert_rowid(connection) }
+
+    /// Runs a statement whose rows are one integer (a one-column SELECT), calls `body` with
     /// each, and resets it.
     @inline(__always) func forEachReturnedInteger(_ body: (Int64) -> Void) throws {
         var rc = sqlite3_step(handle)
