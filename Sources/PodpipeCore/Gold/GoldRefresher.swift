@@ -251,9 +251,13 @@ public enum GoldError: Error, CustomStringConvertible {
     case notInTransaction
     /// A refresh step's SQL failed; the caller's transaction must be rolled back.
     case stepFailed(step: String, underlying: DatabaseError)
+    /// The full rebuild's temporary file (its sorted runs, `TMPDIR`) failed.
+    case scratchFile(directory: String, operation: String, errno: Int32)
 
     public var description: String {
         switch self {
+        case .scratchFile(let directory, let operation, let code):
+            "the full gold rebuild could not \(operation) its temporary file in \(directory): \(String(cString: strerror(code))); the refresh is rolled back, gold stays as it was; free space there (or point TMPDIR at a folder with room) and retry"
         case .notInTransaction:
             "gold refresh must run inside the writer's transaction (call it from DatabasePool.write / inTransaction) so that readers never see half a refresh"
         case .stepFailed(let step, let underlying):

@@ -212,7 +212,6 @@ struct EventFileLoader {
             many: silverMany, one: silverOne,
             insertedLines: try BulkStatement(db, sql: Self.insertedLinesSQL),
             lastEventId: try Int64.fetchOne(db, sql: "SELECT max(event_id) FROM silver_event") ?? 0)
-        defer { silver.idBytes.deallocate() }
         let bronzeMany = try BulkStatement(db, sql: Self.bronzeSQL(rows: many))
         let bronzeOne = try BulkStatement(db, sql: Self.bronzeSQL(rows: 1))
         var counts = FileLoadCounts()
@@ -296,36 +295,14 @@ struct EventFileLoader {
         return counts
     }
 
-    /// The silver statements of one load, the largest event_id so far, and the bytes of the
-    /// ids bound to the current statement.
+    /// The silver statements of one load, the largest event_id so far, and the ids bound to
+    /// the current statement.
     struct SilverInserts {
         let many: BulkStatement
         let one: BulkStatement
         let insertedLines: BulkStatement
         var lastEventId: Int64
-        /// The user and episode ids of one statement, bound without copying: SQLite's own
-        /// copy of a bound text (a malloc and a free per value) was a tenth of the silver
-        /// insert. Grown (never while bound) to the largest statement's ids.
-        var idBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 1)
-
-        /// Room for `count` bytes of ids, from offset 0.
-        mutating func reserveIdBytes(_ count: Int) {
-            guard count > idBytes.count else { return }
-            idBytes.deallocate()
-            idBytes = .allocate(byteCount: max(count, idBytes.count * 2), alignment: 1)
-        }
-
-        /// Copies `text` to `offset` in ``idBytes`` and binds it there, no copy; returns the
-        /// next offset.
-        func bind(_ statement: BulkStatement, _ index: Int32, _ text: String, at offset: Int) -> Int {
-            var text = text
-            return text.withUTF8 { utf8 in
-                let target = UnsafeMutableRawBufferPointer(rebasing: idBytes[offset..<(offset + utf8.count)])
-                target.copyMemory(from: UnsafeRawBufferPointer(utf8))
-                statement.bindTextNoCopy(index, UnsafeRawBufferPointer(target))
-                return offset + utf8.count
-            }
-        }
+        let ids = BoundTexts()
     }
 
     /// Inserts the valid lines `group` (indices into `lines`, in file order) into silver in
@@ -339,24 +316,24 @@ struct EventFileLoader {
             guard case .valid(let event) = lines[index].outcome else { continue }
             idBytes += event.userId.utf8.count + event.episodeId.utf8.count
         }
-        silver.reserveIdBytes(idBytes)
-        var offset = 0
-        for (row, index) in group.enumerated() {
-            guard case .valid(let event) = lines[index].outcome else { continue }
-            let base = Int32(row * 7)
-            statement.bind(base + 1, event.timestamp)
-            offset = silver.bind(statement, base + 2, event.userId, at: offset)
-            offset = silver.bind(statement, base + 3, event.episodeId, at: offset)
-            statement.bindStatic(base + 4, event.eventType.staticName)
-            if let duration = event.duration {
-                statement.bind(base + 5, duration)
-            } else {
-                statement.bindNull(base + 5)
+        let changed = try silver.ids.withBound(idBytes) { ids in
+            for (row, index) in group.enumerated() {
+                guard case .valid(let event) = lines[index].outcome else { continue }
+                let base = Int32(row * 7)
+                statement.bind(base + 1, event.timestamp)
+                ids.bind(statement, base + 2, event.userId)
+                ids.bind(statement, base + 3, event.episodeId)
+                statement.bindStatic(base + 4, event.eventType.staticName)
+                if let duration = event.duration {
+                    statement.bind(base + 5, duration)
+                } else {
+                    statement.bindNull(base + 5)
+                }
+                statement.bind(base + 6, fileId)
+                statement.bind(base + 7, lines[index].lineNo)
             }
-            statement.bind(base + 6, fileId)
-            statement.bind(base + 7, lines[index].lineNo)
+            return Int(try statement.run())
         }
-        let changed = Int(try statement.run())
         if changed == 0 { return }
         let before = silver.lastEventId
         silver.lastEventId = statement.lastInsertedRowid
