@@ -293,6 +293,10 @@ struct DaemonConcurrencyTests {
         guard FileManager.default.fileExists(atPath: database) else { return SnapshotCheck() }
         var configuration = Configuration()
         configuration.readonly = true
+        // As podpipectl's readers do (Store.openReadOnly): in WAL mode a reader that opens
+        // while a commit rewrites the WAL-index header may find it torn and get SQLITE_BUSY
+        // at once without a busy timeout (seen once in a full `make test` run).
+        configuration.busyMode = .timeout(5)
         let queue = try DatabaseQueue(path: database, configuration: configuration)
         return try queue.read { db in
             var problems: [String] = []

@@ -43,8 +43,8 @@ enum GoldBatch {
     static func stage(_ db: Database, after from: Int64, upTo to: Int64) throws -> GoldRefresher.Span {
         var users = IdNumbers()
         var episodes = IdNumbers()
-        var triples: [Triple: Sums] = [:]
-        var pairs: [Pair: Sums] = [:]
+        var triples = WordTable<Sums>(filler: Sums())
+        var pairs = WordTable<Sums>(filler: Sums())
         var span = GoldRefresher.Span(count: 0, firstDay: nil, lastDay: nil)
         try GoldRows.forEach(
             db,
@@ -76,9 +76,11 @@ enum GoldBatch {
             } else {
                 event.seeks = 1
             }
-            triples[Triple(day: day, user: user, episode: episode), default: Sums()].add(event)
+            triples.update(Triple(day: day, user: user, episode: episode).key, initial: Sums()) {
+                $0.add(event)
+            }
             if isPlay || isComplete {
-                pairs[Pair(user: user, episode: episode), default: Sums()].add(event)
+                pairs.update(Pair(user: user, episode: episode).key, initial: Sums()) { $0.add(event) }
             }
         }
         let userRank = users.ranks()
@@ -96,7 +98,10 @@ enum GoldBatch {
                     complete_duration_sum INTEGER, is_new INTEGER, old_duration_sum INTEGER);
                 """)
 
-        let tripleRows = triples.sorted {
+        var tripleRows: [(key: Triple, value: Sums)] = []
+        tripleRows.reserveCapacity(triples.count)
+        triples.forEach { tripleRows.append((Triple(key: $0), $1)) }
+        tripleRows.sort {
             if $0.key.day != $1.key.day { return $0.key.day < $1.key.day }
             if $0.key.user != $1.key.user { return userRank[Int($0.key.user)] < userRank[Int($1.key.user)] }
             return episodeRank[Int($0.key.episode)] < episodeRank[Int($1.key.episode)]
@@ -124,7 +129,10 @@ enum GoldBatch {
             statement.bind(base + 10, sums.plays + sums.completions > 0 ? 1 : 0)
         }
 
-        let pairRows = pairs.sorted {
+        var pairRows: [(key: Pair, value: Sums)] = []
+        pairRows.reserveCapacity(pairs.count)
+        pairs.forEach { pairRows.append((Pair(key: $0), $1)) }
+        pairRows.sort {
             if $0.key.user != $1.key.user { return userRank[Int($0.key.user)] < userRank[Int($1.key.user)] }
             return episodeRank[Int($0.key.episode)] < episodeRank[Int($1.key.episode)]
         }

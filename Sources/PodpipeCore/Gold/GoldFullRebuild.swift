@@ -34,6 +34,18 @@ struct GoldFullRebuild {
     private struct DayEpisode: Hashable {
         var day: Int64
         var episode: Int32
+
+        var key: WordKey { WordKey(a: UInt64(bitPattern: day), b: UInt64(UInt32(bitPattern: episode))) }
+
+        init(day: Int64, episode: Int32) {
+            self.day = day
+            self.episode = episode
+        }
+
+        init(key: WordKey) {
+            day = Int64(bitPattern: key.a)
+            episode = Int32(bitPattern: UInt32(truncatingIfNeeded: key.b))
+        }
     }
 
     private struct PairSums {
@@ -76,13 +88,12 @@ struct GoldFullRebuild {
     static let defaultSpillEntries = 65_536  // also GoldRefresher.init's default
 
     let spillEntries: Int
-    /// The (user, episode) sums of every spill, each spill a sorted run (see ``SortedRuns``).
-    private let pairRuns: SortedRuns<PairRecord>
     private var userIds = IdNumbers()
     private var episodeIds = IdNumbers()
-    private var triples: [Triple: Bool] = [:]
-    private var pairs: [Pair: PairSums] = [:]
-    private var dayEpisodeCompletions: [DayEpisode: Int64] = [:]
+    // Keyed by Triple.key, Pair.key, DayEpisode.key (hand-written tables: see WordTable).
+    private var triples = WordTable<Bool>(filler: false)
+    private var pairs = WordTable<PairSums>(filler: PairSums())
+    private var dayEpisodeCompletions = WordTable<Int64>(filler: 0)
     private var episodes: [EpisodeSums] = []
     private var days: [Int64: DaySums] = [:]
     private var events = 0
@@ -91,9 +102,8 @@ struct GoldFullRebuild {
     private var episodeRank: [Int32] = []
     private var multiDays: [Int32: (days: Int64, first: Int64)] = [:]
 
-    private init(spillEntries: Int) throws {
+    private init(spillEntries: Int) {
         self.spillEntries = spillEntries
-        pairRuns = try SortedRuns()
     }
 
     /// Rebuilds gold_agg_day, _episode_day, _episode, _day_user_episode, _user_day,
@@ -110,20 +120,24 @@ struct GoldFullRebuild {
     ) throws -> Int {
         let deferred = try dropDeferredIndexes(db)
         var rebuild: GoldFullRebuild
+        // The (user, episode) sums of every spill, each spill a sorted run (see SortedRuns).
+        let pairRuns = try SortedRuns<PairRecord>()
         if let scanner {
-            rebuild = try scanConcurrently(scanner, spillEntries: max(1, spillEntries), writer: db)
+            rebuild = try scanConcurrently(
+                scanner, spillEntries: max(1, spillEntries), writer: db, pairRuns: pairRuns)
         } else {
-            rebuild = try GoldFullRebuild(spillEntries: max(1, spillEntries))
-            try rebuild.scan(db) { try Self.write($0, db) }
-            try Self.write(try rebuild.takeSpill(), db)
+            rebuild = GoldFullRebuild(spillEntries: max(1, spillEntries))
+            try rebuild.scan(db) { try Self.write($0, db, pairRuns) }
+            try Self.write(rebuild.takeSpill(), db, pairRuns)
+            rebuild.releaseTables()
         }
         rebuild.updateRanks()
         try rebuild.deriveDayUsers(db)
         let userReference = try rebuild.referenceByUser(db)
         try rebuild.deriveCohorts(db, userReference)
-        try rebuild.writePairs(db, userReference)
+        try rebuild.writePairs(db, userReference, pairRuns)
         try rebuild.writeSmallTables(db)
-        for definition in deferred { try db.execute(sql: definition) }
+        try createIndexes(deferred, db)
         return rebuild.events
     }
 
@@ -133,6 +147,17 @@ struct GoldFullRebuild {
     /// creating it from the finished table takes 0.1 s. (The usual bulk-load order: rows
     /// first, then the index, in one sort.)
     static let deferredIndexes = ["gold_agg_user_episode_completed"]
+
+    /// Runs the index definitions with SQLite's sorter held to 2 MiB: it keeps up to the
+    /// page cache's size in memory (8 MiB here), which made the index of the 1 GB file's
+    /// 1.5M pairs the rebuild's memory peak. Past 2 MiB it merges runs from a temporary file.
+    private static func createIndexes(_ definitions: [String], _ db: Database) throws {
+        guard !definitions.isEmpty else { return }
+        let cacheSize = try Int.fetchOne(db, sql: "PRAGMA cache_size") ?? -2000
+        try db.execute(sql: "PRAGMA cache_size = -2048")
+        defer { try? db.execute(sql: "PRAGMA cache_size = \(cacheSize)") }
+        for definition in definitions { try db.execute(sql: definition) }
+    }
 
     /// Drops the ``deferredIndexes`` and returns their definitions as stored in the schema, to
     /// be run again once the tables are full. Inside the refresh's transaction: a failure
@@ -164,7 +189,8 @@ struct GoldFullRebuild {
     /// Scans silver on another thread through `scanner`, writing each spill it hands over
     /// (at most one waits) with `writer`; returns the scan's state for the derived tables.
     private static func scanConcurrently(
-        _ scanner: any DatabaseReader, spillEntries: Int, writer db: Database
+        _ scanner: any DatabaseReader, spillEntries: Int, writer db: Database,
+        pairRuns: SortedRuns<PairRecord>
     ) throws -> GoldFullRebuild {
         let handOff = HandOff<ScanMessage>(capacity: 1)
         let finished = DispatchSemaphore(value: 0)
@@ -178,11 +204,12 @@ struct GoldFullRebuild {
                     let cacheSize = try Int.fetchOne(reader, sql: "PRAGMA cache_size") ?? -2000
                     try reader.execute(sql: "PRAGMA cache_size = -256")
                     defer { try? reader.execute(sql: "PRAGMA cache_size = \(cacheSize)") }
-                    var rebuild = try GoldFullRebuild(spillEntries: spillEntries)
+                    var rebuild = GoldFullRebuild(spillEntries: spillEntries)
                     try rebuild.scan(reader) { spill in
                         guard handOff.put(.spill(spill)) else { throw ScanAbandoned() }
                     }
-                    guard handOff.put(.spill(try rebuild.takeSpill())) else { throw ScanAbandoned() }
+                    guard handOff.put(.spill(rebuild.takeSpill())) else { throw ScanAbandoned() }
+                    rebuild.releaseTables()
                     return rebuild
                 }
                 handOff.put(.done(rebuild))
@@ -199,7 +226,7 @@ struct GoldFullRebuild {
         }
         while let message = handOff.take() {
             switch message {
-            case .spill(let spill): try write(spill, db)
+            case .spill(let spill): try write(spill, db, pairRuns)
             case .done(let rebuild): return rebuild
             case .failed(let error): throw error
             }
@@ -237,7 +264,9 @@ struct GoldFullRebuild {
             let day = ts / 86_400  // truncates like SQLite's integer division
             let listened = isPlay || isComplete
 
-            Self.or(&triples[Triple(day: day, user: user, episode: episode), default: false], listened)
+            triples.update(Triple(day: day, user: user, episode: episode).key, initial: false) {
+                Self.or(&$0, listened)
+            }
 
             // Silver is mostly in time order: keep the current day's sums out of the table.
             if day != currentDay {
@@ -252,7 +281,7 @@ struct GoldFullRebuild {
             if isPlay {
                 currentSums.plays += 1
                 sums.plays += 1
-                pairs[Pair(user: user, episode: episode), default: PairSums()].plays += 1
+                pairs.update(Pair(user: user, episode: episode).key, initial: PairSums()) { $0.plays += 1 }
             } else if isPause {
                 currentSums.pauses += 1
                 sums.pauses += 1
@@ -263,17 +292,27 @@ struct GoldFullRebuild {
                 currentSums.completions += 1
                 sums.completions += 1
                 sums.completeDurationSum += duration ?? 0
-                Self.addCompletion(
-                    to: &pairs[Pair(user: user, episode: episode), default: PairSums()],
-                    duration: duration ?? 0)
-                dayEpisodeCompletions[DayEpisode(day: day, episode: episode), default: 0] += 1
+                pairs.update(Pair(user: user, episode: episode).key, initial: PairSums()) {
+                    Self.addCompletion(to: &$0, duration: duration ?? 0)
+                }
+                dayEpisodeCompletions.update(DayEpisode(day: day, episode: episode).key, initial: 0) {
+                    $0 += 1
+                }
             }
             episodes[Int(episode)] = sums
             if triples.count + pairs.count + dayEpisodeCompletions.count >= spillEntries {
-                try emit(try takeSpill())
+                try emit(takeSpill())
             }
         }
         if let currentDay { days[currentDay] = currentSums }
+    }
+
+    /// Frees the keyed tables' room once the last spill is taken (they keep it between
+    /// spills; the derivations after the scan do not need it).
+    private mutating func releaseTables() {
+        triples = WordTable(filler: false)
+        pairs = WordTable(filler: PairSums())
+        dayEpisodeCompletions = WordTable(filler: 0)
     }
 
     @inline(__always)
@@ -289,14 +328,17 @@ struct GoldFullRebuild {
 
     // MARK: - Write
 
-    /// The keyed aggregates of one spill in primary-key order, with the names their numbers
-    /// stand for (copies: the scan goes on interning while the writer binds them). Its
-    /// (user, episode) sums went to ``pairRuns``.
+    /// The keyed aggregates of one spill (in no order: the writer sorts them, which
+    /// balances the two threads), with the names their numbers stand for and the names'
+    /// ranks (copies: the scan goes on interning while the writer binds them).
     private struct Spill: Sendable {
         var triples: [(Triple, Bool)]
+        var pairs: [PairRecord]
         var episodeDays: [(DayEpisode, Int64)]
         var userNames: [String]
         var episodeNames: [String]
+        var userRank: [Int32]
+        var episodeRank: [Int32]
     }
 
     /// Ranks change only when new names were interned since they were computed.
@@ -305,39 +347,46 @@ struct GoldFullRebuild {
         if episodeRank.count != episodeIds.texts.count { episodeRank = episodeIds.ranks() }
     }
 
-    /// Takes the keyed aggregates held in memory, sorted in key order, and empties them; the
-    /// (user, episode) sums are appended to ``pairRuns`` as one sorted run.
-    private mutating func takeSpill() throws -> Spill {
+    /// Takes the keyed aggregates held in memory and empties them.
+    private mutating func takeSpill() -> Spill {
         updateRanks()
-        let userRank = self.userRank
-        let episodeRank = self.episodeRank
+        var tripleRows: [(Triple, Bool)] = []
+        tripleRows.reserveCapacity(triples.count)
+        triples.forEach { tripleRows.append((Triple(key: $0), $1)) }
+        triples.removeAll()
+        var pairRows: [PairRecord] = []
+        pairRows.reserveCapacity(pairs.count)
+        pairs.forEach { pairRows.append(PairRecord(pair: Pair(key: $0), sums: $1)) }
+        pairs.removeAll()
+        var episodeDays: [(DayEpisode, Int64)] = []
+        episodeDays.reserveCapacity(dayEpisodeCompletions.count)
+        dayEpisodeCompletions.forEach { episodeDays.append((DayEpisode(key: $0), $1)) }
+        dayEpisodeCompletions.removeAll()
+        return Spill(
+            triples: tripleRows, pairs: pairRows, episodeDays: episodeDays,
+            userNames: userIds.texts, episodeNames: episodeIds.texts, userRank: userRank,
+            episodeRank: episodeRank)
+    }
 
-        var tripleRows = triples.map { ($0.key, $0.value) }
-        triples = [:]
-        tripleRows.sort {
+    /// Sorts a spill in key order and writes it, merged into the rows of earlier spills; its
+    /// (user, episode) sums are appended to `pairRuns` as one sorted run.
+    private static func write(_ spill: Spill, _ db: Database, _ pairRuns: SortedRuns<PairRecord>) throws {
+        var spill = spill
+        let userNames = spill.userNames
+        let episodeNames = spill.episodeNames
+        let userRank = spill.userRank
+        let episodeRank = spill.episodeRank
+        spill.triples.sort {
             if $0.0.day != $1.0.day { return $0.0.day < $1.0.day }
             if $0.0.user != $1.0.user { return userRank[Int($0.0.user)] < userRank[Int($1.0.user)] }
             return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
         }
-        var pairRows = pairs.map { PairRecord(pair: $0.key, sums: $0.value) }
-        pairs = [:]
-        pairRows.sort { Self.precedes($0.pair, $1.pair, userRank, episodeRank) }
-        try pairRuns.append(pairRows)
-        var episodeDays = dayEpisodeCompletions.map { ($0.key, $0.value) }
-        dayEpisodeCompletions = [:]
-        episodeDays.sort {
+        spill.pairs.sort { Self.precedes($0.pair, $1.pair, userRank, episodeRank) }
+        try pairRuns.append(spill.pairs)
+        spill.episodeDays.sort {
             if $0.0.day != $1.0.day { return $0.0.day < $1.0.day }
             return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
         }
-        return Spill(
-            triples: tripleRows, episodeDays: episodeDays,
-            userNames: userIds.texts, episodeNames: episodeIds.texts)
-    }
-
-    /// Writes a spill, merged into the rows of earlier spills.
-    private static func write(_ spill: Spill, _ db: Database) throws {
-        let userNames = spill.userNames
-        let episodeNames = spill.episodeNames
         try BatchInsert.insertAll(
             spill.triples, db, into: "gold_agg_day_user_episode (day, user_id, episode_id, listened)",
             columns: 4,
@@ -362,9 +411,8 @@ struct GoldFullRebuild {
 
     /// From (day, user, episode) in key order: the distinct-user counters of each day, the
     /// users with 3+ listened episodes on a day, and each user's active days
-    /// (gold_agg_user_day, written in sorted runs of at most 4 × `spillEntries` rows: 16 bytes
-    /// each, held after the keyed aggregates were emptied; every run after the first lands
-    /// between the rows of the others, 1M events: two runs of 65,536 took 0.30 s, one 0.2 s).
+    /// (gold_agg_user_day, written in sorted runs of at most `spillEntries` rows; runs of 4 ×
+    /// were 0.06 s faster on 1M events but raised the 1 GB file's peak by 6 MB).
     private mutating func deriveDayUsers(_ db: Database) throws {
         var userDays: [(user: Int32, day: Int64)] = []
         var current: (day: Int64, user: Int32)?
@@ -379,7 +427,7 @@ struct GoldFullRebuild {
                 let old = this.multiDays[user]
                 this.multiDays[user] = ((old?.days ?? 0) + 1, min(old?.first ?? day, day))
             }
-            if userDays.count >= this.spillEntries * 4 { try this.writeUserDays(&userDays, db) }
+            if userDays.count >= this.spillEntries { try this.writeUserDays(&userDays, db) }
         }
         try GoldRows.forEach(
             db, "SELECT day, user_id, listened FROM gold_agg_day_user_episode",
@@ -486,7 +534,9 @@ struct GoldFullRebuild {
     /// Merges the pair runs into gold_agg_user_episode (each pair once, in key order, into the
     /// empty table) and derives from the complete pairs the listeners per episode and the
     /// listen-through rate by country (rounded per pair, so only complete pair sums give it).
-    private mutating func writePairs(_ db: Database, _ userReference: [ReferenceUser?]) throws {
+    private mutating func writePairs(
+        _ db: Database, _ userReference: [ReferenceUser?], _ pairRuns: SortedRuns<PairRecord>
+    ) throws {
         var countries: [String: (rate: Int64, completions: Int64)] = [:]
         let durations = try Dictionary(
             Row.fetchAll(db, sql: "SELECT episode_id, duration_seconds FROM gold_ref_episode")

@@ -7,17 +7,14 @@ import GRDBSQLite
 /// Keyed by the id's bytes, as SQLite's BINARY collation compares them: `String ==` is
 /// Unicode canonical equivalence ("é" == "e\u{301}"), which would merge two ids SQL keeps
 /// apart. Ids of up to 15 bytes (most) are packed into two words (the length in the top
-/// byte): hashing them costs far less than creating and hashing a `String` per row.
+/// byte), looked up in a ``WordTable``: far less than creating and hashing a `String` per row.
 struct IdNumbers: Sendable {
-    private struct ShortKey: Hashable, Sendable {
-        var low: UInt64
-        var high: UInt64
-    }
-
-    private var short: [ShortKey: Int32] = [:]
+    private var short = WordTable<Int32>(filler: 0)
     private var long: [[UInt8]: Int32] = [:]
     /// The id of each number.
     private(set) var texts: [String] = []
+    /// The bytes of each number's id (for ``ranks()``).
+    private var bytes: [[UInt8]] = []
 
     /// The number of the text in `column` of the current row of `handle`.
     mutating func number(_ handle: OpaquePointer, _ column: Int32) -> Int32 {
@@ -29,29 +26,33 @@ struct IdNumbers: Sendable {
             long[key] = Int32(texts.count)
             return append(key)
         }
-        var key = ShortKey(low: 0, high: UInt64(count) << 56)
+        var key = WordKey(a: 0, b: UInt64(count) << 56)
         for index in 0..<count {
             if index < 8 {
-                key.low |= UInt64(bytes[index]) << (8 * UInt64(index))
+                key.a |= UInt64(bytes[index]) << (8 * UInt64(index))
             } else {
-                key.high |= UInt64(bytes[index]) << (8 * UInt64(index - 8))
+                key.b |= UInt64(bytes[index]) << (8 * UInt64(index - 8))
             }
         }
-        if let number = short[key] { return number }
-        short[key] = Int32(texts.count)
+        let next = Int32(texts.count)
+        var number = next
+        short.update(key, initial: next) { number = $0 }
+        if number != next { return number }
         return append(Array(UnsafeBufferPointer(start: bytes, count: count)))
     }
 
     /// Appends the text of the number just given out.
     private mutating func append(_ bytes: [UInt8]) -> Int32 {
         texts.append(String(decoding: bytes, as: UTF8.self))
+        self.bytes.append(bytes)
         return Int32(texts.count - 1)
     }
 
     /// Each number's rank in byte order (the tables' key order), so that rows can be written
     /// in primary-key order.
     func ranks() -> [Int32] {
-        let order = texts.indices.sorted { texts[$0].utf8.lexicographicallyPrecedes(texts[$1].utf8) }
+        let bytes = self.bytes
+        let order = bytes.indices.sorted { bytes[$0].lexicographicallyPrecedes(bytes[$1]) }
         var rank = [Int32](repeating: 0, count: texts.count)
         for (position, index) in order.enumerated() { rank[index] = Int32(position) }
         return rank
@@ -63,12 +64,46 @@ struct DayUserEpisode: Hashable, Sendable {
     var day: Int64
     var user: Int32
     var episode: Int32
+
+    /// The key as two words (for a ``WordTable``).
+    var key: WordKey {
+        WordKey(
+            a: UInt64(bitPattern: day),
+            b: UInt64(UInt32(bitPattern: user)) << 32 | UInt64(UInt32(bitPattern: episode)))
+    }
+
+    init(day: Int64, user: Int32, episode: Int32) {
+        self.day = day
+        self.user = user
+        self.episode = episode
+    }
+
+    init(key: WordKey) {
+        day = Int64(bitPattern: key.a)
+        user = Int32(bitPattern: UInt32(truncatingIfNeeded: key.b >> 32))
+        episode = Int32(bitPattern: UInt32(truncatingIfNeeded: key.b))
+    }
 }
 
 /// (user number, episode number): the key of gold_agg_user_episode in Swift.
 struct UserEpisode: Hashable, Sendable {
     var user: Int32
     var episode: Int32
+
+    /// The key as two words (for a ``WordTable``).
+    var key: WordKey {
+        WordKey(a: UInt64(UInt32(bitPattern: user)) << 32 | UInt64(UInt32(bitPattern: episode)), b: 0)
+    }
+
+    init(user: Int32, episode: Int32) {
+        self.user = user
+        self.episode = episode
+    }
+
+    init(key: WordKey) {
+        user = Int32(bitPattern: UInt32(truncatingIfNeeded: key.a >> 32))
+        episode = Int32(bitPattern: UInt32(truncatingIfNeeded: key.a))
+    }
 }
 
 /// The gold code's row loop over raw statement handles (no `Row` per row on its scans).
