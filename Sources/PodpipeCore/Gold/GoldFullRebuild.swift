@@ -11,12 +11,16 @@ import GRDBSQLite
 /// in rowid order and aggregates in hash tables keyed by interned user/episode numbers.
 ///
 /// Memory: the three large keyed aggregates ((day, user, episode), (user, episode),
-/// (day, episode)) are held in hash tables of at most `spillEntries` keys together; when full
-/// they are written out in primary-key order and merged into the rows already written
-/// (`INSERT … ON CONFLICT DO UPDATE`), then emptied. What depends on a complete key — the
-/// distinct-user counters per day, each user's active days and cohorts, listeners per
-/// episode, the listen-through rate per pair — is derived afterwards by streaming the
-/// written tables in key order. What stays in memory grows with the number of distinct
+/// (day, episode)) are held in hash tables (``WordTable``) of at most `spillEntries` keys
+/// together; when full they are handed to the writer, which sorts them in primary-key order:
+/// the (day, …) keys are merged into the rows already written (`INSERT … ON CONFLICT DO
+/// UPDATE`; silver is mostly in time order, so these are mostly appends), the (user, episode)
+/// sums, which every spill spreads over the whole key space, go to a temporary file as a
+/// sorted run (``SortedRuns``), merged once at the end into the empty table. Then the tables
+/// are emptied. What depends on a complete key — the distinct-user counters per day, each
+/// user's active days and cohorts, listeners per episode, the listen-through rate per pair —
+/// is derived afterwards by streaming the written tables (or the merged runs) in key order.
+/// What stays in memory grows with the number of distinct
 /// users, episodes and days only (the interned names and per-episode / per-day sums), not
 /// with events. (The 10M-event rebuild held 921 MB before this; see doc/performance.md.)
 ///
