@@ -13,11 +13,9 @@ import Testing
 struct GoldConcurrentScanTests {
     @Test(arguments: [1, 5, 97, 65_536])
     func concurrentScanWritesWhatTheOneThreadRebuildWrites(spill: Int) throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "podpipe-gold-scan-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
-        let store = try Store.openForWriting(path: root.appendingPathComponent("db.sqlite").path)
+        let root = try TemporaryFolder("gold-scan")
+        defer { root.remove() }
+        let store = try root.store()
 
         var rng = SplitMix64(seed: UInt64(spill))
         let baseDay: Int64 = 19_783  // 2024-03-01
@@ -78,11 +76,9 @@ struct GoldConcurrentScanTests {
     }
 
     @Test func aFailingWriterStopsTheScanningThread() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "podpipe-gold-scan-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
-        let store = try Store.openForWriting(path: root.appendingPathComponent("db.sqlite").path)
+        let root = try TemporaryFolder("gold-scan")
+        defer { root.remove() }
+        let store = try root.store()
         try store.pool.write { db in
             for line in 0..<500 {
                 try db.execute(

@@ -10,11 +10,9 @@ import Testing
 @Suite("gold: indexes deferred during the full rebuild")
 struct GoldDeferredIndexTests {
     @Test func theRebuildLeavesEachDeferredIndexDefinedAsBeforeAndComplete() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "podpipe-gold-index-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
-        let store = try Store.openForWriting(path: root.appendingPathComponent("db.sqlite").path)
+        let root = try TemporaryFolder("gold-index")
+        defer { root.remove() }
+        let store = try root.store()
         let definitionSQL = "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?"
         try store.pool.write { db in
             for line in 0..<200 {

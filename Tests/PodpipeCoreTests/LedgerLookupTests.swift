@@ -17,11 +17,9 @@ struct LedgerLookupTests {
     /// The file being loaded has its own ledger row (same size) before the test: that row must
     /// not count, or every file is read and hashed twice.
     @Test func theFileBeingLoadedIsNotAKnownSizeButAnotherSettledFileIs() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "podpipe-ledger-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
-        let store = try Store.openForWriting(path: root.appendingPathComponent("db.sqlite").path)
+        let root = try TemporaryFolder("ledger")
+        defer { root.remove() }
+        let store = try root.store()
         try store.pool.write { db in
             var current = entry("new.ndjson", size: 100, state: .loaded)
             try current.insert(db)

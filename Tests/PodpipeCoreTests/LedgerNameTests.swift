@@ -10,11 +10,9 @@ import Testing
 @Suite("ledger: names told apart by bytes")
 struct LedgerNameTests {
     @Test func namesDifferingOnlyInNormalizationAreTwoSettledFiles() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "podpipe-names-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
-        let folder = root.appendingPathComponent("in").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let root = try TemporaryFolder("names")
+        defer { root.remove() }
+        let folder = try root.folder("in")
         let composed = "caf\u{E9}.json"  // precomposed é
         let decomposed = "cafe\u{301}.json"  // e + combining acute accent
         #expect(composed == decomposed && Array(composed.utf8) != Array(decomposed.utf8))
@@ -30,7 +28,7 @@ struct LedgerNameTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).count == 2)
 
         let pipeline = Pipeline(
-            store: try Store.openForWriting(path: root.appendingPathComponent("db.sqlite").path),
+            store: try root.store(),
             settings: PipelineSettings(dataLoad: folder), logger: Logger(label: "test"))
         let first = try pipeline.runOnce(refreshGold: false)
         #expect(first.outcomes.map(\.state) == [.loaded, .loaded])

@@ -11,11 +11,9 @@ import Testing
 @Suite("reference files: the latest record of an id wins")
 struct ReferenceLoadTests {
     @Test func laterRecordsWinWithinAFileAndAcrossFiles() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "podpipe-reference-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
-        let folder = root.appendingPathComponent("in").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let root = try TemporaryFolder("reference")
+        defer { root.remove() }
+        let folder = try root.folder("in")
         func write(_ name: String, _ text: String, modified: TimeInterval) throws {
             let path = folder + "/" + name
             #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)))
@@ -30,7 +28,7 @@ struct ReferenceLoadTests {
             "episodes-1.csv",
             "episode_id,podcast_id,title,release_date,duration_seconds\ne1,p,First,2024-01-01,100\ne1,p,Second,2024-01-02,200\ne2,p,Other,2024-01-03,300\n",
             modified: 1_700_000_001)
-        let store = try Store.openForWriting(path: root.appendingPathComponent("db.sqlite").path)
+        let store = try root.store()
         let pipeline = Pipeline(
             store: store, settings: PipelineSettings(dataLoad: folder), logger: Logger(label: "test"))
         let first = try pipeline.runOnce(refreshGold: true)
