@@ -14,10 +14,9 @@ import Foundation
 /// pair), merged once at the end and inserted in key order into the empty table, each pair
 /// once. Memory stays bounded: one read buffer per run during the merge.
 ///
-/// The file is unlinked as soon as it is created: nothing is left behind by a crash. Used by
-/// one thread at a time (the scanning thread writes, then hands the rebuild over through a
-/// `HandOff`, which orders the accesses): hence `@unchecked Sendable`.
-final class SortedRuns<Record: BitwiseCopyable>: @unchecked Sendable {
+/// The file is unlinked as soon as it is created: nothing is left behind by a crash. Used on
+/// the writer's thread only: it appends a run as it writes each spill, then merges.
+final class SortedRuns<Record: BitwiseCopyable> {
     private let fd: Int32
     private let directory: String
     private var size = 0
