@@ -120,13 +120,14 @@ struct ReferenceFileLoader {
                 VALUES (?, ?, ?, ?, ?, ?)
                 """)
         let stage = try Self.stage(kind, db)
+        let keys = reader.header.map(JSONText.string)
         var counts = FileLoadCounts()
         while let record = reader.next() {
             if counts.rowsRead % Int64(Self.stopCheckRecords) == 0, shouldStop() {
                 throw PipelineError.interrupted
             }
             counts.rowsRead += 1
-            let raw = Self.jsonObject(header: reader.header, fields: record.fields)
+            let raw = Self.jsonObject(keys: keys, fields: record.fields)
             let line = Int64(record.line)
             var codes: String?
             if record.fields.count != reader.header.count {
@@ -215,11 +216,16 @@ struct ReferenceFileLoader {
 
     /// `{"column": "value", …}` in header order: the record as received, for bronze.
     static func jsonObject(header: [String], fields: [String]) -> String {
+        jsonObject(keys: header.map(JSONText.string), fields: fields)
+    }
+
+    /// The same with the header's names already as JSON strings (once per file).
+    static func jsonObject(keys: [String], fields: [String]) -> String {
         var out = "{"
         for (index, value) in fields.enumerated() {
             if index > 0 { out += ", " }
-            let key = index < header.count ? header[index] : "_extra_\(index + 1)"
-            out += JSONText.string(key) + ": " + JSONText.string(value)
+            out += index < keys.count ? keys[index] : JSONText.string("_extra_\(index + 1)")
+            out += ": " + JSONText.string(value)
         }
         return out + "}"
     }
