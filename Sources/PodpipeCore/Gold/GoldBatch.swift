@@ -96,6 +96,18 @@ enum GoldBatch {
                 CREATE TEMP TABLE gold_tmp_pair (
                     user_id TEXT, episode_id TEXT, plays INTEGER, completions INTEGER,
                     complete_duration_sum INTEGER, is_new INTEGER, old_duration_sum INTEGER);
+                DROP TABLE IF EXISTS temp.gold_tmp_batch_day;
+                CREATE TEMP TABLE gold_tmp_batch_day (
+                    day INTEGER PRIMARY KEY, events INTEGER, plays INTEGER, pauses INTEGER,
+                    seeks INTEGER, completions INTEGER);
+                DROP TABLE IF EXISTS temp.gold_tmp_batch_episode_day;
+                CREATE TEMP TABLE gold_tmp_batch_episode_day (
+                    day INTEGER, episode_id TEXT, completions INTEGER);
+                DROP TABLE IF EXISTS temp.gold_tmp_batch_episode;
+                CREATE TEMP TABLE gold_tmp_batch_episode (
+                    episode_id TEXT, plays INTEGER, pauses INTEGER, seeks INTEGER,
+                    completions INTEGER, complete_duration_sum INTEGER, first_day INTEGER,
+                    last_day INTEGER);
                 """)
 
         var tripleRows: [(key: Triple, value: Sums)] = []
@@ -129,6 +141,8 @@ enum GoldBatch {
             statement.bind(base + 10, sums.plays + sums.completions > 0 ? 1 : 0)
         }
 
+        try stageSums(tripleRows, db, episodeNames: episodes.texts, episodeRank: episodeRank)
+
         var pairRows: [(key: Pair, value: Sums)] = []
         pairRows.reserveCapacity(pairs.count)
         pairs.forEach { pairRows.append((Pair(key: $0), $1)) }
@@ -159,6 +173,87 @@ enum GoldBatch {
                 SET is_new = old_duration_sum IS NULL, old_duration_sum = COALESCE(old_duration_sum, 0)
                 """)
         return span
+    }
+
+    /// The batch's sums per day, per (day, episode) with completions, and per episode (with
+    /// its first and last day), from its (day, user, episode) sums in key order, into
+    /// `gold_tmp_batch_day`, `_episode_day` and `_episode`: three `GROUP BY`s of
+    /// gold_tmp_triple in SQL before (each a sort of the batch's keys).
+    private static func stageSums(
+        _ triples: [(key: Triple, value: Sums)], _ db: Database, episodeNames: [String],
+        episodeRank: [Int32]
+    ) throws {
+        var days: [(day: Int64, sums: Sums)] = []
+        var episodeDays = WordTable<Int64>(filler: 0)
+        var perEpisode = [(sums: Sums, first: Int64, last: Int64)?](repeating: nil, count: episodeNames.count)
+        for (key, sums) in triples {
+            // In key order: the days come sorted.
+            if days.last?.day == key.day {
+                days[days.count - 1].sums.add(sums)
+            } else {
+                days.append((key.day, sums))
+            }
+            if sums.completions > 0 {
+                episodeDays.update(
+                    WordKey(a: UInt64(bitPattern: key.day), b: UInt64(UInt32(bitPattern: key.episode))),
+                    initial: 0
+                ) { $0 += sums.completions }
+            }
+            let episode = Int(key.episode)
+            if var known = perEpisode[episode] {
+                known.sums.add(sums)
+                known.first = min(known.first, key.day)
+                known.last = max(known.last, key.day)
+                perEpisode[episode] = known
+            } else {
+                perEpisode[episode] = (sums, key.day, key.day)
+            }
+        }
+        try insert(
+            days, db, parameters: 6, row: { p in "(\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)), \(p(6)))" },
+            into: "temp.gold_tmp_batch_day"
+        ) { element, statement, base in
+            statement.bind(base + 1, element.day)
+            statement.bind(base + 2, element.sums.events)
+            statement.bind(base + 3, element.sums.plays)
+            statement.bind(base + 4, element.sums.pauses)
+            statement.bind(base + 5, element.sums.seeks)
+            statement.bind(base + 6, element.sums.completions)
+        }
+        var episodeDayRows: [(day: Int64, episode: Int32, completions: Int64)] = []
+        episodeDayRows.reserveCapacity(episodeDays.count)
+        episodeDays.forEach { key, completions in
+            episodeDayRows.append(
+                (Int64(bitPattern: key.a), Int32(bitPattern: UInt32(truncatingIfNeeded: key.b)), completions))
+        }
+        episodeDayRows.sort {
+            $0.day != $1.day ? $0.day < $1.day : episodeRank[Int($0.episode)] < episodeRank[Int($1.episode)]
+        }
+        try insert(
+            episodeDayRows, db, parameters: 3, row: { p in "(\(p(1)), \(p(2)), \(p(3)))" },
+            into: "temp.gold_tmp_batch_episode_day"
+        ) { element, statement, base in
+            statement.bind(base + 1, element.day)
+            statement.bindText(base + 2, episodeNames[Int(element.episode)])
+            statement.bind(base + 3, element.completions)
+        }
+        let episodeRows = perEpisode.indices.filter { perEpisode[$0] != nil }
+            .sorted { episodeRank[$0] < episodeRank[$1] }
+        try insert(
+            episodeRows, db, parameters: 8,
+            row: { p in "(\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)), \(p(6)), \(p(7)), \(p(8)))" },
+            into: "temp.gold_tmp_batch_episode"
+        ) { episode, statement, base in
+            guard let (sums, first, last) = perEpisode[episode] else { return }
+            statement.bindText(base + 1, episodeNames[episode])
+            statement.bind(base + 2, sums.plays)
+            statement.bind(base + 3, sums.pauses)
+            statement.bind(base + 4, sums.seeks)
+            statement.bind(base + 5, sums.completions)
+            statement.bind(base + 6, sums.completeDurationSum)
+            statement.bind(base + 7, first)
+            statement.bind(base + 8, last)
+        }
     }
 
     /// Rows per multi-row INSERT (one statement execution serves this many rows).

@@ -24,7 +24,10 @@
 -- one key). temp.gold_tmp_pair: the batch's (user, episode) listen pairs (a play or a
 -- complete), their sums, is_new and old_duration_sum (the pair's sum before). Both are
 -- grouped in Swift hash tables by GoldBatch.swift from the events with event_id in
--- (from, to] (SQLite sorts for every GROUP BY), written in key order.
+-- (from, to] (SQLite sorts for every GROUP BY), written in key order. So are the batch's
+-- sums per day (temp.gold_tmp_batch_day: events and counts by type), per (day, episode)
+-- with completions (gold_tmp_batch_episode_day) and per episode (gold_tmp_batch_episode:
+-- counts by type, complete_duration_sum, first_day and last_day), all sums of the triples.
 
 -- The batch's (user, day) pairs: new active day? distinct episodes listened before, and
 -- how many the batch adds.
@@ -57,7 +60,7 @@ SELECT day,
        CAST(strftime('%s', day * 86400, 'unixepoch', 'start of month') AS INTEGER) / 86400,
        CAST(strftime('%s', day * 86400, 'unixepoch', 'start of month', '+1 month') AS INTEGER)
            / 86400 - 1
-FROM (SELECT DISTINCT day FROM temp.gold_tmp_triple);
+FROM temp.gold_tmp_batch_day;
 
 -- Cohorts: the batch's new active days of known users, on or after their signup date, with
 -- their week and month after signup, and whether the user was already active in that
@@ -108,10 +111,9 @@ SELECT user_id, day FROM temp.gold_tmp_user_day WHERE is_new ORDER BY user_id, d
 
 ------------------------------------------------------------------------- per day
 INSERT INTO gold_agg_day (day, events, plays, pauses, seeks, completions)
-SELECT day, SUM(events), SUM(plays), SUM(pauses), SUM(seeks), SUM(completions)
-FROM temp.gold_tmp_triple
+SELECT day, events, plays, pauses, seeks, completions
+FROM temp.gold_tmp_batch_day
 WHERE true
-GROUP BY day
 ON CONFLICT (day) DO UPDATE SET
     events      = events + excluded.events,
     plays       = plays + excluded.plays,
@@ -158,19 +160,16 @@ ON CONFLICT (user_id) DO UPDATE SET
 
 ----------------------------------------------------------------------- per episode
 INSERT INTO gold_agg_episode_day (day, episode_id, completions)
-SELECT day, episode_id, SUM(completions)
-FROM temp.gold_tmp_triple
-WHERE completions > 0
-GROUP BY day, episode_id
+SELECT day, episode_id, completions
+FROM temp.gold_tmp_batch_episode_day
+WHERE true
 ON CONFLICT (day, episode_id) DO UPDATE SET completions = completions + excluded.completions;
 
 INSERT INTO gold_agg_episode
     (episode_id, plays, pauses, seeks, completions, complete_duration_sum, first_day, last_day)
-SELECT episode_id, SUM(plays), SUM(pauses), SUM(seeks), SUM(completions),
-       SUM(complete_duration_sum), MIN(day), MAX(day)
-FROM temp.gold_tmp_triple
+SELECT episode_id, plays, pauses, seeks, completions, complete_duration_sum, first_day, last_day
+FROM temp.gold_tmp_batch_episode
 WHERE true
-GROUP BY episode_id
 ON CONFLICT (episode_id) DO UPDATE SET
     plays                 = plays + excluded.plays,
     pauses                = pauses + excluded.pauses,
@@ -232,3 +231,6 @@ DROP TABLE temp.gold_tmp_days;
 DROP TABLE temp.gold_tmp_known_day;
 DROP TABLE temp.gold_tmp_pair;
 DROP TABLE temp.gold_tmp_multi;
+DROP TABLE temp.gold_tmp_batch_day;
+DROP TABLE temp.gold_tmp_batch_episode_day;
+DROP TABLE temp.gold_tmp_batch_episode;
