@@ -7,7 +7,10 @@ import GRDBSQLite
 /// - `gold_tmp_triple`: the batch's (day, user, episode) keys with their event counts and
 ///   sums, and `old_listened`, the key's `listened` in gold before the batch (NULL: new);
 /// - `gold_tmp_pair`: the batch's (user, episode) pairs with a play or complete, their sums,
-///   `is_new` (not in gold_agg_user_episode before) and `old_duration_sum`.
+///   and `old_duration_sum`, the pair's sum in gold_agg_user_episode before the batch (NULL:
+///   a new pair);
+/// - `gold_tmp_batch_day`, `_episode_day`, `_episode`: the triples' sums per day, per
+///   (day, episode) with completions, and per episode with its first and last day.
 ///
 /// These were `GROUP BY`s in SQL: SQLite sorts for every GROUP BY (~1.7 µs a row here), which
 /// made the triple step the largest of the refresh (0.38 s of ~1.0 s for 100k events). The
@@ -95,7 +98,7 @@ enum GoldBatch {
                 DROP TABLE IF EXISTS temp.gold_tmp_pair;
                 CREATE TEMP TABLE gold_tmp_pair (
                     user_id TEXT, episode_id TEXT, plays INTEGER, completions INTEGER,
-                    complete_duration_sum INTEGER, is_new INTEGER, old_duration_sum INTEGER);
+                    complete_duration_sum INTEGER, old_duration_sum INTEGER);
                 DROP TABLE IF EXISTS temp.gold_tmp_batch_day;
                 CREATE TEMP TABLE gold_tmp_batch_day (
                     day INTEGER PRIMARY KEY, events INTEGER, plays INTEGER, pauses INTEGER,
@@ -151,11 +154,11 @@ enum GoldBatch {
             return episodeRank[Int($0.key.episode)] < episodeRank[Int($1.key.episode)]
         }
         // ?1 user, ?2 episode, ?3…?5 sums; the pair's sum before probed by key (NOT NULL in
-        // gold_agg_user_episode: NULL here means a new pair, set apart by the UPDATE below).
+        // gold_agg_user_episode: NULL here means a new pair).
         try insert(
             pairRows, db, parameters: 5,
             row: { p in
-                "(\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)), NULL, "
+                "(\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)), "
                     + "(SELECT p.complete_duration_sum FROM main.gold_agg_user_episode AS p "
                     + "WHERE p.user_id = \(p(1)) AND p.episode_id = \(p(2))))"
             },
@@ -167,11 +170,6 @@ enum GoldBatch {
             statement.bind(base + 4, element.value.completions)
             statement.bind(base + 5, element.value.completeDurationSum)
         }
-        try db.execute(
-            sql: """
-                UPDATE temp.gold_tmp_pair
-                SET is_new = old_duration_sum IS NULL, old_duration_sum = COALESCE(old_duration_sum, 0)
-                """)
         return span
     }
 

@@ -22,7 +22,7 @@
 -- old_listened, the key's listened before the batch (NULL when the key is new); every
 -- other per-batch sum below is taken from these (fewer rows: sessions put several events on
 -- one key). temp.gold_tmp_pair: the batch's (user, episode) listen pairs (a play or a
--- complete), their sums, is_new and old_duration_sum (the pair's sum before). Both are
+-- complete), their sums and old_duration_sum (the pair's sum before; NULL: a new pair). Both are
 -- grouped in Swift hash tables by GoldBatch.swift from the events with event_id in
 -- (from, to] (SQLite sorts for every GROUP BY), written in key order. So are the batch's
 -- sums per day (temp.gold_tmp_batch_day: events and counts by type), per (day, episode)
@@ -182,7 +182,7 @@ ON CONFLICT (episode_id) DO UPDATE SET
 INSERT INTO gold_agg_episode (episode_id, listeners)
 SELECT episode_id, COUNT(*)
 FROM temp.gold_tmp_pair
-WHERE is_new
+WHERE old_duration_sum IS NULL
 GROUP BY episode_id
 ON CONFLICT (episode_id) DO UPDATE SET listeners = listeners + excluded.listeners;
 
@@ -197,10 +197,14 @@ SELECT u.country,
            - ((n.old_duration_sum % e.duration_seconds) * 1000000000
               + e.duration_seconds / 2) / e.duration_seconds),
        SUM(n.completions)
-FROM temp.gold_tmp_pair AS n
+FROM (
+    SELECT user_id, episode_id, completions, complete_duration_sum,
+           COALESCE(old_duration_sum, 0) AS old_duration_sum
+    FROM temp.gold_tmp_pair
+    WHERE completions > 0
+) AS n
 CROSS JOIN gold_ref_user AS u ON u.user_id = n.user_id
 CROSS JOIN gold_ref_episode AS e ON e.episode_id = n.episode_id AND e.duration_seconds > 0
-WHERE n.completions > 0
 GROUP BY u.country
 ON CONFLICT (country) DO UPDATE SET
     rate_sum_e9 = rate_sum_e9 + excluded.rate_sum_e9,
