@@ -192,10 +192,9 @@ enum GoldBatch {
                 days.append((key.day, sums))
             }
             if sums.completions > 0 {
-                episodeDays.update(
-                    WordKey(a: UInt64(bitPattern: key.day), b: UInt64(UInt32(bitPattern: key.episode))),
-                    initial: 0
-                ) { $0 += sums.completions }
+                episodeDays.update(DayEpisode(day: key.day, episode: key.episode).key, initial: 0) {
+                    $0 += sums.completions
+                }
             }
             let episode = Int(key.episode)
             if var known = perEpisode[episode] {
@@ -218,39 +217,38 @@ enum GoldBatch {
             statement.bind(base + 5, element.sums.seeks)
             statement.bind(base + 6, element.sums.completions)
         }
-        var episodeDayRows: [(day: Int64, episode: Int32, completions: Int64)] = []
+        var episodeDayRows: [(key: DayEpisode, completions: Int64)] = []
         episodeDayRows.reserveCapacity(episodeDays.count)
-        episodeDays.forEach { key, completions in
-            episodeDayRows.append(
-                (Int64(bitPattern: key.a), Int32(bitPattern: UInt32(truncatingIfNeeded: key.b)), completions))
-        }
+        episodeDays.forEach { episodeDayRows.append((DayEpisode(key: $0), $1)) }
         episodeDayRows.sort {
-            $0.day != $1.day ? $0.day < $1.day : episodeRank[Int($0.episode)] < episodeRank[Int($1.episode)]
+            $0.key.day != $1.key.day
+                ? $0.key.day < $1.key.day
+                : episodeRank[Int($0.key.episode)] < episodeRank[Int($1.key.episode)]
         }
         try insert(
             episodeDayRows, db, parameters: 3, row: { p in "(\(p(1)), \(p(2)), \(p(3)))" },
             into: "temp.gold_tmp_batch_episode_day"
         ) { element, statement, base in
-            statement.bind(base + 1, element.day)
-            statement.bindText(base + 2, episodeNames[Int(element.episode)])
+            statement.bind(base + 1, element.key.day)
+            statement.bindText(base + 2, episodeNames[Int(element.key.episode)])
             statement.bind(base + 3, element.completions)
         }
-        let episodeRows = perEpisode.indices.filter { perEpisode[$0] != nil }
-            .sorted { episodeRank[$0] < episodeRank[$1] }
+        let episodeRows = perEpisode.indices.compactMap { episode in
+            perEpisode[episode].map { (episode: episode, sums: $0.sums, first: $0.first, last: $0.last) }
+        }.sorted { episodeRank[$0.episode] < episodeRank[$1.episode] }
         try insert(
             episodeRows, db, parameters: 8,
             row: { p in "(\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)), \(p(6)), \(p(7)), \(p(8)))" },
             into: "temp.gold_tmp_batch_episode"
-        ) { episode, statement, base in
-            guard let (sums, first, last) = perEpisode[episode] else { return }
-            statement.bindText(base + 1, episodeNames[episode])
-            statement.bind(base + 2, sums.plays)
-            statement.bind(base + 3, sums.pauses)
-            statement.bind(base + 4, sums.seeks)
-            statement.bind(base + 5, sums.completions)
-            statement.bind(base + 6, sums.completeDurationSum)
-            statement.bind(base + 7, first)
-            statement.bind(base + 8, last)
+        ) { row, statement, base in
+            statement.bindText(base + 1, episodeNames[row.episode])
+            statement.bind(base + 2, row.sums.plays)
+            statement.bind(base + 3, row.sums.pauses)
+            statement.bind(base + 4, row.sums.seeks)
+            statement.bind(base + 5, row.sums.completions)
+            statement.bind(base + 6, row.sums.completeDurationSum)
+            statement.bind(base + 7, row.first)
+            statement.bind(base + 8, row.last)
         }
     }
 

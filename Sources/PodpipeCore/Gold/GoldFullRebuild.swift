@@ -35,23 +35,6 @@ struct GoldFullRebuild {
 
     private typealias Pair = UserEpisode
 
-    private struct DayEpisode: Hashable {
-        var day: Int64
-        var episode: Int32
-
-        var key: WordKey { WordKey(a: UInt64(bitPattern: day), b: UInt64(UInt32(bitPattern: episode))) }
-
-        init(day: Int64, episode: Int32) {
-            self.day = day
-            self.episode = episode
-        }
-
-        init(key: WordKey) {
-            day = Int64(bitPattern: key.a)
-            episode = Int32(bitPattern: UInt32(truncatingIfNeeded: key.b))
-        }
-    }
-
     private struct PairSums {
         var plays: Int64 = 0
         var completions: Int64 = 0

@@ -85,6 +85,25 @@ struct DayUserEpisode: Hashable, Sendable {
     }
 }
 
+/// (day, episode number): the key of gold_agg_episode_day in Swift.
+struct DayEpisode: Hashable, Sendable {
+    var day: Int64
+    var episode: Int32
+
+    /// The key as two words (for a ``WordTable``).
+    var key: WordKey { WordKey(a: UInt64(bitPattern: day), b: UInt64(UInt32(bitPattern: episode))) }
+
+    init(day: Int64, episode: Int32) {
+        self.day = day
+        self.episode = episode
+    }
+
+    init(key: WordKey) {
+        day = Int64(bitPattern: key.a)
+        episode = Int32(bitPattern: UInt32(truncatingIfNeeded: key.b))
+    }
+}
+
 /// (user number, episode number): the key of gold_agg_user_episode in Swift.
 struct UserEpisode: Hashable, Sendable {
     var user: Int32
