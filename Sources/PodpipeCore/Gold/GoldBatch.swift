@@ -1,54 +1,37 @@
 import GRDB
 import GRDBSQLite
+import PodpipeRules
 
-/// The first step of an incremental refresh: one range of new silver events grouped in Swift
-/// hash tables into the temp tables `refresh_20_events.sql` works from.
+/// The first step of an incremental refresh: one batch of new silver events, grouped in Swift
+/// hash tables (``GoldBatchTables``), written into the temp tables `refresh_20_events.sql`
+/// works from.
 ///
 /// - `gold_tmp_triple`: the batch's (day, user, episode) keys with their event counts and
 ///   sums, and `old_listened`, the key's `listened` in gold before the batch (NULL: new);
 /// - `gold_tmp_pair`: the batch's (user, episode) pairs with a play or complete, their sums,
 ///   and `old_duration_sum`, the pair's sum in gold_agg_user_episode before the batch (NULL:
 ///   a new pair);
+/// - `gold_tmp_user_day`: the batch's (user, day) pairs: `is_new` (gold had no row of that
+///   user on that day), `before_count` (its listened episodes that day before the batch) and
+///   `added` (the episodes the batch makes listened that day);
 /// - `gold_tmp_batch_day`, `_episode_day`, `_episode`: the triples' sums per day, per
 ///   (day, episode) with completions, and per episode with its first and last day.
 ///
-/// These were `GROUP BY`s in SQL: SQLite sorts for every GROUP BY (~1.7 µs a row here), which
-/// made the triple step the largest of the refresh (0.38 s of ~1.0 s for 100k events). The
-/// rows are written in key order, so the probes of the gold tables walk their indexes in
-/// order. Definitions as in the SQL they replace: day = ts / 86400 (integer division), plays
-/// / pauses / seeks / completions count events by type, complete_duration_sum sums the
-/// durations of complete events, listened = the key has a play or a complete.
+/// These were `GROUP BY`s and correlated subqueries in SQL: SQLite sorts for every GROUP BY
+/// (~1.7 µs a row here), which made the triple step the largest of the refresh (0.38 s of
+/// ~1.0 s for 100k events). The rows are written in key order, so the later upserts walk
+/// the gold indexes in order.
 enum GoldBatch {
     private typealias Triple = DayUserEpisode
 
     private typealias Pair = UserEpisode
 
-    private struct Sums {
-        var events: Int64 = 0
-        var plays: Int64 = 0
-        var pauses: Int64 = 0
-        var seeks: Int64 = 0
-        var completions: Int64 = 0
-        var completeDurationSum: Int64 = 0
+    private typealias Sums = GoldBatchTables.Sums
 
-        mutating func add(_ other: Sums) {
-            events += other.events
-            plays += other.plays
-            pauses += other.pauses
-            seeks += other.seeks
-            completions += other.completions
-            completeDurationSum += other.completeDurationSum
-        }
-    }
-
-    /// Fills `temp.gold_tmp_triple` and `temp.gold_tmp_pair` from the silver events with
-    /// event_id in (from, to]. Returns their count and first and last day.
-    static func stage(_ db: Database, after from: Int64, upTo to: Int64) throws -> GoldRefresher.Span {
-        var users = IdNumbers()
-        var episodes = IdNumbers()
-        var triples = WordTable<Sums>(filler: Sums())
-        var pairs = WordTable<Sums>(filler: Sums())
-        var span = GoldRefresher.Span(count: 0, firstDay: nil, lastDay: nil)
+    /// The batch of the silver events with event_id in (from, to], scanned and probed on
+    /// the writer's connection (gold not yet changed by this refresh).
+    static func scan(_ db: Database, after from: Int64, upTo to: Int64) throws -> GoldBatchTables {
+        var tables = GoldBatchTables()
         try GoldRows.forEach(
             db,
             """
@@ -56,36 +39,23 @@ enum GoldBatch {
             WHERE event_id > ? AND event_id <= ?
             """, arguments: [from, to], step: "refresh_20_events (batch scan)"
         ) { handle in
-            let day = sqlite3_column_int64(handle, 0) / 86_400
-            let user = users.number(handle, 1)
-            let episode = episodes.number(handle, 2)
-            // event_type is one of play, pause, seek, complete (CHECK constraint).
-            let type = sqlite3_column_text(handle, 3)
-            let first = type?[0] ?? 0
-            let isPlay = first == UInt8(ascii: "p") && type?[1] == UInt8(ascii: "l")
-            let isComplete = first == UInt8(ascii: "c")
-            span.count += 1
-            span.firstDay = min(span.firstDay ?? day, day)
-            span.lastDay = max(span.lastDay ?? day, day)
-            let duration = sqlite3_column_type(handle, 4) == SQLITE_NULL ? 0 : sqlite3_column_int64(handle, 4)
-            var event = Sums(events: 1)
-            if isPlay {
-                event.plays = 1
-            } else if isComplete {
-                event.completions = 1
-                event.completeDurationSum = duration
-            } else if first == UInt8(ascii: "p") {
-                event.pauses = 1
-            } else {
-                event.seeks = 1
-            }
-            triples.update(Triple(day: day, user: user, episode: episode).key, initial: Sums()) {
-                $0.add(event)
-            }
-            if isPlay || isComplete {
-                pairs.update(Pair(user: user, episode: episode).key, initial: Sums()) { $0.add(event) }
-            }
+            let user = tables.users.number(handle, 1)
+            let episode = tables.episodes.number(handle, 2)
+            tables.add(
+                ts: sqlite3_column_int64(handle, 0), user: user, episode: episode,
+                type: EventType(silverText: sqlite3_column_text(handle, 3)),
+                duration: sqlite3_column_type(handle, 4) == SQLITE_NULL ? 0 : sqlite3_column_int64(handle, 4))
         }
+        try tables.probe(db)
+        return tables
+    }
+
+    /// Writes a probed batch into the temp tables. Returns its event count and first and last
+    /// day.
+    static func stage(_ tables: GoldBatchTables, _ db: Database) throws -> GoldRefresher.Span {
+        if let key = tables.firstUnprobed { throw GoldError.batchNotProbed(key: key) }
+        let users = tables.users
+        let episodes = tables.episodes
         let userRank = users.ranks()
         let episodeRank = episodes.ranks()
         try db.execute(
@@ -99,6 +69,9 @@ enum GoldBatch {
                 CREATE TEMP TABLE gold_tmp_pair (
                     user_id TEXT, episode_id TEXT, plays INTEGER, completions INTEGER,
                     complete_duration_sum INTEGER, old_duration_sum INTEGER);
+                DROP TABLE IF EXISTS temp.gold_tmp_user_day;
+                CREATE TEMP TABLE gold_tmp_user_day (
+                    user_id TEXT, day INTEGER, added INTEGER, is_new INTEGER, before_count INTEGER);
                 DROP TABLE IF EXISTS temp.gold_tmp_batch_day;
                 CREATE TEMP TABLE gold_tmp_batch_day (
                     day INTEGER PRIMARY KEY, events INTEGER, plays INTEGER, pauses INTEGER,
@@ -113,25 +86,20 @@ enum GoldBatch {
                     last_day INTEGER);
                 """)
 
-        var tripleRows: [(key: Triple, value: Sums)] = []
-        tripleRows.reserveCapacity(triples.count)
-        triples.forEach { tripleRows.append((Triple(key: $0), $1)) }
+        var tripleRows: [(key: Triple, value: GoldBatchTables.TripleEntry)] = []
+        tripleRows.reserveCapacity(tables.triples.count)
+        tables.triples.forEach { tripleRows.append((Triple(key: $0), $1)) }
         tripleRows.sort {
             if $0.key.day != $1.key.day { return $0.key.day < $1.key.day }
             if $0.key.user != $1.key.user { return userRank[Int($0.key.user)] < userRank[Int($1.key.user)] }
             return episodeRank[Int($0.key.episode)] < episodeRank[Int($1.key.episode)]
         }
-        // ?1 day, ?2 user, ?3 episode, ?4…?9 sums, ?10 listened; old_listened probed by key.
         try insert(
-            tripleRows, db, parameters: 10,
-            row: { p in
-                "(\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)), \(p(6)), \(p(7)), \(p(8)), \(p(9)), \(p(10)), "
-                    + "(SELECT t.listened FROM main.gold_agg_day_user_episode AS t "
-                    + "WHERE t.day = \(p(1)) AND t.user_id = \(p(2)) AND t.episode_id = \(p(3))))"
-            },
+            tripleRows, db, parameters: 11,
+            row: { p in "(" + (1...11).map(p).joined(separator: ", ") + ")" },
             into: "temp.gold_tmp_triple"
         ) { element, statement, base in
-            let sums = element.value
+            let sums = element.value.sums
             statement.bind(base + 1, element.key.day)
             statement.bindText(base + 2, users.texts[Int(element.key.user)])
             statement.bindText(base + 3, episodes.texts[Int(element.key.episode)])
@@ -141,36 +109,67 @@ enum GoldBatch {
             statement.bind(base + 7, sums.seeks)
             statement.bind(base + 8, sums.completions)
             statement.bind(base + 9, sums.completeDurationSum)
-            statement.bind(base + 10, sums.plays + sums.completions > 0 ? 1 : 0)
+            statement.bind(base + 10, sums.listened ? 1 : 0)
+            bindProbed(statement, base + 11, element.value.oldListened)
+        }
+
+        // (user, day): in the triples' (day, user) order, the episodes each makes listened.
+        var userDayRows: [(key: DayUser, added: Int64, entry: GoldBatchTables.UserDayEntry)] = []
+        for (key, entry) in tripleRows {
+            let added: Int64 = entry.sums.listened && entry.oldListened <= 0 ? 1 : 0
+            if let last = userDayRows.last, last.key.day == key.day, last.key.user == key.user {
+                userDayRows[userDayRows.count - 1].added += added
+            } else {
+                let userDay = DayUser(day: key.day, user: key.user)
+                guard let probed = tables.userDays.value(userDay.key), probed.oldRows >= 0 else {
+                    throw GoldError.batchNotProbed(key: "user \(users.texts[Int(key.user)]), day \(key.day)")
+                }
+                userDayRows.append((userDay, added, probed))
+            }
+        }
+        try insert(
+            userDayRows, db, parameters: 5,
+            row: { p in "(" + (1...5).map(p).joined(separator: ", ") + ")" },
+            into: "temp.gold_tmp_user_day"
+        ) { element, statement, base in
+            statement.bindText(base + 1, users.texts[Int(element.key.user)])
+            statement.bind(base + 2, element.key.day)
+            statement.bind(base + 3, element.added)
+            statement.bind(base + 4, element.entry.oldRows == 0 ? 1 : 0)
+            statement.bind(base + 5, element.entry.oldListened)
         }
 
         try stageSums(tripleRows, db, episodeNames: episodes.texts, episodeRank: episodeRank)
 
-        var pairRows: [(key: Pair, value: Sums)] = []
-        pairRows.reserveCapacity(pairs.count)
-        pairs.forEach { pairRows.append((Pair(key: $0), $1)) }
+        var pairRows: [(key: Pair, value: GoldBatchTables.PairEntry)] = []
+        pairRows.reserveCapacity(tables.pairs.count)
+        tables.pairs.forEach { pairRows.append((Pair(key: $0), $1)) }
         pairRows.sort {
             if $0.key.user != $1.key.user { return userRank[Int($0.key.user)] < userRank[Int($1.key.user)] }
             return episodeRank[Int($0.key.episode)] < episodeRank[Int($1.key.episode)]
         }
-        // ?1 user, ?2 episode, ?3…?5 sums; the pair's sum before probed by key (NOT NULL in
-        // gold_agg_user_episode: NULL here means a new pair).
         try insert(
-            pairRows, db, parameters: 5,
-            row: { p in
-                "(\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)), "
-                    + "(SELECT p.complete_duration_sum FROM main.gold_agg_user_episode AS p "
-                    + "WHERE p.user_id = \(p(1)) AND p.episode_id = \(p(2))))"
-            },
+            pairRows, db, parameters: 6,
+            row: { p in "(" + (1...6).map(p).joined(separator: ", ") + ")" },
             into: "temp.gold_tmp_pair"
         ) { element, statement, base in
             statement.bindText(base + 1, users.texts[Int(element.key.user)])
             statement.bindText(base + 2, episodes.texts[Int(element.key.episode)])
-            statement.bind(base + 3, element.value.plays)
-            statement.bind(base + 4, element.value.completions)
-            statement.bind(base + 5, element.value.completeDurationSum)
+            statement.bind(base + 3, element.value.sums.plays)
+            statement.bind(base + 4, element.value.sums.completions)
+            statement.bind(base + 5, element.value.sums.completeDurationSum)
+            bindProbed(statement, base + 6, element.value.oldDurationSum)
         }
-        return span
+        return GoldRefresher.Span(count: tables.count, firstDay: tables.firstDay, lastDay: tables.lastDay)
+    }
+
+    /// Binds a probed value: NULL when gold had no row for the key.
+    private static func bindProbed(_ statement: BulkStatement, _ index: Int32, _ value: Int64) {
+        if value == GoldBatchTables.absent || value == GoldBatchTables.unknown {
+            statement.bindNull(index)
+        } else {
+            statement.bind(index, value)
+        }
     }
 
     /// The batch's sums per day, per (day, episode) with completions, and per episode (with
@@ -178,13 +177,15 @@ enum GoldBatch {
     /// `gold_tmp_batch_day`, `_episode_day` and `_episode`: three `GROUP BY`s of
     /// gold_tmp_triple in SQL before (each a sort of the batch's keys).
     private static func stageSums(
-        _ triples: [(key: Triple, value: Sums)], _ db: Database, episodeNames: [String],
+        _ triples: [(key: Triple, value: GoldBatchTables.TripleEntry)], _ db: Database,
+        episodeNames: [String],
         episodeRank: [Int32]
     ) throws {
         var days: [(day: Int64, sums: Sums)] = []
         var episodeDays = WordTable<Int64>(filler: 0)
         var perEpisode = [(sums: Sums, first: Int64, last: Int64)?](repeating: nil, count: episodeNames.count)
-        for (key, sums) in triples {
+        for (key, entry) in triples {
+            let sums = entry.sums
             // In key order: the days come sorted.
             if days.last?.day == key.day {
                 days[days.count - 1].sums.add(sums)

@@ -49,12 +49,27 @@ public struct GoldRefresher: Sendable {
     /// Nil: one thread.
     public var scanReader: (any DatabaseReader)?
 
+    /// The next batch gathered while the files loaded (Pipeline's), taken instead of a scan of
+    /// silver when it matches the range exactly. Nil: always scan.
+    var prefetch: GoldPrefetch?
+
     /// Creates a refresher. `chunkSize`: events per pass (default 200,000);
     /// `fullRebuildMinimum`: see ``fullRebuildMinimum`` (default 50,000).
     public init(
         chunkSize: Int = 200_000, fullRebuildMinimum: Int = 50_000,
         fullRebuildSpillEntries: Int = 65_536, scanReader: (any DatabaseReader)? = nil
     ) {
+        self.init(
+            chunkSize: chunkSize, fullRebuildMinimum: fullRebuildMinimum,
+            fullRebuildSpillEntries: fullRebuildSpillEntries, scanReader: scanReader, prefetch: nil)
+    }
+
+    init(
+        chunkSize: Int = 200_000, fullRebuildMinimum: Int = 50_000,
+        fullRebuildSpillEntries: Int = 65_536, scanReader: (any DatabaseReader)? = nil,
+        prefetch: GoldPrefetch?
+    ) {
+        self.prefetch = prefetch
         self.chunkSize = max(1, chunkSize)
         self.fullRebuildMinimum = fullRebuildMinimum
         self.fullRebuildSpillEntries = max(1, fullRebuildSpillEntries)
@@ -100,6 +115,17 @@ public struct GoldRefresher: Sendable {
             fromEventId: plan == .full ? 0 : (state.watermark ?? 0),
             toEventId: state.maxEventId, referenceChanged: false,
             generation: state.generation, referenceVersion: state.referenceVersion)
+        // What was gathered while the files loaded serves only the first chunk of an incremental
+        // refresh, if it is exactly that chunk.
+        let gathered: GoldBatchTables?
+        if plan == .incremental, let prefetch, let watermark = state.watermark,
+            state.maxEventId - watermark <= Int64(chunkSize)
+        {
+            gathered = prefetch.take(after: watermark, upTo: state.maxEventId)
+        } else {
+            gathered = nil
+            prefetch?.discard()
+        }
         guard plan != .none else {
             summary.toEventId = state.watermark ?? 0
             summary.durationMs = Self.elapsedMs(since: started)
@@ -125,7 +151,10 @@ public struct GoldRefresher: Sendable {
             var from = summary.fromEventId
             while from < state.maxEventId {
                 let to = min(state.maxEventId, from + Int64(chunkSize))
-                let span = try GoldBatch.stage(db, after: from, upTo: to)
+                let taken = to == state.maxEventId ? gathered : nil
+                summary.gathered = taken != nil
+                let batch = try taken ?? GoldBatch.scan(db, after: from, upTo: to)
+                let span = try GoldBatch.stage(batch, db)
                 summary.newEvents += span.count
                 try Self.run(db, step: "refresh_20_events")
                 try Self.extendCalendar(db, span)
@@ -243,6 +272,9 @@ public struct GoldRefreshSummary: Sendable, Equatable {
     public var generation: String
     /// The `silver.reference_version` the gold now reflects.
     public var referenceVersion: String
+    /// An incremental refresh took the batch gathered while the files loaded
+    /// (``GoldPrefetch``) instead of scanning silver and probing gold itself.
+    public var gathered = false
 }
 
 /// Errors of the gold refresh, with what to do about them.
@@ -253,9 +285,14 @@ public enum GoldError: Error, CustomStringConvertible {
     case stepFailed(step: String, underlying: DatabaseError)
     /// The full rebuild's temporary file (its sorted runs, `TMPDIR`) failed.
     case scratchFile(directory: String, operation: String, errno: Int32)
+    /// An incremental batch reached its temp tables with keys whose gold state was never
+    /// probed (a bug: nothing was written).
+    case batchNotProbed(key: String)
 
     public var description: String {
         switch self {
+        case .batchNotProbed(let key):
+            "incremental gold refresh: the batch's key (\(key)) was never probed against gold (an internal error); the refresh is rolled back, gold stays as it was; report it, and run `podpipectl refresh --full` to rebuild gold meanwhile"
         case .scratchFile(let directory, let operation, let code):
             "the full gold rebuild could not \(operation) its temporary file in \(directory): \(String(cString: strerror(code))); the refresh is rolled back, gold stays as it was; free space there (or point TMPDIR at a folder with room) and retry"
         case .notInTransaction:

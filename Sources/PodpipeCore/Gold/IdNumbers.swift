@@ -20,8 +20,20 @@ struct IdNumbers: Sendable {
     mutating func number(_ handle: OpaquePointer, _ column: Int32) -> Int32 {
         let bytes = sqlite3_column_text(handle, column)  // before _bytes (SQLite's advice)
         let count = Int(sqlite3_column_bytes(handle, column))
-        guard let bytes, count <= 15 else {
-            let key = bytes.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
+        return number(UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : count))
+    }
+
+    /// The number of `text` (its UTF-8 bytes, as SQLite stores it).
+    mutating func number(_ text: String) -> Int32 {
+        var text = text
+        return text.withUTF8 { number(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The number of the id made of `bytes`.
+    mutating func number(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        let count = bytes.count
+        guard count <= 15 else {
+            let key = Array(bytes)
             if let number = long[key] { return number }
             long[key] = Int32(texts.count)
             return append(key)
@@ -38,7 +50,7 @@ struct IdNumbers: Sendable {
         var number = next
         short.update(key, initial: next) { number = $0 }
         if number != next { return number }
-        return append(Array(UnsafeBufferPointer(start: bytes, count: count)))
+        return append(Array(bytes))
     }
 
     /// Appends the text of the number just given out.

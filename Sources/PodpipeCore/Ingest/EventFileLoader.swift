@@ -89,6 +89,8 @@ struct EventFileLoader {
     let validator: EventValidator
     let lineReader: LineReader
     let shouldStop: @Sendable () -> Bool
+    /// Gathers the inserted rows for the next incremental gold refresh (nil: not gathered).
+    var prefetch: GoldPrefetch? = nil
 
     /// Longest raw text kept in bronze for a line that exceeded the line-length limit.
     static let truncatedRawBytes = 4096
@@ -212,6 +214,7 @@ struct EventFileLoader {
             many: silverMany, one: silverOne,
             insertedLines: try BulkStatement(db, sql: Self.insertedLinesSQL),
             lastEventId: try Int64.fetchOne(db, sql: "SELECT max(event_id) FROM silver_event") ?? 0)
+        try prefetch?.beginFile(silverLast: silver.lastEventId, db)
         let bronzeMany = try BulkStatement(db, sql: Self.bronzeSQL(rows: many))
         let bronzeOne = try BulkStatement(db, sql: Self.bronzeSQL(rows: 1))
         var counts = FileLoadCounts()
@@ -243,6 +246,7 @@ struct EventFileLoader {
                 for index in group {
                     try insertSilver([index], lines, silver.one, fileId, &silver, &inserted)
                 }
+                prefetch?.gather(lines, inserted: inserted)
                 // Bronze: every line, with its outcome.
                 var next = 0
                 while next < lines.count {

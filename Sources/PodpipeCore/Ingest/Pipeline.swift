@@ -31,6 +31,8 @@ public final class Pipeline: @unchecked Sendable {
     public let settings: PipelineSettings
     let logger: Logger
     let shouldStop: @Sendable () -> Bool
+    /// The next incremental gold batch, gathered while event files load (GoldPrefetch).
+    let goldPrefetch: GoldPrefetch
 
     public init(
         store: Store, settings: PipelineSettings, logger: Logger,
@@ -40,6 +42,7 @@ public final class Pipeline: @unchecked Sendable {
         self.settings = settings
         self.logger = logger
         self.shouldStop = shouldStop
+        goldPrefetch = GoldPrefetch(reader: store.pool, limit: GoldRefresher().chunkSize)
     }
 
     /// Files in the folder that the ledger has not settled (new, changed, or failed and due).
@@ -80,14 +83,17 @@ public final class Pipeline: @unchecked Sendable {
             guard force || stale else { return nil }
             // Its own transaction, silver unchanged in it: a full rebuild may scan silver
             // through a reader of the pool while this connection writes.
-            let result = try GoldRefresher(scanReader: store.pool).refresh(
+            let result = try GoldRefresher(scanReader: store.pool, prefetch: goldPrefetch).refresh(
                 db, now: Date(), forceFull: force)
-            logger.info(
-                "gold refreshed",
-                metadata: [
-                    "event": "gold_refreshed", "mode": "\(result.mode)",
-                    "new_events": "\(result.newEvents)", "duration_ms": "\(result.durationMs)",
-                ])
+            var metadata: Logger.Metadata = [
+                "event": "gold_refreshed", "mode": "\(result.mode)",
+                "new_events": "\(result.newEvents)", "duration_ms": "\(result.durationMs)",
+            ]
+            if result.mode == "incremental" {
+                // gathered: the batch came from the loads (GoldPrefetch); scanned: read from silver.
+                metadata["batch"] = "\(result.gathered ? "gathered" : "scanned")"
+            }
+            logger.info("gold refreshed", metadata: metadata)
             return result
         }
     }
@@ -204,7 +210,7 @@ public final class Pipeline: @unchecked Sendable {
                 validator: EventValidator(
                     now: Int64(Date().timeIntervalSince1970),
                     allowedFutureSkewSeconds: settings.futureSkewSeconds),
-                maxLineBytes: settings.maxLineBytes, shouldStop: shouldStop)
+                maxLineBytes: settings.maxLineBytes, shouldStop: shouldStop, prefetch: goldPrefetch)
             rejection = counts.rejection
         } catch let error as FileRejection {
             rejection = error
@@ -277,13 +283,14 @@ public final class Pipeline: @unchecked Sendable {
     /// transaction (the ingest and `podpipectl validate`'s dry run share it).
     static func loadRows(
         _ kind: FileKind, source: ChunkSource, fileId: Int64, db: Database,
-        validator: EventValidator, maxLineBytes: Int, shouldStop: @escaping @Sendable () -> Bool
+        validator: EventValidator, maxLineBytes: Int, shouldStop: @escaping @Sendable () -> Bool,
+        prefetch: GoldPrefetch? = nil
     ) throws -> FileLoadCounts {
         switch kind {
         case .events:
             let loader = EventFileLoader(
                 validator: validator, lineReader: LineReader(maxLineBytes: maxLineBytes),
-                shouldStop: shouldStop)
+                shouldStop: shouldStop, prefetch: prefetch)
             return try loader.load(source: source, fileId: fileId, db: db)
         case .episodes, .users:
             return try ReferenceFileLoader(kind: kind, shouldStop: shouldStop).load(

@@ -75,6 +75,21 @@ struct BulkStatement {
     /// The rowid of the connection's last successful insert.
     var lastInsertedRowid: Int64 { sqlite3_last_insert_rowid(connection) }
 
+    /// Runs a statement (a SELECT), calls `body` with the handle on each row, and resets it.
+    @inline(__always) func forEachRow(_ body: (OpaquePointer) throws -> Void) throws {
+        defer { sqlite3_reset(handle) }
+        var rc = sqlite3_step(handle)
+        while rc == SQLITE_ROW {
+            try body(handle)
+            rc = sqlite3_step(handle)
+        }
+        guard rc == SQLITE_DONE else {
+            throw PipelineError.database(
+                message: String(cString: sqlite3_errmsg(connection)) + " (SQLite code \(rc))",
+                file: nil)
+        }
+    }
+
     /// Runs a statement whose rows are one integer (a one-column SELECT), calls `body` with
     /// each, and resets it.
     @inline(__always) func forEachReturnedInteger(_ body: (Int64) -> Void) throws {

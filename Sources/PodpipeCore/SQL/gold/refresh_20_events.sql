@@ -1,49 +1,40 @@
 -- refresh_20_events — fold one range of new silver events into the aggregates.
--- The range: silver_event.event_id in (from, to], already grouped into the temp
--- tables gold_tmp_triple and gold_tmp_pair by GoldBatch.swift (see below; no parameters
--- here). The refresher calls it for (watermark, max event_id], in chunks, after
+-- The range: silver_event.event_id in (from, to], already grouped into temp tables, and its
+-- keys probed against gold, by GoldBatch.swift / GoldBatchTables.swift (see below; no
+-- parameters here). The refresher calls it for (watermark, max event_id], in chunks, after
 -- refresh_10_reference when reference data changed. (A full rebuild uses refresh_05_full and GoldFullRebuild.)
 --
 -- Cost follows the new events, not the history: the range is a primary-key range scan of
--- silver_event, and every aggregate is touched by primary-key point lookups/upserts for the
--- keys present in the batch only (temp tables drive every join: CROSS JOIN fixes the order,
--- the planner has no statistics on them). Silver is append-only between rebuilds, so every
--- counter only grows, and a "distinct" counter is incremented exactly when its key is seen
--- for the first time: first the batch's keys are probed against the state BEFORE the batch
--- (gold_tmp_* tables), then the aggregates are updated. Events may fall on any day of
--- history: nothing here assumes new events are recent.
+-- silver_event (or the rows the loads just inserted, GoldPrefetch.swift), and every aggregate
+-- is touched by primary-key point lookups/upserts for the keys present in the batch only
+-- (temp tables drive every join: CROSS JOIN fixes the order, the planner has no statistics
+-- on them). Silver is append-only between rebuilds, so every counter only grows, and a
+-- "distinct" counter is incremented exactly when its key is seen for the first time: first
+-- the batch's keys are probed against the state BEFORE the batch (gold_tmp_* tables), then
+-- the aggregates are updated. Events may fall on any day of history: nothing here assumes
+-- new events are recent.
 --
 -- Reference-dependent contributions (listen-through by country, cohorts) use the snapshots
 -- gold_ref_user / gold_ref_episode, which refresh_10_reference has just aligned with silver.
 
 --------------------------------------------------------- probes against the state before
+-- Written by GoldBatch.swift in key order, from Swift hash tables (SQLite sorts for every
+-- GROUP BY), each key probed once against gold before the batch:
 -- temp.gold_tmp_triple: the batch's (user, day, episode) keys with their event counts and
 -- sums (events, plays, pauses, seeks, completions, complete_duration_sum, listened) and
 -- old_listened, the key's listened before the batch (NULL when the key is new); every
 -- other per-batch sum below is taken from these (fewer rows: sessions put several events on
--- one key). temp.gold_tmp_pair: the batch's (user, episode) listen pairs (a play or a
--- complete), their sums and old_duration_sum (the pair's sum before; NULL: a new pair). Both are
--- grouped in Swift hash tables by GoldBatch.swift from the events with event_id in
--- (from, to] (SQLite sorts for every GROUP BY), written in key order. So are the batch's
--- sums per day (temp.gold_tmp_batch_day: events and counts by type), per (day, episode)
--- with completions (gold_tmp_batch_episode_day) and per episode (gold_tmp_batch_episode:
--- counts by type, complete_duration_sum, first_day and last_day), all sums of the triples.
-
--- The batch's (user, day) pairs: new active day? distinct episodes listened before, and
--- how many the batch adds.
-DROP TABLE IF EXISTS temp.gold_tmp_user_day;
-CREATE TEMP TABLE gold_tmp_user_day AS
-SELECT x.user_id, x.day, x.added,
-       NOT EXISTS (
-           SELECT 1 FROM gold_agg_day_user_episode AS t
-           WHERE t.day = x.day AND t.user_id = x.user_id) AS is_new,
-       (SELECT COUNT(*) FROM gold_agg_day_user_episode AS t
-        WHERE t.day = x.day AND t.user_id = x.user_id AND t.listened = 1) AS before_count
-FROM (
-    SELECT day, user_id, SUM(listened = 1 AND COALESCE(old_listened, 0) = 0) AS added
-    FROM temp.gold_tmp_triple
-    GROUP BY day, user_id
-) AS x;
+-- one key).
+-- temp.gold_tmp_pair: the batch's (user, episode) listen pairs (a play or a complete), their
+-- sums and old_duration_sum (the pair's sum before; NULL: a new pair).
+-- temp.gold_tmp_user_day: the batch's (user, day) pairs: is_new (no gold_agg_day_user_episode
+-- row of the user that day before), before_count (the episodes the user had listened that
+-- day before) and added (those the batch makes listened: listened = 1 and old_listened NULL
+-- or 0).
+-- The batch's sums per day (temp.gold_tmp_batch_day: events and counts by type), per
+-- (day, episode) with completions (gold_tmp_batch_episode_day) and per episode
+-- (gold_tmp_batch_episode: counts by type, complete_duration_sum, first_day and last_day),
+-- all sums of the triples.
 
 -- Month bounds and index of the batch's days (computed once per day, not per row).
 DROP TABLE IF EXISTS temp.gold_tmp_days;
