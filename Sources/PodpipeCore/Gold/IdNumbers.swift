@@ -116,6 +116,25 @@ struct DayEpisode: Hashable, Sendable {
     }
 }
 
+/// (day, user number): the key of a batch's (user, day) pairs in Swift.
+struct DayUser: Hashable, Sendable {
+    var day: Int64
+    var user: Int32
+
+    /// The key as two words (for a ``WordTable``).
+    var key: WordKey { WordKey(a: UInt64(bitPattern: day), b: UInt64(UInt32(bitPattern: user))) }
+
+    init(day: Int64, user: Int32) {
+        self.day = day
+        self.user = user
+    }
+
+    init(key: WordKey) {
+        day = Int64(bitPattern: key.a)
+        user = Int32(bitPattern: UInt32(truncatingIfNeeded: key.b))
+    }
+}
+
 /// (user number, episode number): the key of gold_agg_user_episode in Swift.
 struct UserEpisode: Hashable, Sendable {
     var user: Int32
