@@ -49,17 +49,42 @@ public struct LedgerEntry: Sendable, Codable, FetchableRecord, MutablePersistabl
     }
 }
 
+/// What a pass and `status` need of a file's newest ledger row to tell whether the file in
+/// the folder is settled (``Ledger/latestByName(_:)``).
+public struct LedgerSettlement: Sendable, Equatable {
+    public var state: LedgerState
+    public var sizeBytes: Int64
+    public var mtimeNs: Int64
+    public var nextAttemptAt: String?
+}
+
 extension FileKind: DatabaseValueConvertible {}
 extension LedgerState: DatabaseValueConvertible {}
 
 /// Ledger queries.
 public enum Ledger {
     /// The newest ledger row for each name, keyed by the name's bytes (``nameKey(_:)``).
-    public static func latestByName(_ db: Database) throws -> [[UInt8]: LedgerEntry] {
-        let rows = try LedgerEntry.fetchAll(
-            db, sql: "SELECT * FROM ingest_file ORDER BY file_id")
-        var result: [[UInt8]: LedgerEntry] = [:]
-        for row in rows { result[nameKey(row.name)] = row }
+    ///
+    /// Only the columns that tell whether a file in the folder is settled, read by position:
+    /// decoding whole ``LedgerEntry`` records (Codable, snake-case keys converted per column)
+    /// took `podpipectl status` 0.20 s of CPU with 2,000 files in the ledger, and every pass
+    /// of the daemon as much.
+    public static func latestByName(_ db: Database) throws -> [[UInt8]: LedgerSettlement] {
+        let rows = try Row.fetchCursor(
+            db,
+            sql: "SELECT name, state, size_bytes, mtime_ns, next_attempt_at FROM ingest_file ORDER BY file_id"
+        )
+        var result: [[UInt8]: LedgerSettlement] = [:]
+        while let row = try rows.next() {
+            let name: String = row[0]
+            guard let state = LedgerState.fromDatabaseValue(row[1]) else {
+                throw PipelineError.database(
+                    message: "the ledger row of \(name) has an unknown state \(row[1] as DatabaseValue)",
+                    file: name)
+            }
+            result[nameKey(name)] = LedgerSettlement(
+                state: state, sizeBytes: row[2], mtimeNs: row[3], nextAttemptAt: row[4])
+        }
         return result
     }
 
