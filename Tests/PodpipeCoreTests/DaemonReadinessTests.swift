@@ -88,6 +88,25 @@ struct DaemonReadinessTests {
         #expect(readiness.nextSettleDeadline(now: 3) == nil)
     }
 
+    @Test("names equal only under Unicode normalization are two files: one's close does not ready the other")
+    func namesAreToldApartByTheirBytes() {
+        var readiness = FileReadiness(mode: .inotify, settle: 60)
+        let composed = "caf\u{E9}.json"  // é precomposed
+        let decomposed = "cafe\u{301}.json"  // e + combining acute
+        #expect(composed == decomposed && Array(composed.utf8) != Array(decomposed.utf8))
+        let writing = file(decomposed)
+        let done = file(composed)
+        readiness.apply(.created(decomposed))
+        readiness.apply(.modified(decomposed))
+        readiness.apply(.closedAfterWrite(composed))
+        readiness.observe(present: [composed, decomposed], pending: [writing, done], now: 0)
+        #expect(readiness.isReady(done, now: 1))
+        #expect(!readiness.isReady(writing, now: 1), "still being written")
+        #expect(readiness.namesBeingWritten.map { Array($0.utf8) } == [Array(decomposed.utf8)])
+        readiness.consumed(composed)
+        #expect(!readiness.isReady(writing, now: 1000))
+    }
+
     @Test func inotifyModeSettlesFilesItKnowsNothingAbout() {
         var readiness = FileReadiness(mode: .inotify, settle: 1)
         let old = file("old.json")

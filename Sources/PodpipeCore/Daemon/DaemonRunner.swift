@@ -268,7 +268,7 @@ final class DaemonRunner {
             return nil
         }
         let now = Self.clock()
-        readiness.observe(present: Set(listing.candidates.map(\.name)), pending: pending, now: now)
+        readiness.observe(present: listing.candidates.map(\.name), pending: pending, now: now)
         noteIgnored(listing.ignored)
         // Written with the next heartbeat (a scan that finds nothing is not worth a write).
         state.lastScanAt = ISOTime.format(Date())

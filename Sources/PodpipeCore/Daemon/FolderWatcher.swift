@@ -151,12 +151,24 @@ public final class InotifyWatcher {
 ///   not notify) is ready once its size and mtime have been seen unchanged for `settle`
 ///   seconds, as in poll mode.
 /// - poll mode: ready once size and mtime have been seen unchanged for `settle` seconds.
+///
+/// Names are told apart by their bytes (as the file system and the ledger do): `String ==`
+/// is Unicode canonical equivalence, so "café" with a precomposed "é" and with "e" + a
+/// combining accent, two files on Linux, would share one entry (the close of one would
+/// make the other, still being written, look ready).
 public struct FileReadiness: Sendable {
     public var mode: WatchMode
     public var settle: Double
-    private var closed: Set<String> = []
-    private var writing: Set<String> = []
-    private var observed: [String: Observation] = [:]
+    private var closed: Set<Name> = []
+    private var writing: Set<Name> = []
+    private var observed: [Name: Observation] = [:]
+
+    /// A file name's bytes.
+    struct Name: Hashable, Sendable {
+        let bytes: [UInt8]
+        init(_ name: String) { bytes = Array(name.utf8) }
+        var text: String { String(decoding: bytes, as: UTF8.self) }
+    }
 
     struct Observation: Sendable, Equatable {
         var size: Int64
@@ -174,20 +186,20 @@ public struct FileReadiness: Sendable {
     public mutating func apply(_ event: WatchEvent) -> Bool {
         switch event {
         case .closedAfterWrite(let name), .movedIn(let name):
-            writing.remove(name)
-            closed.insert(name)
+            writing.remove(Name(name))
+            closed.insert(Name(name))
             return true
         case .modified(let name):
-            closed.remove(name)
-            writing.insert(name)
+            closed.remove(Name(name))
+            writing.insert(Name(name))
         case .created(let name):
             // A new inode under this name: whatever was known about the old one is void.
-            closed.remove(name)
-            observed[name] = nil
+            closed.remove(Name(name))
+            observed[Name(name)] = nil
         case .removed(let name):
-            closed.remove(name)
-            writing.remove(name)
-            observed[name] = nil
+            closed.remove(Name(name))
+            writing.remove(Name(name))
+            observed[Name(name)] = nil
         case .overflow, .folderGone:
             forgetWatchState()
         }
@@ -203,18 +215,19 @@ public struct FileReadiness: Sendable {
     /// Records what a listing saw. `present`: every candidate name in the folder (names
     /// gone are forgotten); `pending`: the candidates the ledger has not settled, whose size
     /// and mtime start (or keep) their settle clock.
-    public mutating func observe(present: Set<String>, pending: [Candidate], now: Double) {
+    public mutating func observe(present: some Sequence<String>, pending: [Candidate], now: Double) {
+        let present = Set(present.map(Name.init))
         closed.formIntersection(present)
         writing.formIntersection(present)
-        var next: [String: Observation] = [:]
+        var next: [Name: Observation] = [:]
         for candidate in pending {
-            if let previous = observed[candidate.name], previous.size == candidate.size,
+            let name = Name(candidate.name)
+            if let previous = observed[name], previous.size == candidate.size,
                 previous.mtimeNs == candidate.mtimeNs
             {
-                next[candidate.name] = previous
+                next[name] = previous
             } else {
-                next[candidate.name] = Observation(
-                    size: candidate.size, mtimeNs: candidate.mtimeNs, since: now)
+                next[name] = Observation(size: candidate.size, mtimeNs: candidate.mtimeNs, since: now)
             }
         }
         observed = next
@@ -222,12 +235,12 @@ public struct FileReadiness: Sendable {
 
     /// Whether `candidate` (as just listed and observed) may be read now.
     public func isReady(_ candidate: Candidate, now: Double) -> Bool {
+        let name = Name(candidate.name)
         if mode == .inotify {
-            if writing.contains(candidate.name) { return false }
-            if closed.contains(candidate.name) { return true }
+            if writing.contains(name) { return false }
+            if closed.contains(name) { return true }
         }
-        guard let seen = observed[candidate.name], seen.size == candidate.size,
-            seen.mtimeNs == candidate.mtimeNs
+        guard let seen = observed[name], seen.size == candidate.size, seen.mtimeNs == candidate.mtimeNs
         else { return false }
         return now - seen.since >= settle
     }
@@ -247,10 +260,10 @@ public struct FileReadiness: Sendable {
 
     /// The file was ingested (or recorded): its close no longer needs remembering.
     public mutating func consumed(_ name: String) {
-        closed.remove(name)
-        observed[name] = nil
+        closed.remove(Name(name))
+        observed[Name(name)] = nil
     }
 
     /// Names a writer still has open (inotify mode), for status and tests.
-    public var namesBeingWritten: Set<String> { writing }
+    public var namesBeingWritten: [String] { writing.map(\.text).sorted() }
 }
