@@ -83,7 +83,13 @@ final class GoldPrefetch: @unchecked Sendable {
     private enum Work {
         case begin(silverLast: Int64, gold: GoldMark?)
         case rows([ParsedLine], [Bool])
+        /// The thread fell behind by more than ``maxPending`` batches: give up.
+        case overflow
     }
+
+    /// Batches of rows waiting for the thread, at most (each holds up to 4,096 parsed lines,
+    /// ~0.3 MB): beyond, the gathering gives up rather than hold the file in memory.
+    static let maxPending = 8
 
     /// Gold's watermark and the silver generation it was built from.
     private struct GoldMark: Equatable {
@@ -93,7 +99,11 @@ final class GoldPrefetch: @unchecked Sendable {
 
     private func hand(_ work: Work) {
         condition.lock()
-        pending.append(work)
+        if pending.count >= Self.maxPending {
+            pending = [.overflow]
+        } else {
+            pending.append(work)
+        }
         let startThread = !working
         working = true
         condition.unlock()
@@ -133,6 +143,8 @@ final class GoldPrefetch: @unchecked Sendable {
     private func process(_ work: Work) {
         guard !dropped else { return }
         switch work {
+        case .overflow:
+            drop()
         case .begin(let silverLast, let gold):
             guard let gold else { return drop() }
             if let start, let known = self.gold {
