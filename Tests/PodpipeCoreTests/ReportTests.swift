@@ -178,6 +178,9 @@ struct ReportTests {
             #expect(try world.report(.topEpisodes, ReportOptions(asOf: value)).rows.isEmpty)
         }
         #expect(GoldClock.parseDay("1900-02-29") == nil)
+        #expect(GoldClock.parseDay("0000-03-01") == nil)
+        #expect(GoldClock.parseDay("0001-01-01") == -719_162)
+        #expect(GoldClock.parseDay("2024-02-29 ") == nil)
         #expect(GoldClock.parseDay("1970-01-01") == 0)
         #expect(GoldClock.parseDay("2024-03-01") == SilverWorld.dayNumber("2024-03-01"))
         #expect(GoldClock.dateString(days: 19_783) == GoldOracle.date(19_783))

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PodpipeRules
 
 /// Refreshes the gold layer (SPEC §5) from silver, incrementally.
 ///
@@ -395,71 +396,29 @@ enum GoldState {
     }
 }
 
-/// Private UTC date helpers (kept here so gold depends on nothing in flux).
+/// Gold's UTC date helpers, over PodpipeRules' `Timestamps` (one civil-date algorithm for
+/// the whole project).
 enum GoldClock {
     /// `2026-11-27T01:30:00Z`.
-    static func iso8601(_ date: Date) -> String {
-        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        let day = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - day * 86_400
-        let (year, month, dayOfMonth) = civil(fromDays: day)
-        return String(
-            format: "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", year, month, dayOfMonth,
-            secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60)
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-    static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
+    static func iso8601(_ date: Date) -> String { ISOTime.format(date) }
 
     /// (year, month, day) of a day number (days since 1970-01-01).
     static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+        let date = Timestamps.civilFromDays(days)
+        return (date.year, date.month, date.day)
     }
 
     /// `YYYY-MM-DD` of a day number.
-    static func dateString(days: Int64) -> String {
-        let (y, m, d) = civil(fromDays: days)
-        return String(format: "%04lld-%02lld-%02lld", y, m, d)
-    }
+    static func dateString(days: Int64) -> String { Timestamps.formatDay(days * 86_400) }
 
-    /// The day number of a strict `YYYY-MM-DD` that is a real calendar date, else nil.
+    /// The first day number of year 1 (`--as-of` dates start there).
+    private static let firstDay = Timestamps.daysFromCivil(year: 1, month: 1, day: 1)
+
+    /// The day number of a strict `YYYY-MM-DD` that is a real calendar date of year 1 or
+    /// later, else nil.
     static func parseDay(_ text: String) -> Int64? {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-")
-        else { return nil }
-        func number(_ range: Range<Int>) -> Int64? {
-            var value: Int64 = 0
-            for index in range {
-                let byte = bytes[index]
-                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
-            }
-            return value
-        }
-        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-            year >= 1, (1...12).contains(month), day >= 1
-        else { return nil }
-        let divisibleBy4 = year % 4 == 0
-        let centuryRule = year % 100 != 0 || year % 400 == 0
-        let february: Int64 = divisibleBy4 && centuryRule ? 29 : 28
-        let lengths: [Int64] = [31, february, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        guard day <= lengths[Int(month) - 1] else { return nil }
-        return days(year: year, month: month, day: day)
+        guard let midnight = Timestamps.parseDay(text) else { return nil }
+        let day = Timestamps.dayNumber(midnight)
+        return day >= firstDay ? day : nil
     }
 }
