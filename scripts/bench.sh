@@ -44,7 +44,7 @@ INC=$(ls "$DATA/inc"/events-*.ndjson | head -1)
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 measure() {
   local label=$1; shift; shift
-  local walls=() rsss=() golds=()
+  local walls=() rsss=() golds=() batches=()
   for _ in $(seq "$RUNS"); do
     eval "${SETUP:-true}"
     # The set-up's copies leave dirty pages in the OS cache; flush them outside the timing,
@@ -58,12 +58,18 @@ measure() {
     rsss+=("$(echo "$out" | awk '{print $2}')")
     # podpiped logs the gold refresh's own duration: the gold part of the wall time.
     golds+=("$(grep -o 'duration_ms=[0-9]* event=gold_refreshed' /tmp/bench.err | grep -o '[0-9]*' | head -1 || true)")
+    # An incremental refresh says where its batch came from: gathered while the file loaded
+    # (GoldPrefetch) or scanned from silver (the fallback, slower).
+    batches+=("$(grep -o 'batch=[a-z]*' /tmp/bench.err | head -1 | cut -d= -f2 || true)")
   done
   local w r g
   w=$(printf '%s\n' "${walls[@]}" | median)
   r=$(printf '%s\n' "${rsss[@]}" | median)
   g=$(printf '%s\n' "${golds[@]}" | grep . | median || true)
-  printf '%-44s %8.2f s %8.0f MB %s\n' "$label" "$w" "$((r / 1024))" "${g:+  (gold refresh ${g} ms)}"
+  local b
+  b=$(printf '%s\n' "${batches[@]}" | grep . | sort | uniq -c | awk '{s = s (NR > 1 ? ", " : "") $2 " ×" $1} END {printf "%s", s}' || true)
+  printf '%-44s %8.2f s %8.0f MB %s%s\n' "$label" "$w" "$((r / 1024))" "${g:+  (gold refresh ${g} ms)}" \
+    "${b:+ [batch: $b]}"
   echo "$w" > "/tmp/bench.$label.wall"
 }
 
