@@ -24,8 +24,10 @@ struct GoldPrefetchTests {
             store = try folder.store()
         }
 
-        func pipeline() -> Pipeline {
-            Pipeline(store: store, settings: PipelineSettings(dataLoad: input), logger: Logger(label: "test"))
+        func pipeline(prefetchLimit: Int = 200_000) -> Pipeline {
+            Pipeline(
+                store: store, settings: PipelineSettings(dataLoad: input), logger: Logger(label: "test"),
+                goldPrefetchLimit: prefetchLimit)
         }
 
         mutating func write(_ name: String, _ text: String) throws {
@@ -161,6 +163,33 @@ struct GoldPrefetchTests {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return data
+    }
+
+    @Test("a file whose size suggests more events than the limit is not gathered; a small one is")
+    func aFileTooLargeForTheBatchIsNotGathered() throws {
+        var rng = SplitMix64(seed: 13)
+        var drop = try Drop()
+        defer { drop.folder.remove() }
+        // 400 events: the limit of the pipelines below.
+        let pipeline = drop.pipeline(prefetchLimit: 400)
+        try drop.events(100, &rng)
+        _ = try pipeline.runOnce()
+
+        // 300 events padded to ~410 bytes a line: guessed at ~960 (128 bytes a line), over 400,
+        // although they would fit.
+        let padding = String(repeating: " ", count: 300)
+        try drop.events(Drop.lines(300, &rng).map { "{" + padding + $0.dropFirst() })
+        let large = try pipeline.runOnce()
+        #expect(large.outcomes.last?.rowsLoaded ?? 0 > 250)
+        #expect(large.gold?.mode == "incremental")
+        #expect(large.gold?.gathered == false)
+        try drop.goldEqualsAFullRebuild("after a large file")
+
+        // 200 lines: guessed under the limit, gathered.
+        try drop.events(200, &rng)
+        let small = try pipeline.runOnce()
+        #expect(small.gold?.gathered == true)
+        try drop.goldEqualsAFullRebuild("after a small file")
     }
 
     @Test("loads without a refresh: the same pipeline keeps gathering; a new one (a restart) scans")

@@ -45,11 +45,16 @@ final class GoldPrefetch: @unchecked Sendable {
     }
 
     /// A file's load begins (on the writer, in its transaction): `silverLast` is silver's
-    /// largest event_id before it.
-    func beginFile(silverLast: Int64, _ db: Database) throws {
+    /// largest event_id before it; `expectedEvents`, a guess of its lines from its size.
+    /// A file guessed to hold more than `limit` events is not gathered (the refresh would
+    /// scan anyway): a 1 GB file into an existing database peaked at 86 MB instead of 62 MB
+    /// while its first 200k events were gathered and then dropped.
+    func beginFile(silverLast: Int64, expectedEvents: Int64 = 0, _ db: Database) throws {
         let state = try GoldState.read(db)
         let gold: GoldMark? =
-            if let watermark = state.watermark, state.seenGeneration == state.generation {
+            if let watermark = state.watermark, state.seenGeneration == state.generation,
+                expectedEvents <= Int64(limit)
+            {
                 GoldMark(watermark: watermark, generation: state.generation)
             } else { nil }
         hand(.begin(silverLast: silverLast, gold: gold))

@@ -116,7 +116,11 @@ struct EventFileLoader {
         // The file's bronze rows get the bronze_ids after the largest so far (one writer,
         // consecutive rowids): the ledger records that range (migration 0004).
         let before = try Int64.fetchOne(db, sql: "SELECT max(bronze_id) FROM bronze_event") ?? 0
-        var counts = try write(from: handOff, fileId: fileId, db: db)
+        // Bytes per event line assumed to guess a file's events (generated lines are ~125
+        // bytes; gzip compresses NDJSON about 8-fold): the gold prefetch skips files too
+        // large for an incremental batch instead of holding their keys until it gives up.
+        let expectedEvents = source.currentSize() / 128 * (source.gzip ? 8 : 1)
+        var counts = try write(from: handOff, fileId: fileId, db: db, expectedEvents: expectedEvents)
         if let last = try Int64.fetchOne(db, sql: "SELECT max(bronze_id) FROM bronze_event"),
             last > before
         {
@@ -204,9 +208,9 @@ struct EventFileLoader {
     /// (This relies on the statement journal living in a temporary file, Store.swift's
     /// temp_store: in memory, multi-row statements under the file's savepoint got 2-10×
     /// slower on files whose events fall between those loaded.)
-    func write(from handOff: HandOff<ParserMessage>, fileId: Int64, db: Database) throws
-        -> FileLoadCounts
-    {
+    func write(
+        from handOff: HandOff<ParserMessage>, fileId: Int64, db: Database, expectedEvents: Int64 = 0
+    ) throws -> FileLoadCounts {
         let many = Self.rowsPerInsert
         let silverMany = try BulkStatement(db, sql: Self.silverSQL(rows: many))
         let silverOne = try BulkStatement(db, sql: Self.silverSQL(rows: 1))
@@ -214,7 +218,7 @@ struct EventFileLoader {
             many: silverMany, one: silverOne,
             insertedLines: try BulkStatement(db, sql: Self.insertedLinesSQL),
             lastEventId: try Int64.fetchOne(db, sql: "SELECT max(event_id) FROM silver_event") ?? 0)
-        try prefetch?.beginFile(silverLast: silver.lastEventId, db)
+        try prefetch?.beginFile(silverLast: silver.lastEventId, expectedEvents: expectedEvents, db)
         let bronzeMany = try BulkStatement(db, sql: Self.bronzeSQL(rows: many))
         let bronzeOne = try BulkStatement(db, sql: Self.bronzeSQL(rows: 1))
         var counts = FileLoadCounts()

@@ -34,15 +34,26 @@ public final class Pipeline: @unchecked Sendable {
     /// The next incremental gold batch, gathered while event files load (GoldPrefetch).
     let goldPrefetch: GoldPrefetch
 
-    public init(
+    public convenience init(
         store: Store, settings: PipelineSettings, logger: Logger,
         shouldStop: @escaping @Sendable () -> Bool = { false }
+    ) {
+        self.init(
+            store: store, settings: settings, logger: logger, shouldStop: shouldStop,
+            goldPrefetchLimit: GoldRefresher().chunkSize)
+    }
+
+    /// `goldPrefetchLimit`: the most events gathered for the next incremental refresh (the
+    /// refresher's chunk size; tests make it small).
+    init(
+        store: Store, settings: PipelineSettings, logger: Logger,
+        shouldStop: @escaping @Sendable () -> Bool = { false }, goldPrefetchLimit: Int
     ) {
         self.store = store
         self.settings = settings
         self.logger = logger
         self.shouldStop = shouldStop
-        goldPrefetch = GoldPrefetch(reader: store.pool, limit: GoldRefresher().chunkSize)
+        goldPrefetch = GoldPrefetch(reader: store.pool, limit: goldPrefetchLimit)
     }
 
     /// Files in the folder that the ledger has not settled (new, changed, or failed and due).
