@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import PodpipeRules
 
-/// Gathers the next incremental gold batch while the event files load, on a queue of its own:
+/// Gathers the next incremental gold batch while the event files load, on a thread of its own:
 /// the rows the loader inserted into silver are added to a ``GoldBatchTables`` and their keys
 /// probed against gold through a reader of the pool, on the core the writer leaves idle. The
 /// refresh then takes the ready batch instead of scanning silver and probing gold on the
@@ -16,13 +16,17 @@ import PodpipeRules
 ///   was added, so a file whose rows were rolled back leaves more and is caught;
 /// - gold's watermark and generation were the same in every probing read (gold unchanged:
 ///   only the refresh writes the probed tables, and it takes or drops the batch).
-/// Anything else (a backlog from an earlier run, a failed file, more than `limit` events,
-/// an error) drops the batch, and the refresh scans as before.
+/// Anything else (a backlog from an earlier run, a failed file, more than `limit` events or
+/// a file that looks larger, the thread falling behind, an error) drops the batch, and the
+/// refresh scans as before.
 final class GoldPrefetch: @unchecked Sendable {
     private let reader: any DatabaseReader
     private let limit: Int
-    /// Guards `pending` and `working`.
+    /// Guards `pending`, `working` and `accepting`.
     private let condition = NSCondition()
+    /// Rows are handed over (false once a file began that cannot be gathered: the thread
+    /// would drop the batch anyway, so the writer stops handing rows until the next start).
+    private var accepting = true
     /// Work handed over by the writer, in order.
     private var pending: [Work] = []
     /// A gathering thread runs (it exits when `pending` is empty).
@@ -57,6 +61,11 @@ final class GoldPrefetch: @unchecked Sendable {
             {
                 GoldMark(watermark: watermark, generation: state.generation)
             } else { nil }
+        if gold == nil {
+            condition.lock()
+            accepting = false
+            condition.unlock()
+        }
         hand(.begin(silverLast: silverLast, gold: gold))
     }
 
@@ -104,6 +113,10 @@ final class GoldPrefetch: @unchecked Sendable {
 
     private func hand(_ work: Work) {
         condition.lock()
+        if case .rows = work, !accepting {
+            condition.unlock()
+            return
+        }
         if pending.count >= Self.maxPending {
             pending = [.overflow]
         } else {
@@ -194,6 +207,7 @@ final class GoldPrefetch: @unchecked Sendable {
     }
 
     private func reset() {
+        accepting = true
         dropped = false
         start = nil
         gold = nil
