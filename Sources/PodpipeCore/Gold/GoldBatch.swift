@@ -96,7 +96,6 @@ enum GoldBatch {
         }
         try insert(
             tripleRows, db, parameters: 11,
-            row: { p in "(" + (1...11).map(p).joined(separator: ", ") + ")" },
             into: "temp.gold_tmp_triple"
         ) { element, statement, base in
             let sums = element.value.sums
@@ -129,7 +128,6 @@ enum GoldBatch {
         }
         try insert(
             userDayRows, db, parameters: 5,
-            row: { p in "(" + (1...5).map(p).joined(separator: ", ") + ")" },
             into: "temp.gold_tmp_user_day"
         ) { element, statement, base in
             statement.bindText(base + 1, users.texts[Int(element.key.user)])
@@ -150,7 +148,6 @@ enum GoldBatch {
         }
         try insert(
             pairRows, db, parameters: 6,
-            row: { p in "(" + (1...6).map(p).joined(separator: ", ") + ")" },
             into: "temp.gold_tmp_pair"
         ) { element, statement, base in
             statement.bindText(base + 1, users.texts[Int(element.key.user)])
@@ -208,7 +205,7 @@ enum GoldBatch {
             }
         }
         try insert(
-            days, db, parameters: 6, row: { p in "(\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)), \(p(6)))" },
+            days, db, parameters: 6,
             into: "temp.gold_tmp_batch_day"
         ) { element, statement, base in
             statement.bind(base + 1, element.day)
@@ -227,7 +224,7 @@ enum GoldBatch {
                 : episodeRank[Int($0.key.episode)] < episodeRank[Int($1.key.episode)]
         }
         try insert(
-            episodeDayRows, db, parameters: 3, row: { p in "(\(p(1)), \(p(2)), \(p(3)))" },
+            episodeDayRows, db, parameters: 3,
             into: "temp.gold_tmp_batch_episode_day"
         ) { element, statement, base in
             statement.bind(base + 1, element.key.day)
@@ -239,7 +236,6 @@ enum GoldBatch {
         }.sorted { episodeRank[$0.episode] < episodeRank[$1.episode] }
         try insert(
             episodeRows, db, parameters: 8,
-            row: { p in "(\(p(1)), \(p(2)), \(p(3)), \(p(4)), \(p(5)), \(p(6)), \(p(7)), \(p(8)))" },
             into: "temp.gold_tmp_batch_episode"
         ) { row, statement, base in
             statement.bindText(base + 1, episodeNames[row.episode])
@@ -256,16 +252,16 @@ enum GoldBatch {
     /// Rows per multi-row INSERT (one statement execution serves this many rows).
     private static let rowsPerInsert = 64
 
-    /// Inserts `rows` into `table`, `rowsPerInsert` per statement. `row` writes one row's
-    /// VALUES tuple given the SQL of its parameter 1…`parameters` (numbered parameters, so a
-    /// tuple may use one twice); `bind` binds a row's values from `base` + 1.
+    /// Inserts `rows` into `table` (all its columns, `parameters` of them), `rowsPerInsert`
+    /// per statement; `bind` binds a row's values from `base` + 1.
     private static func insert<Element>(
-        _ rows: [Element], _ db: Database, parameters: Int, row: ((Int) -> String) -> String,
-        into table: String, bind: (Element, BulkStatement, Int32) -> Void
+        _ rows: [Element], _ db: Database, parameters: Int, into table: String,
+        bind: (Element, BulkStatement, Int32) -> Void
     ) throws {
         func sql(_ count: Int) -> String {
-            "INSERT INTO \(table) VALUES "
-                + (0..<count).map { index in row { "?\(index * parameters + $0)" } }.joined(separator: ", ")
+            let tuple = "(" + Array(repeating: "?", count: parameters).joined(separator: ", ") + ")"
+            return "INSERT INTO \(table) VALUES "
+                + Array(repeating: tuple, count: count).joined(separator: ", ")
         }
         let full = try BulkStatement(db, sql: sql(rowsPerInsert))
         var start = 0
