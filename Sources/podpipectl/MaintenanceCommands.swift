@@ -49,7 +49,8 @@ struct Reprocess: AsyncParsableCommand {
                 try Reprocessor.plan(names: names, allVersions: allVersions, dryRun: true, in: db)
             }
             if !dryRun {
-                let session = try MaintenanceSession.open(database: settings.database, command: "reprocess")
+                let session = try WriterSession.forMaintenance(
+                    database: settings.database, command: "reprocess")
                 plan = try Reprocessor.run(
                     names: names, allVersions: allVersions, dryRun: false, session: session)
             }
@@ -83,7 +84,7 @@ struct Revalidate: AsyncParsableCommand {
     func run() async throws {
         try await handling {
             let settings = try await common.load()
-            let session = try MaintenanceSession.open(database: settings.database, command: "revalidate")
+            let session = try WriterSession.forMaintenance(database: settings.database, command: "revalidate")
             let summary = try Revalidator(futureSkewSeconds: settings.futureSkew).run(
                 session, dryRun: dryRun)
             emit(json ? summary.json() : summary.text())
@@ -113,7 +114,7 @@ struct Refresh: AsyncParsableCommand {
     func run() async throws {
         try await handling {
             let settings = try await common.load()
-            let writer = MaintenanceSession.writerHolder(database: settings.database)
+            let writer = WriterSession.writerHolder(database: settings.database)
             if writer.held {
                 // The running daemon owns the database: ask it (SIGUSR1) to refresh now.
                 if let pid = try? DaemonControl.runningDaemonPID(database: settings.database),
@@ -137,23 +138,23 @@ struct Refresh: AsyncParsableCommand {
                         "another writer holds \(settings.database)\(writer.holder.map { " (\($0))" } ?? ""), and it is not a running daemon (a `podpiped --once` pass?); it refreshes gold when it finishes. Try again afterwards.",
                     code: PodpipeExit.anotherWriter)
             }
-            let session = try MaintenanceSession.open(database: settings.database, command: "refresh")
+            let session = try WriterSession.forMaintenance(database: settings.database, command: "refresh")
             let before = try await session.store.pool.read { db in try GoldRefresher.refreshedAt(db) }
-            let summary = try GoldMaintenance.refresh(session, full: full)
+            let summary = try session.refreshGold(full: full)
             let after = try await session.store.pool.read { db in try GoldRefresher.refreshedAt(db) }
             if json {
                 emit(
                     """
-                    {"mode": "\(summary.mode)", "new_events": \(summary.newEvents), "duration_ms": \(summary.durationMs), \
+                    {"mode": "\(summary.mode.rawValue)", "new_events": \(summary.newEvents), "duration_ms": \(summary.durationMs), \
                     "watermark_event_id": \(summary.toEventId), "refreshed_at": \(after.map { "\"\($0)\"" } ?? "null")}
                     """)
-            } else if summary.mode == "none" {
+            } else if summary.mode == .none {
                 emit(
                     "gold is up to date (refreshed \(before ?? "never")); nothing to do. --full rebuilds it anyway."
                 )
             } else {
                 emit(
-                    "gold refreshed (\(summary.mode)): \(summary.newEvents) silver event(s) folded in\(summary.referenceChanged ? ", reference data reconciled" : ""), \(summary.durationMs) ms; refreshed_at \(after ?? "?")"
+                    "gold refreshed (\(summary.mode.rawValue)): \(summary.newEvents) silver event(s) folded in\(summary.referenceChanged ? ", reference data reconciled" : ""), \(summary.durationMs) ms; refreshed_at \(after ?? "?")"
                 )
             }
         }

@@ -42,7 +42,7 @@ struct BronzeRangeTests {
             [eventLine("seek", "u9", "e9", "2024-01-03T00:00:00"), "{bad"].joined(separator: "\n"))
 
         let store = try Store.openForWriting(path: root.appendingPathComponent("db.sqlite").path)
-        let pipeline = Pipeline(
+        let pipeline = TestWriter(
             store: store, settings: PipelineSettings(dataLoad: folder), logger: Logger(label: "test"))
         let summary = try pipeline.runOnce(refreshGold: false)
         #expect(

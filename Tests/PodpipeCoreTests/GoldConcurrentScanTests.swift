@@ -65,7 +65,7 @@ struct GoldConcurrentScanTests {
             }
             let summary = try GoldRefresher(fullRebuildSpillEntries: spill, scanReader: store.pool).refresh(
                 db, now: now, forceFull: true)
-            #expect(summary.mode == "full")
+            #expect(summary.mode == .full)
             return (oneThread, try goldTablesSnapshot(db))
         }
         #expect(oneThread["gold_agg_day_user_episode"]?.isEmpty == false)

@@ -24,8 +24,8 @@ struct GoldPrefetchTests {
             store = try folder.store()
         }
 
-        func pipeline(prefetchLimit: Int = 200_000) -> Pipeline {
-            Pipeline(
+        func pipeline(prefetchLimit: Int = 200_000) -> TestWriter {
+            TestWriter(
                 store: store, settings: PipelineSettings(dataLoad: input), logger: Logger(label: "test"),
                 goldPrefetchLimit: prefetchLimit)
         }
@@ -110,9 +110,9 @@ struct GoldPrefetchTests {
             let summary = try pipeline.runOnce()
             let gold = try #require(summary.gold)
             if pass == 0 {
-                #expect(gold.mode == "full")
+                #expect(gold.mode == .full)
             } else {
-                #expect(gold.mode == "incremental")
+                #expect(gold.mode == .incremental)
                 #expect(gold.gathered, "pass \(pass): the batch gathered while loading is used")
             }
             try drop.goldEqualsAFullRebuild("seed \(seed) pass \(pass)")
@@ -126,7 +126,7 @@ struct GoldPrefetchTests {
         defer { drop.folder.remove() }
         let pipeline = drop.pipeline()
         _ = try drop.events(100, &rng)
-        #expect(try pipeline.runOnce().gold?.mode == "full")
+        #expect(try pipeline.runOnce().gold?.mode == .full)
 
         _ = try drop.events(100, &rng)
         // A gzip file cut short: its first batches of rows are inserted into silver (and
@@ -142,7 +142,7 @@ struct GoldPrefetchTests {
             try drop.store.pool.read { db in
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM silver_event WHERE line_no > 4096")
             } == 0)
-        #expect(summary.gold?.mode == "incremental")
+        #expect(summary.gold?.mode == .incremental)
         #expect(summary.gold?.gathered == false)
         try drop.goldEqualsAFullRebuild("after a rolled-back file")
 
@@ -181,7 +181,7 @@ struct GoldPrefetchTests {
         try drop.events(Drop.lines(300, &rng).map { "{" + padding + $0.dropFirst() })
         let large = try pipeline.runOnce()
         #expect(large.outcomes.last?.rowsLoaded ?? 0 > 250)
-        #expect(large.gold?.mode == "incremental")
+        #expect(large.gold?.mode == .incremental)
         #expect(large.gold?.gathered == false)
         try drop.goldEqualsAFullRebuild("after a large file")
 
@@ -214,7 +214,7 @@ struct GoldPrefetchTests {
         let restarted = drop.pipeline()
         _ = try drop.events(80, &rng)
         let summary = try restarted.runOnce()
-        #expect(summary.gold?.mode == "incremental")
+        #expect(summary.gold?.mode == .incremental)
         #expect(summary.gold?.gathered == false)
         try drop.goldEqualsAFullRebuild("after a restart")
     }

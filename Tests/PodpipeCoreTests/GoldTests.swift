@@ -536,7 +536,7 @@ struct GoldTests {
             ])
         #expect(try world.queue.read { db in try GoldRefresher.isStale(db) })
         let summary = try world.refresh()
-        #expect(summary.mode == "incremental" && summary.referenceChanged && summary.newEvents == 0)
+        #expect(summary.mode == .incremental && summary.referenceChanged && summary.newEvents == 0)
         let after = try world.report(.listenThrough)
         expectReportMatches(after, GoldOracle.listenThrough(world), "after reference update")
         #expect(after.rows.map { $0[0] } == [.text("AT"), .text("FR")])
@@ -726,7 +726,7 @@ struct GoldTests {
     func refreshModes() throws {
         let world = try SilverWorld()
         #expect(try world.queue.read { db in try GoldRefresher.isStale(db) })
-        #expect(try world.refresh().mode == "full")
+        #expect(try world.refresh().mode == .full)
         #expect(try !world.queue.read { db in try GoldRefresher.isStale(db) })
         #expect(try world.queue.read { db in try GoldRefresher.refreshedAt(db) } == "2027-01-15T08:00:00Z")
         try world.event("u1", "ep_1", "play", on: "2024-03-01")
@@ -734,20 +734,20 @@ struct GoldTests {
         #expect(try world.queue.read { db in try GoldRefresher.isStale(db) })
         let incremental = try world.refresh()
         #expect(
-            incremental.mode == "incremental" && incremental.newEvents == 2
+            incremental.mode == .incremental && incremental.newEvents == 2
                 && incremental.toEventId == world.events.last?.id)
         let none = try world.queue.write { db -> (GoldRefreshSummary, Int) in
             let before = db.totalChangesCount
             let summary = try GoldRefresher().refresh(db, now: Date(), forceFull: false)
             return (summary, db.totalChangesCount - before)
         }
-        #expect(none.0.mode == "none" && none.1 == 0)
+        #expect(none.0.mode == .none && none.1 == 0)
         try world.deleteEvents { $0.episode == "ep_2" }
         let full = try world.refresh()
-        #expect(full.mode == "full" && full.newEvents == 1)
+        #expect(full.mode == .full && full.newEvents == 1)
         expectReportMatches(
             try world.report(.dailyActivity), GoldOracle.dailyActivity(world), "after rebuild")
-        #expect(try world.refresh(forceFull: true).mode == "full")
+        #expect(try world.refresh(forceFull: true).mode == .full)
     }
 
     @Test("ids that differ only in Unicode normalization are two ids, as in SQL: full rebuild == incremental")
@@ -766,7 +766,7 @@ struct GoldTests {
         try world.reference(
             users: [userNFD: .init(signup: "2024-02-01", country: "FR")],
             episodes: [episodeNFD: .init(podcast: "p", title: "D", release: "2024-01-01", duration: 2000)])
-        #expect(try world.refresh().mode == "full")
+        #expect(try world.refresh().mode == .full)
         let pairs = [
             (userNFC, episodeNFC), (userNFD, episodeNFD), (userNFC, episodeNFD), (userNFD, episodeNFC),
         ]
@@ -775,7 +775,7 @@ struct GoldTests {
             try world.event(
                 user, episode, "complete", on: "2024-03-0\(index + 1)", at: "13:00:00", duration: 900)
         }
-        #expect(try world.refresh().mode == "incremental")
+        #expect(try world.refresh().mode == .incremental)
         try world.queue.write { db in
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM gold_agg_user_episode") == 4)
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM gold_agg_country_listen_through") == 2)
@@ -861,9 +861,9 @@ struct GoldTests {
             }
             let summary = try world.refresh(GoldRefresher(chunkSize: 1 + Int(rng.next(60))))
             if batch == 0 || batch == 5 {
-                #expect(summary.mode == "full")
+                #expect(summary.mode == .full)
             } else {
-                #expect(summary.mode != "full")
+                #expect(summary.mode != .full)
             }
             #expect(try world.queue.read { db in try !GoldRefresher.isStale(db) })
 

@@ -161,7 +161,7 @@ struct DryRunTests {
         let before = try world.count("SELECT count(*) FROM bronze_event")
         let report = try DryRunValidator(database: world.database).run(paths: [path])
         let file = try #require(report.files.first)
-        #expect(file.outcome == "loaded")
+        #expect(file.outcome == .loaded)
         #expect(file.rowsRead == 3)
         #expect(file.rowsLoaded == 1)
         #expect(file.rowsDuplicate == 1)
@@ -183,7 +183,7 @@ struct DryRunTests {
         try FileManager.default.copyItem(atPath: path, toPath: copy)
         let alone = try DryRunValidator(database: nil).run(paths: [path, copy])
         #expect(alone.database == nil)
-        #expect(alone.files.map(\.outcome).sorted() == ["duplicate", "loaded"])
+        #expect(alone.files.map(\.outcome.rawValue).sorted() == ["duplicate", "loaded"])
     }
 
     @Test func ignoredAndMissingFiles() throws {
@@ -191,9 +191,9 @@ struct DryRunTests {
         let notes = world.directory.appendingPathComponent("notes.txt").path
         try "x".write(toFile: notes, atomically: true, encoding: .utf8)
         let report = try DryRunValidator(database: nil).run(paths: [notes, "/nonexistent/a.json"])
-        #expect(report.files.map(\.outcome) == ["ignored", "failed"])
+        #expect(report.files.map(\.outcome) == [.ignored, .failed])
         #expect(!report.allFilesUsable)
         let forced = try DryRunValidator(database: nil, kind: .events).run(paths: [notes])
-        #expect(forced.files.first?.outcome == "rejected")  // "x" is not one line of JSON
+        #expect(forced.files.first?.outcome == .rejected)  // "x" is not one line of JSON
     }
 }

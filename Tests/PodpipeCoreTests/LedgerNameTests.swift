@@ -27,7 +27,7 @@ struct LedgerNameTests {
                 atPath: folder + "/" + decomposed, contents: Data(line("u22").utf8)))
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).count == 2)
 
-        let pipeline = Pipeline(
+        let pipeline = TestWriter(
             store: try root.store(),
             settings: PipelineSettings(dataLoad: folder), logger: Logger(label: "test"))
         let first = try pipeline.runOnce(refreshGold: false)

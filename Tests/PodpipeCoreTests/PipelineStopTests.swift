@@ -42,8 +42,8 @@ struct PipelineStopTests {
 
         deinit { try? FileManager.default.removeItem(at: root) }
 
-        func pipeline(_ stop: StopSwitch) throws -> Pipeline {
-            Pipeline(
+        func pipeline(_ stop: StopSwitch) throws -> TestWriter {
+            TestWriter(
                 store: try Store.openForWriting(path: database),
                 settings: PipelineSettings(dataLoad: dataLoad), logger: Logger(label: "test"),
                 shouldStop: { stop.ask() })

@@ -29,7 +29,7 @@ struct ReferenceLoadTests {
             "episode_id,podcast_id,title,release_date,duration_seconds\ne1,p,First,2024-01-01,100\ne1,p,Second,2024-01-02,200\ne2,p,Other,2024-01-03,300\n",
             modified: 1_700_000_001)
         let store = try root.store()
-        let pipeline = Pipeline(
+        let pipeline = TestWriter(
             store: store, settings: PipelineSettings(dataLoad: folder), logger: Logger(label: "test"))
         let first = try pipeline.runOnce(refreshGold: true)
         #expect(first.outcomes.map(\.state) == [.loaded, .loaded])

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 @testable import PodpipeCore
 
@@ -27,4 +28,29 @@ struct TemporaryFolder {
     func store() throws -> Store { try Store.openForWriting(path: path("db.sqlite")) }
 
     func remove() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// The writer's pass over a store as podpiped runs it (the ingest, then gold), without the
+/// writer lock.
+struct TestWriter {
+    let session: WriterSession
+    let pipeline: Pipeline
+    var store: Store { session.store }
+
+    init(
+        store: Store, settings: PipelineSettings, logger: Logger,
+        shouldStop: @escaping @Sendable () -> Bool = { false },
+        goldPrefetchLimit: Int = GoldRefresher().chunkSize
+    ) {
+        session = WriterSession(store: store, logger: logger, goldPrefetchLimit: goldPrefetchLimit)
+        pipeline = session.pipeline(settings, shouldStop: shouldStop)
+    }
+
+    func runOnce(ignoreBackoff: Bool = true, refreshGold: Bool = true) throws -> PassSummary {
+        try session.runOnce(pipeline, ignoreBackoff: ignoreBackoff, refreshGold: refreshGold)
+    }
+
+    func pending(in listing: FolderListing, now: Date, ignoreBackoff: Bool) throws -> [Candidate] {
+        try pipeline.pending(in: listing, now: now, ignoreBackoff: ignoreBackoff)
+    }
 }

@@ -23,36 +23,25 @@ public final class Daemon: Sendable {
 
     /// One pass; returns the process exit code (see `PodpipeExit`).
     public func runOnce() -> Int32 {
-        let lock: WriterLock
-        let store: Store
+        let session: WriterSession
         switch open() {
-        case .success(let opened): (lock, store) = opened
+        case .success(let opened): session = opened
         case .failure(let failure): return failure.code
         }
-        defer { withExtendedLifetime(lock) {} }
-        let pipeline = Pipeline(store: store, settings: config.pipeline, logger: logger)
         do {
-            let summary = try pipeline.runOnce(ignoreBackoff: true, refreshGold: true)
+            let summary = try session.runOnce(session.pipeline(config.pipeline))
             let loaded = summary.outcomes.filter { $0.state == .loaded }.count
             logger.info(
                 "pass finished",
-                metadata: [
-                    "event": "pass_finished", "files": "\(summary.outcomes.count)",
+                metadata: LogEventKind.passFinished.metadata([
+                    "files": "\(summary.outcomes.count)",
                     "loaded": "\(loaded)", "failed": "\(summary.failedCount)",
-                    "gold": "\(summary.gold?.mode ?? "unchanged")",
-                ])
+                    "gold": "\(summary.gold?.mode.rawValue ?? "unchanged")",
+                ]))
             return summary.failedCount > 0 ? PodpipeExit.filesFailed : PodpipeExit.success
-        } catch let error as PipelineError {
-            logger.error("\(error)")
-            switch error {
-            case .dropFolderMissing, .configuration: return PodpipeExit.configuration
-            case .anotherWriter: return PodpipeExit.anotherWriter
-            case .interrupted: return PodpipeExit.success
-            case .database: return PodpipeExit.databaseError
-            }
         } catch {
-            logger.error("cannot continue: \(error)")
-            return PodpipeExit.databaseError
+            logger.error("\(error)")
+            return PodpipeExit.code(for: error)
         }
     }
 
@@ -83,43 +72,37 @@ public final class Daemon: Sendable {
         // Signals first: a SIGTERM during start-up (opening a large database) still stops
         // cleanly instead of killing the process mid-migration.
         signals.install(logger: logger, notifier: notifier)
-        let lock: WriterLock
-        let store: Store
+        let session: WriterSession
         switch open() {
-        case .success(let opened): (lock, store) = opened
+        case .success(let opened): session = opened
         case .failure(let failure): return failure.code
         }
-        return withExtendedLifetime(lock) {
-            let runner = DaemonRunner(
-                config: config, overrides: overrides, logger: logger, store: store, signals: signals,
-                notifier: notifier)
-            return runner.run()
-        }
+        let runner = DaemonRunner(
+            config: config, overrides: overrides, logger: logger, session: session, signals: signals,
+            notifier: notifier)
+        return runner.run()
     }
 
-    private func open() -> Result<(WriterLock, Store), OpenFailure> {
-        let lock: WriterLock
-        do {
-            lock = try WriterLock.acquire(database: config.database)
-        } catch {
-            logger.error("\(error)", metadata: ["event": "writer_refused", "database": "\(config.database)"])
-            if case .anotherWriter = error { return .failure(OpenFailure(PodpipeExit.anotherWriter)) }
-            return .failure(OpenFailure(PodpipeExit.databaseError))
-        }
+    /// The writer session on the configured database, after checking the drop folder.
+    private func open() -> Result<WriterSession, OpenFailure> {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: config.dataLoad, isDirectory: &isDirectory),
             isDirectory.boolValue
         else {
+            let error = PipelineError.dropFolderMissing(path: config.dataLoad)
             logger.error(
-                "\(PipelineError.dropFolderMissing(path: config.dataLoad))",
-                metadata: ["event": "folder_missing", "folder": "\(config.dataLoad)"])
-            return .failure(OpenFailure(PodpipeExit.configuration))
+                "\(error)", metadata: LogEventKind.folderMissing.metadata(["folder": "\(config.dataLoad)"]))
+            return .failure(OpenFailure(error.exitCode))
         }
         do {
-            return .success((lock, try Store.openForWriting(path: config.database)))
+            return .success(try WriterSession.open(database: config.database, create: true, logger: logger))
+        } catch let error as PipelineError {
+            logger.error(
+                "\(error)", metadata: LogEventKind.writerRefused.metadata(["database": "\(config.database)"]))
+            return .failure(OpenFailure(error.exitCode))
         } catch {
             logger.error("cannot open the database \(config.database): \(error)")
-            return .failure(OpenFailure(PodpipeExit.databaseError))
+            return .failure(OpenFailure(PodpipeExit.code(for: error)))
         }
     }
 }

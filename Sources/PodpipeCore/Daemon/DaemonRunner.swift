@@ -32,7 +32,8 @@ final class DaemonRunner {
     private var config: PodpipeConfig
     private let overrides: PodpipeConfig.Overrides
     private let logger: Logger
-    private let store: Store
+    private let session: WriterSession
+    private var store: Store { session.store }
     private let signals: DaemonSignals
     private let notifier: SystemdNotifier
     private var pipeline: Pipeline
@@ -59,17 +60,16 @@ final class DaemonRunner {
     private var activity = "starting"
 
     init(
-        config: PodpipeConfig, overrides: PodpipeConfig.Overrides, logger: Logger, store: Store,
-        signals: DaemonSignals, notifier: SystemdNotifier
+        config: PodpipeConfig, overrides: PodpipeConfig.Overrides, logger: Logger,
+        session: WriterSession, signals: DaemonSignals, notifier: SystemdNotifier
     ) {
         self.config = config
         self.overrides = overrides
         self.logger = logger
-        self.store = store
+        self.session = session
         self.signals = signals
         self.notifier = notifier
-        self.pipeline = Self.makePipeline(
-            config, store: store, logger: logger, signals: signals, notifier: notifier)
+        self.pipeline = Self.makePipeline(config, session: session, signals: signals, notifier: notifier)
         self.readiness = FileReadiness(mode: config.watchMode, settle: config.settle)
         let now = ISOTime.format(Date())
         self.state = DaemonStateRecord(
@@ -81,17 +81,15 @@ final class DaemonRunner {
     }
 
     static func makePipeline(
-        _ config: PodpipeConfig, store: Store, logger: Logger, signals: DaemonSignals,
+        _ config: PodpipeConfig, session: WriterSession, signals: DaemonSignals,
         notifier: SystemdNotifier
     ) -> Pipeline {
         // Called every 4,096 lines of a file: the stop check, and proof of progress for the
         // watchdog while a large file is read.
-        Pipeline(
-            store: store, settings: config.pipeline, logger: logger,
-            shouldStop: { [signals, notifier] in
-                notifier.watchdogPing()
-                return signals.stopRequested
-            })
+        session.pipeline(config.pipeline) { [signals, notifier] in
+            notifier.watchdogPing()
+            return signals.stopRequested
+        }
     }
 
     static func clock() -> Double { Double(SystemdNotifier.monotonicMicroseconds()) / 1_000_000 }
@@ -106,18 +104,20 @@ final class DaemonRunner {
         writeState()
         logger.info(
             "daemon started",
-            metadata: [
-                "event": "daemon_started", "folder": "\(config.dataLoad)", "database": "\(config.database)",
+            metadata: LogEventKind.daemonStarted.metadata([
+                "folder": "\(config.dataLoad)", "database": "\(config.database)",
                 "pid": "\(getpid())", "watch_mode": "\(effectiveMode.rawValue)",
                 "config": "\(config.configFile ?? "none")", "pending": "\(ready?.count ?? 0)",
-            ])
+            ]))
         activity = "idle"
         if !signals.stopRequested { notifier.ready(status: statusLine()) }
         if let ready { ingest(ready) }
         while !signals.stopRequested {
             if signals.takeReloadRequest() { reload() }
             if signals.takeRefreshRequest() {
-                logger.info("gold refresh requested (SIGUSR1)", metadata: ["event": "gold_refresh_requested"])
+                logger.info(
+                    "gold refresh requested (SIGUSR1)", metadata: LogEventKind.goldRefreshRequested.metadata()
+                )
                 goldDueAt = 0
             }
             drainWatch()
@@ -140,10 +140,10 @@ final class DaemonRunner {
         writeState()
         logger.info(
             "daemon stopped",
-            metadata: [
-                "event": "daemon_stopped", "signal": "\(name)", "loaded": "\(state.filesLoaded)",
+            metadata: LogEventKind.daemonStopped.metadata([
+                "signal": "\(name)", "loaded": "\(state.filesLoaded)",
                 "failed": "\(state.filesFailed)",
-            ])
+            ]))
         return PodpipeExit.success
     }
 
@@ -176,7 +176,8 @@ final class DaemonRunner {
             // Said once per distinct reason; retried at every listing.
             if !folderMissing && lastWatchWarning != error.description {
                 logger.warning(
-                    "\(error)", metadata: ["event": "watch_degraded", "folder": "\(config.dataLoad)"])
+                    "\(error)",
+                    metadata: LogEventKind.watchDegraded.metadata(["folder": "\(config.dataLoad)"]))
                 lastWatchWarning = error.description
             }
         }
@@ -190,12 +191,12 @@ final class DaemonRunner {
             case .overflow:
                 logger.warning(
                     "inotify queue overflowed: events were lost, rescanning the folder",
-                    metadata: ["event": "watch_overflow", "folder": "\(config.dataLoad)"])
+                    metadata: LogEventKind.watchOverflow.metadata(["folder": "\(config.dataLoad)"]))
                 requestPass(after: 0)
             case .folderGone:
                 logger.error(
                     "the drop folder was removed or moved; watching again when it is back",
-                    metadata: ["event": "folder_missing", "folder": "\(config.dataLoad)"])
+                    metadata: LogEventKind.folderMissing.metadata(["folder": "\(config.dataLoad)"]))
                 folderMissing = true
                 requestPass(after: 0)
             case .created:
@@ -248,7 +249,8 @@ final class DaemonRunner {
         } catch {
             if !folderMissing {
                 logger.error(
-                    "\(error)", metadata: ["event": "folder_missing", "folder": "\(config.dataLoad)"])
+                    "\(error)",
+                    metadata: LogEventKind.folderMissing.metadata(["folder": "\(config.dataLoad)"]))
             }
             folderMissing = true
             watcher?.unwatch()
@@ -279,12 +281,12 @@ final class DaemonRunner {
         scheduleRetry()
         logger.debug(
             "folder listed",
-            metadata: [
-                "event": "folder_listed", "files": "\(listing.candidates.count)",
+            metadata: LogEventKind.folderListed.metadata([
+                "files": "\(listing.candidates.count)",
                 "pending": "\(pending.count)",
                 "ready": "\(ready.count)", "ignored": "\(listing.ignored.count)",
                 "being_written": "\(readiness.namesBeingWritten.count)",
-            ])
+            ]))
         return ready
     }
 
@@ -309,7 +311,7 @@ final class DaemonRunner {
             } catch PipelineError.interrupted {
                 logger.notice(
                     "\(PipelineError.interrupted)",
-                    metadata: ["file": "\(candidate.name)", "event": "file_interrupted"])
+                    metadata: LogEventKind.fileInterrupted.metadata(["file": "\(candidate.name)"]))
                 return
             } catch {
                 passFailed(error)
@@ -341,7 +343,7 @@ final class DaemonRunner {
         activity = "degraded: \(error)"
         logger.error(
             "pass failed, retrying in \(Int(delay)) s: \(error)",
-            metadata: ["event": "pass_failed", "failures": "\(passFailures)"])
+            metadata: LogEventKind.passFailed.metadata(["failures": "\(passFailures)"]))
     }
 
     private func noteIgnored(_ ignored: [(name: String, reason: String)]) {
@@ -349,7 +351,7 @@ final class DaemonRunner {
         for (name, reason) in ignored where !loggedIgnored.contains(name) {
             logger.info(
                 "ignored: \(reason)",
-                metadata: ["event": "file_ignored", "file": "\(name)", "reason": "\(reason)"])
+                metadata: LogEventKind.fileIgnored.metadata(["file": "\(name)", "reason": "\(reason)"]))
         }
         loggedIgnored = names
     }
@@ -371,7 +373,7 @@ final class DaemonRunner {
         activity = "refreshing gold"
         notifier.status(statusLine())
         do {
-            if try pipeline.refreshGoldIfStale() != nil {
+            if try session.refreshGoldIfStale() != nil {
                 goldRefreshedAt = Date()
                 state.lastRefreshAt = ISOTime.format(Date())
                 stateDirty = true
@@ -382,7 +384,7 @@ final class DaemonRunner {
             goldDueAt = Self.clock() + delay
             logger.error(
                 "gold refresh failed, retrying in \(Int(delay)) s: \(error)",
-                metadata: ["event": "gold_refresh_failed"])
+                metadata: LogEventKind.goldRefreshFailed.metadata())
         }
         activity = previous
     }
@@ -405,7 +407,8 @@ final class DaemonRunner {
             try store.pool.write { db in try record.save(db) }
         } catch {
             logger.warning(
-                "cannot record the daemon's heartbeat: \(error)", metadata: ["event": "heartbeat_failed"])
+                "cannot record the daemon's heartbeat: \(error)",
+                metadata: LogEventKind.heartbeatFailed.metadata())
         }
     }
 
@@ -442,14 +445,14 @@ final class DaemonRunner {
         switch result {
         case .success(let loaded): next = loaded
         case .failure(let error):
-            logger.error("\(error)", metadata: ["event": "reload_failed"])
+            logger.error("\(error)", metadata: LogEventKind.reloadFailed.metadata())
             notifier.ready(status: statusLine())
             return
         }
         if next.database != config.database {
             logger.warning(
                 "the database cannot change while running (it needs the writer lock): keeping \(config.database); restart podpiped to use \(next.database)",
-                metadata: ["event": "reload_failed", "database": "\(next.database)"])
+                metadata: LogEventKind.reloadFailed.metadata(["database": "\(next.database)"]))
             next.database = config.database
         }
         let changed = Self.changedKeys(from: config, to: next)
@@ -459,8 +462,7 @@ final class DaemonRunner {
         config = next
         PodpipeLogging.control?.apply(next)
         if next.pipeline != pipeline.settings {
-            pipeline = Self.makePipeline(
-                next, store: store, logger: logger, signals: signals, notifier: notifier)
+            pipeline = Self.makePipeline(next, session: session, signals: signals, notifier: notifier)
         }
         readiness.settle = max(0, next.settle)
         if watchChanged {
@@ -481,12 +483,11 @@ final class DaemonRunner {
         requestPass(after: 0)
         logger.notice(
             "configuration reloaded",
-            metadata: [
-                "event": "daemon_reloaded",
+            metadata: LogEventKind.daemonReloaded.metadata([
                 "changed": "\(changed.isEmpty ? "nothing" : changed.joined(separator: ","))",
                 "config": "\(next.configFile ?? "none")", "watch_mode": "\(effectiveMode.rawValue)",
                 "folder": "\(next.dataLoad)",
-            ])
+            ]))
         notifier.ready(status: statusLine())
     }
 

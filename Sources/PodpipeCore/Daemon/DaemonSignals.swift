@@ -119,7 +119,7 @@ public final class DaemonSignals: Sendable {
         notifier.stopping(status: "stopping on \(name): finishing or rolling back the current file")
         logger.notice(
             "stopping on \(name): the file in progress is rolled back and read again at the next start",
-            metadata: ["event": "daemon_stopping", "signal": "\(name)"])
+            metadata: LogEventKind.daemonStopping.metadata(["signal": "\(name)"]))
     }
 }
 

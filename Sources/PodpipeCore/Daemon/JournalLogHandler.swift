@@ -6,32 +6,14 @@ import Logging
     import Glibc
 #endif
 
-/// The fixed `MESSAGE_ID`s of podpipe's journal records, one per kind of event, chosen by
-/// the `event` metadata key of a log call (`journalctl MESSAGE_ID=…` finds every record of a
-/// kind across versions; the ids never change once shipped).
+/// The fixed `MESSAGE_ID`s of podpipe's journal records, chosen by the `event` metadata key
+/// of a log call (``LogEventKind`` holds them).
 public enum PodpipeMessageID {
     /// `event` metadata value → 128-bit id (32 lower-case hex digits).
-    public static let byEvent: [String: String] = [
-        "daemon_started": "d4698c1b35854f0d83eb2fc333dbd54d",
-        "daemon_stopping": "97281d473c0740209c5fce1dba921f1c",
-        "daemon_stopped": "87d9e10311c942eaad3e048d6bb5ec56",
-        "daemon_reloaded": "0681bb1840e9444bb88899e558ed2239",
-        "reload_failed": "7f71e758290c461898e7d1016a7be260",
-        "writer_refused": "985709f9b1ac4b33825f490144a19cca",
-        "file_loaded": "390321c69b4e4939844bad30e75562d3",
-        "file_rejected": "b67f41d1925844e9910eaab8cf125958",
-        "file_duplicate": "8525d64c726c4879aa5eccca6d182ee0",
-        "file_failed": "771fbfb7d68b4f99ac0a52513357c4c1",
-        "file_new_version": "f44da501ddf744c2a651b9670cca08ce",
-        "file_ignored": "e420ecf69cc745e4b5bde31d2f5f5eee",
-        "gold_refreshed": "d5dfbd7c07b3490aa56afad39a674813",
-        "gold_refresh_failed": "bf2b63385b064e9b8c5f8d9ed277951c",
-        "pass_failed": "8c03536b90fd41e6a06e1e42a5c8eea9",
-        "pass_finished": "90835cbcb4e04ebf817673bfba6ae846",
-        "watch_degraded": "7333bff6b58c4d93987b3773d7c4abb8",
-        "watch_overflow": "bb737d3621b242f9baf8748d26b90436",
-        "folder_missing": "bf336a37f4594997bbd160c3da74b959",
-    ]
+    public static let byEvent: [String: String] = Dictionary(
+        uniqueKeysWithValues: LogEventKind.allCases.compactMap { event in
+            event.messageID.map { (event.rawValue, $0) }
+        })
 
     /// The id for a record whose `event` metadata is `event`, if that kind has one.
     public static func forEvent(_ event: String) -> String? { byEvent[event] }

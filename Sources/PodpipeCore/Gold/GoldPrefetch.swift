@@ -19,7 +19,7 @@ import PodpipeRules
 /// Anything else (a backlog from an earlier run, a failed file, more than `limit` events or
 /// a file that looks larger, the thread falling behind, an error) drops the batch, and the
 /// refresh scans as before.
-final class GoldPrefetch: @unchecked Sendable {
+final class GoldPrefetch: IngestObserver, @unchecked Sendable {
     private let reader: any DatabaseReader
     private let limit: Int
     /// Guards `pending`, `working` and `accepting`.
@@ -38,6 +38,8 @@ final class GoldPrefetch: @unchecked Sendable {
     /// Gold's watermark and generation when gathering started.
     private var gold: GoldMark?
     private var dropped = false
+    /// Rows of the current file were gathered (a rollback then drops the batch).
+    private var fileGathered = false
 
     /// - Parameters:
     ///   - reader: reads gold's state for the probes (the writer's pool: its readers see the
@@ -53,7 +55,7 @@ final class GoldPrefetch: @unchecked Sendable {
     /// A file guessed to hold more than `limit` events is not gathered (the refresh would
     /// scan anyway): a 1 GB file into an existing database peaked at 86 MB instead of 62 MB
     /// while its first 200k events were gathered and then dropped.
-    func beginFile(silverLast: Int64, expectedEvents: Int64 = 0, _ db: Database) throws {
+    func eventFileBegins(silverLast: Int64, expectedEvents: Int64, _ db: Database) throws {
         let state = try GoldState.read(db)
         let gold: GoldMark? =
             if let watermark = state.watermark, state.seenGeneration == state.generation,
@@ -70,8 +72,18 @@ final class GoldPrefetch: @unchecked Sendable {
     }
 
     /// Rows the writer just inserted into silver: the valid `lines` marked in `inserted`.
-    func gather(_ lines: [ParsedLine], inserted: [Bool]) {
+    func eventRowsInserted(_ lines: [ParsedLine], inserted: [Bool]) {
         hand(.rows(lines, inserted))
+    }
+
+    /// The current file's rows were rolled back: if some were gathered, the batch is no
+    /// longer silver's and is dropped (the refresh scans).
+    func fileRolledBack() {
+        hand(.fileEnded(committed: false))
+    }
+
+    func fileCommitted() {
+        hand(.fileEnded(committed: true))
     }
 
     /// The gathered batch, when it is exactly silver's events in (from, to] and gold is as
@@ -97,6 +109,8 @@ final class GoldPrefetch: @unchecked Sendable {
     private enum Work {
         case begin(silverLast: Int64, gold: GoldMark?)
         case rows([ParsedLine], [Bool])
+        /// The current file's transaction ended.
+        case fileEnded(committed: Bool)
         /// The thread fell behind by more than ``maxPending`` batches: give up.
         case overflow
     }
@@ -113,7 +127,9 @@ final class GoldPrefetch: @unchecked Sendable {
 
     private func hand(_ work: Work) {
         condition.lock()
-        if case .rows = work, !accepting {
+        if case .begin = work {
+        } else if !accepting {
+            // Dropped anyway: no thread wake-up for it.
             condition.unlock()
             return
         }
@@ -163,6 +179,9 @@ final class GoldPrefetch: @unchecked Sendable {
         switch work {
         case .overflow:
             drop()
+        case .fileEnded(let committed):
+            if !committed && fileGathered { drop() }
+            fileGathered = false
         case .begin(let silverLast, let gold):
             guard let gold else { return drop() }
             if let start, let known = self.gold {
@@ -176,6 +195,7 @@ final class GoldPrefetch: @unchecked Sendable {
         case .rows(let lines, let inserted):
             guard start != nil else { return }
             for index in lines.indices where inserted[index] {
+                fileGathered = true
                 guard case .valid(let event) = lines[index].outcome else { continue }
                 let user = tables.users.number(event.userId)
                 let episode = tables.episodes.number(event.episodeId)
@@ -208,6 +228,7 @@ final class GoldPrefetch: @unchecked Sendable {
 
     private func reset() {
         accepting = true
+        fileGathered = false
         dropped = false
         start = nil
         gold = nil

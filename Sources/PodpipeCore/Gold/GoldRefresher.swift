@@ -88,7 +88,7 @@ public struct GoldRefresher: Sendable {
     /// The time of the last refresh that changed gold (`gold.refreshed_at`, ISO 8601 UTC),
     /// or nil when gold was never refreshed.
     public static func refreshedAt(_ db: Database) throws -> String? {
-        try GoldState.value(db, GoldState.Key.refreshedAt)
+        try PipelineState.get(.goldRefreshedAt, db)
     }
 
     /// Brings gold up to date with silver.
@@ -112,7 +112,7 @@ public struct GoldRefresher: Sendable {
         let state = try GoldState.read(db)
         let plan = state.plan(forceFull: forceFull, fullRebuildMinimum: fullRebuildMinimum)
         var summary = GoldRefreshSummary(
-            mode: plan.rawValue, newEvents: 0, durationMs: 0,
+            mode: plan, newEvents: 0, durationMs: 0,
             fromEventId: plan == .full ? 0 : (state.watermark ?? 0),
             toEventId: state.maxEventId, referenceChanged: false,
             generation: state.generation, referenceVersion: state.referenceVersion)
@@ -169,13 +169,13 @@ public struct GoldRefresher: Sendable {
         try GoldState.write(
             db,
             [
-                GoldState.Key.watermark: String(state.maxEventId),
-                GoldState.Key.seenGeneration: state.generation,
-                GoldState.Key.seenReferenceVersion: state.referenceVersion,
-                GoldState.Key.refreshedAt: GoldClock.iso8601(now),
-                GoldState.Key.lastMode: summary.mode,
-                GoldState.Key.lastNewEvents: String(summary.newEvents),
-                GoldState.Key.lastDurationMs: String(summary.durationMs),
+                .goldWatermark: String(state.maxEventId),
+                .goldSeenGeneration: state.generation,
+                .goldSeenReferenceVersion: state.referenceVersion,
+                .goldRefreshedAt: GoldClock.iso8601(now),
+                .goldLastMode: summary.mode.rawValue,
+                .goldLastNewEvents: String(summary.newEvents),
+                .goldLastDurationMs: String(summary.durationMs),
             ])
         return summary
     }
@@ -257,8 +257,8 @@ public struct GoldRefresher: Sendable {
 
 /// What one ``GoldRefresher/refresh(_:now:forceFull:)`` did.
 public struct GoldRefreshSummary: Sendable, Equatable {
-    /// `"incremental"`, `"full"` or `"none"` (silver unchanged: nothing written).
-    public var mode: String
+    /// How gold was refreshed (`none`: silver unchanged, nothing written).
+    public var mode: GoldRefreshMode
     /// Silver events folded into gold by this refresh (all of silver for a full rebuild).
     public var newEvents: Int
     /// Wall time of the refresh, in milliseconds.
@@ -306,23 +306,7 @@ public enum GoldError: Error, CustomStringConvertible {
 
 /// The `pipeline_state` keys the refresher reads and writes.
 enum GoldState {
-    enum Key {
-        // Written by the ingest (read only here).
-        static let silverGeneration = "silver.generation"
-        static let silverReferenceVersion = "silver.reference_version"
-        // Owned by gold.
-        static let watermark = "gold.watermark_event_id"
-        static let seenGeneration = "gold.seen_generation"
-        static let seenReferenceVersion = "gold.seen_reference_version"
-        static let refreshedAt = "gold.refreshed_at"
-        static let lastMode = "gold.last_mode"
-        static let lastNewEvents = "gold.last_new_events"
-        static let lastDurationMs = "gold.last_duration_ms"
-    }
-
-    enum Plan: String {
-        case none, incremental, full
-    }
+    typealias Plan = GoldRefreshMode
 
     struct Snapshot {
         var generation: String
@@ -354,10 +338,11 @@ enum GoldState {
     static func read(_ db: Database) throws -> Snapshot {
         let rows = try Row.fetchAll(
             db, sql: "SELECT key, value FROM pipeline_state WHERE key IN (?, ?, ?, ?, ?)",
-            arguments: [
-                Key.silverGeneration, Key.silverReferenceVersion, Key.watermark,
-                Key.seenGeneration, Key.seenReferenceVersion,
-            ])
+            arguments: StatementArguments(
+                [
+                    PipelineStateKey.silverGeneration, .silverReferenceVersion, .goldWatermark,
+                    .goldSeenGeneration, .goldSeenReferenceVersion,
+                ].map(\.rawValue)))
         var values: [String: String] = [:]
         for row in rows {
             if let key: String = row["key"], let value: String = row["value"] {
@@ -370,28 +355,18 @@ enum GoldState {
             try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM gold_reference_change)")
             ?? false
         return Snapshot(
-            generation: values[Key.silverGeneration] ?? "0",
-            referenceVersion: values[Key.silverReferenceVersion] ?? "0",
-            seenGeneration: values[Key.seenGeneration],
-            seenReferenceVersion: values[Key.seenReferenceVersion],
-            watermark: values[Key.watermark].flatMap { Int64($0) },
+            generation: values[PipelineStateKey.silverGeneration.rawValue] ?? "0",
+            referenceVersion: values[PipelineStateKey.silverReferenceVersion.rawValue] ?? "0",
+            seenGeneration: values[PipelineStateKey.goldSeenGeneration.rawValue],
+            seenReferenceVersion: values[PipelineStateKey.goldSeenReferenceVersion.rawValue],
+            watermark: values[PipelineStateKey.goldWatermark.rawValue].flatMap { Int64($0) },
             maxEventId: maxEventId,
             referenceChangesPending: pending)
     }
 
-    static func value(_ db: Database, _ key: String) throws -> String? {
-        try String.fetchOne(
-            db, sql: "SELECT value FROM pipeline_state WHERE key = ?", arguments: [key])
-    }
-
-    static func write(_ db: Database, _ values: [String: String]) throws {
-        for (key, value) in values.sorted(by: { $0.key < $1.key }) {
-            try db.execute(
-                sql: """
-                    INSERT INTO pipeline_state (key, value) VALUES (?, ?)
-                    ON CONFLICT (key) DO UPDATE SET value = excluded.value
-                    """,
-                arguments: [key, value])
+    static func write(_ db: Database, _ values: [PipelineStateKey: String]) throws {
+        for (key, value) in values.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            try PipelineState.set(key, value, db)
         }
     }
 }
@@ -421,4 +396,14 @@ enum GoldClock {
         let day = Timestamps.dayNumber(midnight)
         return day >= firstDay ? day : nil
     }
+}
+
+/// How a gold refresh ran.
+public enum GoldRefreshMode: String, Sendable, Equatable {
+    /// Silver unchanged since the last refresh: nothing was written.
+    case none
+    /// The events past the watermark (and changed reference rows) were folded in.
+    case incremental
+    /// Gold was rebuilt from all of silver.
+    case full
 }

@@ -89,8 +89,8 @@ struct EventFileLoader {
     let validator: EventValidator
     let lineReader: LineReader
     let shouldStop: @Sendable () -> Bool
-    /// Gathers the inserted rows for the next incremental gold refresh (nil: not gathered).
-    var prefetch: GoldPrefetch? = nil
+    /// Told of the rows inserted into silver (nil: nobody listens).
+    var observer: (any IngestObserver)? = nil
 
     /// Longest raw text kept in bronze for a line that exceeded the line-length limit.
     static let truncatedRawBytes = 4096
@@ -117,8 +117,7 @@ struct EventFileLoader {
         // consecutive rowids): the ledger records that range (migration 0004).
         let before = try Int64.fetchOne(db, sql: "SELECT max(bronze_id) FROM bronze_event") ?? 0
         // Bytes per event line assumed to guess a file's events (generated lines are ~125
-        // bytes; gzip compresses NDJSON about 8-fold): the gold prefetch skips files too
-        // large for an incremental batch instead of holding their keys until it gives up.
+        // bytes; gzip compresses NDJSON about 8-fold), for observers that skip large files.
         let expectedEvents = source.currentSize() / 128 * (source.gzip ? 8 : 1)
         var counts = try write(from: handOff, fileId: fileId, db: db, expectedEvents: expectedEvents)
         if let last = try Int64.fetchOne(db, sql: "SELECT max(bronze_id) FROM bronze_event"),
@@ -218,7 +217,8 @@ struct EventFileLoader {
             many: silverMany, one: silverOne,
             insertedLines: try BulkStatement(db, sql: Self.insertedLinesSQL),
             lastEventId: try Int64.fetchOne(db, sql: "SELECT max(event_id) FROM silver_event") ?? 0)
-        try prefetch?.beginFile(silverLast: silver.lastEventId, expectedEvents: expectedEvents, db)
+        try observer?.eventFileBegins(
+            silverLast: silver.lastEventId, expectedEvents: expectedEvents, db)
         let bronzeMany = try BulkStatement(db, sql: Self.bronzeSQL(rows: many))
         let bronzeOne = try BulkStatement(db, sql: Self.bronzeSQL(rows: 1))
         var counts = FileLoadCounts()
@@ -250,7 +250,7 @@ struct EventFileLoader {
                 for index in group {
                     try insertSilver([index], lines, silver.one, fileId, &silver, &inserted)
                 }
-                prefetch?.gather(lines, inserted: inserted)
+                observer?.eventRowsInserted(lines, inserted: inserted)
                 // Bronze: every line, with its outcome.
                 var next = 0
                 while next < lines.count {

@@ -191,7 +191,7 @@ struct ReferenceFileLoader {
             counts.rejection = .unreadable("the CSV file has a header but no records")
         }
         if counts.rowsLoaded > 0 {
-            try PipelineState.increment("silver.reference_version", db)
+            try PipelineState.increment(.silverReferenceVersion, db)
         }
         return counts
     }
@@ -228,25 +228,5 @@ struct ReferenceFileLoader {
             out += ": " + JSONText.string(value)
         }
         return out + "}"
-    }
-}
-
-/// Counters in `pipeline_state` that tell gold what changed in silver.
-public enum PipelineState {
-    public static func get(_ key: String, _ db: Database) throws -> String? {
-        try String.fetchOne(db, sql: "SELECT value FROM pipeline_state WHERE key = ?", arguments: [key])
-    }
-
-    public static func set(_ key: String, _ value: String?, _ db: Database) throws {
-        try db.execute(
-            sql: """
-                INSERT INTO pipeline_state (key, value) VALUES (?, ?)
-                ON CONFLICT (key) DO UPDATE SET value = excluded.value
-                """, arguments: [key, value])
-    }
-
-    public static func increment(_ key: String, _ db: Database) throws {
-        let current = Int(try get(key, db) ?? "0") ?? 0
-        try set(key, String(current + 1), db)
     }
 }

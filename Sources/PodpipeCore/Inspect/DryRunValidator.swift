@@ -14,11 +14,8 @@ public struct DryRunFile: Sendable, Codable, Equatable {
     public var name: String
     /// `events`, `episodes`, `users`; nil when the name is not an input kind.
     public var kind: String?
-    /// `loaded` (possibly with rejected rows), `rejected` (the whole file), `duplicate`
-    /// (same bytes as a file in the ledger or earlier in this run), `unchanged` (this very
-    /// file is already in the ledger: podpiped skips it), `ignored` (not an input name),
-    /// `failed` (an I/O error: podpiped would retry).
-    public var outcome: String
+    /// What podpiped would do with it.
+    public var outcome: DryRunOutcome
     public var message: String?
     public var sha256: String?
     public var sizeBytes: Int64
@@ -35,6 +32,31 @@ public struct DryRunFile: Sendable, Codable, Equatable {
     public var referenceChanged: Int?
     /// The first rejected rows (at most the run's `sampleLimit`).
     public var rejects: [DryRunReject] = []
+}
+
+/// What `podpipectl validate` says podpiped would do with a file.
+public enum DryRunOutcome: String, Sendable, Codable, Equatable {
+    /// Loaded (possibly with rejected rows).
+    case loaded
+    /// The whole file is unusable.
+    case rejected
+    /// The same bytes as a file in the ledger or earlier in this run.
+    case duplicate
+    /// This very file is already in the ledger: podpiped skips it.
+    case unchanged
+    /// Not an input name (or not a regular file).
+    case ignored
+    /// An I/O error: podpiped would retry.
+    case failed
+
+    init(_ decision: FileDecision) {
+        switch decision {
+        case .loaded: self = .loaded
+        case .rejected: self = .rejected
+        case .duplicate: self = .duplicate
+        case .unchanged: self = .unchanged
+        }
+    }
 }
 
 /// One rejected row of a dry run.
@@ -55,7 +77,7 @@ public struct DryRunReport: Sendable, Codable, Equatable {
     /// True when every file would be loaded (rows may be rejected), or is unchanged or a
     /// duplicate; false when one would be rejected, ignored or fail.
     public var allFilesUsable: Bool {
-        files.allSatisfy { ["loaded", "duplicate", "unchanged"].contains($0.outcome) }
+        files.allSatisfy { [.loaded, .duplicate, .unchanged].contains($0.outcome) }
     }
 
     /// True when some row or file would be rejected.
@@ -72,9 +94,9 @@ public struct DryRunReport: Sendable, Codable, Equatable {
         for file in files {
             out += "\(file.path)\n"
             let kind = file.kind.map { "\($0), " } ?? ""
-            out += "  would be  \(file.outcome) (\(kind)\(file.sizeBytes) bytes)\n"
+            out += "  would be  \(file.outcome.rawValue) (\(kind)\(file.sizeBytes) bytes)\n"
             if let message = file.message { out += "  note      \(message)\n" }
-            if file.outcome == "loaded" || (file.outcome == "rejected" && file.rowsRead > 0) {
+            if file.outcome == .loaded || (file.outcome == .rejected && file.rowsRead > 0) {
                 out +=
                     "  rows      \(file.rowsRead) read · \(file.rowsLoaded) to silver · \(file.rowsRejected) rejected · \(file.rowsDuplicate) duplicate\n"
             }
@@ -98,7 +120,7 @@ public struct DryRunReport: Sendable, Codable, Equatable {
                 }
             }
         }
-        let loaded = files.filter { $0.outcome == "loaded" }.count
+        let loaded = files.filter { $0.outcome == .loaded }.count
         let rows = files.reduce(Int64(0)) { $0 + $1.rowsLoaded }
         let rejectedRows = files.reduce(Int64(0)) { $0 + $1.rowsRejected }
         let duplicates = files.reduce(Int64(0)) { $0 + $1.rowsDuplicate }
@@ -165,7 +187,7 @@ public struct DryRunValidator: Sendable {
                     (
                         DryRunFile(
                             path: path, name: candidate.name, kind: candidate.kind.rawValue,
-                            outcome: "loaded", sizeBytes: candidate.size), candidate
+                            outcome: .loaded, sizeBytes: candidate.size), candidate
                     ))
             case .skipped(let file):
                 skipped.append(file)
@@ -180,10 +202,10 @@ public struct DryRunValidator: Sendable {
         }
         try queue.inDatabase { db in
             try db.execute(sql: try SQLResource.load("inspect", "dry_run_shadow"))
-            var seen: [String: String] = [:]  // sha256 → name, earlier in this run
-            for (index, item) in candidates.enumerated() {
+            var session = DryRunIngestSession(db: db)
+            for item in candidates {
                 var file = item.file
-                try load(item.candidate, fileId: -Int64(index + 1), into: &file, seen: &seen, db: db)
+                try load(item.candidate, into: &file, session: &session)
                 files.append(file)
             }
         }
@@ -221,10 +243,10 @@ public struct DryRunValidator: Sendable {
         let lastSlash = rawPath.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0
         let name = DropFolder.displayName(Array(rawPath[lastSlash...]))
         let cPath = rawPath.map { CChar(bitPattern: $0) } + [0]
-        var file = DryRunFile(path: path, name: name, outcome: "ignored", sizeBytes: 0)
+        var file = DryRunFile(path: path, name: name, outcome: .ignored, sizeBytes: 0)
         var st = stat()
         guard stat(cPath, &st) == 0 else {
-            file.outcome = "failed"
+            file.outcome = .failed
             file.message =
                 InspectError.unreadable(path: path, reason: String(cString: strerror(errno))).description
             return .skipped(file)
@@ -258,113 +280,51 @@ public struct DryRunValidator: Sendable {
                 rawPath: resolvedText.utf8.elementsEqual(resolved) ? nil : resolved))
     }
 
-    /// Runs the real loader for one file into the TEMP tables; mirrors
-    /// `Pipeline.loadInTransaction` (rejection, duplicate and version rules).
-    func load(
-        _ candidate: Candidate, fileId: Int64, into file: inout DryRunFile,
-        seen: inout [String: String], db: Database
-    ) throws {
-        let source: ChunkSource
-        do {
-            source = try ChunkSource(candidate)
-        } catch let error as ReadError {
-            file.outcome = error.isPermanent ? "rejected" : "failed"
-            file.message = error.description
-            return
-        }
-        try db.execute(sql: "SAVEPOINT dry_run_file")
-        var counts = FileLoadCounts()
-        var rejection: FileRejection?
-        do {
-            counts = try Pipeline.loadRows(
-                candidate.kind, source: source, fileId: fileId, db: db,
+    /// Runs the per-file procedure podpiped runs (``FileIngest``) over the dry-run session:
+    /// the rows go to the TEMP tables, the ledger is only read.
+    func load(_ candidate: Candidate, into file: inout DryRunFile, session: inout DryRunIngestSession)
+        throws
+    {
+        let procedure = FileIngest(
+            rules: FileRules(
                 validator: EventValidator(
-                    now: Int64(now.timeIntervalSince1970),
-                    allowedFutureSkewSeconds: futureSkewSeconds),
-                maxLineBytes: maxLineBytes, shouldStop: { false })
-            rejection = counts.rejection
-        } catch let error as FileRejection {
-            rejection = error
-        } catch let error as ReadError {
-            try db.execute(sql: "ROLLBACK TO dry_run_file; RELEASE dry_run_file")
-            file.outcome = error.isPermanent ? "rejected" : "failed"
-            file.message = error.description
-            return
-        }
-        if let rejection, !(counts.rejection == rejection) {
-            try db.execute(sql: "ROLLBACK TO dry_run_file")
-            counts = FileLoadCounts()
-        }
+                    now: Int64(now.timeIntervalSince1970), allowedFutureSkewSeconds: futureSkewSeconds),
+                maxLineBytes: maxLineBytes, shouldStop: { false }))
+        let result: FileIngestResult
+        try session.db.execute(sql: "SAVEPOINT dry_run_file")
         do {
-            try source.drain()
+            result = try procedure.run(candidate, started: Date(), session: &session)
+            try session.db.execute(sql: "RELEASE dry_run_file")
         } catch let error as ReadError {
-            try db.execute(sql: "ROLLBACK TO dry_run_file; RELEASE dry_run_file")
-            file.outcome = error.isPermanent ? "rejected" : "failed"
+            // podpiped records these `failed` and retries (nothing of the file is kept).
+            try session.db.execute(sql: "ROLLBACK TO dry_run_file; RELEASE dry_run_file")
+            file.outcome = .failed
             file.message = error.description
             return
         }
-        let sha = source.digestHex()
-        file.sha256 = sha
-        file.sizeBytes = source.bytesRead
-
-        // Same bytes as a file of the ledger or of this run: a duplicate, nothing loaded.
-        let original = try Ledger.original(withSHA256: sha, db)
-        if original != nil || seen[sha] != nil {
-            try db.execute(sql: "ROLLBACK TO dry_run_file; RELEASE dry_run_file")
-            if let original, Ledger.nameKey(original.name) == Ledger.nameKey(candidate.name) {
-                file.outcome = "unchanged"
-                file.message =
-                    "already in the ledger as file \(original.fileId ?? 0) (\(original.state.rawValue), \(original.finishedAt)): podpiped skips it"
-            } else if let original {
-                file.outcome = "duplicate"
-                file.message =
-                    "same bytes as \(original.name) (file \(original.fileId ?? 0), \(original.state.rawValue)); podpiped would record it as a duplicate and load nothing"
-            } else {
-                file.outcome = "duplicate"
-                file.message =
-                    "same bytes as \(seen[sha] ?? "") given earlier in this run; podpiped would load it once"
-            }
-            return
-        }
-        seen[sha] = candidate.name
-        let previous = try LedgerEntry.fetchOne(
-            db,
-            sql:
-                "SELECT * FROM ingest_file WHERE name = ? AND state <> 'failed' ORDER BY file_id DESC LIMIT 1",
-            arguments: [candidate.name])
-        var notes: [String] = []
-        if let previous {
-            notes.append(
-                candidate.kind == .events
-                    ? "new version of \(candidate.name) (ledger file \(previous.fileId ?? 0)); its events are de-duplicated against the earlier version"
-                    : "new version of \(candidate.name) (ledger file \(previous.fileId ?? 0)); its rows update the earlier ones (the latest file wins)"
-            )
-        }
-        file.rowsRead = counts.rowsRead
-        file.rowsLoaded = counts.rowsLoaded
-        file.rowsRejected = counts.rowsRejected
-        file.rowsDuplicate = counts.rowsDuplicate
-        file.firstError = counts.firstError
-        file.firstErrorLine = counts.firstErrorLine
-        if let rejection {
-            file.outcome = "rejected"
-            notes.insert(rejection.message, at: 0)
-            file.firstError = file.firstError ?? rejection.message
-        } else {
-            file.outcome = "loaded"
-        }
-        try collectRejects(fileId: fileId, kind: candidate.kind, into: &file, db: db)
-        if candidate.kind != .events && file.outcome == "loaded" {
+        file.outcome = DryRunOutcome(result.decision)
+        file.message = result.message
+        // A file whose bytes could not be read has no digest (the ledger names it instead).
+        file.sha256 = result.entry.sha256.hasPrefix("unreadable:") ? nil : result.entry.sha256
+        file.sizeBytes = result.entry.sizeBytes
+        guard result.decision == .loaded || result.decision == .rejected else { return }
+        file.rowsRead = result.counts.rowsRead
+        file.rowsLoaded = result.counts.rowsLoaded
+        file.rowsRejected = result.counts.rowsRejected
+        file.rowsDuplicate = result.counts.rowsDuplicate
+        file.firstError = result.entry.firstError
+        file.firstErrorLine = result.counts.firstErrorLine
+        let fileId = result.entry.fileId ?? 0
+        try collectRejects(fileId: fileId, kind: candidate.kind, into: &file, db: session.db)
+        if candidate.kind != .events && result.decision == .loaded {
             if let row = try Row.fetchOne(
-                db, sql: try SQLResource.load("inspect", "dry_run_reference_changes"),
+                session.db, sql: try SQLResource.load("inspect", "dry_run_reference_changes"),
                 arguments: ["file_id": fileId])
             {
                 file.referenceAdded = row["added"]
                 file.referenceChanged = row["changed"]
             }
         }
-        file.message = notes.isEmpty ? nil : notes.joined(separator: "; ")
-        try db.execute(sql: "RELEASE dry_run_file")
     }
 
     /// Code counts and the first rejected rows of the file, from the TEMP bronze tables.
@@ -393,6 +353,52 @@ public struct DryRunValidator: Sendable {
         ).map { row in
             DryRunReject(line: row["line_no"] ?? 0, codes: row["error_codes"] ?? "", raw: row["raw"] ?? "")
         }
+    }
+}
+
+/// The per-file procedure's store in a dry run: the file's rows go to the connection's
+/// TEMP twins of the tables, the ledger is read and never written; files of the run get
+/// negative ids, and their digests are remembered so a later copy in the same run is a
+/// duplicate, as it would be in podpiped.
+struct DryRunIngestSession: IngestSession {
+    let db: Database
+    private var nextFileId: Int64 = 0
+    /// sha256 → name, of the files recorded earlier in this run.
+    private var seen: [String: String] = [:]
+
+    init(db: Database) {
+        self.db = db
+    }
+
+    mutating func claim(_ entry: LedgerEntry) throws -> LedgerClaim {
+        nextFileId -= 1
+        return LedgerClaim(
+            fileId: nextFileId, attempts: 1, previous: try Ledger.latestSettled(named: entry.name, db))
+    }
+
+    func hasFile(ofSize size: Int64, other fileId: Int64) throws -> Bool {
+        try Ledger.hasFile(ofSize: size, other: fileId, db)
+    }
+
+    func knownBytes(sha256: String, other fileId: Int64) throws -> KnownBytes? {
+        if let original = try Ledger.original(withSHA256: sha256, db) { return .ledger(original) }
+        return seen[sha256].map { .earlierInRun(name: $0) }
+    }
+
+    mutating func settleUnchanged(_ entry: LedgerEntry, original: LedgerEntry) throws {}
+
+    mutating func record(_ entry: LedgerEntry) throws {
+        if entry.state == .loaded || entry.state == .rejected { seen[entry.sha256] = entry.name }
+    }
+
+    func beginRows() throws { try db.execute(sql: "SAVEPOINT dry_run_rows") }
+    func undoRows() throws { try db.execute(sql: "ROLLBACK TO dry_run_rows") }
+    func keepRows() throws { try db.execute(sql: "RELEASE dry_run_rows") }
+
+    func loadRows(_ kind: FileKind, source: ChunkSource, fileId: Int64, rules: FileRules) throws
+        -> FileLoadCounts
+    {
+        try FileRowsLoader.load(kind, source: source, fileId: fileId, rules: rules, db: db, observer: nil)
     }
 }
 

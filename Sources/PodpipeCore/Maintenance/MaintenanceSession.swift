@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import Logging
 
 /// Errors of the maintenance commands (`reprocess`, `revalidate`, `refresh`), with what to
 /// do about them.
@@ -23,33 +23,20 @@ public enum MaintenanceError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// The writer's side of a maintenance command: the writer lock (held for the session's
-/// lifetime) and the store opened for writing. The database must already exist.
-public final class MaintenanceSession: Sendable {
-    public let lock: WriterLock
-    public let store: Store
-
-    /// Takes the writer lock and opens the database for writing.
+extension WriterSession {
+    /// The writer's side of a maintenance command: the writer lock (held for the session's
+    /// lifetime) and the store opened for writing. The database must already exist.
     ///
     /// - Parameter command: the podpipectl subcommand, named in the error message.
     /// - Throws: ``MaintenanceError/writerBusy(database:holder:command:)`` when another
     ///   writer holds the lock; `StoreError` for a missing database or one from a newer
     ///   podpipe; `PipelineError.database` when the lock file cannot be created.
-    public static func open(database: String, command: String) throws -> MaintenanceSession {
-        // The read-only checks first: a missing file is not created, a newer schema is
-        // refused before anything is written.
-        _ = try Store.openForReading(path: database)
-        let lock: WriterLock
+    public static func forMaintenance(database: String, command: String) throws -> WriterSession {
         do {
-            lock = try WriterLock.acquire(database: database)
-        } catch {
-            if case .anotherWriter(_, _, let holder) = error {
-                throw MaintenanceError.writerBusy(database: database, holder: holder, command: command)
-            }
-            throw error
+            return try open(database: database, create: false, logger: Logger(label: "podpipectl"))
+        } catch PipelineError.anotherWriter(_, _, let holder) {
+            throw MaintenanceError.writerBusy(database: database, holder: holder, command: command)
         }
-        let store = try Store.openForWriting(path: database)
-        return MaintenanceSession(lock: lock, store: store)
     }
 
     /// Whether a writer (the daemon, a `--once` pass) holds the lock now, and what its lock
@@ -59,25 +46,5 @@ public final class MaintenanceSession: Sendable {
         let text = try? String(contentsOfFile: database + ".lock", encoding: .utf8)
         let holder = text?.trimmingCharacters(in: .whitespacesAndNewlines)
         return (true, holder?.isEmpty == false ? holder : nil)
-    }
-
-    init(lock: WriterLock, store: Store) {
-        self.lock = lock
-        self.store = store
-    }
-}
-
-/// `podpipectl refresh` when no daemon runs: bring gold up to date now.
-public enum GoldMaintenance {
-    /// Refreshes gold in one transaction: incrementally when silver changed, fully with
-    /// `full`, not at all (mode `none`) when gold is current and `full` is false.
-    public static func refresh(_ session: MaintenanceSession, full: Bool, now: Date = Date())
-        throws -> GoldRefreshSummary
-    {
-        // A transaction of its own that leaves silver alone: a full rebuild may scan silver
-        // through a reader of the pool.
-        try session.store.pool.write { db in
-            try GoldRefresher(scanReader: session.store.pool).refresh(db, now: now, forceFull: full)
-        }
     }
 }

@@ -121,7 +121,7 @@ struct ReferenceReplay {
         if apply && differs {
             try db.execute(sql: try SQLResource.load("maintenance", "reference_replay_apply"))
             if changes.contains(where: \.changesValues) {
-                try PipelineState.increment("silver.reference_version", db)
+                try PipelineState.increment(.silverReferenceVersion, db)
             }
         }
         return changes

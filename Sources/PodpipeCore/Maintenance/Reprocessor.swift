@@ -182,15 +182,15 @@ public enum Reprocessor {
             var replay = ReferenceReplay()
             result.reference = try replay.run(db, apply: true)
         }
-        try PipelineState.increment("silver.generation", db)
-        try PipelineState.set("silver.last_change_at", ISOTime.format(now), db)
-        result.generation = try PipelineState.get("silver.generation", db)
+        try PipelineState.increment(.silverGeneration, db)
+        try PipelineState.set(.silverLastChangeAt, ISOTime.format(now), db)
+        result.generation = try PipelineState.get(.silverGeneration, db)
         return result
     }
 
     /// Plans and, unless `dryRun`, applies in one transaction on the session's store.
     public static func run(
-        names: [String], allVersions: Bool, dryRun: Bool, session: MaintenanceSession
+        names: [String], allVersions: Bool, dryRun: Bool, session: WriterSession
     ) throws -> ReprocessPlan {
         try session.store.pool.write { db in
             let plan = try plan(names: names, allVersions: allVersions, dryRun: dryRun, in: db)

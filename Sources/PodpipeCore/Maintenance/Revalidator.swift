@@ -108,7 +108,7 @@ public struct Revalidator: Sendable {
 
     /// Runs the revalidation in one transaction on the session's store; a dry run rolls it
     /// back and skips gold.
-    public func run(_ session: MaintenanceSession, dryRun: Bool) throws -> RevalidateSummary {
+    public func run(_ session: WriterSession, dryRun: Bool) throws -> RevalidateSummary {
         try session.store.pool.writeWithoutTransaction { db in
             // The scratch copy of silver can be as large as silver: on disk, not in the
             // writer's memory (the store's default is temp_store = MEMORY).
@@ -170,11 +170,11 @@ public struct Revalidator: Sendable {
         try db.execute(
             sql: "DROP TABLE IF EXISTS temp.revalidated_event; DROP TABLE IF EXISTS temp.revalidated_bronze")
         if !dryRun {
-            try PipelineState.increment("silver.generation", db)
-            try PipelineState.set("silver.last_change_at", nowText, db)
-            summary.generation = try PipelineState.get("silver.generation", db)
+            try PipelineState.increment(.silverGeneration, db)
+            try PipelineState.set(.silverLastChangeAt, nowText, db)
+            summary.generation = try PipelineState.get(.silverGeneration, db)
             let gold = try GoldRefresher().refresh(db, now: now, forceFull: true)
-            summary.goldMode = gold.mode
+            summary.goldMode = gold.mode.rawValue
             summary.goldDurationMs = gold.durationMs
         }
         summary.durationMs = Int((DispatchTime.now().uptimeNanoseconds &- started) / 1_000_000)

@@ -97,7 +97,7 @@ public enum Reports {
             asOfDay = day
         }
         guard try db.tableExists("gold_top_episodes_7d") else { throw ReportError.goldMissing }
-        guard try GoldState.value(db, GoldState.Key.refreshedAt) != nil else {
+        guard try PipelineState.get(.goldRefreshedAt, db) != nil else {
             throw ReportError.goldNotRefreshed
         }
 

@@ -178,7 +178,7 @@ public struct StatusReport: Sendable, Codable {
             }
             rows.users = try Int64.fetchOne(db, sql: "SELECT count(*) FROM silver_user") ?? 0
             rows.episodes = try Int64.fetchOne(db, sql: "SELECT count(*) FROM silver_episode") ?? 0
-            let refreshedAt = try PipelineState.get("gold.refreshed_at", db)
+            let refreshedAt = try PipelineState.get(.goldRefreshedAt, db)
             let stale = try GoldRefresher.isStale(db)
             var age: Int?
             if let refreshedAt, let seconds = Timestamps.parse(refreshedAt) {
@@ -214,11 +214,7 @@ public struct StatusReport: Sendable, Codable {
         if let listing = try? DropFolder.list(config.dataLoad) {
             let ledger = try store.pool.read { db in try Ledger.latestByName(db) }
             report.files.pending =
-                listing.candidates.filter { candidate in
-                    guard let entry = ledger[Ledger.nameKey(candidate.name)] else { return true }
-                    return entry.state == .failed
-                        || !(entry.sizeBytes == candidate.size && entry.mtimeNs == candidate.mtimeNs)
-                }.count
+                Ledger.unsettled(listing.candidates, latest: ledger, now: now, ignoreBackoff: true).count
             report.files.ignored = listing.ignored.count
             report.ignoredNames = listing.ignored.map { "\($0.name): \($0.reason)" }
         } else {

@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+
+/// The per-file procedure's store in podpiped: the file's transaction on the writer
+/// connection, the ledger's rows through ``Ledger``, the rows under a savepoint.
+struct LiveIngestSession: IngestSession {
+    let db: Database
+    /// Told of the rows inserted into silver and of their rollback.
+    let observer: (any IngestObserver)?
+
+    mutating func claim(_ entry: LedgerEntry) throws -> LedgerClaim {
+        try Ledger.claim(entry, db)
+    }
+
+    func hasFile(ofSize size: Int64, other fileId: Int64) throws -> Bool {
+        try Ledger.hasFile(ofSize: size, other: fileId, db)
+    }
+
+    func knownBytes(sha256: String, other fileId: Int64) throws -> KnownBytes? {
+        guard let original = try Ledger.original(withSHA256: sha256, db), original.fileId != fileId
+        else { return nil }
+        return .ledger(original)
+    }
+
+    mutating func settleUnchanged(_ entry: LedgerEntry, original: LedgerEntry) throws {
+        try Ledger.settleUnchanged(entry, original: original, db)
+    }
+
+    mutating func record(_ entry: LedgerEntry) throws {
+        try Ledger.record(entry, db)
+        if entry.rowsLoaded > 0 || entry.rowsDuplicate > 0 {
+            try PipelineState.set(.silverLastChangeAt, entry.finishedAt, db)
+        }
+        FaultInjection.reach(.ledgerCommit)
+    }
+
+    func beginRows() throws { try db.execute(sql: "SAVEPOINT file_rows") }
+
+    func undoRows() throws {
+        try db.execute(sql: "ROLLBACK TO file_rows")
+        observer?.fileRolledBack()
+    }
+
+    func keepRows() throws { try db.execute(sql: "RELEASE file_rows") }
+
+    func loadRows(_ kind: FileKind, source: ChunkSource, fileId: Int64, rules: FileRules) throws
+        -> FileLoadCounts
+    {
+        try FileRowsLoader.load(
+            kind, source: source, fileId: fileId, rules: rules, db: db, observer: observer)
+    }
+}
+
+/// Loads a file's rows into bronze and silver by its kind, inside the caller's transaction
+/// (the live ingest and the dry run share it).
+enum FileRowsLoader {
+    static func load(
+        _ kind: FileKind, source: ChunkSource, fileId: Int64, rules: FileRules, db: Database,
+        observer: (any IngestObserver)?
+    ) throws -> FileLoadCounts {
+        switch kind {
+        case .events:
+            let loader = EventFileLoader(
+                validator: rules.validator, lineReader: LineReader(maxLineBytes: rules.maxLineBytes),
+                shouldStop: rules.shouldStop, observer: observer)
+            return try loader.load(source: source, fileId: fileId, db: db)
+        case .episodes, .users:
+            return try ReferenceFileLoader(kind: kind, shouldStop: rules.shouldStop).load(
+                source: source, fileId: fileId, db: db)
+        }
+    }
+}

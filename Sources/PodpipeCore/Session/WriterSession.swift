@@ -1,0 +1,98 @@
+import Foundation
+import GRDB
+import Logging
+
+/// The one writer of a database (SPEC §6): the writer lock, the store opened for writing,
+/// and the stages that write — the ingest pass and the gold refresh, with the gold prefetch
+/// listening to the ingest. `podpiped` (the daemon and `--once`) and the maintenance
+/// commands (`reprocess`, `revalidate`, `refresh`) each open one, the same way.
+public final class WriterSession: @unchecked Sendable {
+    public let store: Store
+    /// Held for the session's lifetime (nil: a test's store, no lock).
+    let lock: WriterLock?
+    let logger: Logger
+    /// The next incremental gold batch, gathered while event files load.
+    let goldPrefetch: GoldPrefetch
+
+    /// - Parameter goldPrefetchLimit: the most events gathered for the next incremental
+    ///   refresh (the refresher's chunk size; tests make it small).
+    init(
+        store: Store, lock: WriterLock? = nil, logger: Logger = Logger(label: "podpipe"),
+        goldPrefetchLimit: Int = GoldRefresher().chunkSize
+    ) {
+        self.store = store
+        self.lock = lock
+        self.logger = logger
+        goldPrefetch = GoldPrefetch(reader: store.pool, limit: goldPrefetchLimit)
+    }
+
+    /// Takes the writer lock, then opens (creating it when `create`) the database.
+    ///
+    /// - Throws: `PipelineError.anotherWriter` when another process holds the lock;
+    ///   `StoreError` for a database that is missing (without `create`), foreign or newer.
+    public static func open(database: String, create: Bool, logger: Logger) throws -> WriterSession {
+        if !create {
+            // The read-only checks first: a missing file is not created, a newer schema is
+            // refused before anything is written.
+            _ = try Store.openForReading(path: database)
+        }
+        let lock = try WriterLock.acquire(database: database)
+        let store = try Store.openForWriting(path: database)
+        return WriterSession(store: store, lock: lock, logger: logger)
+    }
+
+    /// The ingest pass over `settings.dataLoad`, its rows announced to the gold prefetch.
+    /// `shouldStop` is asked between files and every few thousand lines.
+    public func pipeline(
+        _ settings: PipelineSettings, shouldStop: @escaping @Sendable () -> Bool = { false }
+    ) -> Pipeline {
+        Pipeline(
+            store: store, settings: settings, logger: logger, shouldStop: shouldStop,
+            observer: goldPrefetch)
+    }
+
+    /// One pass: ingest everything pending, then refresh gold if silver changed.
+    public func runOnce(_ pipeline: Pipeline, ignoreBackoff: Bool = true, refreshGold: Bool = true)
+        throws -> PassSummary
+    {
+        var summary = try pipeline.ingestPending(ignoreBackoff: ignoreBackoff)
+        if refreshGold {
+            summary.gold = try refreshGoldIfStale()
+        }
+        return summary
+    }
+
+    /// Refreshes gold in one transaction when silver changed since the last refresh (or in
+    /// full with `force`); nil when gold was current.
+    public func refreshGoldIfStale(force: Bool = false) throws -> GoldRefreshSummary? {
+        try store.pool.write { db -> GoldRefreshSummary? in
+            let stale = try GoldRefresher.isStale(db)
+            guard force || stale else { return nil }
+            return try refresh(db, forceFull: force)
+        }
+    }
+
+    /// Brings gold up to date now (`podpipectl refresh`): incrementally when silver
+    /// changed, in full with `full`, not at all (mode `none`) when gold is current.
+    public func refreshGold(full: Bool) throws -> GoldRefreshSummary {
+        try store.pool.write { db in try refresh(db, forceFull: full) }
+    }
+
+    /// The refresh, in the caller's transaction, which leaves silver alone: a full rebuild
+    /// may scan silver through a reader of the pool while this connection writes.
+    private func refresh(_ db: Database, forceFull: Bool) throws -> GoldRefreshSummary {
+        let result = try GoldRefresher(scanReader: store.pool, prefetch: goldPrefetch).refresh(
+            db, now: Date(), forceFull: forceFull)
+        guard result.mode != .none else { return result }
+        var metadata: Logger.Metadata = [
+            "mode": "\(result.mode.rawValue)", "new_events": "\(result.newEvents)",
+            "duration_ms": "\(result.durationMs)",
+        ]
+        if result.mode == .incremental {
+            // gathered: the batch came from the loads (GoldPrefetch); scanned: read from silver.
+            metadata["batch"] = "\(result.gathered ? "gathered" : "scanned")"
+        }
+        logger.info("gold refreshed", metadata: LogEventKind.goldRefreshed.metadata(metadata))
+        return result
+    }
+}

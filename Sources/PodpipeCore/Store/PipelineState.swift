@@ -1,0 +1,42 @@
+import GRDB
+
+/// The keys of `pipeline_state`: what the ingest tells gold about silver, and what gold
+/// records of its own refreshes.
+public enum PipelineStateKey: String, Sendable, CaseIterable, DatabaseValueConvertible {
+    // Written by the ingest and the maintenance commands.
+    /// Bumped when silver is rebuilt or files are forgotten: gold rebuilds in full.
+    case silverGeneration = "silver.generation"
+    /// Bumped when reference rows change: gold re-derives what depends on them.
+    case silverReferenceVersion = "silver.reference_version"
+    /// When silver last changed (ISO 8601 UTC).
+    case silverLastChangeAt = "silver.last_change_at"
+    // Owned by gold.
+    case goldWatermark = "gold.watermark_event_id"
+    case goldSeenGeneration = "gold.seen_generation"
+    case goldSeenReferenceVersion = "gold.seen_reference_version"
+    case goldRefreshedAt = "gold.refreshed_at"
+    case goldLastMode = "gold.last_mode"
+    case goldLastNewEvents = "gold.last_new_events"
+    case goldLastDurationMs = "gold.last_duration_ms"
+}
+
+/// Reads and writes `pipeline_state`.
+public enum PipelineState {
+    public static func get(_ key: PipelineStateKey, _ db: Database) throws -> String? {
+        try String.fetchOne(
+            db, sql: "SELECT value FROM pipeline_state WHERE key = ?", arguments: [key.rawValue])
+    }
+
+    public static func set(_ key: PipelineStateKey, _ value: String?, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO pipeline_state (key, value) VALUES (?, ?)
+                ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                """, arguments: [key.rawValue, value])
+    }
+
+    public static func increment(_ key: PipelineStateKey, _ db: Database) throws {
+        let current = Int64(try get(key, db) ?? "0") ?? 0
+        try set(key, String(current &+ 1), db)
+    }
+}
