@@ -55,7 +55,6 @@ let package = Package(
             name: "PodpipeCore",
             dependencies: [
                 "PodpipeRules",
-                "PodpipeSampleData",
                 "CZlib",
                 "CSystemd",
                 .product(name: "GRDB", package: "GRDB.swift"),

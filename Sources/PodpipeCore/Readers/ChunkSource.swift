@@ -62,16 +62,6 @@ final class ChunkSource: @unchecked Sendable {
         }
     }
 
-    /// Opens a drop-folder candidate: by its raw bytes when its name is not UTF-8; a link
-    /// that leaves the folder is refused without being opened (a permanent error: the file
-    /// is recorded `rejected`).
-    convenience init(_ candidate: Candidate) throws {
-        if let target = candidate.linkLeavingFolder {
-            throw ReadError.linkLeavesFolder(path: candidate.path, target: target)
-        }
-        try self.init(path: candidate.path, rawPath: candidate.rawPath, gzip: candidate.gzip)
-    }
-
     deinit {
         if inflating { inflateEnd(&zstream) }
         close(fd)

@@ -15,7 +15,7 @@ struct BulkStatement {
         statement = try db.makeStatement(sql: sql)
         handle = statement.sqliteStatement
         guard let connection = db.sqliteConnection else {
-            throw PipelineError.database(message: "the database connection is closed", file: nil)
+            throw SQLiteStatementError(message: "the database connection is closed", file: nil)
         }
         self.connection = connection
     }
@@ -65,7 +65,7 @@ struct BulkStatement {
         let rc = sqlite3_step(handle)
         sqlite3_reset(handle)
         guard rc == SQLITE_DONE else {
-            throw PipelineError.database(
+            throw SQLiteStatementError(
                 message: String(cString: sqlite3_errmsg(connection)) + " (SQLite code \(rc))",
                 file: nil)
         }
@@ -84,7 +84,7 @@ struct BulkStatement {
             rc = sqlite3_step(handle)
         }
         guard rc == SQLITE_DONE else {
-            throw PipelineError.database(
+            throw SQLiteStatementError(
                 message: String(cString: sqlite3_errmsg(connection)) + " (SQLite code \(rc))",
                 file: nil)
         }
@@ -100,7 +100,7 @@ struct BulkStatement {
         }
         sqlite3_reset(handle)
         guard rc == SQLITE_DONE else {
-            throw PipelineError.database(
+            throw SQLiteStatementError(
                 message: String(cString: sqlite3_errmsg(connection)) + " (SQLite code \(rc))",
                 file: nil)
         }
@@ -151,4 +151,22 @@ final class BoundTexts {
             used += bytes.count
         }
     }
+}
+
+/// A statement of the writer's bulk path that SQLite refused.
+struct SQLiteStatementError: Error, CustomStringConvertible, ExitCoded {
+    let message: String
+    let file: String?
+
+    init(message: String, file: String?) {
+        self.message = message
+        self.file = file
+    }
+
+    var description: String {
+        if let file { return "\(file): database error: \(message)" }
+        return "database error: \(message)"
+    }
+
+    var exitCode: Int32 { PodpipeExit.databaseError }
 }
