@@ -24,16 +24,18 @@ struct LedgerLookupTests {
             var current = entry("new.ndjson", size: 100, state: .loaded)
             try current.insert(db)
             let id = try #require(current.fileId)
-            #expect(try !Ledger.hasFile(ofSize: 100, other: id, db))
+            #expect(try !Ledger.hasFile(ofSize: 100, kind: .events, other: id, db))
 
             var failed = entry("failed.ndjson", size: 100, state: .failed)
             try failed.insert(db)
-            #expect(try !Ledger.hasFile(ofSize: 100, other: id, db))
+            #expect(try !Ledger.hasFile(ofSize: 100, kind: .events, other: id, db))
 
             var other = entry("other.ndjson", size: 100, state: .rejected)
             try other.insert(db)
-            #expect(try Ledger.hasFile(ofSize: 100, other: id, db))
-            #expect(try !Ledger.hasFile(ofSize: 101, other: id, db))
+            #expect(try Ledger.hasFile(ofSize: 100, kind: .events, other: id, db))
+            #expect(try !Ledger.hasFile(ofSize: 101, kind: .events, other: id, db))
+            // The same size read as another kind is not a known file.
+            #expect(try !Ledger.hasFile(ofSize: 100, kind: .users, other: id, db))
         }
     }
 }

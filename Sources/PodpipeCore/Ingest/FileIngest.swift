@@ -46,10 +46,11 @@ struct LedgerClaim {
 protocol IngestSession {
     /// Starts the file's ledger entry (the live one inserts it: the row is the claim).
     mutating func claim(_ entry: LedgerEntry) throws -> LedgerClaim
-    /// Whether a loaded or rejected file other than `fileId` has exactly `size` bytes.
-    func hasFile(ofSize size: Int64, other fileId: Int64) throws -> Bool
-    /// The file already holding these bytes, other than `fileId`.
-    func knownBytes(sha256: String, other fileId: Int64) throws -> KnownBytes?
+    /// Whether a loaded or rejected file of `kind` other than `fileId` has exactly `size`
+    /// bytes.
+    func hasFile(ofSize size: Int64, kind: FileKind, other fileId: Int64) throws -> Bool
+    /// The file already holding these bytes read as `kind`, other than `fileId`.
+    func knownBytes(sha256: String, kind: FileKind, other fileId: Int64) throws -> KnownBytes?
     /// This file's bytes are already recorded under its own name: forget the new entry and
     /// note the new timestamp on the original.
     mutating func settleUnchanged(_ entry: LedgerEntry, original: LedgerEntry) throws
@@ -119,11 +120,12 @@ struct FileIngest {
         // Bytes the ledger may already know (a touched file, a renamed or copied one): the
         // same size as a recorded file. Hash them first (one read) so that known bytes are
         // settled without parsing and inserting every row only to roll them back.
-        if try session.hasFile(ofSize: candidate.size, other: fileId) {
+        if try session.hasFile(ofSize: candidate.size, kind: candidate.kind, other: fileId) {
             let digest = try ChunkSource(path: candidate.path, rawPath: candidate.rawPath, gzip: false)
             try digest.drain()
             if digest.bytesRead == candidate.size,
-                let known = try session.knownBytes(sha256: digest.digestHex(), other: fileId)
+                let known = try session.knownBytes(
+                    sha256: digest.digestHex(), kind: candidate.kind, other: fileId)
             {
                 entry.sha256 = digest.digestHex()
                 entry.sizeBytes = digest.bytesRead
@@ -166,7 +168,7 @@ struct FileIngest {
         entry.sha256 = source.digestHex()
         entry.sizeBytes = source.bytesRead
 
-        if let known = try session.knownBytes(sha256: entry.sha256, other: fileId) {
+        if let known = try session.knownBytes(sha256: entry.sha256, kind: candidate.kind, other: fileId) {
             try session.undoRows()
             try session.keepRows()
             return try settle(entry, known: known, started: started, session: &session)

@@ -12,12 +12,13 @@ struct LiveIngestSession: IngestSession {
         try Ledger.claim(entry, db)
     }
 
-    func hasFile(ofSize size: Int64, other fileId: Int64) throws -> Bool {
-        try Ledger.hasFile(ofSize: size, other: fileId, db)
+    func hasFile(ofSize size: Int64, kind: FileKind, other fileId: Int64) throws -> Bool {
+        try Ledger.hasFile(ofSize: size, kind: kind, other: fileId, db)
     }
 
-    func knownBytes(sha256: String, other fileId: Int64) throws -> KnownBytes? {
-        guard let original = try Ledger.original(withSHA256: sha256, db), original.fileId != fileId
+    func knownBytes(sha256: String, kind: FileKind, other fileId: Int64) throws -> KnownBytes? {
+        guard let original = try Ledger.original(withSHA256: sha256, kind: kind, db),
+            original.fileId != fileId
         else { return nil }
         return .ledger(original)
     }

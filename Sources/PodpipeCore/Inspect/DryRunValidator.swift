@@ -363,8 +363,13 @@ public struct DryRunValidator: Sendable {
 struct DryRunIngestSession: IngestSession {
     let db: Database
     private var nextFileId: Int64 = 0
-    /// sha256 → name, of the files recorded earlier in this run.
-    private var seen: [String: String] = [:]
+    /// The files recorded earlier in this run: their bytes as a kind → name.
+    private var seen: [SeenKey: String] = [:]
+
+    private struct SeenKey: Hashable {
+        var sha256: String
+        var kind: FileKind
+    }
 
     init(db: Database) {
         self.db = db
@@ -376,19 +381,23 @@ struct DryRunIngestSession: IngestSession {
             fileId: nextFileId, attempts: 1, previous: try Ledger.latestSettled(named: entry.name, db))
     }
 
-    func hasFile(ofSize size: Int64, other fileId: Int64) throws -> Bool {
-        try Ledger.hasFile(ofSize: size, other: fileId, db)
+    func hasFile(ofSize size: Int64, kind: FileKind, other fileId: Int64) throws -> Bool {
+        try Ledger.hasFile(ofSize: size, kind: kind, other: fileId, db)
     }
 
-    func knownBytes(sha256: String, other fileId: Int64) throws -> KnownBytes? {
-        if let original = try Ledger.original(withSHA256: sha256, db) { return .ledger(original) }
-        return seen[sha256].map { .earlierInRun(name: $0) }
+    func knownBytes(sha256: String, kind: FileKind, other fileId: Int64) throws -> KnownBytes? {
+        if let original = try Ledger.original(withSHA256: sha256, kind: kind, db) {
+            return .ledger(original)
+        }
+        return seen[SeenKey(sha256: sha256, kind: kind)].map { .earlierInRun(name: $0) }
     }
 
     mutating func settleUnchanged(_ entry: LedgerEntry, original: LedgerEntry) throws {}
 
     mutating func record(_ entry: LedgerEntry) throws {
-        if entry.state == .loaded || entry.state == .rejected { seen[entry.sha256] = entry.name }
+        if entry.state == .loaded || entry.state == .rejected {
+            seen[SeenKey(sha256: entry.sha256, kind: entry.kind)] = entry.name
+        }
     }
 
     func beginRows() throws { try db.execute(sql: "SAVEPOINT dry_run_rows") }

@@ -36,29 +36,35 @@ public enum Ledger {
         Array(name.utf8)
     }
 
-    /// The loaded or rejected entry whose bytes have this SHA-256, if any.
-    public static func original(withSHA256 sha: String, _ db: Database) throws -> LedgerEntry? {
+    /// The loaded or rejected entry whose bytes have this SHA-256 and that was read as the
+    /// same kind, if any. A file's identity is its bytes *as a kind*: the same bytes read
+    /// as another kind are another interpretation (a users export misnamed `episodes-….csv`
+    /// and rejected for its header is not "known" when it comes back correctly named).
+    public static func original(withSHA256 sha: String, kind: FileKind, _ db: Database) throws
+        -> LedgerEntry?
+    {
         try LedgerEntry.fetchOne(
             db,
             sql: """
                 SELECT * FROM ingest_file
-                WHERE sha256 = ? AND state IN ('loaded', 'rejected')
+                WHERE sha256 = ? AND kind = ? AND state IN ('loaded', 'rejected')
                 ORDER BY file_id LIMIT 1
-                """, arguments: [sha])
+                """, arguments: [sha, kind])
     }
 
-    /// Whether a loaded or rejected entry other than `fileId` has exactly this many bytes
-    /// (cheap test before hashing a file whose bytes may already be known). `fileId` is the
-    /// entry being loaded: the ledger row it inserted first has the same size, and counting
-    /// it made every file be read and hashed once more before its load (1 s on a 1 GB file).
-    public static func hasFile(ofSize size: Int64, other fileId: Int64, _ db: Database) throws -> Bool {
+    /// Whether a loaded or rejected entry of `kind` other than `fileId` has exactly this
+    /// many bytes (cheap test before hashing a file whose bytes may already be known).
+    /// `fileId` is the entry being loaded: the ledger row it inserted first has the same size.
+    public static func hasFile(ofSize size: Int64, kind: FileKind, other fileId: Int64, _ db: Database)
+        throws -> Bool
+    {
         try Bool.fetchOne(
             db,
             sql: """
                 SELECT EXISTS (SELECT 1 FROM ingest_file
-                               WHERE size_bytes = ? AND state IN ('loaded', 'rejected')
+                               WHERE size_bytes = ? AND kind = ? AND state IN ('loaded', 'rejected')
                                  AND file_id <> ?)
-                """, arguments: [size, fileId]) ?? false
+                """, arguments: [size, kind, fileId]) ?? false
     }
 
     /// The earliest `next_attempt_at` of the files recorded `failed` (nil: none).
