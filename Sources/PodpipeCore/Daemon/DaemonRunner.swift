@@ -440,7 +440,9 @@ final class DaemonRunner {
         let result = Self.loadConfiguration(overrides)
         var next: PodpipeConfig
         switch result {
-        case .success(let loaded): next = loaded
+        case .success(let loaded):
+            next = loaded
+            next.logWarnings(to: logger)
         case .failure(let error):
             logger.error("\(error)", metadata: ["event": "reload_failed"])
             notifier.ready(status: statusLine())

@@ -17,6 +17,7 @@ public enum PodpipeMessageID {
         "daemon_stopped": "87d9e10311c942eaad3e048d6bb5ec56",
         "daemon_reloaded": "0681bb1840e9444bb88899e558ed2239",
         "reload_failed": "7f71e758290c461898e7d1016a7be260",
+        "config_warning": "b927c7038ac2407bb31d118d1d7f09c0",
         "writer_refused": "985709f9b1ac4b33825f490144a19cca",
         "file_loaded": "390321c69b4e4939844bad30e75562d3",
         "file_rejected": "b67f41d1925844e9910eaab8cf125958",
