@@ -30,7 +30,8 @@ struct ConfigTests {
         (.futureSkew, "315576000000", true), (.futureSkew, "315576000001", false),
         (.futureSkew, "1e20", false), (.futureSkew, "300.5", false), (.futureSkew, "-1", false),
         (.maxLineBytes, "1024", true), (.maxLineBytes, "1e6", true), (.maxLineBytes, "1023", false),
-        (.maxLineBytes, "1e20", false), (.maxLineBytes, "1073741825", false), (.maxLineBytes, "2048.5", false),
+        (.maxLineBytes, "1e20", false), (.maxLineBytes, "1073741825", false),
+        (.maxLineBytes, "2048.5", false),
         (.retryBackoff, "30", true), (.retryBackoff, "0", false), (.retryBackoff, "3601", false),
         (.watchMode, "POLL", true), (.watchMode, "fanotify", false),
         (.logTarget, "journal", true), (.logTarget, "nonsense", false),
@@ -58,9 +59,11 @@ struct ConfigTests {
                 parts.reversed().reduce(value) { inner, key in "{\"\(key)\": \(inner)}" }
             }
             let quoted = "\"" + text + "\""  // (no quote or backslash in the table's texts)
-            #expect(((try? resolve(file: nested(quoted))) != nil) == accepted, "file \(setting.key)=\(quoted)")
+            #expect(
+                ((try? resolve(file: nested(quoted))) != nil) == accepted, "file \(setting.key)=\(quoted)")
             if Double(text) != nil, text.allSatisfy({ "0123456789.-e".contains($0) }), !text.isEmpty {
-                #expect(((try? resolve(file: nested(text))) != nil) == accepted, "file \(setting.key)=\(text)")
+                #expect(
+                    ((try? resolve(file: nested(text))) != nil) == accepted, "file \(setting.key)=\(text)")
             }
         }
     }
@@ -123,7 +126,9 @@ struct ConfigTests {
     @Test("unknown keys of the file warn, with the nearest known key")
     func unknownKeys() throws {
         let config = try resolve(
-            file: #"{"watch": {"setle": 1, "mode": "poll"}, "loglevel": "debug", "gold": 5, "zzz_totally_else": 1}"#)
+            file:
+                #"{"watch": {"setle": 1, "mode": "poll"}, "loglevel": "debug", "gold": 5, "zzz_totally_else": 1}"#
+        )
         #expect(config.watchMode == .poll)
         #expect(
             config.warnings.map(\.description) == [

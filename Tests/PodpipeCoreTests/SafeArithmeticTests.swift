@@ -39,7 +39,9 @@ struct SafeArithmeticTests {
 
     @Test("a pair's rate: the old exact formula where it fit, held at the cap beyond, never a trap")
     func rates() {
-        for (s, d) in [(Int64(1), Int64(3)), (2, 3), (1800, 3600), (3600, 1800), (7, 7), (1, 2), (5, 1_000_000_007)] {
+        for (s, d) in [
+            (Int64(1), Int64(3)), (2, 3), (1800, 3600), (3600, 1800), (7, 7), (1, 2), (5, 1_000_000_007),
+        ] {
             #expect(GoldArithmetic.rateE9(sum: s, episodeSeconds: d) == Self.oldRate(s, d), "\(s)/\(d)")
         }
         #expect(GoldArithmetic.rateE9(sum: .max, episodeSeconds: 1) == GoldArithmetic.rateCapE9)
@@ -71,7 +73,8 @@ struct SafeArithmeticTests {
     }
 
     @Test(
-        "a database already holding absurd durations and year-10000 events still refreshes; incremental == full")
+        "a database already holding absurd durations and year-10000 events still refreshes; incremental == full"
+    )
     func goldOnAbsurdSilver() throws {
         let world = try SilverWorld()
         try world.reference(
@@ -89,11 +92,13 @@ struct SafeArithmeticTests {
         #expect(summary.mode == "incremental")
         try world.queue.write { db in
             let incremental = try goldTablesSnapshot(db)
-            _ = try GoldRefresher().refresh(db, now: Date(timeIntervalSince1970: 1_800_000_000), forceFull: true)
+            _ = try GoldRefresher().refresh(
+                db, now: Date(timeIntervalSince1970: 1_800_000_000), forceFull: true)
             #expect(try goldTablesSnapshot(db) == incremental)
             // Each duration counted at most 366 days; the year-10000 event left out.
             #expect(
-                try Int64.fetchOne(db, sql: "SELECT complete_duration_sum FROM gold_agg_episode WHERE episode_id = 'ep_1'")
+                try Int64.fetchOne(
+                    db, sql: "SELECT complete_duration_sum FROM gold_agg_episode WHERE episode_id = 'ep_1'")
                     == 3 * EventValidator.maxDurationSeconds)
             #expect(try Int64.fetchOne(db, sql: "SELECT SUM(events) FROM gold_agg_day") == 4)
             #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM dim_date WHERE date_key > '9999'") == 0)

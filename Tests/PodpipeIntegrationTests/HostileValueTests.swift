@@ -38,7 +38,8 @@ struct HostileValueTests {
         #expect(try goldRefreshedAt(box) != nil)
         #expect(
             try box.query(
-                "SELECT count(*) FROM bronze_event WHERE error_codes = 'invalid_duration_for_play_complete'") == 3)
+                "SELECT count(*) FROM bronze_event WHERE error_codes = 'invalid_duration_for_play_complete'")
+                == 3)
         let report = try box.ctl(["report", "listen-through", "--format", "csv"])
         #expect(report.status == 0, "\(report.stderr)")
         #expect(csvRows(report.stdout).dropFirst().map { $0[0] } == ["FR"], "\(report.stdout)")
@@ -59,13 +60,15 @@ struct HostileValueTests {
         let run = try box.podpiped(env: env)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try goldRefreshedAt(box) != nil)
-        #expect(try box.query("SELECT count(*) FROM bronze_event WHERE error_codes = 'timestamp_in_future'") == 2)
+        #expect(
+            try box.query("SELECT count(*) FROM bronze_event WHERE error_codes = 'timestamp_in_future'") == 2)
         #expect(try box.query("SELECT count(*) FROM silver_event") == 1)
         // The next pass refreshes incrementally; no day of gold is past 9999.
         try box.drop("more.json", eventLines(3, seed: 2), mtime: 1_700_000_001)
         #expect(try box.podpiped(env: env).status == 0)
         #expect(try box.query("SELECT count(*) FROM gold_daily_activity WHERE day IS NULL") == 0)
-        let top = try box.ctl(["report", "top-episodes", "--as-of", "2024-03-01", "--format", "csv"], env: env)
+        let top = try box.ctl(
+            ["report", "top-episodes", "--as-of", "2024-03-01", "--format", "csv"], env: env)
         #expect(csvRows(top.stdout).dropFirst().map { $0[1] } == ["ep_3"], "\(top.stdout)\(top.stderr)")
     }
 
@@ -129,7 +132,9 @@ struct HostileValueTests {
             .write(to: URL(fileURLWithPath: config))
         let run = try box.podpiped(["--config", config, "--once", "--log-target", "stderr"])
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stderr.contains("unknown key watch.setle is ignored; did you mean watch.settle?"), "\(run.stderr)")
+        #expect(
+            run.stderr.contains("unknown key watch.setle is ignored; did you mean watch.settle?"),
+            "\(run.stderr)")
         #expect(run.stderr.contains("did you mean gold.refresh_interval?"), "\(run.stderr)")
     }
 
@@ -138,7 +143,9 @@ struct HostileValueTests {
         let box = try Sandbox()
         #expect(try box.podpiped(["--once", "--log-target", "nonsense"]).status == 64)
         let out = box.root.appendingPathComponent("generated").path
-        for args in [["--events", "0"], ["--dirty-rate", "7"], ["--start-day", "tomorrow"], ["--files", "0"]] {
+        for args in [
+            ["--events", "0"], ["--dirty-rate", "7"], ["--start-day", "tomorrow"], ["--files", "0"],
+        ] {
             let run = try Binaries.run("podpipectl", ["generate", "--out", out] + args)
             #expect(run.status == 64, "\(args): \(run.stderr)")
             #expect(run.stderr.contains(args[0]), "\(run.stderr)")
