@@ -18,11 +18,11 @@
 ///   `invalid_timestamp`; a valid one before 2000-01-01T00:00:00Z is `timestamp_too_early`,
 ///   one after `now + allowedFutureSkewSeconds` is `timestamp_in_future` (exactly at the
 ///   bound is accepted);
-/// - play/complete `duration`: a JSON number whose value is exactly a positive integer that
-///   fits in Int64 (`300`, `300.0`, `3e2`, `3000e-1`), or a string that is, after trimming,
-///   one or more ASCII digits with a positive value that fits in Int64 (`"300"`, `" 0300 "`);
-///   anything else, including null, absent, `0`, `-5`, `123.5`, `"abc"`, `"+5"`, `"3e2"`, is
-///   `invalid_duration_for_play_complete`;
+/// - play/complete `duration`: a JSON number whose value is exactly a positive integer of
+///   at most 366 days (``maxDurationSeconds``: `300`, `300.0`, `3e2`, `3000e-1`), or a
+///   string that is, after trimming, one or more ASCII digits with such a value (`"300"`,
+///   `" 0300 "`); anything else, including null, absent, `0`, `-5`, `123.5`, `"abc"`,
+///   `"+5"`, `"3e2"`, `31622401`, is `invalid_duration_for_play_complete`;
 /// - pause/seek `duration`: anything but null or absent (even `0` or `""`) is
 ///   `non_null_duration_for_other_event`; the clean event has no duration.
 public struct EventValidator: Sendable {
@@ -30,6 +30,13 @@ public struct EventValidator: Sendable {
     public let now: Int64
     /// How far past `now` a timestamp may be before it is `timestamp_in_future`.
     public let allowedFutureSkewSeconds: Int64
+
+    /// The longest play/complete duration accepted: 366 days. A longer listen is not a
+    /// measurement but a broken or hostile value, and it would poison every sum it enters
+    /// (one `complete` of 2^62 seconds made every gold refresh overflow). The bound keeps
+    /// the fixed-point rates of gold (10^9 × seconds) and sums over billions of events
+    /// within Int64. Longer is `invalid_duration_for_play_complete`.
+    public static let maxDurationSeconds: Int64 = 366 * 86_400
 
     /// 2000-01-01T00:00:00Z: earlier timestamps are `timestamp_too_early`.
     public static let earliestTimestamp: Int64 = 946_684_800
@@ -40,11 +47,16 @@ public struct EventValidator: Sendable {
         self.allowedFutureSkewSeconds = allowedFutureSkewSeconds
     }
 
-    /// The latest acceptable timestamp (saturating).
+    /// The latest acceptable timestamp: `now + allowedFutureSkewSeconds` (saturating), and
+    /// never past ``Timestamps/latestSupported`` (9999-12-31T23:59:59Z), whatever the skew:
+    /// `9999-12-31T23:59:59-01:00` is a valid timestamp of year 10000 UTC, which no day,
+    /// date text or SQLite date function downstream can represent; it can only be in the
+    /// future, so it is `timestamp_in_future` rather than a value that breaks gold.
     @inlinable
     public var latestTimestamp: Int64 {
         let (sum, overflow) = now.addingReportingOverflow(allowedFutureSkewSeconds)
-        return overflow ? (allowedFutureSkewSeconds > 0 ? Int64.max : Int64.min) : sum
+        let latest = overflow ? (allowedFutureSkewSeconds > 0 ? Int64.max : Int64.min) : sum
+        return min(latest, Timestamps.latestSupported)
     }
 
     /// Validates one physical line given as a String.
@@ -255,7 +267,8 @@ public struct EventValidator: Sendable {
         return nil
     }
 
-    /// The play/complete duration rule: a positive integer that fits Int64, or nil.
+    /// The play/complete duration rule: a positive integer of at most
+    /// ``maxDurationSeconds``, or nil.
     static func positiveDuration(_ f: JSONField, in line: UnsafeRawBufferPointer) -> Int64? {
         switch f.kind {
         case .number:
@@ -266,7 +279,7 @@ public struct EventValidator: Sendable {
             } else {
                 value = integralNumberValue(f.rawBytes(in: line))
             }
-            guard let value, value > 0 else { return nil }
+            guard let value, value > 0, value <= maxDurationSeconds else { return nil }
             return value
         case .string:
             let value: Int64?
@@ -280,7 +293,7 @@ public struct EventValidator: Sendable {
                 let (lo, hi) = trimmedRange(line, f.start, f.end)
                 value = decimalDigitsValue(line, lo, hi)
             }
-            guard let value, value > 0 else { return nil }
+            guard let value, value > 0, value <= maxDurationSeconds else { return nil }
             return value
         default:
             return nil

@@ -21,6 +21,11 @@ public enum Timestamps {
     /// Seconds in a day.
     public static let secondsPerDay: Int64 = 86_400
 
+    /// 9999-12-31T23:59:59Z, the last second of four-digit years: the latest event time
+    /// podpipe accepts (``EventValidator/latestTimestamp``). SQLite's date functions, the
+    /// `YYYY-MM-DD` texts of gold and the reports end there.
+    public static let latestSupported: Int64 = 253_402_300_799
+
     /// Parses a timestamp given as UTF-8 bytes into UTC Unix seconds (fraction truncated),
     /// or nil if it is not a valid timestamp.
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> Int64? {

@@ -56,12 +56,34 @@ struct Generate: AsyncParsableCommand {
     @Option(name: .customLong("manifest-file"), help: "Write the manifest as JSON to this file.")
     var manifestFile: String?
 
-    func run() async throws {
-        let spec = SampleDataSpec(
+    var spec: SampleDataSpec {
+        SampleDataSpec(
             seed: seed, events: events, users: users, episodes: episodes, eventFiles: files,
             gzipFiles: gzipFiles, dirtyRate: dirtyRate, duplicateRate: duplicateRate,
             startDay: startDay, days: days, splitEpisodes: true, recordEvents: false,
             ledgerEdgeCases: ledgerEdgeCases)
+    }
+
+    /// Bad option values are usage errors (exit 64, with the option named), like every
+    /// other command-line mistake; only a failure to write the files exits 1.
+    func validate() throws {
+        do {
+            try spec.validate()
+        } catch {
+            guard case .invalidSpec(let field, let reason) = error else { throw ValidationError("\(error)") }
+            throw ValidationError("--\(Self.optionNames[field] ?? field): \(reason)")
+        }
+    }
+
+    /// The option of each ``SampleDataSpec`` field, for the usage message.
+    static let optionNames = [
+        "seed": "seed", "events": "events", "users": "users", "episodes": "episodes",
+        "eventFiles": "files", "gzipFiles": "gzip-files", "dirtyRate": "dirty-rate",
+        "duplicateRate": "duplicate-rate", "startDay": "start-day", "days": "days",
+    ]
+
+    func run() async throws {
+        let spec = self.spec
         let result: SampleDataManifest
         do {
             result = try SampleDataGenerator.write(spec, to: out)

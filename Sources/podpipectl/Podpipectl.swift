@@ -66,8 +66,12 @@ struct CommonOptions: ParsableArguments {
 
     func load() async throws -> PodpipeConfig {
         do {
-            return try await PodpipeConfig.load(
+            let loaded = try await PodpipeConfig.load(
                 overrides: .init(configFile: config, dataLoad: dataLoad, database: database))
+            for warning in loaded.warnings {
+                FileHandle.standardError.write(Data("podpipectl: warning: \(warning)\n".utf8))
+            }
+            return loaded
         } catch {
             throw CLIError(message: "\(error)", code: PodpipeExit.configuration)
         }

@@ -33,7 +33,7 @@ struct Podpiped: AsyncParsableCommand {
     var once = false
 
     @Option(name: .customLong("log-target"), help: "auto, journal or stderr (overrides log.target).")
-    var logTarget: String?
+    var logTarget: LogTarget?
 
     func run() async throws {
         let overrides = PodpipeConfig.Overrides(
@@ -46,8 +46,13 @@ struct Podpiped: AsyncParsableCommand {
             throw ExitCode(PodpipeExit.configuration)
         }
         let logger = PodpipeLogging.bootstrap(settings, label: "podpiped")
+        settings.logWarnings(to: logger)
         let daemon = Daemon(config: settings, logger: logger, overrides: overrides)
         let code = once ? daemon.runOnce() : await daemon.run()
         if code != 0 { throw ExitCode(code) }
     }
 }
+
+/// `--log-target` is parsed by argument-parser: a bad value is a usage error (exit 64),
+/// while the same value from the environment or the file is bad configuration (exit 78).
+extension LogTarget: ExpressibleByArgument {}

@@ -80,8 +80,19 @@ struct EventValidatorTests {
         #expect(clean(line(duration: "0.3e3"))?.duration == 300)
         #expect(clean(line(duration: #""300""#))?.duration == 300)
         #expect(clean(line(duration: #"" 0300 ""#))?.duration == 300)
-        #expect(clean(line(duration: "9223372036854775807"))?.duration == Int64.max)
-        #expect(clean(line(duration: "9.223372036854775807e18"))?.duration == Int64.max)
+        #expect(clean(line(duration: "31622400"))?.duration == 31_622_400)
+        #expect(clean(line(duration: "3.16224e7"))?.duration == 31_622_400)
+        #expect(clean(line(duration: #""31622400""#))?.duration == 31_622_400)
+    }
+
+    /// Past 366 days a duration is not a listen but a value that would poison gold's sums.
+    @Test func durationBeyondAYearIsInvalid() {
+        for text in [
+            "31622401", "3.16224001e7", #""31622401""#, "9223372036854775807", "9.223372036854775807e18",
+            "4611686018427387904",
+        ] {
+            #expect(codes(line(duration: text)) == [.invalidDurationForPlayComplete], "\(text)")
+        }
     }
 
     @Test func blankLines() {
@@ -202,6 +213,24 @@ struct EventValidatorTests {
         #expect(codes(line(timestamp: #""2025-01-01T00:00:01Z""#), with: strict) == [.timestampInFuture])
         let saturating = EventValidator(now: Int64.max - 5)
         #expect(codes(line(timestamp: #""9999-12-31T23:59:59""#), with: saturating).isEmpty)
+    }
+
+    /// A valid timestamp whose UTC time falls in year 10000 is in the future whatever the
+    /// skew: nothing downstream (days, dates, SQLite's date functions) can hold it.
+    @Test func timestampPastYear9999IsInFutureWhateverTheSkew() {
+        for skew in [Int64(315_576_000_000), Int64.max / 4, Int64.max] {
+            let lenient = EventValidator(now: testNow, allowedFutureSkewSeconds: skew)
+            #expect(lenient.latestTimestamp == Timestamps.latestSupported)
+            #expect(codes(line(timestamp: #""9999-12-31T23:59:59Z""#), with: lenient).isEmpty)
+            #expect(
+                codes(line(timestamp: #""9999-12-31T23:59:59-01:00""#), with: lenient) == [.timestampInFuture]
+            )
+            #expect(
+                codes(line(timestamp: #""9999-12-31T23:59:59.999-00:01""#), with: lenient) == [
+                    .timestampInFuture
+                ])
+        }
+        #expect(Timestamps.formatUTC(Timestamps.latestSupported) == "9999-12-31T23:59:59Z")
     }
 
     @Test func invalidDurationForPlayComplete() {

@@ -101,7 +101,7 @@ enum IndependentValidator {
             if let epoch = parseTimestamp(text) {
                 if epoch < 946_684_800 {
                     codes.insert("timestamp_too_early")
-                } else if epoch > now + 300 {
+                } else if epoch > min(now + 300, 253_402_300_799) {  // never past 9999-12-31
                     codes.insert("timestamp_in_future")
                 } else {
                     timestamp = epoch
@@ -118,12 +118,14 @@ enum IndependentValidator {
             let raw = object["duration"]
             if type == "play" || type == "complete" {
                 switch raw {
-                case .int(let n)? where n > 0:
+                // Positive, whole, and at most 366 days.
+                case .int(let n)? where n > 0 && n <= 31_622_400:
                     duration = Int(n)
-                case .double(let d)? where d > 0 && d == d.rounded() && d < 1e15:
+                case .double(let d)? where d > 0 && d == d.rounded() && d <= 31_622_400:
                     duration = Int(d)
                 case .string(let s)?
-                where !s.isEmpty && s.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) && (Int(s) ?? 0) > 0:
+                where !s.isEmpty && s.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 })
+                    && (1...31_622_400).contains(Int(s) ?? 0):
                     duration = Int(s)
                 default:
                     codes.insert("invalid_duration_for_play_complete")

@@ -1,6 +1,5 @@
-import Configuration
 import Foundation
-import SystemPackage
+import Logging
 
 /// How the daemon notices new files.
 public enum WatchMode: String, Sendable, CaseIterable {
@@ -21,19 +20,24 @@ public enum LogTarget: String, Sendable, CaseIterable {
 /// built-in defaults. Relative paths in the config file are relative to the file's folder;
 /// relative paths from flags or the environment are relative to the working directory.
 ///
-/// | key (JSON path)          | environment                      | default          |
-/// |--------------------------|----------------------------------|------------------|
-/// | `data_load`              | `PODPIPE_DATA_LOAD`              | `data_load`      |
-/// | `database`               | `PODPIPE_DATABASE`               | `podpipe.sqlite` |
-/// | `watch.mode`             | `PODPIPE_WATCH_MODE`             | `inotify`        |
-/// | `watch.rescan_interval`  | `PODPIPE_WATCH_RESCAN_INTERVAL`  | `60` (seconds)   |
-/// | `watch.settle`           | `PODPIPE_WATCH_SETTLE`           | `2` (seconds)    |
-/// | `gold.refresh_interval`  | `PODPIPE_GOLD_REFRESH_INTERVAL`  | `300` (seconds)  |
-/// | `validation.future_skew` | `PODPIPE_VALIDATION_FUTURE_SKEW` | `300` (seconds)  |
-/// | `ingest.max_line_bytes`  | `PODPIPE_INGEST_MAX_LINE_BYTES`  | `33554432`       |
-/// | `ingest.retry_backoff`   | `PODPIPE_INGEST_RETRY_BACKOFF`   | `30` (seconds)   |
-/// | `log.target`             | `PODPIPE_LOG_TARGET`             | `auto`           |
-/// | `log.level`              | `PODPIPE_LOG_LEVEL`              | `info`           |
+/// Every setting is checked by one rule (``ConfigSetting``), whatever layer it comes from:
+/// a value out of its range, not finite, or of the wrong type is a ``ConfigError`` naming
+/// the key, the layer and what is allowed (exit 78); nothing is clamped or ignored. Keys
+/// of the file that no setting has are ``ConfigWarning``s (with the nearest known key).
+///
+/// | key (JSON path)          | environment                      | default          | allowed |
+/// |--------------------------|----------------------------------|------------------|---------|
+/// | `data_load`              | `PODPIPE_DATA_LOAD`              | `data_load`      | a path |
+/// | `database`               | `PODPIPE_DATABASE`               | `podpipe.sqlite` | a path |
+/// | `watch.mode`             | `PODPIPE_WATCH_MODE`             | `inotify`        | inotify, poll |
+/// | `watch.rescan_interval`  | `PODPIPE_WATCH_RESCAN_INTERVAL`  | `60` (seconds)   | 1…86400 |
+/// | `watch.settle`           | `PODPIPE_WATCH_SETTLE`           | `2` (seconds)    | 0…3600 |
+/// | `gold.refresh_interval`  | `PODPIPE_GOLD_REFRESH_INTERVAL`  | `300` (seconds)  | 1…604800 |
+/// | `validation.future_skew` | `PODPIPE_VALIDATION_FUTURE_SKEW` | `300` (seconds)  | whole, 0…315576000000 |
+/// | `ingest.max_line_bytes`  | `PODPIPE_INGEST_MAX_LINE_BYTES`  | `33554432`       | whole, 1024…1073741824 |
+/// | `ingest.retry_backoff`   | `PODPIPE_INGEST_RETRY_BACKOFF`   | `30` (seconds)   | 1…3600 |
+/// | `log.target`             | `PODPIPE_LOG_TARGET`             | `auto`           | auto, journal, stderr |
+/// | `log.level`              | `PODPIPE_LOG_LEVEL`              | `info`           | trace … critical |
 public struct PodpipeConfig: Sendable, Equatable {
     public var configFile: String?
     public var dataLoad: String = "data_load"
@@ -49,18 +53,22 @@ public struct PodpipeConfig: Sendable, Equatable {
     public var retryBackoff: Double = 30
     public var logTarget: LogTarget = .auto
     public var logLevel: String = "info"
+    /// What the loader noticed but did not refuse (unknown keys of the file); the caller
+    /// logs them once its logger is set up.
+    public var warnings: [ConfigWarning] = []
 
     public init() {}
 
-    /// Values given on the command line (nil = not given).
+    /// Values given on the command line (nil = not given). A flag's value is checked by the
+    /// command-line parser (a bad one is a usage error, exit 64), so it arrives typed.
     public struct Overrides: Sendable {
         public var configFile: String?
         public var dataLoad: String?
         public var database: String?
-        public var logTarget: String?
+        public var logTarget: LogTarget?
         public init(
             configFile: String? = nil, dataLoad: String? = nil, database: String? = nil,
-            logTarget: String? = nil
+            logTarget: LogTarget? = nil
         ) {
             self.configFile = configFile
             self.dataLoad = dataLoad
@@ -76,101 +84,376 @@ public struct PodpipeConfig: Sendable, Equatable {
             retryBackoffSeconds: retryBackoff)
     }
 
-    /// Resolves the configuration from flags, environment, file and defaults.
+    /// Resolves the configuration from flags, environment, file and defaults (reads the
+    /// file, then ``resolve(overrides:environment:file:workingDirectory:)``).
     public static func load(
         overrides: Overrides = Overrides(),
         environment: [String: String] = ProcessInfo.processInfo.environment,
         workingDirectory: String = FileManager.default.currentDirectoryPath
     ) async throws(ConfigError) -> PodpipeConfig {
-        var config = PodpipeConfig()
-        let env = ConfigReader(
-            provider: KeyMappingProvider(
-                upstream: EnvironmentVariablesProvider(environmentVariables: environment),
-                keyMapper: { $0.prepending(["podpipe"]) }))
-        let filePath = overrides.configFile ?? environment["PODPIPE_CONFIG"]
-        var file: ConfigReader?
-        var fileDirectory = workingDirectory
-        if let filePath, !filePath.isEmpty {
+        var file: ConfigFile?
+        if let filePath = overrides.configFile ?? environment["PODPIPE_CONFIG"], !filePath.isEmpty {
             let absolute = absolutePath(filePath, relativeTo: workingDirectory)
             guard FileManager.default.fileExists(atPath: absolute) else {
                 throw ConfigError.fileMissing(path: absolute)
             }
+            let data: Data
             do {
-                file = ConfigReader(
-                    provider: try await FileProvider<JSONSnapshot>(filePath: FilePath(absolute)))
+                data = try Data(contentsOf: URL(fileURLWithPath: absolute))
             } catch {
                 throw ConfigError.fileUnreadable(path: absolute, reason: "\(error)")
             }
-            config.configFile = absolute
-            fileDirectory = (absolute as NSString).deletingLastPathComponent
+            file = try ConfigFile.parse(data, path: absolute)
         }
+        return try resolve(
+            overrides: overrides, environment: environment, file: file, workingDirectory: workingDirectory)
+    }
 
-        /// A string from the first layer that has it, and the folder it is relative to.
-        func string(_ key: String, flag: String?) -> (String, String)? {
-            if let flag { return (flag, workingDirectory) }
-            if let value = env.string(forKey: ConfigKey(key)) { return (value, workingDirectory) }
-            if let value = file?.string(forKey: ConfigKey(key)) { return (value, fileDirectory) }
+    /// The configuration from the layers, without I/O: each setting from the first layer
+    /// that has it, checked by its ``ConfigSetting`` rule.
+    public static func resolve(
+        overrides: Overrides = Overrides(), environment: [String: String], file: ConfigFile?,
+        workingDirectory: String
+    ) throws(ConfigError) -> PodpipeConfig {
+        var config = PodpipeConfig()
+        config.configFile = file?.path
+        let fileDirectory = file.map { ($0.path as NSString).deletingLastPathComponent } ?? workingDirectory
+
+        /// The first layer's raw value of `setting`, with where it came from.
+        func raw(_ setting: ConfigSetting) -> (ConfigValue, ConfigSource)? {
+            if let text = environment[setting.environmentName] {
+                return (.text(text), .environment(setting.environmentName))
+            }
+            if let file, let value = file.values[setting.key] {
+                return (value, .file(path: file.path, key: setting.key))
+            }
             return nil
         }
-        func number(_ key: String) throws(ConfigError) -> Double? {
-            guard let (text, _) = string(key, flag: nil) else {
-                if let value = file?.double(forKey: ConfigKey(key)) { return value }
-                if let value = file?.int(forKey: ConfigKey(key)) { return Double(value) }
-                return nil
-            }
-            guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value >= 0 else {
+        func check<T>(_ setting: ConfigSetting, _ rule: (ConfigValue) -> T?) throws(ConfigError) -> (
+            T, ConfigSource
+        )? {
+            guard let (value, source) = raw(setting) else { return nil }
+            guard let checked = rule(value) else {
                 throw ConfigError.invalidValue(
-                    key: key, value: text, expected: "a non-negative number of seconds")
+                    key: setting.key, source: source, value: value.description, expected: setting.allowed)
             }
-            return value
+            return (checked, source)
+        }
+        func path(_ setting: ConfigSetting, flag: String?, default fallback: String) throws(ConfigError)
+            -> String
+        {
+            if let flag { return absolutePath(flag, relativeTo: workingDirectory) }
+            guard let (text, source) = try check(setting, setting.text) else {
+                return absolutePath(fallback, relativeTo: workingDirectory)
+            }
+            if case .file = source { return absolutePath(text, relativeTo: fileDirectory) }
+            return absolutePath(text, relativeTo: workingDirectory)
         }
 
-        if let (value, base) = string("data_load", flag: overrides.dataLoad) {
-            config.dataLoad = absolutePath(value, relativeTo: base)
-        } else {
-            config.dataLoad = absolutePath(config.dataLoad, relativeTo: workingDirectory)
+        config.dataLoad = try path(.dataLoad, flag: overrides.dataLoad, default: config.dataLoad)
+        config.database = try path(.database, flag: overrides.database, default: config.database)
+        if let (text, _) = try check(.watchMode, ConfigSetting.watchMode.text) {
+            config.watchMode = WatchMode(rawValue: text) ?? config.watchMode
         }
-        if let (value, base) = string("database", flag: overrides.database) {
-            config.database = absolutePath(value, relativeTo: base)
-        } else {
-            config.database = absolutePath(config.database, relativeTo: workingDirectory)
-        }
-        if let (value, _) = string("watch.mode", flag: nil) {
-            guard let mode = WatchMode(rawValue: value.lowercased()) else {
-                throw ConfigError.invalidValue(key: "watch.mode", value: value, expected: "inotify or poll")
-            }
-            config.watchMode = mode
-        }
-        if let (value, _) = string("log.target", flag: overrides.logTarget) {
-            guard let target = LogTarget(rawValue: value.lowercased()) else {
-                throw ConfigError.invalidValue(
-                    key: "log.target", value: value, expected: "auto, journal or stderr")
-            }
+        if let target = overrides.logTarget {
             config.logTarget = target
+        } else if let (text, _) = try check(.logTarget, ConfigSetting.logTarget.text) {
+            config.logTarget = LogTarget(rawValue: text) ?? config.logTarget
         }
-        if let (value, _) = string("log.level", flag: nil) {
-            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-            guard levels.contains(value.lowercased()) else {
-                throw ConfigError.invalidValue(
-                    key: "log.level", value: value, expected: levels.joined(separator: ", "))
-            }
-            config.logLevel = value.lowercased()
+        if let (text, _) = try check(.logLevel, ConfigSetting.logLevel.text) { config.logLevel = text }
+        if let (value, _) = try check(.rescanInterval, ConfigSetting.rescanInterval.number) {
+            config.rescanInterval = value
         }
-        if let value = try number("watch.rescan_interval") { config.rescanInterval = max(1, value) }
-        if let value = try number("watch.settle") { config.settle = value }
-        if let value = try number("gold.refresh_interval") { config.goldRefreshInterval = max(1, value) }
-        if let value = try number("validation.future_skew") { config.futureSkew = Int64(value) }
-        if let value = try number("ingest.max_line_bytes") {
-            config.maxLineBytes = max(1024, Int(value))
+        if let (value, _) = try check(.settle, ConfigSetting.settle.number) { config.settle = value }
+        if let (value, _) = try check(.goldRefreshInterval, ConfigSetting.goldRefreshInterval.number) {
+            config.goldRefreshInterval = value
         }
-        if let value = try number("ingest.retry_backoff") { config.retryBackoff = max(1, value) }
+        if let (value, _) = try check(.futureSkew, ConfigSetting.futureSkew.number) {
+            config.futureSkew = Int64(value)  // whole and within ±2^53 by the rule
+        }
+        if let (value, _) = try check(.maxLineBytes, ConfigSetting.maxLineBytes.number) {
+            config.maxLineBytes = Int(value)  // whole and within 2^30 by the rule
+        }
+        if let (value, _) = try check(.retryBackoff, ConfigSetting.retryBackoff.number) {
+            config.retryBackoff = value
+        }
+        config.warnings =
+            file?.unknownKeys.map { ConfigWarning.unknownKey(key: $0, path: file?.path ?? "") } ?? []
         return config
+    }
+
+    /// Logs ``warnings`` (at start-up and after each reload).
+    public func logWarnings(to logger: Logger) {
+        for warning in warnings {
+            logger.warning("\(warning)", metadata: LogEventKind.configWarning.metadata())
+        }
     }
 
     static func absolutePath(_ path: String, relativeTo base: String) -> String {
         let expanded = (path as NSString).expandingTildeInPath
         let joined = expanded.hasPrefix("/") ? expanded : (base as NSString).appendingPathComponent(expanded)
         return (joined as NSString).standardizingPath
+    }
+}
+
+/// One setting and its one rule: the key, its environment variable, and what it accepts.
+/// The same rule checks a value from the environment, the file or a reload.
+public struct ConfigSetting: Sendable, Hashable {
+    /// What values a setting takes.
+    public enum Kind: Sendable, Hashable {
+        /// Any non-empty text (a file or folder).
+        case path
+        /// One of these words (compared lower-cased).
+        case choice([String])
+        /// A finite number in the range; `whole`: without a fraction.
+        case number(ClosedRange<Double>, whole: Bool)
+    }
+
+    /// The JSON path in the file (`watch.settle`).
+    public let key: String
+    public let kind: Kind
+
+    /// `PODPIPE_` and the key upper-cased, `.` as `_` (`PODPIPE_WATCH_SETTLE`).
+    public var environmentName: String {
+        "PODPIPE_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+
+    public static let dataLoad = ConfigSetting(key: "data_load", kind: .path)
+    public static let database = ConfigSetting(key: "database", kind: .path)
+    public static let watchMode = ConfigSetting(
+        key: "watch.mode", kind: .choice(WatchMode.allCases.map(\.rawValue)))
+    // Intervals are bounded above so that every later conversion (milliseconds for poll(),
+    // Int32 timeouts, Date arithmetic) stays far from overflow, and below where a smaller
+    // value would only spin: a day, an hour and a week are beyond any sensible setting.
+    public static let rescanInterval = ConfigSetting(
+        key: "watch.rescan_interval", kind: .number(1...86_400, whole: false))
+    public static let settle = ConfigSetting(key: "watch.settle", kind: .number(0...3_600, whole: false))
+    public static let goldRefreshInterval = ConfigSetting(
+        key: "gold.refresh_interval", kind: .number(1...604_800, whole: false))
+    /// Up to 10,000 years: any later timestamp is past 9999-12-31 and rejected anyway
+    /// (``EventValidator/latestTimestamp``); whole seconds, as the rule compares them.
+    public static let futureSkew = ConfigSetting(
+        key: "validation.future_skew", kind: .number(0...315_576_000_000, whole: true))
+    /// At least 1 KiB (a line shorter than that is a real event), at most 1 GiB (the line
+    /// buffer is allocated up to it).
+    public static let maxLineBytes = ConfigSetting(
+        key: "ingest.max_line_bytes", kind: .number(1_024...1_073_741_824, whole: true))
+    /// The backoff doubles up to an hour: a first wait beyond it means nothing.
+    public static let retryBackoff = ConfigSetting(
+        key: "ingest.retry_backoff", kind: .number(1...3_600, whole: false))
+    public static let logTarget = ConfigSetting(
+        key: "log.target", kind: .choice(LogTarget.allCases.map(\.rawValue)))
+    public static let logLevel = ConfigSetting(
+        key: "log.level", kind: .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]))
+
+    /// Every setting, in the order of the documentation.
+    public static let all: [ConfigSetting] = [
+        .dataLoad, .database, .watchMode, .rescanInterval, .settle, .goldRefreshInterval,
+        .futureSkew, .maxLineBytes, .retryBackoff, .logTarget, .logLevel,
+    ]
+
+    /// What the rule accepts, as the error message says it.
+    public var allowed: String {
+        switch kind {
+        case .path: return "a non-empty path"
+        case .choice(let words): return "one of " + words.joined(separator: ", ")
+        case .number(let range, let whole):
+            let bounds = "\(Self.plain(range.lowerBound)) to \(Self.plain(range.upperBound))"
+            return whole ? "a whole number from \(bounds)" : "a number from \(bounds)"
+        }
+    }
+
+    /// The rule for a text setting (path or choice): the value, or nil if it breaks it.
+    public func text(_ value: ConfigValue) -> String? {
+        guard case .text(let text) = value else { return nil }
+        switch kind {
+        case .path: return text.isEmpty ? nil : text
+        case .choice(let words):
+            let word = text.trimmingCharacters(in: .whitespaces).lowercased()
+            return words.contains(word) ? word : nil
+        case .number: return nil
+        }
+    }
+
+    /// The rule for a number setting: a JSON number, or a text that is a decimal number
+    /// (environment, or a quoted number in the file); finite, in range, whole if it must be.
+    /// `inf`, `nan`, `1e300` and hexadecimal floats are refused here, before any conversion
+    /// to an integer could trap.
+    public func number(_ value: ConfigValue) -> Double? {
+        guard case .number(let range, let whole) = kind else { return nil }
+        let number: Double
+        switch value {
+        case .number(let n): number = n
+        case .text(let text):
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            // Decimal notation only: Double("inf"), Double("nan") and Double("0x1p4") parse.
+            guard !trimmed.isEmpty,
+                trimmed.allSatisfy({ $0.isASCII && ($0.isNumber || "+-.eE".contains($0)) }),
+                let parsed = Double(trimmed)
+            else { return nil }
+            number = parsed
+        default: return nil
+        }
+        guard number.isFinite, range.contains(number) else { return nil }
+        if whole && number.rounded(.towardZero) != number { return nil }
+        return number
+    }
+
+    /// `300` rather than `300.0`.
+    static func plain(_ value: Double) -> String {
+        value.rounded(.towardZero) == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    /// The known key nearest to `key` (edit distance at most a third of its length, at
+    /// least 2), for "did you mean".
+    public static func nearest(to key: String) -> String? {
+        let scored = all.map { ($0.key, editDistance(key, $0.key)) }.min { $0.1 < $1.1 }
+        guard let (best, distance) = scored, distance <= max(2, key.count / 3) else { return nil }
+        return best
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.lowercased())
+        let b = Array(b.lowercased())
+        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(
+                    previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}
+
+/// A raw value of one setting before its rule: text (environment, a JSON string) or a JSON
+/// number; `other` is any other JSON type (always refused, with its JSON type named).
+public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
+    case text(String)
+    case number(Double)
+    case other(String)
+
+    public var description: String {
+        switch self {
+        case .text(let text): text
+        case .number(let number): ConfigSetting.plain(number)
+        case .other(let type): "(a JSON \(type))"
+        }
+    }
+}
+
+/// Where a value came from, as error messages name it.
+public enum ConfigSource: Sendable, Equatable, CustomStringConvertible {
+    case environment(String)
+    case file(path: String, key: String)
+
+    public var description: String {
+        switch self {
+        case .environment(let name): "environment variable \(name)"
+        case .file(let path, _): "configuration file \(path)"
+        }
+    }
+}
+
+/// The config file, flattened: every leaf's dotted key and value, and the keys no setting
+/// has. Parsing is pure (tests give it bytes).
+public struct ConfigFile: Sendable, Equatable {
+    public var path: String
+    /// Known keys with their values.
+    public var values: [String: ConfigValue]
+    /// Keys (leaves or whole objects) no setting has, in file order of the sorted keys.
+    public var unknownKeys: [String]
+
+    public static func parse(_ data: Data, path: String) throws(ConfigError) -> ConfigFile {
+        let root: JSONValue
+        do {
+            root = try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            throw ConfigError.fileUnreadable(path: path, reason: "not valid JSON (\(error))")
+        }
+        guard case .object(let object) = root else {
+            throw ConfigError.fileUnreadable(path: path, reason: "the top level is not a JSON object")
+        }
+        let known = Set(ConfigSetting.all.map(\.key))
+        let prefixes = Set(
+            ConfigSetting.all.flatMap { setting in
+                let parts = setting.key.split(separator: ".")
+                return (1..<max(1, parts.count)).map { parts.prefix($0).joined(separator: ".") }
+            })
+        var file = ConfigFile(path: path, values: [:], unknownKeys: [])
+        func walk(_ object: [String: JSONValue], prefix: String) {
+            for key in object.keys.sorted() {
+                let full = prefix.isEmpty ? key : prefix + "." + key
+                guard let value = object[key] else { continue }
+                if case .object(let nested) = value, prefixes.contains(full) {
+                    walk(nested, prefix: full)
+                } else if known.contains(full) {
+                    file.values[full] = value.configValue
+                } else {
+                    file.unknownKeys.append(full)
+                }
+            }
+        }
+        walk(object, prefix: "")
+        return file
+    }
+
+    /// A JSON value as the config file holds it.
+    enum JSONValue: Decodable {
+        case text(String)
+        case number(Double)
+        case boolean
+        case null
+        case array
+        case object([String: JSONValue])
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if container.decodeNil() {
+                self = .null
+            } else if (try? container.decode(Bool.self)) != nil {
+                self = .boolean
+            } else if let number = try? container.decode(Double.self) {
+                self = .number(number)
+            } else if let text = try? container.decode(String.self) {
+                self = .text(text)
+            } else if let object = try? container.decode([String: JSONValue].self) {
+                self = .object(object)
+            } else {
+                _ = try container.decode([JSONValue].self)
+                self = .array
+            }
+        }
+
+        var configValue: ConfigValue {
+            switch self {
+            case .text(let text): .text(text)
+            case .number(let number): .number(number)
+            case .boolean: .other("boolean")
+            case .null: .other("null")
+            case .array: .other("array")
+            case .object: .other("object")
+            }
+        }
+    }
+}
+
+/// Something the configuration loader noticed but did not refuse.
+public enum ConfigWarning: Sendable, Equatable, CustomStringConvertible {
+    case unknownKey(key: String, path: String)
+
+    public var description: String {
+        switch self {
+        case .unknownKey(let key, let path):
+            if let near = ConfigSetting.nearest(to: key) {
+                "configuration file \(path): unknown key \(key) is ignored; did you mean \(near)?"
+            } else {
+                "configuration file \(path): unknown key \(key) is ignored (known keys: \(ConfigSetting.all.map(\.key).joined(separator: ", ")))"
+            }
+        }
     }
 }
 
@@ -194,11 +477,12 @@ public struct PipelineSettings: Sendable, Equatable {
     }
 }
 
-/// A configuration problem, with the key or file and what is expected.
+/// A configuration problem, with the key or file, where the value came from and what is
+/// expected. Always exit 78 (EX_CONFIG).
 public enum ConfigError: Error, CustomStringConvertible, Equatable {
     case fileMissing(path: String)
     case fileUnreadable(path: String, reason: String)
-    case invalidValue(key: String, value: String, expected: String)
+    case invalidValue(key: String, source: ConfigSource, value: String, expected: String)
 
     public var description: String {
         switch self {
@@ -206,8 +490,8 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
             "configuration file \(path) does not exist (given by --config or PODPIPE_CONFIG)"
         case .fileUnreadable(let path, let reason):
             "configuration file \(path) cannot be read as JSON: \(reason)"
-        case .invalidValue(let key, let value, let expected):
-            "configuration key \(key) has the value '\(value)'; expected \(expected)"
+        case .invalidValue(let key, let source, let value, let expected):
+            "configuration key \(key) has the value '\(value)' (from the \(source)); expected \(expected)"
         }
     }
 }

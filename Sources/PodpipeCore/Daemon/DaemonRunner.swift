@@ -443,7 +443,9 @@ final class DaemonRunner {
         let result = Self.loadConfiguration(overrides)
         var next: PodpipeConfig
         switch result {
-        case .success(let loaded): next = loaded
+        case .success(let loaded):
+            next = loaded
+            next.logWarnings(to: logger)
         case .failure(let error):
             logger.error("\(error)", metadata: LogEventKind.reloadFailed.metadata())
             notifier.ready(status: statusLine())

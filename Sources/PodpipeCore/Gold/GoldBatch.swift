@@ -36,7 +36,7 @@ enum GoldBatch {
             db,
             """
             SELECT ts, user_id, episode_id, event_type, duration FROM silver_event
-            WHERE event_id > ? AND event_id <= ?
+            WHERE event_id > ? AND event_id <= ? AND \(GoldArithmetic.silverEventInRange)
             """, arguments: [from, to], step: "refresh_20_events (batch scan)"
         ) { handle in
             let user = tables.users.number(handle, 1)

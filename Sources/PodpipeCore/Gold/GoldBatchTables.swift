@@ -29,7 +29,7 @@ struct GoldBatchTables: Sendable {
             pauses += other.pauses
             seeks += other.seeks
             completions += other.completions
-            completeDurationSum += other.completeDurationSum
+            completeDurationSum = completeDurationSum.saturatingAdd(other.completeDurationSum)
         }
 
         var listened: Bool { plays + completions > 0 }
@@ -89,7 +89,7 @@ struct GoldBatchTables: Sendable {
         case .seek: event.seeks = 1
         case .complete:
             event.completions = 1
-            event.completeDurationSum = duration
+            event.completeDurationSum = GoldArithmetic.duration(duration)
         }
         let triple = DayUserEpisode(day: day, user: user, episode: episode).key
         let knownTriples = triples.count

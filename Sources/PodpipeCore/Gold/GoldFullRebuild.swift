@@ -231,7 +231,8 @@ struct GoldFullRebuild {
         var currentDay: Int64?
         var currentSums = DaySums()
         try GoldRows.forEach(
-            db, "SELECT ts, user_id, episode_id, event_type, duration FROM silver_event",
+            db,
+            "SELECT ts, user_id, episode_id, event_type, duration FROM silver_event WHERE \(GoldArithmetic.silverEventInRange)",
             step: "full rebuild (scan of silver_event)"
         ) { handle in
             events += 1
@@ -247,7 +248,8 @@ struct GoldFullRebuild {
             let isSeek = first == UInt8(ascii: "s")
             let isComplete = first == UInt8(ascii: "c")
             let duration: Int64? =
-                sqlite3_column_type(handle, 4) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, 4)
+                sqlite3_column_type(handle, 4) == SQLITE_NULL
+                ? nil : GoldArithmetic.duration(sqlite3_column_int64(handle, 4))
             let day = ts / 86_400  // truncates like SQLite's integer division
             let listened = isPlay || isComplete
 
@@ -278,7 +280,7 @@ struct GoldFullRebuild {
             } else if isComplete {
                 currentSums.completions += 1
                 sums.completions += 1
-                sums.completeDurationSum += duration ?? 0
+                sums.completeDurationSum = sums.completeDurationSum.saturatingAdd(duration ?? 0)
                 pairs.update(Pair(user: user, episode: episode).key, initial: PairSums()) {
                     Self.addCompletion(to: &$0, duration: duration ?? 0)
                 }
@@ -310,7 +312,7 @@ struct GoldFullRebuild {
     @inline(__always)
     private static func addCompletion(to sums: inout PairSums, duration: Int64) {
         sums.completions += 1
-        sums.completeDurationSum += duration
+        sums.completeDurationSum = sums.completeDurationSum.saturatingAdd(duration)
     }
 
     // MARK: - Write
@@ -552,19 +554,19 @@ struct GoldFullRebuild {
             if sums.completions > 0, user < userReference.count, let reference = userReference[user],
                 episode < episodeDuration.count, let duration = episodeDuration[episode], duration > 0
             {
-                let s = sums.completeDurationSum
-                let rate =
-                    (s / duration) * 1_000_000_000
-                    + ((s % duration) * 1_000_000_000 + duration / 2) / duration
+                let rate = GoldArithmetic.rateE9(sum: sums.completeDurationSum, episodeSeconds: duration)
                 let old = countries[reference.country] ?? (0, 0)
-                countries[reference.country] = (old.rate + rate, old.completions + sums.completions)
+                countries[reference.country] = (
+                    old.rate.saturatingAdd(rate), old.completions + sums.completions
+                )
             }
         }
         try pairRuns.merge(by: { Self.precedes($0.pair, $1.pair, userRank, episodeRank) }) { record in
             if let open = current, open.pair == record.pair {
                 current?.sums.plays += record.sums.plays
                 current?.sums.completions += record.sums.completions
-                current?.sums.completeDurationSum += record.sums.completeDurationSum
+                current?.sums.completeDurationSum =
+                    open.sums.completeDurationSum.saturatingAdd(record.sums.completeDurationSum)
                 return
             }
             try endPair(&self)

@@ -108,6 +108,7 @@ public struct GoldRefresher: Sendable {
         -> GoldRefreshSummary
     {
         guard db.isInsideTransaction else { throw GoldError.notInTransaction }
+        GoldArithmetic.register(on: db)
         let started = DispatchTime.now().uptimeNanoseconds
         let state = try GoldState.read(db)
         let plan = state.plan(forceFull: forceFull, fullRebuildMinimum: fullRebuildMinimum)
@@ -237,7 +238,8 @@ public struct GoldRefresher: Sendable {
     /// SELECT would scan the whole index, and COUNT(*) the whole table.)
     static func span(_ db: Database, allEvents count: Int) throws -> Span {
         let sql =
-            "SELECT (SELECT MIN(ts) FROM silver_event) / 86400, (SELECT MAX(ts) FROM silver_event) / 86400"
+            "SELECT (SELECT MIN(ts) FROM silver_event WHERE \(GoldArithmetic.silverEventInRange)) / 86400, "
+            + "(SELECT MAX(ts) FROM silver_event WHERE \(GoldArithmetic.silverEventInRange)) / 86400"
         guard let row = try Row.fetchOne(db, sql: sql) else {
             return Span(count: count, firstDay: nil, lastDay: nil)
         }

@@ -77,7 +77,7 @@ public enum DropFolder {
                 guard target.starts(with: Array(realFolder.utf8) + [UInt8(ascii: "/")]) else {
                     var leaving = Candidate(
                         name: name, path: path, kind: kind, gzip: gzip, size: Int64(st.st_size),
-                        mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                        mtimeNs: FileTime.modification(st),
                         rawPath: rawPath)
                     leaving.linkLeavingFolder = displayName(target)
                     candidates.append(leaving)
@@ -92,7 +92,7 @@ public enum DropFolder {
                 candidates.append(
                     Candidate(
                         name: name, path: targetText, kind: kind, gzip: gzip, size: Int64(st.st_size),
-                        mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                        mtimeNs: FileTime.modification(st),
                         rawPath: targetText.utf8.elementsEqual(target) ? nil : target))
                 continue
             }
@@ -107,7 +107,7 @@ public enum DropFolder {
             candidates.append(
                 Candidate(
                     name: name, path: path, kind: kind, gzip: gzip, size: Int64(st.st_size),
-                    mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                    mtimeNs: FileTime.modification(st),
                     rawPath: rawPath))
         }
         // Oldest first: modification time, then name in byte order (SPEC §3).

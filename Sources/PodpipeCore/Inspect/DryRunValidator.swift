@@ -276,7 +276,7 @@ public struct DryRunValidator: Sendable {
         return .candidate(
             Candidate(
                 name: name, path: resolvedText, kind: kind, gzip: gzip, size: Int64(st.st_size),
-                mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                mtimeNs: FileTime.modification(st),
                 rawPath: resolvedText.utf8.elementsEqual(resolved) ? nil : resolved))
     }
 

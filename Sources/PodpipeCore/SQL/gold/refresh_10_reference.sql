@@ -18,9 +18,10 @@
 -- Titles and podcast ids are not snapshotted: the answers join them at the end.
 --
 -- Listen-through contribution of a pair with S complete seconds on an episode of D seconds:
--- round(1e9 * S / D) in integer arithmetic,
---   (S / D) * 1000000000 + ((S % D) * 1000000000 + D / 2) / D
--- (exact and order-independent; see gold_agg_country_listen_through).
+-- podpipe_rate_e9(S, D) = round(1e9 * S / D) in 128-bit integer arithmetic, held at a cap
+-- (exact and order-independent; see gold_agg_country_listen_through). podpipe_sum and
+-- podpipe_add are SUM and + that saturate instead of overflowing (Gold/GoldArithmetic.swift:
+-- values from files must never stop a refresh).
 
 ---------------------------------------------------------------------------------- users
 DROP TABLE IF EXISTS temp.gold_tmp_user_change;
@@ -47,9 +48,7 @@ WHERE c.kind = 'user'
 -- Listen-through, phase 1a: remove the changed users' pairs under their old country.
 INSERT INTO gold_agg_country_listen_through (country, rate_sum_e9, completions)
 SELECT c.old_country,
-       -SUM((p.complete_duration_sum / e.duration_seconds) * 1000000000
-            + ((p.complete_duration_sum % e.duration_seconds) * 1000000000
-               + e.duration_seconds / 2) / e.duration_seconds),
+       -podpipe_sum(podpipe_rate_e9(p.complete_duration_sum, e.duration_seconds)),
        -SUM(p.completions)
 FROM temp.gold_tmp_user_change AS c
 CROSS JOIN gold_agg_user_episode AS p ON p.user_id = c.user_id AND p.completions > 0
@@ -57,15 +56,13 @@ CROSS JOIN gold_ref_episode AS e ON e.episode_id = p.episode_id AND e.duration_s
 WHERE c.old_country IS NOT NULL
 GROUP BY c.old_country
 ON CONFLICT (country) DO UPDATE SET
-    rate_sum_e9 = rate_sum_e9 + excluded.rate_sum_e9,
+    rate_sum_e9 = podpipe_add(rate_sum_e9, excluded.rate_sum_e9),
     completions = completions + excluded.completions;
 
 -- Listen-through, phase 1b: add them under their new country (episode snapshot still old).
 INSERT INTO gold_agg_country_listen_through (country, rate_sum_e9, completions)
 SELECT c.new_country,
-       SUM((p.complete_duration_sum / e.duration_seconds) * 1000000000
-           + ((p.complete_duration_sum % e.duration_seconds) * 1000000000
-              + e.duration_seconds / 2) / e.duration_seconds),
+       podpipe_sum(podpipe_rate_e9(p.complete_duration_sum, e.duration_seconds)),
        SUM(p.completions)
 FROM temp.gold_tmp_user_change AS c
 CROSS JOIN gold_agg_user_episode AS p ON p.user_id = c.user_id AND p.completions > 0
@@ -73,7 +70,7 @@ CROSS JOIN gold_ref_episode AS e ON e.episode_id = p.episode_id AND e.duration_s
 WHERE c.new_country IS NOT NULL
 GROUP BY c.new_country
 ON CONFLICT (country) DO UPDATE SET
-    rate_sum_e9 = rate_sum_e9 + excluded.rate_sum_e9,
+    rate_sum_e9 = podpipe_add(rate_sum_e9, excluded.rate_sum_e9),
     completions = completions + excluded.completions;
 
 -- Cohort sizes: a user whose signup date changed (or who appeared / disappeared) moves.
@@ -162,9 +159,7 @@ WHERE c.kind = 'episode'
 -- (users as they are now) ...
 INSERT INTO gold_agg_country_listen_through (country, rate_sum_e9, completions)
 SELECT u.country,
-       -SUM((p.complete_duration_sum / c.old_duration) * 1000000000
-            + ((p.complete_duration_sum % c.old_duration) * 1000000000
-               + c.old_duration / 2) / c.old_duration),
+       -podpipe_sum(podpipe_rate_e9(p.complete_duration_sum, c.old_duration)),
        -SUM(p.completions)
 FROM temp.gold_tmp_episode_change AS c
 CROSS JOIN gold_agg_user_episode AS p ON p.episode_id = c.episode_id AND p.completions > 0
@@ -172,15 +167,13 @@ CROSS JOIN gold_ref_user AS u ON u.user_id = p.user_id
 WHERE c.old_duration > 0
 GROUP BY u.country
 ON CONFLICT (country) DO UPDATE SET
-    rate_sum_e9 = rate_sum_e9 + excluded.rate_sum_e9,
+    rate_sum_e9 = podpipe_add(rate_sum_e9, excluded.rate_sum_e9),
     completions = completions + excluded.completions;
 
 -- ... phase 2b: add them under the new duration.
 INSERT INTO gold_agg_country_listen_through (country, rate_sum_e9, completions)
 SELECT u.country,
-       SUM((p.complete_duration_sum / c.new_duration) * 1000000000
-           + ((p.complete_duration_sum % c.new_duration) * 1000000000
-              + c.new_duration / 2) / c.new_duration),
+       podpipe_sum(podpipe_rate_e9(p.complete_duration_sum, c.new_duration)),
        SUM(p.completions)
 FROM temp.gold_tmp_episode_change AS c
 CROSS JOIN gold_agg_user_episode AS p ON p.episode_id = c.episode_id AND p.completions > 0
@@ -188,7 +181,7 @@ CROSS JOIN gold_ref_user AS u ON u.user_id = p.user_id
 WHERE c.new_duration > 0
 GROUP BY u.country
 ON CONFLICT (country) DO UPDATE SET
-    rate_sum_e9 = rate_sum_e9 + excluded.rate_sum_e9,
+    rate_sum_e9 = podpipe_add(rate_sum_e9, excluded.rate_sum_e9),
     completions = completions + excluded.completions;
 
 DELETE FROM gold_ref_episode

@@ -166,7 +166,7 @@ ON CONFLICT (episode_id) DO UPDATE SET
     pauses                = pauses + excluded.pauses,
     seeks                 = seeks + excluded.seeks,
     completions           = completions + excluded.completions,
-    complete_duration_sum = complete_duration_sum + excluded.complete_duration_sum,
+    complete_duration_sum = podpipe_add(complete_duration_sum, excluded.complete_duration_sum),
     first_day             = MIN(first_day, excluded.first_day),
     last_day              = MAX(last_day, excluded.last_day);
 
@@ -181,12 +181,9 @@ ON CONFLICT (episode_id) DO UPDATE SET listeners = listeners + excluded.listener
 -- A pair's contribution is round(1e9 * S / D) of its total S: add new minus old.
 INSERT INTO gold_agg_country_listen_through (country, rate_sum_e9, completions)
 SELECT u.country,
-       SUM(  ((n.old_duration_sum + n.complete_duration_sum) / e.duration_seconds) * 1000000000
-           + (((n.old_duration_sum + n.complete_duration_sum) % e.duration_seconds) * 1000000000
-              + e.duration_seconds / 2) / e.duration_seconds
-           - (n.old_duration_sum / e.duration_seconds) * 1000000000
-           - ((n.old_duration_sum % e.duration_seconds) * 1000000000
-              + e.duration_seconds / 2) / e.duration_seconds),
+       podpipe_sum(
+           podpipe_rate_e9(podpipe_add(n.old_duration_sum, n.complete_duration_sum), e.duration_seconds)
+           - podpipe_rate_e9(n.old_duration_sum, e.duration_seconds)),
        SUM(n.completions)
 FROM (
     SELECT user_id, episode_id, completions, complete_duration_sum,
@@ -198,7 +195,7 @@ CROSS JOIN gold_ref_user AS u ON u.user_id = n.user_id
 CROSS JOIN gold_ref_episode AS e ON e.episode_id = n.episode_id AND e.duration_seconds > 0
 GROUP BY u.country
 ON CONFLICT (country) DO UPDATE SET
-    rate_sum_e9 = rate_sum_e9 + excluded.rate_sum_e9,
+    rate_sum_e9 = podpipe_add(rate_sum_e9, excluded.rate_sum_e9),
     completions = completions + excluded.completions;
 
 INSERT INTO gold_agg_user_episode (user_id, episode_id, plays, completions, complete_duration_sum)
@@ -208,7 +205,7 @@ WHERE true
 ON CONFLICT (user_id, episode_id) DO UPDATE SET
     plays                 = plays + excluded.plays,
     completions           = completions + excluded.completions,
-    complete_duration_sum = complete_duration_sum + excluded.complete_duration_sum;
+    complete_duration_sum = podpipe_add(complete_duration_sum, excluded.complete_duration_sum);
 
 ------------------------------------------------------------------------------ cohorts
 INSERT INTO gold_agg_cohort_period (cohort_month, period, period_number, active_users)
