@@ -45,4 +45,62 @@ struct FileIdentityTests {
         try Data(users.utf8).write(to: URL(fileURLWithPath: input + "/users-b.csv"))
         #expect(try writer.runOnce(refreshGold: false).outcomes.map(\.state) == [.duplicate])
     }
+
+    /// `cp -p`, `rsync -t`, an archive extraction: new bytes of the same size written behind
+    /// the same name with the old modification time kept. The ctime (and inode) tell.
+    @Test func newBytesBehindAnUnchangedNameSizeAndMtimeAreRead() throws {
+        let root = try TemporaryFolder("identity")
+        defer { root.remove() }
+        let input = try root.folder("in")
+        let writer = TestWriter(
+            store: try root.store(), settings: PipelineSettings(dataLoad: input),
+            logger: Logger(label: "test"))
+        let path = input + "/events-1.ndjson"
+        let stamp = Date(timeIntervalSince1970: 1_700_000_000)
+        func write(_ episode: String) throws {
+            let line =
+                #"{"event_type": "play", "user_id": "u1", "episode_id": "\#(episode)", "timestamp": "2024-02-01T10:00:00", "duration": 10}"#
+            try Data((line + "\n").utf8).write(to: URL(fileURLWithPath: path))
+            try FileManager.default.setAttributes([.modificationDate: stamp], ofItemAtPath: path)
+        }
+        try write("ep_1")
+        #expect(try writer.runOnce(refreshGold: false).outcomes.map(\.state) == [.loaded])
+        let listing = try DropFolder.list(input)
+        #expect(try writer.pending(in: listing, now: Date(), ignoreBackoff: false).isEmpty)
+
+        // Same size, same mtime, other bytes (ep_2 instead of ep_1).
+        try write("ep_2")
+        let again = try DropFolder.list(input)
+        #expect(again.candidates.first?.size == listing.candidates.first?.size)
+        #expect(again.candidates.first?.mtimeNs == listing.candidates.first?.mtimeNs)
+        #expect(try writer.pending(in: again, now: Date(), ignoreBackoff: false).count == 1)
+        let second = try writer.runOnce(refreshGold: false)
+        #expect(second.outcomes.map(\.state) == [.loaded])
+        let episodes = try writer.store.pool.read { db in
+            try String.fetchAll(db, sql: "SELECT episode_id FROM silver_event ORDER BY episode_id")
+        }
+        #expect(episodes == ["ep_1", "ep_2"])
+        // Settled again: nothing pending.
+        #expect(try writer.pending(in: DropFolder.list(input), now: Date(), ignoreBackoff: false).isEmpty)
+    }
+
+    /// Only the attributes changed (chmod): hashed once, found unchanged, settled.
+    @Test func aFileWhoseAttributesChangedIsSettledWithoutLoading() throws {
+        let root = try TemporaryFolder("identity")
+        defer { root.remove() }
+        let input = try root.folder("in")
+        let writer = TestWriter(
+            store: try root.store(), settings: PipelineSettings(dataLoad: input),
+            logger: Logger(label: "test"))
+        let path = input + "/events-1.ndjson"
+        let line =
+            #"{"event_type": "play", "user_id": "u1", "episode_id": "e1", "timestamp": "2024-02-01T10:00:00", "duration": 10}"#
+        try Data((line + "\n").utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try writer.runOnce(refreshGold: false).outcomes.map(\.state) == [.loaded])
+        usleep(20_000)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        #expect(try writer.pending(in: DropFolder.list(input), now: Date(), ignoreBackoff: false).count == 1)
+        #expect(try writer.runOnce(refreshGold: false).outcomes.isEmpty)
+        #expect(try writer.pending(in: DropFolder.list(input), now: Date(), ignoreBackoff: false).isEmpty)
+    }
 }

@@ -12,6 +12,10 @@ public struct Candidate: Sendable, Equatable {
     public var gzip: Bool
     public var size: Int64
     public var mtimeNs: Int64
+    /// The file's status-change time (ctime) and inode: with size and modification time,
+    /// what tells the ledger that the file may hold new bytes (0: not known).
+    public var changeNs: Int64 = 0
+    public var inode: Int64 = 0
     /// The path's bytes when the name is not valid UTF-8 (`name` and `path` then show the
     /// bad bytes as `\xNN`, and the file is opened by these bytes).
     public var rawPath: [UInt8]? = nil
@@ -77,7 +81,8 @@ public enum DropFolder {
                 guard target.starts(with: Array(realFolder.utf8) + [UInt8(ascii: "/")]) else {
                     var leaving = Candidate(
                         name: name, path: path, kind: kind, gzip: gzip, size: Int64(st.st_size),
-                        mtimeNs: FileTime.modification(st),
+                        mtimeNs: FileTime.modification(st), changeNs: FileTime.statusChange(st),
+                        inode: Int64(bitPattern: UInt64(st.st_ino)),
                         rawPath: rawPath)
                     leaving.linkLeavingFolder = displayName(target)
                     candidates.append(leaving)
@@ -92,7 +97,8 @@ public enum DropFolder {
                 candidates.append(
                     Candidate(
                         name: name, path: targetText, kind: kind, gzip: gzip, size: Int64(st.st_size),
-                        mtimeNs: FileTime.modification(st),
+                        mtimeNs: FileTime.modification(st), changeNs: FileTime.statusChange(st),
+                        inode: Int64(bitPattern: UInt64(st.st_ino)),
                         rawPath: targetText.utf8.elementsEqual(target) ? nil : target))
                 continue
             }
@@ -107,7 +113,8 @@ public enum DropFolder {
             candidates.append(
                 Candidate(
                     name: name, path: path, kind: kind, gzip: gzip, size: Int64(st.st_size),
-                    mtimeNs: FileTime.modification(st),
+                    mtimeNs: FileTime.modification(st), changeNs: FileTime.statusChange(st),
+                    inode: Int64(bitPattern: UInt64(st.st_ino)),
                     rawPath: rawPath))
         }
         // Oldest first: modification time, then name in byte order (SPEC §3).

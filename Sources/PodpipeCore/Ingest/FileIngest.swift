@@ -101,7 +101,7 @@ struct FileIngest {
             fileId: nil, name: candidate.name, kind: candidate.kind, sha256: "",
             sizeBytes: candidate.size, mtime: ISOTime.format(nanoseconds: candidate.mtimeNs),
             mtimeNs: candidate.mtimeNs, state: .loaded, startedAt: startedText,
-            finishedAt: startedText)
+            finishedAt: startedText, changeNs: candidate.changeNs, inode: candidate.inode)
         let claim = try session.claim(entry)
         entry.fileId = claim.fileId
         entry.attempts = claim.attempts

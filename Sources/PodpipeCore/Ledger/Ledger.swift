@@ -13,7 +13,10 @@ public enum Ledger {
     public static func latestByName(_ db: Database) throws -> [[UInt8]: LedgerSettlement] {
         let rows = try Row.fetchCursor(
             db,
-            sql: "SELECT name, state, size_bytes, mtime_ns, next_attempt_at FROM ingest_file ORDER BY file_id"
+            sql: """
+                SELECT name, state, size_bytes, mtime_ns, next_attempt_at, change_ns, inode
+                FROM ingest_file ORDER BY file_id
+                """
         )
         var result: [[UInt8]: LedgerSettlement] = [:]
         while let row = try rows.next() {
@@ -24,7 +27,8 @@ public enum Ledger {
                     file: name)
             }
             result[nameKey(name)] = LedgerSettlement(
-                state: state, sizeBytes: row[2], mtimeNs: row[3], nextAttemptAt: row[4])
+                state: state, sizeBytes: row[2], mtimeNs: row[3], nextAttemptAt: row[4], changeNs: row[5],
+                inode: row[6])
         }
         return result
     }
@@ -85,7 +89,8 @@ public enum Ledger {
     }
 
     /// The candidates the ledger has not settled, in their order: new names, names whose
-    /// size or modification time moved since their newest entry, and `failed` files (when
+    /// size, modification time, status-change time or inode moved since their newest entry
+    /// (``LedgerSettlement/settles(_:)``), and `failed` files (when
     /// their retry is due, or always with `ignoreBackoff`). The one rule for a pass and for
     /// `status`'s count of files waiting.
     public static func unsettled(
@@ -97,7 +102,7 @@ public enum Ledger {
             if entry.state == .failed {
                 return ignoreBackoff || (entry.nextAttemptAt ?? "") <= nowText
             }
-            return !(entry.sizeBytes == candidate.size && entry.mtimeNs == candidate.mtimeNs)
+            return !entry.settles(candidate)
         }
     }
 
@@ -139,8 +144,8 @@ public enum Ledger {
     static func settleUnchanged(_ entry: LedgerEntry, original: LedgerEntry, _ db: Database) throws {
         try db.execute(sql: "DELETE FROM ingest_file WHERE file_id = ?", arguments: [entry.fileId])
         try db.execute(
-            sql: "UPDATE ingest_file SET mtime = ?, mtime_ns = ? WHERE file_id = ?",
-            arguments: [entry.mtime, entry.mtimeNs, original.fileId])
+            sql: "UPDATE ingest_file SET mtime = ?, mtime_ns = ?, change_ns = ?, inode = ? WHERE file_id = ?",
+            arguments: [entry.mtime, entry.mtimeNs, entry.changeNs, entry.inode, original.fileId])
     }
 
     /// The file's final entry.
@@ -173,6 +178,8 @@ public enum Ledger {
         entry.firstError = message
         entry.sizeBytes = candidate.size
         entry.mtimeNs = candidate.mtimeNs
+        entry.changeNs = candidate.changeNs
+        entry.inode = candidate.inode
         entry.nextAttemptAt = ISOTime.format(finished.addingTimeInterval(delay))
         entry.finishedAt = ISOTime.format(finished)
         entry.durationMs = ISOTime.milliseconds(from: started, to: finished)

@@ -38,6 +38,10 @@ public struct LedgerEntry: Sendable, Codable, FetchableRecord, MutablePersistabl
     /// it has none.
     public var bronzeFirstId: Int64?
     public var bronzeLastId: Int64?
+    /// The file's status-change time (ns) and inode when it was read (migration 0007); nil
+    /// on rows written before it.
+    public var changeNs: Int64?
+    public var inode: Int64?
 
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy
         .convertFromSnakeCase
@@ -56,6 +60,17 @@ public struct LedgerSettlement: Sendable, Equatable {
     public var sizeBytes: Int64
     public var mtimeNs: Int64
     public var nextAttemptAt: String?
+    public var changeNs: Int64? = nil
+    public var inode: Int64? = nil
+
+    /// Whether `candidate` is the file this entry settled: the same size and modification
+    /// time, and the same status-change time and inode where they were recorded (a file
+    /// rewritten with its old modification time kept has a new ctime).
+    func settles(_ candidate: Candidate) -> Bool {
+        sizeBytes == candidate.size && mtimeNs == candidate.mtimeNs
+            && (changeNs == nil || changeNs == candidate.changeNs)
+            && (inode == nil || inode == candidate.inode)
+    }
 }
 
 extension FileKind: DatabaseValueConvertible {}

@@ -52,4 +52,11 @@ public enum FileTime {
     public static func modification(_ st: stat) -> Int64 {
         nanoseconds(seconds: st.st_mtim.tv_sec, nanoseconds: st.st_mtim.tv_nsec)
     }
+
+    /// The status-change time (ctime) of a `stat` result: set by the kernel whenever the
+    /// file's bytes or attributes change, and, unlike the modification time, not settable
+    /// by `touch`, `cp -p`, `rsync -t` or an archive extraction.
+    public static func statusChange(_ st: stat) -> Int64 {
+        nanoseconds(seconds: st.st_ctim.tv_sec, nanoseconds: st.st_ctim.tv_nsec)
+    }
 }
