@@ -304,8 +304,8 @@ public final class Pipeline: @unchecked Sendable {
                 shouldStop: shouldStop, prefetch: prefetch)
             return try loader.load(source: source, fileId: fileId, db: db)
         case .episodes, .users:
-            return try ReferenceFileLoader(kind: kind, shouldStop: shouldStop).load(
-                source: source, fileId: fileId, db: db)
+            return try ReferenceFileLoader(kind: kind, maxRecordBytes: maxLineBytes, shouldStop: shouldStop)
+                .load(source: source, fileId: fileId, db: db)
         }
     }
 

@@ -68,12 +68,14 @@ public struct DryRunReport: Sendable, Codable, Equatable {
 
     /// The human-readable report: one block per file, then a total.
     public func text() -> String {
+        // Paths, messages and raw lines come from input: escaped (TerminalText).
+        let shown = TerminalText.escape
         var out = ""
         for file in files {
-            out += "\(file.path)\n"
+            out += "\(shown(file.path))\n"
             let kind = file.kind.map { "\($0), " } ?? ""
             out += "  would be  \(file.outcome) (\(kind)\(file.sizeBytes) bytes)\n"
-            if let message = file.message { out += "  note      \(message)\n" }
+            if let message = file.message { out += "  note      \(shown(message))\n" }
             if file.outcome == "loaded" || (file.outcome == "rejected" && file.rowsRead > 0) {
                 out +=
                     "  rows      \(file.rowsRead) read · \(file.rowsLoaded) to silver · \(file.rowsRejected) rejected · \(file.rowsDuplicate) duplicate\n"
@@ -94,7 +96,7 @@ public struct DryRunReport: Sendable, Codable, Equatable {
                     let line = String(reject.line)
                     let pad = String(repeating: " ", count: max(0, width - line.count))
                     let codes = reject.codes.padding(toLength: codesWidth, withPad: " ", startingAt: 0)
-                    out += "    line \(pad)\(line)  \(codes)  \(TextCell.clip(reject.raw, 100))\n"
+                    out += "    line \(pad)\(line)  \(shown(codes))  \(shown(TerminalText.clip(reject.raw, 100)))\n"
                 }
             }
         }
@@ -393,16 +395,5 @@ public struct DryRunValidator: Sendable {
         ).map { row in
             DryRunReject(line: row["line_no"] ?? 0, codes: row["error_codes"] ?? "", raw: row["raw"] ?? "")
         }
-    }
-}
-
-/// Helpers for text cells in terminal output.
-enum TextCell {
-    /// `text` on one line, cut to `width` characters with an ellipsis.
-    static func clip(_ text: String, _ width: Int) -> String {
-        let flat = text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(
-            of: "\n", with: " ")
-        guard flat.count > width, width > 1 else { return flat }
-        return String(flat.prefix(width - 1)) + "…"
     }
 }
