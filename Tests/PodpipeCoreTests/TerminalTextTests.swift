@@ -20,8 +20,8 @@ struct TerminalTextTests {
             let text = String(Character(Unicode.Scalar(scalar) ?? "?"))
             #expect(TerminalText.escape(text) == "\\u{" + String(scalar, radix: 16) + "}")
         }
-        // Unambiguous: a literal backslash is doubled, so `\x1b` typed as text stays text.
-        #expect(TerminalText.escape("\\x1b") == "\\\\x1b")
+        // A backslash is kept (the ledger's `\xNN` for bytes that are not UTF-8 stays as is).
+        #expect(TerminalText.escape("ev\\xff.json") == "ev\\xff.json")
     }
 
     @Test func printableTextIsKeptAsItIs() {
@@ -76,7 +76,8 @@ struct TerminalTextTests {
             message: "file loaded\u{1B}[2J",
             metadata: ["file": "evil\r\u{202E}.json", "rows": "4"],
             error: nil)
-        #expect(line == "1970-01-01T00:00:00Z info podpiped: file loaded\\x1b[2J file=evil\\r\\u{202e}.json rows=4\n")
+        #expect(
+            line == "1970-01-01T00:00:00Z info podpiped: file loaded\\x1b[2J file=\"evil\\r\\u{202e}.json\" rows=4\n")
         let quoted = StderrLine.format(
             date: Date(timeIntervalSince1970: 0), level: .info, label: "podpiped", message: "m",
             metadata: ["file": "a \"b\"\nc\\d"])

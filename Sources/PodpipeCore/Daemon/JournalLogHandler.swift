@@ -196,22 +196,23 @@ public enum StderrLine {
         date: Date, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata,
         error: (any Error)? = nil
     ) -> String {
-        let shown = TerminalText.escape
-        var line = "\(ISOTime.format(date)) \(level) \(shown(label)): \(shown(message))"
+        var line = "\(ISOTime.format(date)) \(level) \(TerminalText.escape(label)): \(TerminalText.escape(message))"
         for key in metadata.keys.sorted() {
             guard let value = metadata[key] else { continue }
-            line += " \(shown(key))=\(quoted("\(value)"))"
+            line += " \(TerminalText.escape(key))=\(quoted("\(value)"))"
         }
         if let error { line += " error=\(quoted("\(error)"))" }
         return line + "\n"
     }
 
-    /// `value` escaped (no control character is left, a backslash is doubled), then in
-    /// double quotes with inner quotes as `\"` unless it is one plain word.
+    /// `value` as it is when it is one plain word; otherwise in double quotes, a backslash
+    /// doubled and a quote as `\"`, then escaped for the terminal (a line break is `\n`).
     static func quoted(_ value: String) -> String {
-        let escaped = TerminalText.escape(value)
-        let plain = !escaped.isEmpty && escaped.unicodeScalars.allSatisfy { $0 != " " && $0 != "\"" }
-        if plain { return escaped }
-        return "\"" + escaped.replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        let plain =
+            !value.isEmpty
+            && value.unicodeScalars.allSatisfy { $0 != " " && $0 != "\"" && !TerminalText.needsEscape($0) }
+        if plain { return value }
+        let inner = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        return "\"" + TerminalText.escape(inner) + "\""
     }
 }

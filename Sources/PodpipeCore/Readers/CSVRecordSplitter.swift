@@ -205,6 +205,9 @@ struct CSVRecordSplitter {
             restart(at: buffer.count)
             return .unterminatedQuote(line: recordLine, raw: raw)
         }
+        // A CR last in the buffer: wait to see whether an LF follows (nil: more bytes needed;
+        // the scan, already past the bound, comes back here with them).
+        if buffer[lineEnd] == Self.cr && lineEnd + 1 == buffer.count && !ended { return nil }
         let raw = Array(buffer[start..<lineEnd])
         let crlf = buffer[lineEnd] == Self.cr && lineEnd + 1 < buffer.count && buffer[lineEnd + 1] == Self.lf
         line += 1

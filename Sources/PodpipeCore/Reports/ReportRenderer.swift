@@ -92,7 +92,7 @@ public enum ReportRenderer {
         // Cells come from input (names, titles, raw lines): escaped for the terminal, and
         // measured escaped, so that a control character neither acts nor skews a column.
         let cells = table.rows.map { row in row.map { TerminalText.escape(plain($0)) } }
-        let header = table.columns.map(TerminalText.escape)
+        let header = table.columns.map { TerminalText.escape($0) }
         var widths = header.map(\.count)
         var numeric = Array(repeating: true, count: table.columns.count)
         for (rowIndex, row) in table.rows.enumerated() {

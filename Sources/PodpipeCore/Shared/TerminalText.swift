@@ -8,14 +8,18 @@
 /// machine formats (`--format csv`, `--format json`, `status --json`, journal fields) keep
 /// the exact value in their own encoding instead.
 ///
-/// The escaped form is visible and unambiguous (a backslash itself is doubled):
-/// - `\` → `\\`; LF, CR, TAB → `\n`, `\r`, `\t`;
+/// The escaped form is visible, and names the character exactly:
+/// - LF, CR, TAB → `\n`, `\r`, `\t`;
 /// - other C0 controls and DEL → `\xHH` (`ESC` → `\x1b`);
 /// - C1 controls (U+0080–U+009F), the bidirectional controls (U+061C, U+200E, U+200F,
 ///   U+202A–U+202E, U+2066–U+2069) and the line and paragraph separators (U+2028,
 ///   U+2029) → `\u{HHHH}` (`\u{202e}`).
 ///
-/// Everything else is kept as it is. Column widths are measured on the escaped text.
+/// Everything else is kept as it is, a backslash too: the ledger already writes a name's
+/// bytes that are not UTF-8 as `\xNN` (`DropFolder.displayName`), and an operator copies
+/// such a name back into `podpipectl reprocess`; doubling backslashes would show `\\xff`.
+/// So a name typed with the four characters `\x1b` looks like one holding ESC; the
+/// `--format json` output tells them apart. Column widths are measured on the escaped text.
 public enum TerminalText {
     /// `text` with every control and bidirectional control escaped (see the type's rule).
     public static func escape(_ text: String) -> String {
@@ -31,7 +35,7 @@ public enum TerminalText {
     /// True for a scalar that ``escape(_:)`` rewrites.
     static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
-        case 0x00...0x1F, 0x5C, 0x7F...0x9F: true
+        case 0x00...0x1F, 0x7F...0x9F: true
         case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069, 0x2028, 0x2029: true
         default: false
         }
@@ -43,7 +47,6 @@ public enum TerminalText {
             return
         }
         switch scalar.value {
-        case 0x5C: out += "\\\\"
         case 0x0A: out += "\\n"
         case 0x0D: out += "\\r"
         case 0x09: out += "\\t"

@@ -290,7 +290,7 @@ public struct StatusReport: Sendable, Codable {
         }
         // Each entry is one line whose values (folder, names, errors, the daemon's activity)
         // come from input: escaped whole, so a line break inside a value shows as `\n`.
-        return lines.map(TerminalText.escape).joined(separator: "\n")
+        return lines.map { TerminalText.escape($0) }.joined(separator: "\n")
     }
 
     /// `daemon    running (pid 42) since … · idle · 3 files loaded · last scan … · gold …`
