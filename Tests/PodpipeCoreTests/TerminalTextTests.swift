@@ -18,7 +18,8 @@ struct TerminalTextTests {
         #expect(TerminalText.escape("abc\u{202E}fdp.exe") == "abc\\u{202e}fdp.exe")
         for scalar: UInt32 in [0x061C, 0x200E, 0x200F, 0x202A, 0x202D, 0x2066, 0x2069, 0x2028, 0x2029] {
             let text = String(Character(Unicode.Scalar(scalar) ?? "?"))
-            #expect(TerminalText.escape(text) == "\\u{" + String(scalar, radix: 16) + "}")
+            let hex = String(scalar, radix: 16)
+            #expect(TerminalText.escape(text) == "\\u{" + String(repeating: "0", count: 4 - hex.count) + hex + "}")
         }
         // A backslash is kept (the ledger's `\xNN` for bytes that are not UTF-8 stays as is).
         #expect(TerminalText.escape("ev\\xff.json") == "ev\\xff.json")

@@ -86,15 +86,17 @@ struct CSVRecordReader {
     }
 
     /// Non-empty names the header holds more than once (compared as columns are looked up:
-    /// trimmed, case-insensitive), in header order; nil when none. Two columns of one name
+    /// trimmed, case-insensitive), as first spelled, in header order; nil when none. Two columns of one name
     /// would leave it to chance which one a rule reads.
     static func duplicates(_ header: [String]) -> [String]? {
-        var seen: Set<String> = []
+        var first: [String: String] = [:]
         var repeated: [String] = []
         for name in header where !name.isEmpty {
             let key = name.lowercased()
-            if !seen.insert(key).inserted, !repeated.contains(where: { $0.lowercased() == key }) {
-                repeated.append(name)
+            if let earlier = first[key] {
+                if !repeated.contains(earlier) { repeated.append(earlier) }
+            } else {
+                first[key] = name
             }
         }
         return repeated.isEmpty ? nil : repeated
