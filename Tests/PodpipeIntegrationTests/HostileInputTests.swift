@@ -98,34 +98,38 @@ struct CSVRecordIntegrationTests {
 
     @Test func anUnterminatedQuoteIsARejectedRowWithItsLineAndTheRestLoads() throws {
         let box = try Sandbox()
-        // 20 MB: line 3 opens a quote it never closes; every other line is a valid user.
-        var text = Self.header + "u0,2024-01-01,DE\nu1,\"2024-01-01,DE\n"
-        let lines = 700_000
-        text.reserveCapacity(lines * 30)
-        for n in 2..<lines { text += "user-\(n),2024-01-01,country-\(n % 50)\n" }
-        #expect(text.utf8.count > 20_000_000)
+        // 20 MB: line 3 opens a quote it never closes; line 5 is one 20 MB line. Before the
+        // fix the quote took the rest of the file into one field (1 row read, 0 rejected,
+        // memory a multiple of the file).
+        let filler = String(repeating: "x", count: 20_000_000)
+        let text = Self.header + "u0,2024-01-01,DE\nu1,\"2024-01-01,DE\nu2,2024-01-01,FR\n\(filler)\nu3,2024-01-01,IT\n"
         try box.drop("users-big.csv", text)
         let once = try Binaries.run(
             "podpiped", ["--data-load", box.dataLoad, "--database", box.database, "--once"],
+            env: ["PODPIPE_INGEST_MAX_LINE_BYTES": "1048576"],
             prefix: ["/usr/bin/time", "-f", "maxrss_kb=%M"])
         #expect(once.status == 0, "\(once.stderr.suffix(2000))")
         let row = try #require(
-            try box.rows("SELECT state, rows_read, rows_loaded, rows_rejected, first_error_line, first_error FROM ingest_file")
-                .first)
+            try box.rows(
+                "SELECT state, rows_read, rows_loaded, rows_rejected, first_error_line, first_error FROM ingest_file"
+            ).first)
         #expect(row["state"] as String? == "loaded")
-        #expect(row["rows_read"] as Int? == lines)
-        #expect(row["rows_loaded"] as Int? == lines - 1)
-        #expect(row["rows_rejected"] as Int? == 1)
+        #expect(row["rows_read"] as Int? == 5)
+        #expect(row["rows_loaded"] as Int? == 3)
+        #expect(row["rows_rejected"] as Int? == 2)
         #expect(row["first_error_line"] as Int? == 3)
         #expect(row["first_error"] as String? == "unterminated_quote")
-        #expect(try box.query("SELECT count(*) FROM silver_user") == lines - 1)
+        #expect(try box.query("SELECT group_concat(user_id) FROM silver_user", as: String.self) == "u0,u2,u3")
+        let rejected = try box.rows(
+            "SELECT line_no, error_codes, length(raw) AS n FROM bronze_reference WHERE outcome = 'rejected' ORDER BY line_no")
+        #expect(rejected.map { $0["line_no"] as Int? } == [3, 5])
+        #expect(rejected.map { $0["error_codes"] as String? } == ["unterminated_quote", "record_too_long"])
         #expect(try box.query("SELECT raw FROM bronze_reference WHERE line_no = 3", as: String.self) == "u1,\"2024-01-01,DE")
-        // Memory stays far below the file's size times the old blow-up (2.3 GB for 200 MB).
-        if let rss = once.stderr.split(separator: "\n").last(where: { $0.hasPrefix("maxrss_kb=") }),
-            let kb = Int(rss.dropFirst("maxrss_kb=".count))
-        {
-            #expect(kb < 150_000, "peak RSS \(kb) KB")
-        }
+        #expect(rejected.last?["n"] as Int? == 4096)
+        // Memory: one chunk and one bounded record, not the 20 MB line.
+        let rss = once.stderr.split(separator: "\n").last { $0.hasPrefix("maxrss_kb=") }
+        let kb = try #require(rss.flatMap { Int($0.dropFirst("maxrss_kb=".count)) })
+        #expect(kb < 100_000, "peak RSS \(kb) KB")
     }
 
     @Test func aRecordPastTheLineBoundIsRejectedAndReadingGoesOn() throws {
@@ -138,7 +142,9 @@ struct CSVRecordIntegrationTests {
         let rejected = try box.rows("SELECT line_no, error_codes, length(raw) AS n FROM bronze_reference WHERE outcome = 'rejected'")
         #expect(rejected.count == 1)
         #expect(rejected.first?["line_no"] as Int? == 3)
-        #expect(rejected.first?["error_codes"] as String? == "unterminated_quote")
+        // The open quote has no line break within the bound: the line is too long.
+        #expect(rejected.first?["error_codes"] as String? == "record_too_long")
+        #expect(rejected.first?["n"] as Int? == 2048)
     }
 
     @Test func bronzeKeepsTheRecordByteForByte() throws {

@@ -83,10 +83,63 @@ struct CSVRecordSplitter {
         return items
     }
 
-    private static let quote: UInt8 = 0x22
-    private static let comma: UInt8 = 0x2C
-    private static let cr: UInt8 = 0x0D
-    private static let lf: UInt8 = 0x0A
+    private enum Stop {
+        case terminator, overBound, nul, exhausted
+    }
+
+    /// Scans the current record from `scan` until its line break (`scan` on it), a NUL
+    /// (`scan` on it), the bound passed, or the end of `bytes`. The hot loop: a plain pass
+    /// over a buffer pointer, byte values as literals (`"` 0x22, `,` 0x2C, CR 0x0D, LF 0x0A).
+    private static func advance(
+        _ bytes: UnsafeBufferPointer<UInt8>, recordStart: Int, limit: Int, scan: inout Int,
+        state: inout State, firstBreak: inout Int?
+    ) -> Stop {
+        var i = scan
+        var current = state
+        defer {
+            scan = i
+            state = current
+        }
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte == 0 { return .nul }
+            switch current {
+            case .fieldStart:
+                if byte == 0x22 {
+                    current = .quoted
+                } else if byte == 0x0D || byte == 0x0A {
+                    return .terminator
+                } else if byte != 0x2C {
+                    current = .unquoted
+                }
+            case .unquoted:
+                if byte == 0x2C {
+                    current = .fieldStart
+                } else if byte == 0x0D || byte == 0x0A {
+                    return .terminator
+                }
+            case .quoted:
+                if byte == 0x22 {
+                    current = .quoteInQuoted
+                } else if (byte == 0x0D || byte == 0x0A) && firstBreak == nil {
+                    firstBreak = i
+                }
+            case .quoteInQuoted:
+                if byte == 0x22 {
+                    current = .quoted
+                } else if byte == 0x2C {
+                    current = .fieldStart
+                } else if byte == 0x0D || byte == 0x0A {
+                    return .terminator
+                } else {
+                    current = .unquoted
+                }
+            }
+            i += 1
+            if i - recordStart > limit { return .overBound }
+        }
+        return .exhausted
+    }
 
     /// The next item; nil when more bytes are needed (before ``finish()``) or at the end.
     mutating func next() -> Item? {
@@ -109,54 +162,28 @@ struct CSVRecordSplitter {
                 case .done: continue
                 }
             }
-            while scan < buffer.count {
-                let byte = buffer[scan]
-                if byte == 0 {
-                    stopped = true
-                    return .nul(line: line + Self.lineBreaks(buffer[start..<scan]))
-                }
-                var terminator = false
-                switch state {
-                case .fieldStart:
-                    if byte == Self.quote {
-                        state = .quoted
-                    } else if byte == Self.cr || byte == Self.lf {
-                        terminator = true
-                    } else if byte != Self.comma {
-                        state = .unquoted
-                    }
-                case .unquoted:
-                    if byte == Self.comma {
-                        state = .fieldStart
-                    } else if byte == Self.cr || byte == Self.lf {
-                        terminator = true
-                    }
-                case .quoted:
-                    if byte == Self.quote {
-                        state = .quoteInQuoted
-                    } else if (byte == Self.cr || byte == Self.lf) && firstBreak == nil {
-                        firstBreak = scan
-                    }
-                case .quoteInQuoted:
-                    if byte == Self.quote {
-                        state = .quoted
-                    } else if byte == Self.comma {
-                        state = .fieldStart
-                    } else if byte == Self.cr || byte == Self.lf {
-                        terminator = true
-                    } else {
-                        state = .unquoted
-                    }
-                }
-                if terminator {
-                    // A CR last in the buffer: wait to see whether an LF follows (CRLF).
-                    if byte == Self.cr && scan + 1 == buffer.count && !ended { return nil }
-                    let end = scan + (byte == Self.cr && scan + 1 < buffer.count && buffer[scan + 1] == Self.lf ? 2 : 1)
-                    if let item = takeRecord(upTo: scan, resumeAt: end) { return item }
-                    continue
-                }
-                scan += 1
-                if scan - start > maxRecordBytes { return overBound() }
+            var (scanned, scanState, lineBreak) = (scan, state, firstBreak)
+            let stop = buffer.withUnsafeBufferPointer {
+                Self.advance(
+                    $0, recordStart: start, limit: maxRecordBytes, scan: &scanned, state: &scanState,
+                    firstBreak: &lineBreak)
+            }
+            (scan, state, firstBreak) = (scanned, scanState, lineBreak)
+            switch stop {
+            case .nul:
+                stopped = true
+                return .nul(line: line + Self.lineBreaks(buffer[start..<scan]))
+            case .overBound:
+                return overBound()
+            case .terminator:
+                let cr = buffer[scan] == 0x0D
+                // A CR last in the buffer: wait to see whether an LF follows (CRLF).
+                if cr && scan + 1 == buffer.count && !ended { return nil }
+                let end = scan + (cr && scan + 1 < buffer.count && buffer[scan + 1] == 0x0A ? 2 : 1)
+                if let item = takeRecord(upTo: scan, resumeAt: end) { return item }
+                continue
+            case .exhausted:
+                break
             }
             if !ended {
                 compact()
@@ -189,7 +216,7 @@ struct CSVRecordSplitter {
             return strayQuote()
         }
         let item = Item.tooLong(
-            line: line, prefix: Array(buffer[start..<min(buffer.count, start + Self.keptPrefixBytes)]))
+            line: line, prefix: Array(buffer[start..<start + min(Self.keptPrefixBytes, maxRecordBytes)]))
         line += Self.lineBreaks(buffer[start..<scan])
         skipping = true
         restart(at: scan)
@@ -207,9 +234,9 @@ struct CSVRecordSplitter {
         }
         // A CR last in the buffer: wait to see whether an LF follows (nil: more bytes needed;
         // the scan, already past the bound, comes back here with them).
-        if buffer[lineEnd] == Self.cr && lineEnd + 1 == buffer.count && !ended { return nil }
+        if buffer[lineEnd] == 0x0D && lineEnd + 1 == buffer.count && !ended { return nil }
         let raw = Array(buffer[start..<lineEnd])
-        let crlf = buffer[lineEnd] == Self.cr && lineEnd + 1 < buffer.count && buffer[lineEnd + 1] == Self.lf
+        let crlf = buffer[lineEnd] == 0x0D && lineEnd + 1 < buffer.count && buffer[lineEnd + 1] == 0x0A
         line += 1
         restart(at: lineEnd + (crlf ? 2 : 1))
         return .unterminatedQuote(line: recordLine, raw: raw)
@@ -225,22 +252,28 @@ struct CSVRecordSplitter {
 
     /// Skips to the end of the current (over-long) line without keeping its bytes.
     private mutating func skipLine() -> Skip {
-        while scan < buffer.count {
+        let from = scan
+        let found = buffer.withUnsafeBufferPointer { bytes in
+            var i = from
+            while i < bytes.count && bytes[i] != 0 && bytes[i] != 0x0D && bytes[i] != 0x0A { i += 1 }
+            return i
+        }
+        scan = found
+        if scan < buffer.count {
             let byte = buffer[scan]
             if byte == 0 { return .nul(line: line) }
-            if byte == Self.cr || byte == Self.lf {
-                if byte == Self.cr && scan + 1 == buffer.count && !ended {
+            if byte == 0x0D || byte == 0x0A {
+                if byte == 0x0D && scan + 1 == buffer.count && !ended {
                     start = scan
                     compact()
                     return .needMore
                 }
-                let crlf = byte == Self.cr && scan + 1 < buffer.count && buffer[scan + 1] == Self.lf
+                let crlf = byte == 0x0D && scan + 1 < buffer.count && buffer[scan + 1] == 0x0A
                 line += 1
                 skipping = false
                 restart(at: scan + (crlf ? 2 : 1))
                 return .done
             }
-            scan += 1
         }
         start = scan
         compact()
@@ -270,12 +303,12 @@ struct CSVRecordSplitter {
         var count = 0
         var previousCR = false
         for byte in bytes {
-            if byte == lf {
+            if byte == 0x0A {
                 if !previousCR { count += 1 }
                 previousCR = false
             } else {
-                if byte == cr { count += 1 }
-                previousCR = byte == cr
+                if byte == 0x0D { count += 1 }
+                previousCR = byte == 0x0D
             }
         }
         return count
@@ -289,16 +322,16 @@ struct CSVRecordSplitter {
         for byte in raw {
             switch state {
             case .fieldStart:
-                if byte == quote {
+                if byte == 0x22 {
                     state = .quoted
-                } else if byte == comma {
+                } else if byte == 0x2C {
                     fields.append(current)
                 } else {
                     current.append(byte)
                     state = .unquoted
                 }
             case .unquoted:
-                if byte == comma {
+                if byte == 0x2C {
                     fields.append(current)
                     current = []
                     state = .fieldStart
@@ -306,16 +339,16 @@ struct CSVRecordSplitter {
                     current.append(byte)
                 }
             case .quoted:
-                if byte == quote {
+                if byte == 0x22 {
                     state = .quoteInQuoted
                 } else {
                     current.append(byte)
                 }
             case .quoteInQuoted:
-                if byte == quote {
+                if byte == 0x22 {
                     current.append(byte)
                     state = .quoted
-                } else if byte == comma {
+                } else if byte == 0x2C {
                     fields.append(current)
                     current = []
                     state = .fieldStart
