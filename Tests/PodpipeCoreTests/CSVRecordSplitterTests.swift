@@ -32,7 +32,8 @@ struct CSVRecordSplitterTests {
     @Test func rawBytesAreKeptByteForByte() {
         // A quote after a closing quote, a quote inside an unquoted field, spaces: the raw
         // text is exactly what the file held (bronze keeps it); the fields read leniently.
-        #expect(Self.split("u1,\"abc\"def,x\n") == [Self.record(1, "u1,\"abc\"def,x", ["u1", "abcdef", "x"])])
+        #expect(
+            Self.split("u1,\"abc\"def,x\n") == [Self.record(1, "u1,\"abc\"def,x", ["u1", "abcdef", "x"])])
         #expect(Self.split("ab\"c, d ,\n") == [Self.record(1, "ab\"c, d ,", ["ab\"c", " d ", ""])])
     }
 
@@ -51,7 +52,10 @@ struct CSVRecordSplitterTests {
                 .unterminatedQuote(line: 3, raw: Array("u2,\"never closed".utf8)),
                 Self.record(4, "u3,fine", ["u3", "fine"]), Self.record(5, "u4,fine", ["u4", "fine"]),
             ])
-        #expect(Self.split("a\n\"x") == [Self.record(1, "a", ["a"]), .unterminatedQuote(line: 2, raw: Array("\"x".utf8))])
+        #expect(
+            Self.split("a\n\"x") == [
+                Self.record(1, "a", ["a"]), .unterminatedQuote(line: 2, raw: Array("\"x".utf8)),
+            ])
     }
 
     @Test func aQuoteOpenPastTheBoundIsStrayAndReadingResumesOnTheNextLine() {
@@ -59,10 +63,11 @@ struct CSVRecordSplitterTests {
         var text = "h\n\"open,x\n"
         for n in 0..<50 { text += "u\(n),y\n" }
         let items = Self.split(text, bound: 20)
-        #expect(items.prefix(3) == [
-            Self.record(1, "h", ["h"]), .unterminatedQuote(line: 2, raw: Array("\"open,x".utf8)),
-            Self.record(3, "u0,y", ["u0", "y"]),
-        ])
+        #expect(
+            items.prefix(3) == [
+                Self.record(1, "h", ["h"]), .unterminatedQuote(line: 2, raw: Array("\"open,x".utf8)),
+                Self.record(3, "u0,y", ["u0", "y"]),
+            ])
         #expect(items.count == 52)
         #expect(items.last == Self.record(52, "u49,y", ["u49", "y"]))
     }
@@ -72,14 +77,16 @@ struct CSVRecordSplitterTests {
         let items = Self.split("a\n\(long),y\nb\n", bound: 5000)
         #expect(items.count == 3)
         #expect(items[0] == Self.record(1, "a", ["a"]))
-        #expect(items[1] == .tooLong(line: 2, prefix: Array(long.utf8.prefix(CSVRecordSplitter.keptPrefixBytes))))
+        #expect(
+            items[1] == .tooLong(line: 2, prefix: Array(long.utf8.prefix(CSVRecordSplitter.keptPrefixBytes))))
         #expect(items[2] == Self.record(3, "b", ["b"]))
     }
 
     @Test func aNULNamesItsLine() {
-        #expect(Self.split("h\na\n\"b\nc\u{00}\"\nd\n") == [
-            Self.record(1, "h", ["h"]), Self.record(2, "a", ["a"]), .nul(line: 4),
-        ])
+        #expect(
+            Self.split("h\na\n\"b\nc\u{00}\"\nd\n") == [
+                Self.record(1, "h", ["h"]), Self.record(2, "a", ["a"]), .nul(line: 4),
+            ])
     }
 
     @Test func chunkBoundariesDoNotChangeTheItems() {
@@ -126,12 +133,17 @@ struct CSVRecordSplitterTests {
         if case .tooLong(let line, let prefix) = items.last {
             #expect(line == 2 && prefix.count == CSVRecordSplitter.keptPrefixBytes)
         } else {
-            Issue.record("expected the open quote's record to be too long, got \(String(describing: items.last))")
+            Issue.record(
+                "expected the open quote's record to be too long, got \(String(describing: items.last))")
         }
     }
 
     @Test func theReaderRejectsDuplicateHeaderNamesAndNULsWithTheirLine() throws {
-        #expect(throws: FileRejection.duplicateColumns(["user_id"], header: ["user_id", "country", "User_ID "].map { $0.trimmingCharacters(in: .whitespaces) })) {
+        #expect(
+            throws: FileRejection.duplicateColumns(
+                ["user_id"],
+                header: ["user_id", "country", "User_ID "].map { $0.trimmingCharacters(in: .whitespaces) })
+        ) {
             _ = try CSVRecordReader(bytes: Array("user_id,country,User_ID \nu1,DE,u2\n".utf8))
         }
         var reader = try CSVRecordReader(bytes: Array("user_id,country\nu1,DE\nu2,D\u{00}E\n".utf8))

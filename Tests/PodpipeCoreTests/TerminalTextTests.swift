@@ -19,7 +19,9 @@ struct TerminalTextTests {
         for scalar: UInt32 in [0x061C, 0x200E, 0x200F, 0x202A, 0x202D, 0x2066, 0x2069, 0x2028, 0x2029] {
             let text = String(Character(Unicode.Scalar(scalar) ?? "?"))
             let hex = String(scalar, radix: 16)
-            #expect(TerminalText.escape(text) == "\\u{" + String(repeating: "0", count: 4 - hex.count) + hex + "}")
+            #expect(
+                TerminalText.escape(text) == "\\u{" + String(repeating: "0", count: 4 - hex.count) + hex + "}"
+            )
         }
         // A backslash is kept (the ledger's `\xNN` for bytes that are not UTF-8 stays as is).
         #expect(TerminalText.escape("ev\\xff.json") == "ev\\xff.json")
@@ -38,7 +40,10 @@ struct TerminalTextTests {
         }
         let escaped = TerminalText.escape(all)
         #expect(!escaped.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
-        #expect(!escaped.unicodeScalars.contains { (0x202A...0x202E).contains($0.value) || (0x2066...0x2069).contains($0.value) })
+        #expect(
+            !escaped.unicodeScalars.contains {
+                (0x202A...0x202E).contains($0.value) || (0x2066...0x2069).contains($0.value)
+            })
     }
 
     @Test func clipMeasuresTheEscapedWidthAndNeverCutsAnEscape() {
@@ -51,7 +56,8 @@ struct TerminalTextTests {
 
     @Test func tablesAlignOnTheEscapedText() {
         let table = ReportTable(
-            columns: ["name", "n"], rows: [[.text("a\u{1B}[2J"), .integer(1)], [.text("plain"), .integer(22)]])
+            columns: ["name", "n"],
+            rows: [[.text("a\u{1B}[2J"), .integer(1)], [.text("plain"), .integer(22)]])
         let text = ReportRenderer.render(table, as: .table)
         #expect(!text.unicodeScalars.contains { $0.value == 0x1B })
         let lines = text.split(separator: "\n")
@@ -78,7 +84,9 @@ struct TerminalTextTests {
             metadata: ["file": "evil\r\u{202E}.json", "rows": "4"],
             error: nil)
         #expect(
-            line == "1970-01-01T00:00:00Z info podpiped: file loaded\\x1b[2J file=\"evil\\r\\u{202e}.json\" rows=4\n")
+            line
+                == "1970-01-01T00:00:00Z info podpiped: file loaded\\x1b[2J file=\"evil\\r\\u{202e}.json\" rows=4\n"
+        )
         let quoted = StderrLine.format(
             date: Date(timeIntervalSince1970: 0), level: .info, label: "podpiped", message: "m",
             metadata: ["file": "a \"b\"\nc\\d"])

@@ -80,14 +80,19 @@ struct TerminalInjectionTests {
         #expect(try box.podpiped().status == 0)
         let csv = try box.ctl(["report", "top-episodes", "--as-of", "2024-04-21", "--format", "csv"]).stdout
         // RFC 4180: the CR forces quotes; the value is exact.
-        #expect(csv == "rank,episode_id,title,podcast_id,completions\n1,\(Self.episode),\"\(Self.episodeTitle)\",p1,3\n")
+        #expect(
+            csv
+                == "rank,episode_id,title,podcast_id,completions\n1,\(Self.episode),\"\(Self.episodeTitle)\",p1,3\n"
+        )
         let json = try box.ctl(["report", "top-episodes", "--as-of", "2024-04-21", "--format", "json"]).stdout
         let rows = try #require(try jsonValue(json) as? [[String: Any]])
         #expect(rows.first?["episode_id"] as? String == Self.episode)
         #expect(rows.first?["title"] as? String == Self.episodeTitle)
         #expect(!json.contains("\u{1B}"), "JSON escapes control characters: \(json)")
         let files = try box.ctl(["files", "--format", "json"]).stdout
-        let names = try #require(try jsonValue(files) as? [[String: Any]]).compactMap { $0["name"] as? String }
+        let names = try #require(try jsonValue(files) as? [[String: Any]]).compactMap {
+            $0["name"] as? String
+        }
         #expect(Set(names) == ["events-\(Self.clear).json", "episodes-1.csv", "users-\(Self.title).csv"])
     }
 }
@@ -102,7 +107,9 @@ struct CSVRecordIntegrationTests {
         // fix the quote took the rest of the file into one field (1 row read, 0 rejected,
         // memory a multiple of the file).
         let filler = String(repeating: "x", count: 20_000_000)
-        let text = Self.header + "u0,2024-01-01,DE\nu1,\"2024-01-01,DE\nu2,2024-01-01,FR\n\(filler)\nu3,2024-01-01,IT\n"
+        let text =
+            Self.header
+            + "u0,2024-01-01,DE\nu1,\"2024-01-01,DE\nu2,2024-01-01,FR\n\(filler)\nu3,2024-01-01,IT\n"
         try box.drop("users-big.csv", text)
         let once = try Binaries.run(
             "podpiped", ["--data-load", box.dataLoad, "--database", box.database, "--once"],
@@ -121,10 +128,13 @@ struct CSVRecordIntegrationTests {
         #expect(row["first_error"] as String? == "unterminated_quote")
         #expect(try box.query("SELECT group_concat(user_id) FROM silver_user", as: String.self) == "u0,u2,u3")
         let rejected = try box.rows(
-            "SELECT line_no, error_codes, length(raw) AS n FROM bronze_reference WHERE outcome = 'rejected' ORDER BY line_no")
+            "SELECT line_no, error_codes, length(raw) AS n FROM bronze_reference WHERE outcome = 'rejected' ORDER BY line_no"
+        )
         #expect(rejected.map { $0["line_no"] as Int? } == [3, 5])
         #expect(rejected.map { $0["error_codes"] as String? } == ["unterminated_quote", "record_too_long"])
-        #expect(try box.query("SELECT raw FROM bronze_reference WHERE line_no = 3", as: String.self) == "u1,\"2024-01-01,DE")
+        #expect(
+            try box.query("SELECT raw FROM bronze_reference WHERE line_no = 3", as: String.self)
+                == "u1,\"2024-01-01,DE")
         #expect(rejected.last?["n"] as Int? == 4096)
         // Memory: one chunk and one bounded record, not the 20 MB line.
         let rss = once.stderr.split(separator: "\n").last { $0.hasPrefix("maxrss_kb=") }
@@ -135,11 +145,14 @@ struct CSVRecordIntegrationTests {
     @Test func aRecordPastTheLineBoundIsRejectedAndReadingGoesOn() throws {
         let box = try Sandbox()
         let long = String(repeating: "x", count: 5000)
-        try box.drop("users-1.csv", Self.header + "u1,2024-01-01,DE\n\"u2,\(long)\nu3,2024-01-01,FR\nu4,2024-01-01,IT\n")
+        try box.drop(
+            "users-1.csv",
+            Self.header + "u1,2024-01-01,DE\n\"u2,\(long)\nu3,2024-01-01,FR\nu4,2024-01-01,IT\n")
         let once = try box.podpiped(env: ["PODPIPE_INGEST_MAX_LINE_BYTES": "2048"])
         #expect(once.status == 0, "\(once.stderr)")
         #expect(try box.query("SELECT count(*) FROM silver_user") == 3)
-        let rejected = try box.rows("SELECT line_no, error_codes, length(raw) AS n FROM bronze_reference WHERE outcome = 'rejected'")
+        let rejected = try box.rows(
+            "SELECT line_no, error_codes, length(raw) AS n FROM bronze_reference WHERE outcome = 'rejected'")
         #expect(rejected.count == 1)
         #expect(rejected.first?["line_no"] as Int? == 3)
         // The open quote has no line break within the bound: the line is too long.
@@ -157,13 +170,18 @@ struct CSVRecordIntegrationTests {
         ]
         try box.drop(
             "episodes-1.csv",
-            "\u{FEFF}episode_id,podcast_id,title,release_date,duration_seconds\r\n" + records.joined(separator: "\r\n") + "\r\n")
+            "\u{FEFF}episode_id,podcast_id,title,release_date,duration_seconds\r\n"
+                + records.joined(separator: "\r\n") + "\r\n")
         #expect(try box.podpiped().status == 0)
         let raw = try box.rows("SELECT raw, line_no FROM bronze_reference ORDER BY line_no")
         #expect(raw.map { $0["raw"] as String? } == records)
         #expect(raw.map { $0["line_no"] as Int? } == [2, 3, 4, 6])
-        #expect(try box.query("SELECT title FROM silver_episode WHERE episode_id = 'e1'", as: String.self) == "abcdef")
-        #expect(try box.query("SELECT title FROM silver_episode WHERE episode_id = 'e3'", as: String.self) == "two\r\nlines")
+        #expect(
+            try box.query("SELECT title FROM silver_episode WHERE episode_id = 'e1'", as: String.self)
+                == "abcdef")
+        #expect(
+            try box.query("SELECT title FROM silver_episode WHERE episode_id = 'e3'", as: String.self)
+                == "two\r\nlines")
         // revalidate replays the stored fields: nothing changes.
         let revalidate = try box.ctl(["revalidate", "--json"])
         #expect(revalidate.status == 0, "\(revalidate.stderr)")
@@ -177,7 +195,9 @@ struct CSVRecordIntegrationTests {
         let row = try #require(try box.rows("SELECT state, message FROM ingest_file").first)
         #expect(row["state"] as String? == "rejected")
         let message = try #require(row["message"] as String?)
-        #expect(message.contains("line 3") && message.contains("CSV") && !message.contains("NDJSON"), "\(message)")
+        #expect(
+            message.contains("line 3") && message.contains("CSV") && !message.contains("NDJSON"), "\(message)"
+        )
     }
 
     @Test func aDuplicatedColumnNameRejectsTheFileNamingIt() throws {
@@ -186,7 +206,9 @@ struct CSVRecordIntegrationTests {
         #expect(try box.podpiped().status == 0)
         let row = try #require(try box.rows("SELECT state, message FROM ingest_file").first)
         #expect(row["state"] as String? == "rejected")
-        #expect((row["message"] as String?)?.contains("Country") == true, "\(String(describing: row["message"] as String?))")
+        #expect(
+            (row["message"] as String?)?.contains("Country") == true,
+            "\(String(describing: row["message"] as String?))")
         #expect(try box.query("SELECT count(*) FROM silver_user") == 0)
     }
 }

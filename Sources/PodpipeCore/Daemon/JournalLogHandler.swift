@@ -196,7 +196,8 @@ public enum StderrLine {
         date: Date, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata,
         error: (any Error)? = nil
     ) -> String {
-        var line = "\(ISOTime.format(date)) \(level) \(TerminalText.escape(label)): \(TerminalText.escape(message))"
+        var line =
+            "\(ISOTime.format(date)) \(level) \(TerminalText.escape(label)): \(TerminalText.escape(message))"
         for key in metadata.keys.sorted() {
             guard let value = metadata[key] else { continue }
             line += " \(TerminalText.escape(key))=\(quoted("\(value)"))"
@@ -212,7 +213,8 @@ public enum StderrLine {
             !value.isEmpty
             && value.unicodeScalars.allSatisfy { $0 != " " && $0 != "\"" && !TerminalText.needsEscape($0) }
         if plain { return value }
-        let inner = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        let inner = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
+            of: "\"", with: "\\\"")
         return "\"" + TerminalText.escape(inner) + "\""
     }
 }

@@ -95,7 +95,8 @@ public struct DryRunReport: Sendable, Codable, Equatable {
                     let line = String(reject.line)
                     let pad = String(repeating: " ", count: max(0, width - line.count))
                     let codes = reject.codes.padding(toLength: codesWidth, withPad: " ", startingAt: 0)
-                    out += "    line \(pad)\(line)  \(TerminalText.escape(codes))  \(TerminalText.escape(TerminalText.clip(reject.raw, 100)))\n"
+                    out +=
+                        "    line \(pad)\(line)  \(TerminalText.escape(codes))  \(TerminalText.escape(TerminalText.clip(reject.raw, 100)))\n"
                 }
             }
         }

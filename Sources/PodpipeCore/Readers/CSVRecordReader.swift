@@ -56,7 +56,9 @@ struct CSVRecordReader {
             throw FileRejection.badHeader(line: line, reason: "opens a quote it never closes")
         case .record(_, let raw, let fields):
             guard String(validating: raw, as: UTF8.self) != nil else { throw FileRejection.notUTF8 }
-            let header = fields.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
+            let header = fields.map {
+                String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            }
             if let duplicates = Self.duplicates(header) {
                 throw FileRejection.duplicateColumns(duplicates, header: header)
             }
