@@ -9,10 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.build-fuzz
 mkdir -p "$out"
-csv_src=""
-for dir in .build/checkouts/CSV.swift/Sources/CSV .build-rel/checkouts/CSV.swift/Sources/CSV; do
-    if [ -d "$dir" ]; then csv_src=$dir; break; fi
-done
 SWIFTC=${SWIFTC:-swiftc}
 flags=(-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6)
 
@@ -29,15 +25,13 @@ build() {
     stale "$out/fuzz-ndjson" Sources/PodpipeRules/*.swift Fuzz/NDJSONFuzz.swift || return_ndjson=1
     [ -n "${return_ndjson:-}" ] || "$SWIFTC" "${flags[@]}" -module-name FuzzNDJSON Sources/PodpipeRules/*.swift Fuzz/NDJSONFuzz.swift \
         -o "$out/fuzz-ndjson"
-    if [ -z "$csv_src" ]; then
-        echo "fuzz: CSV.swift checkout not found (run swift build first); skipping fuzz-csv" >&2
-        return
-    fi
-    stale "$out/fuzz-csv" "$csv_src"/*.swift Sources/PodpipeCore/Readers/CSVRecordReader.swift \
-        Sources/PodpipeRules/*.swift Fuzz/CSVFuzz.swift || return 0
-    sed '/^import CSV$/d' Sources/PodpipeCore/Readers/CSVRecordReader.swift > "$out/CSVRecordReader.swift"
-    "$SWIFTC" "${flags[@]}" -module-name FuzzCSV "$csv_src"/*.swift "$out/CSVRecordReader.swift" \
-        Sources/PodpipeRules/*.swift Fuzz/CSVFuzz.swift -o "$out/fuzz-csv"
+    # The CSV reader is podpipe's own splitter (no CSV.swift): its two files, the rules, the
+    # fuzz target, compiled as one module (the reader's `import PodpipeRules` removed).
+    stale "$out/fuzz-csv" Sources/PodpipeCore/Readers/CSVRecordSplitter.swift \
+        Sources/PodpipeCore/Readers/CSVRecordReader.swift Sources/PodpipeRules/*.swift Fuzz/CSVFuzz.swift || return 0
+    sed '/^import PodpipeRules$/d' Sources/PodpipeCore/Readers/CSVRecordReader.swift > "$out/CSVRecordReader.swift"
+    "$SWIFTC" "${flags[@]}" -module-name FuzzCSV Sources/PodpipeCore/Readers/CSVRecordSplitter.swift \
+        "$out/CSVRecordReader.swift" Sources/PodpipeRules/*.swift Fuzz/CSVFuzz.swift -o "$out/fuzz-csv"
 }
 
 run() {

@@ -12,6 +12,12 @@ public enum ReferenceErrorCode: String, CaseIterable, Sendable, Comparable {
     case missingUserId = "missing_user_id"
     case invalidSignupDate = "invalid_signup_date"
     case missingCountry = "missing_country"
+    /// The record is longer than `ingest.max_line_bytes` (set by the CSV reader; bronze keeps
+    /// its first 4 KiB).
+    case recordTooLong = "record_too_long"
+    /// A quote opened and never closed within the bound or before the end of the file: the
+    /// record is its first line, and the lines after it are read again (set by the reader).
+    case unterminatedQuote = "unterminated_quote"
 
     /// Position in declaration order (the canonical order).
     var ordinal: Int {
@@ -23,6 +29,8 @@ public enum ReferenceErrorCode: String, CaseIterable, Sendable, Comparable {
         case .missingUserId: 4
         case .invalidSignupDate: 5
         case .missingCountry: 6
+        case .recordTooLong: 7
+        case .unterminatedQuote: 8
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PodpipeCore
 import PodpipeSampleData
 
 /// `podpipectl generate`: the deterministic dirty sample/test data generator.
@@ -88,7 +89,7 @@ struct Generate: AsyncParsableCommand {
         do {
             result = try SampleDataGenerator.write(spec, to: out)
         } catch {
-            FileHandle.standardError.write(Data("podpipectl generate: \(error)\n".utf8))
+            complain("\(error)", program: "podpipectl generate")
             throw ExitCode(1)
         }
         let encoder = JSONEncoder()
@@ -105,7 +106,7 @@ struct Generate: AsyncParsableCommand {
         }
         if !manifest {
             print(
-                "wrote \(result.files.count) files to \(out): \(result.eventLines) event lines (\(result.expectedSilverEvents) valid, \(result.expectedRejectedEvents) rejected, \(result.expectedDuplicateEvents) duplicates), \(result.expectedUsers) users, \(result.expectedEpisodes) episodes"
+                "wrote \(result.files.count) files to \(TerminalText.escape(out)): \(result.eventLines) event lines (\(result.expectedSilverEvents) valid, \(result.expectedRejectedEvents) rejected, \(result.expectedDuplicateEvents) duplicates), \(result.expectedUsers) users, \(result.expectedEpisodes) episodes"
             )
         }
     }

@@ -99,7 +99,7 @@ extension AsyncParsableCommand {
         do {
             try await body()
         } catch let error as CLIError {
-            FileHandle.standardError.write(Data("podpipectl: \(error.message)\n".utf8))
+            complain(error.message)
             throw ExitCode(error.code)
         }
     }

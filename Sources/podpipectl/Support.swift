@@ -10,6 +10,12 @@ func emit(_ text: String) {
     FileHandle.standardOutput.write(Data(out.utf8))
 }
 
+/// Writes `podpipectl: message` to stderr as one line. Messages quote file names, paths and
+/// input values, so the message is escaped for the terminal (``TerminalText``).
+func complain(_ message: String, program: String = "podpipectl") {
+    FileHandle.standardError.write(Data("\(program): \(TerminalText.escape(message))\n".utf8))
+}
+
 /// The exit code and one-line message of a failure (see doc/cli.md, "Exit codes").
 func classify(_ error: any Error) -> CLIError {
     switch error {
@@ -53,7 +59,7 @@ extension AsyncParsableCommand {
             throw error
         } catch {
             let failure = classify(error)
-            FileHandle.standardError.write(Data("podpipectl: \(failure.message)\n".utf8))
+            complain(failure.message)
             throw ExitCode(failure.code)
         }
     }

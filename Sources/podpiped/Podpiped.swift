@@ -42,7 +42,8 @@ struct Podpiped: AsyncParsableCommand {
         do {
             settings = try await PodpipeConfig.load(overrides: overrides)
         } catch {
-            FileHandle.standardError.write(Data("podpiped: \(error)\n".utf8))
+            // The message may quote a path or a value from the configuration: escaped.
+            FileHandle.standardError.write(Data("podpiped: \(TerminalText.escape("\(error)"))\n".utf8))
             throw ExitCode(PodpipeExit.configuration)
         }
         let logger = PodpipeLogging.bootstrap(settings, label: "podpiped")

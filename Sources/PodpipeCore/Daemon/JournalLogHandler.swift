@@ -168,25 +168,35 @@ public struct PodpipeLogHandler: LogHandler {
 }
 
 /// The readable stderr form: `2024-04-21T09:13:28Z info podpiped: file loaded file=a.json rows=4`.
+///
+/// One record is one line, safe on a terminal: the message, the label, every metadata value
+/// and the error pass through ``TerminalText/escape(_:)`` (file names, ids and raw lines come
+/// from input); a value with a space, a quote or nothing in it is then quoted. Journal
+/// records keep exact values in their fields instead (``JournalRecord``).
 public enum StderrLine {
     public static func format(
         date: Date, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata,
         error: (any Error)? = nil
     ) -> String {
-        var line = "\(ISOTime.format(date)) \(level) \(label): \(message)"
+        var line =
+            "\(ISOTime.format(date)) \(level) \(TerminalText.escape(label)): \(TerminalText.escape(message))"
         for key in metadata.keys.sorted() {
             guard let value = metadata[key] else { continue }
-            line += " \(key)=\(quoted("\(value)"))"
+            line += " \(TerminalText.escape(key))=\(quoted("\(value)"))"
         }
         if let error { line += " error=\(quoted("\(error)"))" }
         return line + "\n"
     }
 
+    /// `value` as it is when it is one plain word; otherwise in double quotes, a backslash
+    /// doubled and a quote as `\"`, then escaped for the terminal (a line break is `\n`).
     static func quoted(_ value: String) -> String {
-        let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { $0.value > 0x20 && $0 != "\"" }
+        let plain =
+            !value.isEmpty
+            && value.unicodeScalars.allSatisfy { $0 != " " && $0 != "\"" && !TerminalText.needsEscape($0) }
         if plain { return value }
-        return "\""
-            + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n") + "\""
+        let inner = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
+            of: "\"", with: "\\\"")
+        return "\"" + TerminalText.escape(inner) + "\""
     }
 }

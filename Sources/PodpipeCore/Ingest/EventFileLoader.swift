@@ -37,6 +37,11 @@ enum FileRejection: Error, Equatable {
     case unreadable(String)
     case missingColumns([String], header: [String])
     case notUTF8
+    /// CSV cases (``CSVRecordReader``): a NUL byte, a header naming a column twice, a
+    /// header that is not a complete record.
+    case csvBinary(line: Int)
+    case duplicateColumns([String], header: [String])
+    case badHeader(line: Int, reason: String)
 
     var message: String {
         switch self {
@@ -52,6 +57,12 @@ enum FileRejection: Error, Equatable {
             "the CSV header lacks required column(s) \(missing.joined(separator: ", ")) (header: \(header.joined(separator: ",")))"
         case .notUTF8:
             "the CSV file is not UTF-8 text"
+        case .csvBinary(let line):
+            "the file holds a NUL byte on line \(line): binary or damaged, not CSV text; deliver the export again"
+        case .duplicateColumns(let names, let header):
+            "the CSV header names column(s) \(names.joined(separator: ", ")) more than once (header: \(header.joined(separator: ","))); which one holds the value is ambiguous: fix the export's header"
+        case .badHeader(let line, let reason):
+            "the CSV header (line \(line)) \(reason); fix the export's header"
         }
     }
 }

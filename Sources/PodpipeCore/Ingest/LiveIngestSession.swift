@@ -66,8 +66,9 @@ enum FileRowsLoader {
                 shouldStop: rules.shouldStop, observer: observer)
             return try loader.load(source: source, fileId: fileId, db: db)
         case .episodes, .users:
-            return try ReferenceFileLoader(kind: kind, shouldStop: rules.shouldStop).load(
-                source: source, fileId: fileId, db: db)
+            return try ReferenceFileLoader(
+                kind: kind, maxRecordBytes: rules.maxLineBytes, shouldStop: rules.shouldStop
+            ).load(source: source, fileId: fileId, db: db)
         }
     }
 }

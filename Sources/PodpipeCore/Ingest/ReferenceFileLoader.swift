@@ -3,8 +3,10 @@ import GRDB
 import PodpipeRules
 
 /// Loads one reference CSV (episodes or users) into bronze and silver inside the caller's
-/// transaction. Each record is kept in bronze (as a JSON object of its columns); valid
-/// records are upserted into silver by id, so the file processed last wins (SPEC §2.2).
+/// transaction. Each record is kept in bronze (its text as received, and its fields as a
+/// JSON object of its columns); valid records are upserted into silver by id, so the file
+/// processed last wins (SPEC §2.2). The file is read as a stream (``CSVRecordReader``): a
+/// record longer than `maxRecordBytes` is a rejected row, never a buffer that grows.
 struct ReferenceFileLoader {
     /// The upsert of reference rows of `kind` into `table` (silver_episode / silver_user, or
     /// the replay's shadow copies of them): the latest row wins, every column replaced.
@@ -82,28 +84,21 @@ struct ReferenceFileLoader {
         "episode_id", "podcast_id", "title", "release_date", "duration_seconds",
     ]
     static let userColumns = ["user_id", "signup_date", "country"]
-    /// Reference exports are read whole; a larger file is refused with a clear reason.
-    static let maxBytes = 512 << 20
 
     /// Records between two calls of `shouldStop` (as the event loader's batches).
     static let stopCheckRecords = 4096
 
     let kind: FileKind
+    /// The bound of one record: `ingest.max_line_bytes`, as for an event line.
+    var maxRecordBytes: Int = 32 << 20
     /// Asked every chunk read and every ``stopCheckRecords`` records: true stops the load
     /// with `PipelineError.interrupted` (the caller's transaction rolls back and the file is
     /// read again by the next pass). The daemon's also pings the systemd watchdog.
     var shouldStop: @Sendable () -> Bool = { false }
 
     func load(source: ChunkSource, fileId: Int64, db: Database) throws -> FileLoadCounts {
-        let bytes = try Self.readAll(source, shouldStop: shouldStop)
-        if bytes.isEmpty { throw FileRejection.empty }
-        if bytes.prefix(8192).contains(0) { throw FileRejection.binary(line: 1) }
-        var body = bytes[...]
-        if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
-        guard let text = String(validating: body, as: UTF8.self) else {
-            throw FileRejection.notUTF8
-        }
-        var reader = try CSVRecordReader(text: text)
+        var reader = try CSVRecordReader(
+            maxRecordBytes: maxRecordBytes, read: Self.chunks(source, shouldStop: shouldStop))
         let required = kind == .episodes ? Self.episodeColumns : Self.userColumns
         let indexes: [Int]
         switch reader.columnIndexes(required: required) {
@@ -116,18 +111,34 @@ struct ReferenceFileLoader {
         let bronze = try BulkStatement(
             db,
             sql: """
-                INSERT INTO bronze_reference (file_id, line_no, kind, raw, outcome, error_codes)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO bronze_reference (file_id, line_no, kind, raw, fields, outcome, error_codes)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
         let stage = try Self.stage(kind, db)
         let keys = reader.header.map(JSONText.string)
         var counts = FileLoadCounts()
-        while let record = reader.next() {
+        while let item = try reader.next() {
             if counts.rowsRead % Int64(Self.stopCheckRecords) == 0, shouldStop() {
                 throw PipelineError.interrupted
             }
             counts.rowsRead += 1
-            let raw = Self.jsonObject(keys: keys, fields: record.fields)
+            let record: CSVRecordReader.Record
+            switch item {
+            case .record(let read): record = read
+            case .rejected(let line, let raw, let code):
+                counts.rowsRejected += 1
+                counts.noteError(code.rawValue, line: Int64(line))
+                bronze.bind(1, fileId)
+                bronze.bind(2, Int64(line))
+                bronze.bindText(3, kind.rawValue)
+                bronze.bindText(4, raw)
+                bronze.bindNull(5)
+                bronze.bindStatic(6, "rejected")
+                bronze.bindText(7, code.rawValue)
+                _ = try bronze.run()
+                continue
+            }
+            let fields = Self.jsonObject(keys: keys, fields: record.fields)
             let line = Int64(record.line)
             var codes: String?
             if record.fields.count != reader.header.count {
@@ -176,13 +187,14 @@ struct ReferenceFileLoader {
             bronze.bind(1, fileId)
             bronze.bind(2, line)
             bronze.bindText(3, kind.rawValue)
-            bronze.bindText(4, raw)
+            bronze.bindText(4, record.raw)
+            bronze.bindText(5, fields)
             if let codes {
-                bronze.bindStatic(5, "rejected")
-                bronze.bindText(6, codes)
+                bronze.bindStatic(6, "rejected")
+                bronze.bindText(7, codes)
             } else {
-                bronze.bindStatic(5, "silver")
-                bronze.bindNull(6)
+                bronze.bindStatic(6, "silver")
+                bronze.bindNull(7)
             }
             _ = try bronze.run()
         }
@@ -196,25 +208,19 @@ struct ReferenceFileLoader {
         return counts
     }
 
-    static func readAll(_ source: ChunkSource, shouldStop: @Sendable () -> Bool = { false }) throws
-        -> [UInt8]
+    /// The file's chunks, one per call (empty at the end); `shouldStop` is asked before each.
+    static func chunks(_ source: ChunkSource, shouldStop: @escaping @Sendable () -> Bool)
+        -> () throws -> [UInt8]
     {
-        var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: source.chunkSize)
-        while true {
+        return {
             if shouldStop() { throw PipelineError.interrupted }
             let n = try chunk.withUnsafeMutableBytes { try source.next(into: $0) }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-            if bytes.count > maxBytes {
-                throw FileRejection.unreadable(
-                    "reference file larger than \(maxBytes >> 20) MiB; split the export")
-            }
+            return Array(chunk[0..<n])
         }
-        return bytes
     }
 
-    /// `{"column": "value", …}` in header order: the record as received, for bronze.
+    /// `{"column": "value", …}` in header order: the record's fields, for bronze's `fields`.
     static func jsonObject(header: [String], fields: [String]) -> String {
         jsonObject(keys: header.map(JSONText.string), fields: fields)
     }

@@ -90,12 +90,13 @@ public struct DryRunReport: Sendable, Codable, Equatable {
 
     /// The human-readable report: one block per file, then a total.
     public func text() -> String {
+        // Paths, messages and raw lines come from input: escaped (TerminalText).
         var out = ""
         for file in files {
-            out += "\(file.path)\n"
+            out += "\(TerminalText.escape(file.path))\n"
             let kind = file.kind.map { "\($0), " } ?? ""
             out += "  would be  \(file.outcome.rawValue) (\(kind)\(file.sizeBytes) bytes)\n"
-            if let message = file.message { out += "  note      \(message)\n" }
+            if let message = file.message { out += "  note      \(TerminalText.escape(message))\n" }
             if file.outcome == .loaded || (file.outcome == .rejected && file.rowsRead > 0) {
                 out +=
                     "  rows      \(file.rowsRead) read · \(file.rowsLoaded) to silver · \(file.rowsRejected) rejected · \(file.rowsDuplicate) duplicate\n"
@@ -116,7 +117,8 @@ public struct DryRunReport: Sendable, Codable, Equatable {
                     let line = String(reject.line)
                     let pad = String(repeating: " ", count: max(0, width - line.count))
                     let codes = reject.codes.padding(toLength: codesWidth, withPad: " ", startingAt: 0)
-                    out += "    line \(pad)\(line)  \(codes)  \(TextCell.clip(reject.raw, 100))\n"
+                    out +=
+                        "    line \(pad)\(line)  \(TerminalText.escape(codes))  \(TerminalText.escape(TerminalText.clip(reject.raw, 100)))\n"
                 }
             }
         }

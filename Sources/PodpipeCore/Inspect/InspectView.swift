@@ -1,5 +1,6 @@
 /// Terminal views of the inspection tables: the `table` format shows the columns an
-/// operator reads at a glance, with short headers and long texts clipped; `csv` and `json`
+/// operator reads at a glance, with short headers and long texts clipped (to their escaped
+/// width: the table renderer escapes them, ``TerminalText``); `csv` and `json`
 /// keep every column of the query, unclipped, with the data model's names.
 public enum InspectView {
     /// `podpipectl files --format table`.
@@ -53,7 +54,7 @@ public enum InspectView {
                     value = row[j]
                 }
                 if let width = column.2, case .text(let text) = value {
-                    value = .text(TextCell.clip(text, width))
+                    value = .text(TerminalText.clip(text, width))
                 }
                 return value
             }

@@ -22,11 +22,12 @@ public struct ReferenceChange: Sendable, Codable, Equatable {
 /// rules: every row of the files recorded `loaded`, in processing order (file_id, then
 /// line), the latest file winning per id — what loading the same files again would give.
 ///
-/// The raw record is kept in bronze as a JSON object `{"column": "value"}` in header order;
+/// The record's fields are kept in bronze (`fields`, beside the raw bytes) as a JSON object
+/// `{"column": "value"}` in header order;
 /// columns are found by name like the loader does (trimmed, case-insensitive, the first of
 /// equal names). A row rejected as `wrong_field_count` stays rejected (its field count is
-/// not recoverable from the stored object); a raw text that is not such an object keeps its
-/// outcome.
+/// not recoverable from the stored object); a row without such an object (NULL `fields`: a
+/// record too long or with an unterminated quote) keeps its outcome.
 struct ReferenceReplay {
     /// Per-file counts after the replay (for the ledger).
     var fileCounts: [Int64: FileLoadCounts] = [:]
@@ -44,7 +45,7 @@ struct ReferenceReplay {
         let rows = try Row.fetchCursor(
             db,
             sql: """
-                SELECT r.bronze_id, r.file_id, r.line_no, r.kind, r.raw, r.outcome, r.error_codes
+                SELECT r.bronze_id, r.file_id, r.line_no, r.kind, r.fields, r.outcome, r.error_codes
                 FROM bronze_reference AS r
                 JOIN ingest_file AS f ON f.file_id = r.file_id
                 WHERE f.state = 'loaded'
@@ -55,7 +56,7 @@ struct ReferenceReplay {
             let fileId: Int64 = row["file_id"] ?? 0
             let line: Int64 = row["line_no"] ?? 0
             let kind: String = row["kind"] ?? ""
-            let raw: String = row["raw"] ?? ""
+            let raw: String = row["fields"] ?? ""
             let oldOutcome: String = row["outcome"] ?? ""
             let oldCodes: String? = row["error_codes"]
             var codes = oldCodes
@@ -141,7 +142,8 @@ struct ReferenceReplay {
 }
 
 /// Parses the raw text of a `bronze_reference` row: a JSON object whose members are all
-/// strings, `{"column": "value", …}`, as `ReferenceFileLoader.jsonObject` writes it. The
+/// strings, `{"column": "value", …}`, as `ReferenceFileLoader.jsonObject` writes it into
+/// `bronze_reference.fields`. The
 /// members come back in order (duplicate names kept), which a dictionary would lose.
 enum ReferenceRawRecord {
     static func parse(_ raw: String) -> [(key: String, value: String)]? {

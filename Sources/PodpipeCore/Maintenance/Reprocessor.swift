@@ -40,7 +40,7 @@ public struct ReprocessPlan: Sendable, Codable, Equatable {
                 ? "\(item.bronzeRows) bronze rows, \(item.silverRows) silver events"
                 : "\(item.bronzeRows) bronze rows, \(item.silverRows) \(item.kind) set in silver"
             out +=
-                "  \(item.name) (file \(item.fileId), \(item.kind), \(item.state) \(item.finishedAt)): \(rows)\n"
+                "  \(TerminalText.escape(item.name)) (file \(item.fileId), \(item.kind), \(item.state) \(item.finishedAt)): \(rows)\n"
             if item.sharedEvents > 0 {
                 out +=
                     "    \(item.sharedEvents) of its events were also delivered by other files: they leave silver until it is loaded again (or `podpipectl revalidate` takes them from those files)\n"

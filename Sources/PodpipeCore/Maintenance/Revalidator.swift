@@ -71,7 +71,7 @@ public struct RevalidateSummary: Sendable, Codable, Equatable {
             out += "  files with new counts:\n"
             for file in files.prefix(20) {
                 out +=
-                    "    \(file.name) (file \(file.fileId)): loaded \(file.loadedBefore) → \(file.loadedAfter) · rejected \(file.rejectedBefore) → \(file.rejectedAfter) · duplicate \(file.duplicateBefore) → \(file.duplicateAfter)\n"
+                    "    \(TerminalText.escape(file.name)) (file \(file.fileId)): loaded \(file.loadedBefore) → \(file.loadedAfter) · rejected \(file.rejectedBefore) → \(file.rejectedAfter) · duplicate \(file.duplicateBefore) → \(file.duplicateAfter)\n"
             }
             if files.count > 20 { out += "    … and \(files.count - 20) more\n" }
         }

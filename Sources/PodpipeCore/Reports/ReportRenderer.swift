@@ -87,10 +87,13 @@ public enum ReportRenderer {
 
     /// Columns separated by two spaces; numeric columns right-aligned, others left-aligned;
     /// a rule of dashes under the header; `(no rows)` for an empty result. No trailing
-    /// spaces.
+    /// spaces. Texts are shown through ``TerminalText/escape(_:)``.
     static func aligned(_ table: ReportTable) -> String {
-        let cells = table.rows.map { row in row.map { plain($0).replacingOccurrences(of: "\n", with: " ") } }
-        var widths = table.columns.map(\.count)
+        // Cells come from input (names, titles, raw lines): escaped for the terminal, and
+        // measured escaped, so that a control character neither acts nor skews a column.
+        let cells = table.rows.map { row in row.map { TerminalText.escape(plain($0)) } }
+        let header = table.columns.map { TerminalText.escape($0) }
+        var widths = header.map(\.count)
         var numeric = Array(repeating: true, count: table.columns.count)
         for (rowIndex, row) in table.rows.enumerated() {
             for (column, value) in row.enumerated() where column < widths.count {
@@ -112,7 +115,7 @@ public enum ReportRenderer {
             while text.last == " " { text.removeLast() }
             return text + "\n"
         }
-        var out = line(table.columns)
+        var out = line(header)
         out += line(widths.map { String(repeating: "-", count: $0) })
         if table.rows.isEmpty {
             out += "(no rows)\n"

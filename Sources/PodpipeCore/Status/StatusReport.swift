@@ -284,7 +284,9 @@ public struct StatusReport: Sendable, Codable {
             for name in ignoredNames.prefix(10) { lines.append("  \(name)") }
             if ignoredNames.count > 10 { lines.append("  … and \(ignoredNames.count - 10) more") }
         }
-        return lines.joined(separator: "\n")
+        // Each entry is one line whose values (folder, names, errors, the daemon's activity)
+        // come from input: escaped whole, so a line break inside a value shows as `\n`.
+        return lines.map { TerminalText.escape($0) }.joined(separator: "\n")
     }
 
     /// `daemon    running (pid 42) since … · idle · 3 files loaded · last scan … · gold …`

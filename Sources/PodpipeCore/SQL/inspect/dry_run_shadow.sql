@@ -24,6 +24,7 @@ CREATE TEMP TABLE bronze_reference (
     line_no     INTEGER NOT NULL,
     kind        TEXT    NOT NULL,
     raw         TEXT    NOT NULL,
+    fields      TEXT,
     outcome     TEXT    NOT NULL,
     error_codes TEXT
 );

@@ -2,8 +2,8 @@
 -- their validation codes and the raw values as received.
 -- Grain: one rejected row (an event line of bronze_event, or a CSV record of
 -- bronze_reference). Order: newest file first (file_id descending), then line.
--- raw: events, the line as received; reference rows, the record as a JSON object
--- {"column": "value"} in header order.
+-- raw: events, the line as received; reference rows, the CSV record as received (rows
+-- loaded before migration 0006: the record as a JSON object {"column": "value"}).
 -- Parameters (NULL = no filter):
 --   :file   exact file name (every version of that name)
 --   :code   one validation code; matches rows that carry it among others
