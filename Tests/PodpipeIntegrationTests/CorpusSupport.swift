@@ -176,26 +176,8 @@ enum CorpusGenerator {
     }
 
     static func gzip(_ data: Data) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        process.arguments = ["-c", "-n"]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        nonisolated(unsafe) var result = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            result = output.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        input.fileHandleForWriting.write(data)
-        try input.fileHandleForWriting.close()
-        group.wait()
-        process.waitUntilExit()
-        return result
+        let result = try Binaries.runProgram("/bin/gzip", ["-c", "-n"], stdin: data)
+        return result.output
     }
 }
 
@@ -302,21 +284,7 @@ func withTmpfs(
 extension Binaries {
     /// Runs a system tool (mount, umount, setpriv) and waits for it.
     static func runTool(_ path: String, _ args: [String]) throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = args
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return ProcessResult(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
+        try runProgram(path, args)
     }
 }
 

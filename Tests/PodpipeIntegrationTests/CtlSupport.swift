@@ -112,15 +112,8 @@ extension Sandbox {
 
 /// The SHA-256 of a file's bytes (hex), with the system's sha256sum.
 func sha256(ofFile path: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-    process.arguments = [path]
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
+    let result = try Binaries.runProgram("/usr/bin/sha256sum", [path])
+    return result.stdout.split(separator: " ").first.map(String.init) ?? ""
 }
 
 /// Parses `--format json` output (an array of objects, or one object).

@@ -479,7 +479,7 @@ struct CtlChecker {
     }
 
     /// A row of `files --format json`.
-    struct LedgerRow: Decodable {
+    struct FilesRow: Decodable {
         var name: String
         var state: String
         var rowsRead: Int
@@ -523,7 +523,7 @@ struct CtlChecker {
             guard let status = Self.decode(Status.self, text) else { return undecodable() }
             return checkStatus(status, exit: result.status)
         case "files":
-            guard let rows = Self.decode([LedgerRow].self, text) else { return undecodable() }
+            guard let rows = Self.decode([FilesRow].self, text) else { return undecodable() }
             return checkFiles(rows)
         case "rejects" where command.contains("--summary"):
             guard let summary = Self.decode(RejectSummary.self, text) else { return undecodable() }
@@ -569,7 +569,7 @@ struct CtlChecker {
     }
 
     /// Every file listed has the state and the counts of the file the test wrote.
-    func checkFiles(_ rows: [LedgerRow]) -> [String] {
+    func checkFiles(_ rows: [FilesRow]) -> [String] {
         var found: [String] = []
         for row in rows {
             guard let file = expected[row.name] else {

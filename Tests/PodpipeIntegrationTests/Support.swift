@@ -67,6 +67,8 @@ final class Sandbox {
 
 struct ProcessResult {
     var status: Int32
+    /// Standard output as bytes (a program may write binary, as gzip does).
+    var output = Data()
     var stdout: String
     var stderr: String
     /// Killed after the time limit given to ``Binaries/run(_:_:env:stdin:timeout:prefix:)``.
@@ -117,16 +119,27 @@ enum Binaries {
         _ name: String, _ args: [String], env: [String: String] = [:], stdin: Data? = nil,
         timeout: Double? = nil, prefix: [String] = []
     ) throws -> ProcessResult {
-        let process = Process()
         let binary = directory.appendingPathComponent(name)
         if let wrapper = prefix.first {
-            process.executableURL = URL(fileURLWithPath: wrapper)
-            process.arguments = Array(prefix.dropFirst()) + [binary.path] + args
-        } else {
-            process.executableURL = binary
-            process.arguments = args
+            return try runProgram(
+                wrapper, Array(prefix.dropFirst()) + [binary.path] + args,
+                environment: Binaries.environment(env), stdin: stdin, timeout: timeout)
         }
-        process.environment = Binaries.environment(env)
+        return try runProgram(
+            binary.path, args, environment: Binaries.environment(env), stdin: stdin, timeout: timeout)
+    }
+
+    /// Runs the program at `path` (the one runner of the integration tests: the built
+    /// binaries, and system tools with `environment` nil, inheriting the test's) and returns
+    /// its exit status and output; with `timeout`, kills it after that many seconds.
+    static func runProgram(
+        _ path: String, _ args: [String], environment: [String: String]? = nil, stdin: Data? = nil,
+        timeout: Double? = nil
+    ) throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = args
+        if let environment { process.environment = environment }
         let out = Pipe()
         let err = Pipe()
         let input = stdin.map { _ in Pipe() }
@@ -166,7 +179,7 @@ enum Binaries {
         process.waitUntilExit()
         group.wait()
         return ProcessResult(
-            status: process.terminationStatus,
+            status: process.terminationStatus, output: outData,
             stdout: String(decoding: outData, as: UTF8.self),
             stderr: String(decoding: errData, as: UTF8.self), timedOut: timedOut,
             seconds: Date().timeIntervalSince(started))
