@@ -230,15 +230,15 @@ struct DaemonScheduleTests {
     }
 
     private func record(
-        state: String = "running", pid: Int64 = 42, host: String = "h",
+        state: DaemonRunState = .running, pid: Int64 = 42, host: String = "h",
         heartbeat: String = "2024-04-21T09:13:28Z",
         clean: Bool = false
     ) -> DaemonStateRecord {
         DaemonStateRecord(
             state: state, pid: pid, host: host, startedAt: "2024-04-21T09:00:00Z", heartbeatAt: heartbeat,
             heartbeatIntervalS: 10, staleAfterS: 180, watchMode: "inotify", dataLoad: "/d",
-            stoppedAt: state == "stopped" ? "2024-04-21T09:14:00Z" : nil,
-            stopReason: state == "stopped" ? (clean ? "SIGTERM" : "fatal") : nil, cleanStop: clean)
+            stoppedAt: state == .stopped ? "2024-04-21T09:14:00Z" : nil,
+            stopReason: state == .stopped ? (clean ? "SIGTERM" : "fatal") : nil, cleanStop: clean)
     }
 
     @Test func livenessNeedsAFreshHeartbeatFromALiveProcess() {
@@ -259,10 +259,10 @@ struct DaemonScheduleTests {
         #expect(!stale.running && stale.expected)
         #expect(stale.reason.contains("stale"))
         let stopped = DaemonLiveness.judge(
-            record(state: "stopped", clean: true), now: now, host: "h", isAlive: alive)
+            record(state: .stopped, clean: true), now: now, host: "h", isAlive: alive)
         #expect(!stopped.running && !stopped.expected)
         let crashed = DaemonLiveness.judge(
-            record(state: "stopped", clean: false), now: now, host: "h", isAlive: alive)
+            record(state: .stopped, clean: false), now: now, host: "h", isAlive: alive)
         #expect(!crashed.running && crashed.expected)
     }
 

@@ -73,7 +73,7 @@ final class DaemonRunner {
         self.readiness = FileReadiness(mode: config.watchMode, settle: config.settle)
         let now = ISOTime.format(Date())
         self.state = DaemonStateRecord(
-            state: "running", pid: Int64(getpid()), host: DaemonLiveness.hostName(), startedAt: now,
+            state: .running, pid: Int64(getpid()), host: DaemonLiveness.hostName(), startedAt: now,
             heartbeatAt: now, heartbeatIntervalS: Int64(DaemonTiming.heartbeatInterval),
             staleAfterS: Int64(DaemonTiming.staleAfter), watchMode: config.watchMode.rawValue,
             dataLoad: config.dataLoad, configFile: config.configFile)
@@ -132,7 +132,7 @@ final class DaemonRunner {
 
     private func finish() -> Int32 {
         let name = signals.stopSignalNumber == SIGINT ? "SIGINT" : "SIGTERM"
-        state.state = "stopped"
+        state.state = .stopped
         state.stoppedAt = ISOTime.format(Date())
         state.stopReason = name
         state.cleanStop = true
@@ -401,7 +401,7 @@ final class DaemonRunner {
         heartbeatDueAt = lastStateWrite + DaemonTiming.heartbeatInterval
         stateDirty = false
         state.heartbeatAt = ISOTime.format(Date())
-        if state.state == "running" { state.activity = statusLine() }
+        if state.state == .running { state.activity = statusLine() }
         let record = state
         do {
             try store.pool.write { db in try record.save(db) }

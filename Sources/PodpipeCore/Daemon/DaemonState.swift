@@ -6,6 +6,12 @@ import PodpipeRules
     import Glibc
 #endif
 
+/// Whether the daemon runs (`daemon_state.state`, and `status --json`'s `daemon.state`).
+public enum DaemonRunState: String, Codable, Sendable, Equatable, DatabaseValueConvertible {
+    case running
+    case stopped
+}
+
 /// The daemon's row in `daemon_state` (migration 0003): who runs, since when, its last
 /// heartbeat, what it watches, what it last did. Written by the daemon only.
 public struct DaemonStateRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Equatable {
@@ -14,7 +20,7 @@ public struct DaemonStateRecord: Codable, FetchableRecord, PersistableRecord, Se
     public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     public var id: Int64 = 1
-    public var state: String  // running | stopped
+    public var state: DaemonRunState
     public var pid: Int64
     public var host: String
     public var startedAt: String
@@ -60,7 +66,7 @@ public struct DaemonLiveness: Sendable, Equatable {
             return DaemonLiveness(
                 running: false, expected: false, reason: "the daemon never ran on this database")
         }
-        if record.state != "running" {
+        if record.state != .running {
             if record.cleanStop {
                 return DaemonLiveness(
                     running: false, expected: false,

@@ -9,7 +9,7 @@ public struct StatusReport: Sendable, Codable {
     /// `state` is `running` only with a fresh heartbeat from a live process; `writer_active`
     /// says whether any writer (the daemon or a `--once` pass) holds the database now.
     public struct Daemon: Sendable, Codable {
-        public var state: String  // running | stopped
+        public var state: DaemonRunState
         public var writerActive: Bool
         public var pid: Int?
         public var since: String?
@@ -41,7 +41,7 @@ public struct StatusReport: Sendable, Codable {
         static func gather(_ record: DaemonStateRecord?, writerActive: Bool, now: Date) -> Daemon {
             let liveness = DaemonLiveness.judge(record, now: now, host: DaemonLiveness.hostName())
             var daemon = Daemon(
-                state: liveness.running ? "running" : "stopped", writerActive: writerActive)
+                state: liveness.running ? .running : .stopped, writerActive: writerActive)
             daemon.expected = liveness.expected
             daemon.detail = liveness.reason
             if let record {
@@ -225,10 +225,10 @@ public struct StatusReport: Sendable, Codable {
             report.problems.append("\(report.files.rejected) file(s) rejected")
         }
         if report.gold.stale { report.problems.append("gold is older than silver") }
-        if report.daemon.state == "running", let mode = report.daemon.watchMode {
+        if report.daemon.state == .running, let mode = report.daemon.watchMode {
             report.watchMode = mode
         }
-        if report.daemon.expected && report.daemon.state != "running" {
+        if report.daemon.expected && report.daemon.state != .running {
             report.daemonExpectedButDown = true
             report.problems.append("daemon not running: \(report.daemon.detail ?? "no heartbeat")")
         }
@@ -292,7 +292,7 @@ public struct StatusReport: Sendable, Codable {
     /// `daemon    running (pid 42) since … · idle · 3 files loaded · last scan … · gold …`
     func daemonLine() -> String {
         var line = "daemon    \(daemon.state)"
-        if daemon.state == "running" {
+        if daemon.state == .running {
             line += daemon.pid.map { " (pid \($0))" } ?? ""
             line += daemon.since.map { " since \($0)" } ?? ""
             if let activity = daemon.activity { line += " · \(activity)" }
@@ -300,7 +300,7 @@ public struct StatusReport: Sendable, Codable {
         } else if let detail = daemon.detail, daemon.pid != nil {
             line += " (\(detail))"
         }
-        if daemon.writerActive && daemon.state != "running" {
+        if daemon.writerActive && daemon.state != .running {
             line += " · a writer (podpiped --once) holds the database"
         }
         return line
