@@ -106,8 +106,8 @@ public struct EventValidator: Sendable {
                     return String(decoding: UnsafeRawBufferPointer(rebasing: buf[a..<b]), as: UTF8.self)
                 }
             }
-            // Same result as String(decoding:as:) (the bytes are validated UTF-8 already, and
-            // this initialiser validates again), measured ~15% faster for short ids.
+            // Same result as String(decoding:as:), which would validate the bytes again
+            // (they are validated UTF-8 already).
             let bytes = UnsafeRawBufferPointer(rebasing: line[lo..<hi])
             return String(unsafeUninitializedCapacity: bytes.count) { buffer in
                 UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)

@@ -2,8 +2,8 @@
 // flat event object.
 //
 // Why hand-written: this is the hot path of ingestion (every event line of every file, and
-// every bronze row again on `podpipectl revalidate`). Foundation's JSONDecoder measured about
-// 45 MB/s on typical event lines on this platform, and JSONSerialization builds a dictionary
+// every bronze row again on `podpipectl revalidate`). Foundation's JSONDecoder is an order of
+// magnitude too slow for it (doc/performance.md), and JSONSerialization builds a dictionary
 // of boxed values per line. This scanner makes one pass over the bytes, validates the whole
 // line, records where the five members podpipe cares about are (byte ranges, no copies) and
 // skips everything else. It allocates nothing per line (a heap-backed bracket bit stack is

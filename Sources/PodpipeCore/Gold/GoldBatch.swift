@@ -17,9 +17,8 @@ import PodpipeRules
 /// - `gold_tmp_batch_day`, `_episode_day`, `_episode`: the triples' sums per day, per
 ///   (day, episode) with completions, and per episode with its first and last day.
 ///
-/// These were `GROUP BY`s and correlated subqueries in SQL: SQLite sorts for every GROUP BY
-/// (~1.7 µs a row here), which made the triple step the largest of the refresh (0.38 s of
-/// ~1.0 s for 100k events). The rows are written in key order, so the later upserts walk
+/// These are not `GROUP BY`s in SQL because SQLite sorts for every GROUP BY, which made this
+/// step the largest of the refresh (doc/performance.md). The rows are written in key order, so the later upserts walk
 /// the gold indexes in order.
 enum GoldBatch {
     private typealias Triple = DayUserEpisode

@@ -5,9 +5,8 @@ import GRDBSQLite
 /// The full gold rebuild's event aggregates, computed in one sequential scan of silver with
 /// memory bounded whatever the size of silver.
 ///
-/// SQLite has no hash aggregation: every `GROUP BY` that no index serves sorts its input, at
-/// about 1.7 µs per row here (measured on 1M events: ~10 s of the 12 s of CPU the set-based
-/// SQL rebuild took went into five such sorts of silver). This type reads `silver_event` once
+/// SQLite has no hash aggregation: every `GROUP BY` that no index serves sorts its input, and
+/// those sorts were most of the set-based SQL rebuild's time (doc/performance.md). This type reads `silver_event` once
 /// in rowid order and aggregates in hash tables keyed by interned user/episode numbers.
 ///
 /// Memory: the three large keyed aggregates ((day, user, episode), (user, episode),
@@ -22,7 +21,7 @@ import GRDBSQLite
 /// is derived afterwards by streaming the written tables (or the merged runs) in key order.
 /// What stays in memory grows with the number of distinct
 /// users, episodes and days only (the interned names and per-episode / per-day sums), not
-/// with events. (The 10M-event rebuild held 921 MB before this; see doc/performance.md.)
+/// with events.
 ///
 /// The definitions are exactly those of the tables in migration 0002 and of the incremental
 /// path (`refresh_20_events.sql`), which the tests compare with this one, also with a tiny
@@ -70,8 +69,8 @@ struct GoldFullRebuild {
     }
 
     /// Keys held in memory before the keyed aggregates are written out (~40 bytes each with
-    /// the hash tables' slack and the sorted copy made to write them: ~3 MB). 65,536 and
-    /// 262,144 rebuilt 1M events in the same time; 8M events peaked at 47 and 73 MB.
+    /// the hash tables' slack and the sorted copy made to write them). Larger values are no
+    /// faster and raise the peak (doc/performance.md).
     static let defaultSpillEntries = 65_536  // also GoldRefresher.init's default
 
     let spillEntries: Int
@@ -129,10 +128,8 @@ struct GoldFullRebuild {
     }
 
     /// Secondary indexes of the tables the rebuild fills, built once at the end instead of
-    /// maintained row by row: the partial index on gold_agg_user_episode cost 0.9 s of the
-    /// 1.6 s that writing the pairs took on 1M events (every merged pair moved its entry);
-    /// creating it from the finished table takes 0.1 s. (The usual bulk-load order: rows
-    /// first, then the index, in one sort.)
+    /// maintained row by row (every merged pair would move its entry): the usual bulk-load
+    /// order, rows first, then the index, in one sort.
     static let deferredIndexes = ["gold_agg_user_episode_completed"]
 
     /// Runs the index definitions with SQLite's sorter held to 2 MiB: it keeps up to the
@@ -186,8 +183,8 @@ struct GoldFullRebuild {
             do {
                 let rebuild = try scanner.read { reader -> GoldFullRebuild in
                     // One sequential pass: a page cache would only hold pages never read
-                    // again (and add its 8 MiB to the peak: the 1 GB file's load went from
-                    // 51 to 65 MB). Restored for the connection's next user.
+                    // again, and add its size to the memory peak. Restored for the
+                    // connection's next user.
                     let cacheSize = try Int.fetchOne(reader, sql: "PRAGMA cache_size") ?? -2000
                     try reader.execute(sql: "PRAGMA cache_size = -256")
                     defer { try? reader.execute(sql: "PRAGMA cache_size = \(cacheSize)") }
@@ -400,8 +397,8 @@ struct GoldFullRebuild {
 
     /// From (day, user, episode) in key order: the distinct-user counters of each day, the
     /// users with 3+ listened episodes on a day, and each user's active days
-    /// (gold_agg_user_day, written in sorted runs of at most `spillEntries` rows; runs of 4 ×
-    /// were 0.06 s faster on 1M events but raised the 1 GB file's peak by 6 MB).
+    /// (gold_agg_user_day, written in sorted runs of at most `spillEntries` rows, which bounds
+    /// the memory this step holds).
     private mutating func deriveDayUsers(_ db: Database) throws {
         var userDays: [(user: Int32, day: Int64)] = []
         var current: (day: Int64, user: Int32)?
@@ -666,8 +663,7 @@ struct GoldFullRebuild {
 
 /// Inserts rows with multi-row `INSERT … VALUES (…), (…), …` statements of up to 64 rows:
 /// one statement execution per row costs more than the row itself (cursor opening and a seek
-/// from the root on each step), measured ~2.7 us per row against ~0.8 us for a set-based
-/// INSERT … SELECT.
+/// from the root on each step).
 private struct BatchInsert {
     enum Value {
         case integer(Int64)

@@ -34,10 +34,8 @@ public struct GoldRefresher: Sendable {
     public var chunkSize: Int
 
     /// A backlog of new events larger than this and than a quarter of silver is folded in by
-    /// a full rebuild rather than incrementally: the incremental path costs ~10 µs per new
-    /// event, the full rebuild ~2.5 µs per silver event (1M events, doc/performance.md), so
-    /// past a quarter the rebuild is cheaper. (A daemon started on an empty folder that then
-    /// receives 1M events took 11 s incrementally, 2.4 s with the rebuild.)
+    /// a full rebuild rather than incrementally: an incremental event costs about four times
+    /// a rebuilt one (doc/performance.md), so past a quarter of silver the rebuild is cheaper.
     public var fullRebuildMinimum: Int
 
     /// Keys the full rebuild holds in memory before writing them out (bounds its memory;

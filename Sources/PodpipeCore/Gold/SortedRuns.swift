@@ -9,8 +9,8 @@ import Foundation
 ///
 /// Each spill of the rebuild covers the whole (user, episode) key space (its events are a
 /// slice of time, its pairs are any). Merged into `gold_agg_user_episode` spill by spill,
-/// every pair after the first spill was an upsert between the rows already written: 0.7 s
-/// for the 1M events' 268k pair rows. Written here instead (sequential writes, 32 bytes a
+/// every pair after the first spill would be an upsert between the rows already written.
+/// Written here instead (sequential writes, 32 bytes a
 /// pair), merged once at the end and inserted in key order into the empty table, each pair
 /// once. Memory stays bounded: one read buffer per run during the merge.
 ///
@@ -23,8 +23,8 @@ final class SortedRuns<Record: BitwiseCopyable> {
     /// Each run's first record and record count.
     private(set) var runs: [(start: Int, count: Int)] = []
 
-    /// Records read per run and refill during the merge.
-    /// (16 KiB: the 1 GB file's rebuild merges ~120 runs.)
+    /// Records read per run and refill during the merge (16 KiB a run: a rebuild merges
+    /// about a hundred runs at most on the largest files benchmarked).
     static var bufferRecords: Int { max(1, 16_384 / MemoryLayout<Record>.stride) }
 
     init() throws {

@@ -6,8 +6,8 @@ import GRDBSQLite
 /// (or the gold refresh) on the other core instead of stalling the writer.
 ///
 /// SQLite's default, `wal_autocheckpoint = 1000`, checkpoints inside the COMMIT that takes
-/// the WAL past 1,000 pages, on the writer's thread: ~180 ms after each 100k-event file,
-/// 1.7-2.0 s of the 1M-event load (doc/performance.md). The writer connection gets this
+/// the WAL past 1,000 pages, on the writer's thread, which then stalls (doc/performance.md
+/// has the cost). The writer connection gets this
 /// type's WAL hook instead (`sqlite3_wal_hook` replaces the auto-checkpoint): after each
 /// commit it wakes the checkpoint thread, which runs a PASSIVE checkpoint (never blocks the
 /// writer or readers) on its own connection.
