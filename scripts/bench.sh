@@ -7,6 +7,16 @@
 #   4. one 1 GB NDJSON file (peak RSS is the point)                           (BENCH_1GB=1)
 #   5. podpipectl status on the 10M-event database                             (BENCH_10M=1)
 #   6. scripts/duckdb_pipeline.py doing 1 and 2 (and 2b, +100k of the following week), and the ratios
+#   7. the same on data shaped like the seed sample (issue 15): each file spans the same four
+#      months in random timestamp order, CRLF: 1M fresh, +100k onto it; with BENCH_5M=1 also
+#      5M fresh in both shapes and +100k seed-shaped onto the seed-shaped 5M
+#
+# Beside the spec's job done by DuckDB (scripts/duckdb_pipeline.py), the seed shapes are also
+# run through the seed project's own pipeline as a plain DuckDB script (no de-duplication, no
+# raw lines), which its users would run instead (BENCH_SEED_PIPELINE=1): it lives outside
+# this repository, in ../shared/bench/seed_pipeline_duckdb.py (or SEED_YARDSTICK=path);
+# without it those columns are skipped. Ratios are against the faster of the two. Fresh podpipe cases also print the
+# ledger's load time of the first and the last event file (the growth with history).
 #
 # Each figure is the median of RUNS runs (default 3), wall seconds and peak RSS from
 # /usr/bin/time. Data sets are generated deterministically and cached in bench-data/.
@@ -15,10 +25,14 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 DATA=${BENCH_DATA:-bench-data}
 mkdir -p "$DATA"
+rm -f /tmp/bench.*.wall
 
 swift build -c release --product podpiped >/dev/null
 swift build -c release --product podpipectl >/dev/null
 BIN=$(swift build -c release --show-bin-path)
+# BENCH_PODPIPED=path measures another podpiped (an A/B against an older build; copy its
+# .resources bundles beside it) on the same data.
+PODPIPED=${BENCH_PODPIPED:-$BIN/podpiped}
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 
 if [ ! -x "$DATA/venv/bin/python" ]; then
@@ -35,8 +49,20 @@ gen() { # gen DIR EVENTS FILES SEED
     touch "$1/.done"
   fi
 }
+# gen_seed DIR EVENTS FILES SEED: shaped like the seed sample (four months, random order, CRLF).
+gen_seed() {
+  if [ ! -f "$1/.done" ]; then
+    rm -rf "$1"
+    "$BIN/podpipectl" generate --out "$1" --events "$2" --files "$3" --seed "$4" \
+      --users 10000 --episodes 2000 --gzip-files 0 --days 120 --start-day 2024-01-01 \
+      --order random --line-ends crlf >/dev/null
+    touch "$1/.done"
+  fi
+}
 gen "$DATA/1m" 1000000 10 1
 gen "$DATA/inc" 100000 1 2
+gen_seed "$DATA/seed-1m" 1000000 10 11
+gen_seed "$DATA/seed-inc" 100000 1 12
 # The incremental file: only its events (its reference files would reload users).
 INC=$(ls "$DATA/inc"/events-*.ndjson | head -1)
 
@@ -73,22 +99,91 @@ measure() {
   echo "$w" > "/tmp/bench.$label.wall"
 }
 
+SEED_PY=${SEED_YARDSTICK:-../shared/bench/seed_pipeline_duckdb.py}
+# Opt-in for now: the seed pipeline stops at the first malformed JSON line (invalid UTF-8,
+# truncated objects), which the generator's dirt includes and the seed sample's does not;
+# its columns need event files with the seed's kinds of dirt only.
+if [ "${BENCH_SEED_PIPELINE:-0}" != 1 ]; then
+  SEED_PY=
+elif [ ! -f "$SEED_PY" ]; then
+  echo "note: the seed yardstick $SEED_PY is missing (set SEED_YARDSTICK=path): seed-pipeline columns skipped" >&2
+  SEED_PY=
+fi
+# seed_args DB DIR: the seed pipeline over a drop folder (loads only files it has not yet).
+# Its strict CSV reader stops at the generator's dirty reference rows (a field too many, an
+# impossible date) and reads columns by position (the second episodes file has another
+# order), so it reads copies of the reference files: clean rows, the seed's column order.
+seed_args() {
+  mkdir -p "$2.ref"
+  for f in "$2"/users.csv "$2"/episodes*.csv; do
+    "$PY" - "$f" "$2.ref/$(basename "$f")" <<'PYEOF'
+import csv, datetime, sys
+def clean(header, row):
+    if len(row) != len(header) or any(not v.strip() for v in row):
+        return False
+    for name, value in zip(header, row):
+        try:
+            if name.endswith("_date"):
+                datetime.date.fromisoformat(value)
+            elif name == "duration_seconds":
+                int(value)
+        except ValueError:
+            return False
+    return True
+ORDER = {"users": ["user_id", "signup_date", "country"],
+         "episodes": ["episode_id", "podcast_id", "title", "release_date", "duration_seconds"]}
+with open(sys.argv[1], newline="") as src, open(sys.argv[2], "w", newline="") as out:
+    rows = csv.reader(src)
+    header = [h.strip() for h in next(rows)]
+    order = ORDER["users" if "signup_date" in header else "episodes"]
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(order)
+    for r in rows:
+        if clean(header, r):
+            record = dict(zip(header, r))
+            writer.writerow([record.get(name, "") for name in order])
+PYEOF
+  done
+  SEED_ARGS=("$PY" "$SEED_PY" --db "$1" --events-glob "$2/events-*.ndjson"
+    --episodes-glob "$2.ref/episodes*.csv" --users "$2.ref/users.csv")
+}
+
+# file_times DB: load time of the first and the last event file, from the ledger.
+file_times() {
+  "$PY" - "$1" <<'PYEOF'
+import sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute(
+    "SELECT duration_ms FROM ingest_file WHERE kind = 'events' AND state = 'loaded' ORDER BY file_id"
+).fetchall()
+if rows:
+    print(f"    per-file load: first {rows[0][0]} ms, last {rows[-1][0]} ms ({len(rows)} files)")
+PYEOF
+}
+
+# ratio LABEL PODPIPE DUCKDB [SEED]: podpipe against the faster yardstick.
+ratio() {
+  awk -v l="$1" -v a="$(cat "/tmp/bench.$2.wall")" -v b="$(cat "/tmp/bench.$3.wall")" \
+    -v c="$( [ -n "${4:-}" ] && [ -f "/tmp/bench.$4.wall" ] && cat "/tmp/bench.$4.wall")" \
+    'BEGIN {f = b; w = "duckdb script"; if (c != "" && c + 0 < f) {f = c; w = "seed pipeline"}
+            printf "ratio podpipe/%s, %s: %.2f\n", w, l, a / f}'
+}
+
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 printf '%-44s %10s %11s\n' "measurement (median of $RUNS)" "wall" "peak RSS"
 
 SETUP="rm -rf $W/db* $W/in && cp -r $DATA/1m $W/in && rm -f $W/in/.done"
-measure podpipe-1m -- "$BIN/podpiped" --once --data-load "$W/in" --database "$W/db.sqlite"
+measure podpipe-1m -- "$PODPIPED" --once --data-load "$W/in" --database "$W/db.sqlite"
 SETUP="rm -rf $W/duck* $W/in && cp -r $DATA/1m $W/in && rm -f $W/in/.done"
 measure duckdb-1m -- "$PY" scripts/duckdb_pipeline.py --db "$W/duck.db" --data "$W/in"
 
 # Incremental: a database holding the 1M, plus the 100k file under a new name. Copies keep
 # their timestamps (cp -a), as a drop folder's files do between two passes.
 rm -rf "$W/base" && mkdir -p "$W/base" && cp -a "$DATA/1m" "$W/base/in" && rm -f "$W/base/in/.done"
-"$BIN/podpiped" --once --data-load "$W/base/in" --database "$W/base/db.sqlite" 2>/dev/null
+"$PODPIPED" --once --data-load "$W/base/in" --database "$W/base/db.sqlite" 2>/dev/null
 "$PY" scripts/duckdb_pipeline.py --db "$W/base/duck.db" --data "$W/base/in" 2>/dev/null
 SETUP="rm -rf $W/i && cp -a $W/base $W/i && cp $INC $W/i/in/events-0011.ndjson"
-measure podpipe-plus-100k -- "$BIN/podpiped" --once --data-load "$W/i/in" --database "$W/i/db.sqlite"
+measure podpipe-plus-100k -- "$PODPIPED" --once --data-load "$W/i/in" --database "$W/i/db.sqlite"
 measure duckdb-plus-100k -- "$PY" scripts/duckdb_pipeline.py --db "$W/i/duck.db" --data "$W/i/in"
 
 # The same with the typical increment: 100k events of the week after the history (they
@@ -101,7 +196,7 @@ if [ ! -f "$DATA/next/.done" ]; then
   touch "$DATA/next/.done"
 fi
 SETUP="rm -rf $W/i && cp -a $W/base $W/i && cp $DATA/next/events-0001.ndjson $W/i/in/events-0011.ndjson"
-measure podpipe-plus-100k-next-week -- "$BIN/podpiped" --once --data-load "$W/i/in" --database "$W/i/db.sqlite"
+measure podpipe-plus-100k-next-week -- "$PODPIPED" --once --data-load "$W/i/in" --database "$W/i/db.sqlite"
 measure duckdb-plus-100k-next-week -- "$PY" scripts/duckdb_pipeline.py --db "$W/i/duck.db" --data "$W/i/in"
 
 awk -v a="$(cat /tmp/bench.podpipe-1m.wall)" -v b="$(cat /tmp/bench.duckdb-1m.wall)" \
@@ -112,10 +207,62 @@ awk -v a="$(cat /tmp/bench.podpipe-plus-100k-next-week.wall)" \
   -v b="$(cat /tmp/bench.duckdb-plus-100k-next-week.wall)" \
   'BEGIN {printf "ratio podpipe/duckdb, +100k of the next week: %.2f\n", a / b}'
 
+# The seed shape (issue 15): every file spans the same four months in random order.
+# fresh_case NAME DIR [RUNS]: podpipe and both yardsticks on a fresh database.
+fresh_case() {
+  local name=$1 dir=$2
+  RUNS=${3:-$RUNS}
+  SETUP="rm -rf $W/db* $W/in && cp -r $dir $W/in && rm -f $W/in/.done"
+  measure "podpipe-$name" -- "$PODPIPED" --once --data-load "$W/in" --database "$W/db.sqlite"
+  file_times "$W/db.sqlite"
+  SETUP="rm -rf $W/duck* $W/in && cp -r $dir $W/in && rm -f $W/in/.done"
+  measure "duckdb-$name" -- "$PY" scripts/duckdb_pipeline.py --db "$W/duck.db" --data "$W/in"
+  if [ -n "$SEED_PY" ]; then
+    SETUP="rm -rf $W/seed* $W/in && cp -r $dir $W/in && rm -f $W/in/.done"
+    seed_args "$W/seed.duckdb" "$W/in"
+    measure "seed-$name" -- "${SEED_ARGS[@]}"
+  fi
+  ratio "$name fresh" "podpipe-$name" "duckdb-$name" "seed-$name"
+}
+# inc_case NAME BASE_DIR INC_FILE [RUNS]: +1 file onto a database holding BASE_DIR.
+inc_case() {
+  local name=$1 dir=$2 inc=$3
+  RUNS=${4:-$RUNS}
+  rm -rf "$W/base" && mkdir -p "$W/base" && cp -a "$dir" "$W/base/in" && rm -f "$W/base/in/.done"
+  "$PODPIPED" --once --data-load "$W/base/in" --database "$W/base/db.sqlite" 2>/dev/null
+  "$PY" scripts/duckdb_pipeline.py --db "$W/base/duck.db" --data "$W/base/in" 2>/dev/null
+  if [ -n "$SEED_PY" ]; then
+    seed_args "$W/base/seed.duckdb" "$W/base/in"
+    "${SEED_ARGS[@]}" >/dev/null 2>&1
+  fi
+  local next
+  next=$(printf 'events-%04d.ndjson' $(( $(ls "$W/base/in"/events-*.ndjson | wc -l) + 1 )))
+  SETUP="rm -rf $W/i && cp -a $W/base $W/i && cp $inc $W/i/in/$next"
+  measure "podpipe-$name" -- "$PODPIPED" --once --data-load "$W/i/in" --database "$W/i/db.sqlite"
+  measure "duckdb-$name" -- "$PY" scripts/duckdb_pipeline.py --db "$W/i/duck.db" --data "$W/i/in"
+  if [ -n "$SEED_PY" ]; then
+    seed_args "$W/i/seed.duckdb" "$W/i/in"
+    measure "seed-$name" -- "${SEED_ARGS[@]}"
+  fi
+  ratio "$name" "podpipe-$name" "duckdb-$name" "seed-$name"
+}
+SAVED_RUNS=$RUNS
+fresh_case seed-1m "$DATA/seed-1m"
+inc_case seed-plus-100k "$DATA/seed-1m" "$DATA/seed-inc/events-0001.ndjson"
+if [ "${BENCH_5M:-0}" = 1 ]; then
+  gen "$DATA/5m" 5000000 50 7
+  gen_seed "$DATA/seed-5m" 5000000 50 13
+  fresh_case time-5m "$DATA/5m" "${RUNS_5M:-1}"
+  fresh_case seed-5m "$DATA/seed-5m" "${RUNS_5M:-1}"
+  inc_case seed-5m-plus-100k "$DATA/seed-5m" "$DATA/seed-inc/events-0001.ndjson" "${RUNS_5M:-1}"
+fi
+RUNS=$SAVED_RUNS
+rm -rf "$W/base" "$W/i" "$W/in" "$W"/*.ref "$W"/db* "$W"/duck* "$W"/seed*
+
 if [ "${BENCH_1GB:-0}" = 1 ]; then
   gen "$DATA/1gb" 8000000 1 3
   SETUP="rm -rf $W/g && mkdir -p $W/g && ln $DATA/1gb/events-0001.ndjson $W/g/ 2>/dev/null || cp $DATA/1gb/events-0001.ndjson $W/g/"
-  RUNS=1 measure podpipe-1gb-file -- "$BIN/podpiped" --once --data-load "$W/g" --database "$W/g.sqlite"
+  RUNS=1 measure podpipe-1gb-file -- "$PODPIPED" --once --data-load "$W/g" --database "$W/g.sqlite"
 fi
 
 if [ "${BENCH_10M:-0}" = 1 ]; then
@@ -123,15 +270,15 @@ if [ "${BENCH_10M:-0}" = 1 ]; then
   gen "$DATA/10k" 10000 1 5
   if [ ! -f "$DATA/10m.sqlite.done" ]; then
     rm -f "$DATA"/10m.sqlite*
-    "$BIN/podpiped" --once --data-load "$DATA/10m" --database "$DATA/10m.sqlite" 2>/dev/null
+    "$PODPIPED" --once --data-load "$DATA/10m" --database "$DATA/10m.sqlite" 2>/dev/null
     touch "$DATA/10m.sqlite.done"
   fi
   # Bring the cached database to this build's schema once (a pass over an empty folder runs
   # the pending migrations and checkpoints the WAL), so that no timed run migrates it.
   mkdir -p "$W/empty"
-  "$BIN/podpiped" --once --data-load "$W/empty" --database "$DATA/10m.sqlite" 2>/dev/null
+  "$PODPIPED" --once --data-load "$W/empty" --database "$DATA/10m.sqlite" 2>/dev/null
   SETUP="rm -rf $W/t && mkdir -p $W/t/in && cp $DATA/10m.sqlite $W/t/db.sqlite && cp $(ls $DATA/10k/events-*.ndjson | head -1) $W/t/in/events-0101.ndjson"
-  measure podpipe-10k-on-10m -- "$BIN/podpiped" --once --data-load "$W/t/in" --database "$W/t/db.sqlite"
+  measure podpipe-10k-on-10m -- "$PODPIPED" --once --data-load "$W/t/in" --database "$W/t/db.sqlite"
   SETUP=true
   measure status-10m -- "$BIN/podpipectl" --database "$DATA/10m.sqlite" --data-load "$DATA/10m" status --json
 fi

@@ -35,6 +35,10 @@ struct EventFileWriter {
     private let spec: SampleDataSpec
     private let reference: ReferenceData
     private var source: EventSource
+    // `order: .random`: each file's share of the stream, and the current file's, shuffled.
+    private var dealt: DealtEvents?
+    private var feed: [EventRecord] = []
+    private var feedIndex = 0
     private var rng: Rng
     private var faultRng: Rng
     private let out = OutputBuffer()
@@ -74,12 +78,18 @@ struct EventFileWriter {
 
     init(
         spec: SampleDataSpec, reference: ReferenceData, start: Int64, end: Int64,
-        smallestFile: Int
+        plans: [EventFilePlan], smallestFile: Int
     ) {
         self.spec = spec
         self.reference = reference
         self.fileCount = spec.eventFiles
         source = EventSource(spec: spec, reference: reference, start: start, end: end)
+        if spec.order == .random {
+            // As many fresh events as the stream is paced for; a file whose share runs out
+            // continues with the stream (a few events past the range's end).
+            dealt = DealtEvents(
+                source: &source, plans: plans, count: source.targetEvents, seed: spec.seed)
+        }
         rng = Rng(seed: spec.seed, stream: 3)
         faultRng = Rng(seed: spec.seed, stream: 4)
         lateCapacity = min(4096, smallestFile / 4)
@@ -101,6 +111,10 @@ struct EventFileWriter {
         var lineNumber = 0
         ring.removeAll(keepingCapacity: true)
         ringNext = 0
+        if dealt != nil {
+            feed = dealt?.take(plan.index) ?? []
+            feedIndex = 0
+        }
         if plan.bom {
             out.byte(0xEF)
             out.byte(0xBB)
@@ -147,10 +161,10 @@ struct EventFileWriter {
             {
                 emitDuplicate(original, plan: plan, line: lineNumber, stats: &stats)
             } else {
-                var event = source.next()
+                var event = nextFresh()
                 if mayHoldBack && late.count - lateHead < lateCapacity && rng.chance(lateRate) {
                     late.append((event, plan.index))
-                    event = source.next()
+                    event = nextFresh()
                 }
                 emit(event, plan: plan, line: lineNumber, stats: &stats)
             }
@@ -158,6 +172,7 @@ struct EventFileWriter {
         }
         try sink.drain(out)
         try sink.close()
+        feed = []
 
         // Roll the pools: this file's sample becomes the re-delivery source of the next.
         if !currentSample.isEmpty {
@@ -173,6 +188,15 @@ struct EventFileWriter {
         for i in 0..<stats.codeCounts.count { totals.codeCounts[i] += stats.codeCounts[i] }
         count(.blankLine, stats.blankLines)
         return stats
+    }
+
+    /// The next fresh event: from the file's shuffled share, else from the stream.
+    private mutating func nextFresh() -> EventRecord {
+        if feedIndex < feed.count {
+            feedIndex += 1
+            return feed[feedIndex - 1]
+        }
+        return source.next()
     }
 
     @inline(__always)

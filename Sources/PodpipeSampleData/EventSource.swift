@@ -26,7 +26,8 @@ struct EventSource {
     private var rng: Rng
     private let reference: ReferenceData
     private let periodEnd: Int64
-    private let targetEvents: Int
+    /// Fresh events the stream is paced for: they span the range.
+    let targetEvents: Int
     private var clock: Double
     private var lastEvent: [Int64]
     private var pending: [PendingEvent] = []

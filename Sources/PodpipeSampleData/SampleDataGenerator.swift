@@ -44,7 +44,8 @@ public enum SampleDataGenerator {
         let plans = eventPlans(spec)
         let smallest = plans.map(\.lines).min() ?? 0
         var writer = EventFileWriter(
-            spec: spec, reference: reference, start: start, end: end, smallestFile: smallest)
+            spec: spec, reference: reference, start: start, end: end, plans: plans,
+            smallestFile: smallest)
         let lateIndex = max(1, spec.eventFiles / 2)
         var previous = mtime
         for plan in plans {
@@ -124,8 +125,14 @@ public enum SampleDataGenerator {
             let lines = total * (i + 1) / n - total * i / n
             let gzip = (i + 1) * spec.gzipFiles / n > i * spec.gzipFiles / n
             let name = "events-" + CivilTime.pad(i + 1, 4) + ".ndjson" + (gzip ? ".gz" : "")
+            let crlf: Bool
+            switch spec.lineEnds {
+            case .mixed: crlf = n >= 2 && i % 3 == 1
+            case .lf: crlf = false
+            case .crlf: crlf = true
+            }
             return EventFilePlan(
-                index: i, name: name, lines: lines, gzip: gzip, crlf: n >= 2 && i % 3 == 1,
+                index: i, name: name, lines: lines, gzip: gzip, crlf: crlf,
                 bom: i == (n >= 2 ? 1 : 0), finalNewline: i != n - 1)
         }
     }

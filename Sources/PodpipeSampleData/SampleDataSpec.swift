@@ -45,6 +45,13 @@ public struct SampleDataSpec: Sendable, Codable, Equatable {
     public var ledgerEdgeCases: Bool
     /// zlib level for the gzip files (1 fastest … 9 smallest).
     public var gzipLevel: Int
+    /// How the lines of an event file are ordered: by time, each file covering the next
+    /// window of the range (the default), or at random, each file spanning the whole range
+    /// (like the seed sample: late syncs, merged queues).
+    public var order: SampleEventOrder
+    /// Line ends of the event files: every third file CRLF (the default), or all LF, or
+    /// all CRLF (like the seed sample).
+    public var lineEnds: SampleLineEnds
 
     /// A spec with defaults: 20,000 event lines, 200 users, 60 episodes, 6 event files of
     /// which 2 gzipped, 3 % dirty, 1 % duplicates, 120 days from 2024-01-01.
@@ -62,7 +69,9 @@ public struct SampleDataSpec: Sendable, Codable, Equatable {
         splitEpisodes: Bool = true,
         recordEvents: Bool = false,
         ledgerEdgeCases: Bool = false,
-        gzipLevel: Int = 6
+        gzipLevel: Int = 6,
+        order: SampleEventOrder = .time,
+        lineEnds: SampleLineEnds = .mixed
     ) {
         self.seed = seed
         self.events = events
@@ -78,6 +87,8 @@ public struct SampleDataSpec: Sendable, Codable, Equatable {
         self.recordEvents = recordEvents
         self.ledgerEdgeCases = ledgerEdgeCases
         self.gzipLevel = gzipLevel
+        self.order = order
+        self.lineEnds = lineEnds
     }
 
     /// A small data set shaped like the seed example (5,000 lines, 100 users, 50 episodes,
@@ -130,6 +141,7 @@ public struct SampleDataSpec: Sendable, Codable, Equatable {
     private enum CodingKeys: String, CodingKey {
         case seed, events, users, episodes, eventFiles, gzipFiles, dirtyRate, duplicateRate
         case startDay, days, splitEpisodes, recordEvents, ledgerEdgeCases, gzipLevel
+        case order, lineEnds
     }
 
     public init(from decoder: any Decoder) throws {
@@ -152,5 +164,46 @@ public struct SampleDataSpec: Sendable, Codable, Equatable {
         ledgerEdgeCases =
             try c.decodeIfPresent(Bool.self, forKey: .ledgerEdgeCases) ?? d.ledgerEdgeCases
         gzipLevel = try c.decodeIfPresent(Int.self, forKey: .gzipLevel) ?? d.gzipLevel
+        order = try c.decodeIfPresent(SampleEventOrder.self, forKey: .order) ?? d.order
+        lineEnds = try c.decodeIfPresent(SampleLineEnds.self, forKey: .lineEnds) ?? d.lineEnds
     }
+
+    /// Encodes every field; `order` and `lineEnds` only when not the default, so that the
+    /// manifest of a default spec keeps the bytes it had before they existed.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(events, forKey: .events)
+        try c.encode(users, forKey: .users)
+        try c.encode(episodes, forKey: .episodes)
+        try c.encode(eventFiles, forKey: .eventFiles)
+        try c.encode(gzipFiles, forKey: .gzipFiles)
+        try c.encode(dirtyRate, forKey: .dirtyRate)
+        try c.encode(duplicateRate, forKey: .duplicateRate)
+        try c.encode(startDay, forKey: .startDay)
+        try c.encode(days, forKey: .days)
+        try c.encode(splitEpisodes, forKey: .splitEpisodes)
+        try c.encode(recordEvents, forKey: .recordEvents)
+        try c.encode(ledgerEdgeCases, forKey: .ledgerEdgeCases)
+        try c.encode(gzipLevel, forKey: .gzipLevel)
+        if order != .time { try c.encode(order, forKey: .order) }
+        if lineEnds != .mixed { try c.encode(lineEnds, forKey: .lineEnds) }
+    }
+}
+
+/// How the lines of each event file are ordered (``SampleDataSpec/order``).
+public enum SampleEventOrder: String, Sendable, Codable, CaseIterable {
+    /// Time order; file *i* covers the *i*-th consecutive window of the range.
+    case time
+    /// Random order; every file spans the whole range (each fresh event of the stream is
+    /// dealt to a file at random, then each file's share is shuffled).
+    case random
+}
+
+/// Line ends of the event files (``SampleDataSpec/lineEnds``).
+public enum SampleLineEnds: String, Sendable, Codable, CaseIterable {
+    /// Every third file (the 2nd, 5th, …) CRLF, the others LF.
+    case mixed
+    case lf
+    case crlf
 }

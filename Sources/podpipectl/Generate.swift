@@ -46,6 +46,19 @@ struct Generate: AsyncParsableCommand {
     @Option(name: .long, help: "Days the events span.")
     var days: Int = 120
 
+    @Option(
+        name: .long,
+        help: """
+            Line order within event files: time (each file the next window of the range) or \
+            random (each file spans the whole range, like the seed sample).
+            """)
+    var order: SampleEventOrder = .time
+
+    @Option(
+        name: .customLong("line-ends"),
+        help: "Event files' line ends: mixed (every third file CRLF), lf or crlf.")
+    var lineEnds: SampleLineEnds = .mixed
+
     @Flag(
         name: .customLong("ledger-edge-cases"),
         help: "Also write duplicate, empty, binary, truncated and ignored files.")
@@ -62,7 +75,7 @@ struct Generate: AsyncParsableCommand {
             seed: seed, events: events, users: users, episodes: episodes, eventFiles: files,
             gzipFiles: gzipFiles, dirtyRate: dirtyRate, duplicateRate: duplicateRate,
             startDay: startDay, days: days, splitEpisodes: true, recordEvents: false,
-            ledgerEdgeCases: ledgerEdgeCases)
+            ledgerEdgeCases: ledgerEdgeCases, order: order, lineEnds: lineEnds)
     }
 
     /// Bad option values are usage errors (exit 64, with the option named), like every
@@ -111,3 +124,6 @@ struct Generate: AsyncParsableCommand {
         }
     }
 }
+
+extension SampleEventOrder: ExpressibleByArgument {}
+extension SampleLineEnds: ExpressibleByArgument {}

@@ -130,9 +130,10 @@ struct GoldPrefetchTests {
 
         _ = try drop.events(100, &rng)
         // A gzip file cut short: its first batches of rows are inserted into silver (and
-        // handed to the gathering) before the stream ends early, and then rolled back.
+        // handed to the gathering) before the stream ends early, and then rolled back. Rows
+        // reach silver a run at a time (SilverRuns): the cut must come after the first run.
         let plain = drop.folder.path("cut.ndjson")
-        let text = Drop.lines(12_000, &rng).joined(separator: "\n")
+        let text = Drop.lines(2 * SilverRuns.runLines, &rng).joined(separator: "\n")
         #expect(FileManager.default.createFile(atPath: plain, contents: Data(text.utf8)))
         let compressed = try gzip(plain)
         try drop.write("events-cut.ndjson.gz", data: compressed.prefix(compressed.count * 3 / 4))

@@ -22,13 +22,14 @@ import PodpipeRules
 final class GoldPrefetch: IngestObserver, @unchecked Sendable {
     private let reader: any DatabaseReader
     private let limit: Int
-    /// Guards `pending`, `working` and `accepting`.
+    /// Guards `pending`, `pendingLines`, `working` and `accepting`.
     private let condition = NSCondition()
     /// Rows are handed over (false once a file began that cannot be gathered: the thread
     /// would drop the batch anyway, so the writer stops handing rows until the next start).
     private var accepting = true
-    /// Work handed over by the writer, in order.
+    /// Work handed over by the writer, in order, and the parsed lines it holds.
     private var pending: [Work] = []
+    private var pendingLines = 0
     /// A gathering thread runs (it exits when `pending` is empty).
     private var working = false
     // Touched by the gathering thread only, or under `condition` while none runs.
@@ -111,13 +112,14 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         case rows([ParsedLine], [Bool])
         /// The current file's transaction ended.
         case fileEnded(committed: Bool)
-        /// The thread fell behind by more than ``maxPending`` batches: give up.
+        /// The thread fell behind by more than ``maxPendingLines`` lines: give up.
         case overflow
     }
 
-    /// Batches of rows waiting for the thread, at most (each holds up to 4,096 parsed lines,
-    /// ~0.3 MB): beyond, the gathering gives up rather than hold the file in memory.
-    static let maxPending = 8
+    /// Parsed lines waiting for the thread, at most (the writer hands over a run of up to
+    /// 65,536 lines at a time, ~100 bytes a line): beyond, the gathering gives up rather
+    /// than hold the file in memory.
+    static let maxPendingLines = 2 * 65_536
 
     /// Gold's watermark and the silver generation it was built from.
     private struct GoldMark: Equatable {
@@ -133,8 +135,12 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
             condition.unlock()
             return
         }
-        if pending.count >= Self.maxPending {
+        if case .rows(let lines, _) = work {
+            pendingLines += lines.count
+        }
+        if pendingLines > Self.maxPendingLines {
             pending = [.overflow]
+            pendingLines = 0
         } else {
             pending.append(work)
         }
@@ -156,6 +162,7 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         condition.lock()
         while !pending.isEmpty {
             let work = pending.removeFirst()
+            if case .rows(let lines, _) = work { pendingLines -= lines.count }
             condition.unlock()
             process(work)
             condition.lock()

@@ -236,7 +236,10 @@ struct EventFileLoader {
         var inserted: [Bool] = []
         var group: [Int] = []
         group.reserveCapacity(many)
-        loop: while let message = handOff.take() {
+        // Issue 15: batches merged into runs whose silver rows go in timestamp order
+        // (SilverSortedInsert.swift).
+        var runs = SilverRuns(handOff)
+        loop: while let message = runs.take() {
             let batch: ParsedBatch
             switch message {
             case .batch(let b): batch = b
@@ -248,10 +251,9 @@ struct EventFileLoader {
             inserted.removeAll(keepingCapacity: true)
             inserted.append(contentsOf: repeatElement(false, count: lines.count))
             try batch.bytes.withUnsafeBytes { bytes in
-                // Silver: valid lines, in file order.
+                // Silver: valid lines, in timestamp order (issue 15: SilverInsertOrder).
                 group.removeAll(keepingCapacity: true)
-                for index in lines.indices {
-                    guard case .valid = lines[index].outcome else { continue }
+                for index in SilverInsertOrder.order(of: lines) {
                     group.append(index)
                     if group.count == many {
                         try insertSilver(group, lines, silver.many, fileId, &silver, &inserted)
@@ -324,7 +326,7 @@ struct EventFileLoader {
         let ids = BoundTexts()
     }
 
-    /// Inserts the valid lines `group` (indices into `lines`, in file order) into silver in
+    /// Inserts the valid lines `group` (indices into `lines`, in insertion order) into silver in
     /// one statement and marks in `inserted` those whose natural key was new.
     private func insertSilver(
         _ group: [Int], _ lines: [ParsedLine], _ statement: BulkStatement, _ fileId: Int64,
@@ -363,20 +365,9 @@ struct EventFileLoader {
         // Some keys were already there: the new rows are those after `before`.
         silver.insertedLines.bind(1, before)
         try silver.insertedLines.forEachReturnedInteger { lineNo in
-            // The group is in line order: find the returned line by binary search.
-            var low = 0
-            var high = group.count - 1
-            while low <= high {
-                let mid = (low + high) / 2
-                let candidate = lines[group[mid]].lineNo
-                if candidate == lineNo {
-                    inserted[group[mid]] = true
-                    return
-                } else if candidate < lineNo {
-                    low = mid + 1
-                } else {
-                    high = mid - 1
-                }
+            // The group is in insertion order, not line order (issue 15), and small.
+            if let index = group.first(where: { lines[$0].lineNo == lineNo }) {
+                inserted[index] = true
             }
         }
     }

@@ -1,0 +1,108 @@
+import PodpipeRules
+
+// Silver's natural-key index is ordered by (ts, user_id, episode_id, event_type). Rows
+// inserted in file order land all over it when a file's events are not in time order (late
+// syncs, merged queues: each file of the seed sample spans months), and once the index is
+// larger than the page cache every insert reads and dirties another leaf page, so a file's
+// load time grew with the history (issue 15). The loader therefore takes the parser's
+// batches in runs of up to `SilverRuns.runLines` lines and inserts each run's valid rows in
+// timestamp order: every leaf page of the index is then visited once per run, as in a merge,
+// whatever the order of the lines. Bronze still takes every line in file order, after the
+// run's silver rows (a line's outcome, silver or duplicate, is known only then).
+//
+// First row wins as before: rows of the same timestamp keep their file order (ties are broken
+// by the line's position), so of two rows with the same natural key the earlier line is
+// inserted first and the later one is the duplicate. Sorting by the timestamp alone is enough
+// for the locality: rows of one timestamp sit next to each other in the index anyway.
+//
+// Silver's event_id (fact_user_interactions.interaction_id) is given in insertion order, so
+// within a run it now follows the timestamps, not the line numbers; it stays stable once
+// given.
+
+/// The order in which a run's valid rows meet silver's natural-key index.
+enum SilverInsertOrder {
+    /// Positions of the non-nil `timestamps` (the valid rows), by timestamp, ties in
+    /// position order.
+    static func order(_ timestamps: [Int64?]) -> [Int] {
+        var keyed: [(timestamp: Int64, index: Int)] = []
+        keyed.reserveCapacity(timestamps.count)
+        for (index, timestamp) in timestamps.enumerated() {
+            if let timestamp { keyed.append((timestamp, index)) }
+        }
+        keyed.sort { $0.timestamp != $1.timestamp ? $0.timestamp < $1.timestamp : $0.index < $1.index }
+        return keyed.map(\.index)
+    }
+
+    /// Indices of the valid lines of a run, in insertion order.
+    static func order(of lines: [ParsedLine]) -> [Int] {
+        order(
+            lines.map { line in
+                if case .valid(let event) = line.outcome { return event.timestamp }
+                return nil
+            })
+    }
+}
+
+/// Merges the parser's batches into runs of at most about ``runLines`` lines for the writer,
+/// who inserts each run's silver rows in ``SilverInsertOrder``.
+///
+/// Memory: one run's raw bytes and parsed lines (about 10-15 MB for 65,536 lines of ~125
+/// bytes) besides the hand-off's four batches.
+struct SilverRuns {
+    /// Lines per run: each index page is visited at most once per run, so larger runs cost
+    /// fewer page visits per file; memory bounds them (doc/performance.md).
+    static let runLines = 65_536
+
+    private let handOff: HandOff<ParserMessage>
+    /// A message already taken that goes out after the run it ended.
+    private var deferred: ParserMessage?
+    private var finished = false
+
+    init(_ handOff: HandOff<ParserMessage>) {
+        self.handOff = handOff
+    }
+
+    /// The next message for the writer, like `HandOff.take()`: a run (the lines of one or
+    /// more batches, their byte offsets rebased into one buffer), the end, or a failure; nil
+    /// once there is nothing more.
+    mutating func take() -> ParserMessage? {
+        if let message = deferred {
+            deferred = nil
+            return message
+        }
+        if finished { return nil }
+        var run = ParsedBatch()
+        while let message = handOff.take() {
+            switch message {
+            case .batch(let batch):
+                if run.lines.isEmpty {
+                    run = batch
+                } else {
+                    Self.append(batch, to: &run)
+                }
+                if run.lines.count >= Self.runLines { return .batch(run) }
+            case .end:
+                finished = true
+                if run.lines.isEmpty { return message }
+                deferred = message
+                return .batch(run)
+            case .failed:
+                // The unfinished run is dropped: the caller's transaction rolls back anyway.
+                finished = true
+                return message
+            }
+        }
+        finished = true
+        return run.lines.isEmpty ? nil : .batch(run)
+    }
+
+    static func append(_ batch: ParsedBatch, to run: inout ParsedBatch) {
+        let offset = run.bytes.count
+        run.bytes.append(contentsOf: batch.bytes)
+        run.lines.reserveCapacity(run.lines.count + batch.lines.count)
+        for var line in batch.lines {
+            line.start += offset
+            run.lines.append(line)
+        }
+    }
+}
