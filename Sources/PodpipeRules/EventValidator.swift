@@ -100,7 +100,7 @@ public struct EventValidator: Sendable {
         @inline(__always)
         func string(in line: UnsafeRawBufferPointer) -> String {
             if escaped {
-                let bytes = JSONText.unescape(UnsafeRawBufferPointer(rebasing: line[lo..<hi]))
+                let bytes = JSONEscapes.unescape(UnsafeRawBufferPointer(rebasing: line[lo..<hi]))
                 return bytes.withUnsafeBytes { buf in
                     let (a, b) = EventValidator.trimmedRange(buf, 0, buf.count)
                     return String(decoding: UnsafeRawBufferPointer(rebasing: buf[a..<b]), as: UTF8.self)
@@ -144,7 +144,7 @@ public struct EventValidator: Sendable {
         case .string:
             let parsed: Int64?
             if m.timestamp.hasEscapes {
-                let bytes = JSONText.unescape(m.timestamp.rawBytes(in: line))
+                let bytes = JSONEscapes.unescape(m.timestamp.rawBytes(in: line))
                 parsed = bytes.withUnsafeBytes { Timestamps.parse($0) }
             } else {
                 parsed = Timestamps.parse(m.timestamp.rawBytes(in: line))
@@ -194,7 +194,7 @@ public struct EventValidator: Sendable {
             return nil
         case .string:
             if f.hasEscapes {
-                let bytes = JSONText.unescape(f.rawBytes(in: line))
+                let bytes = JSONEscapes.unescape(f.rawBytes(in: line))
                 let isEmpty = bytes.withUnsafeBytes { buf -> Bool in
                     let (lo, hi) = EventValidator.trimmedRange(buf, 0, buf.count)
                     return lo == hi
@@ -232,7 +232,7 @@ public struct EventValidator: Sendable {
     /// The event type of a string field (trimmed, ASCII-lower-cased), or nil.
     static func eventType(_ f: JSONField, in line: UnsafeRawBufferPointer) -> EventType? {
         if f.hasEscapes {
-            let bytes = JSONText.unescape(f.rawBytes(in: line))
+            let bytes = JSONEscapes.unescape(f.rawBytes(in: line))
             return bytes.withUnsafeBytes { eventTypeName($0, 0, $0.count) }
         }
         return eventTypeName(line, f.start, f.end)
@@ -284,7 +284,7 @@ public struct EventValidator: Sendable {
         case .string:
             let value: Int64?
             if f.hasEscapes {
-                let bytes = JSONText.unescape(f.rawBytes(in: line))
+                let bytes = JSONEscapes.unescape(f.rawBytes(in: line))
                 value = bytes.withUnsafeBytes { buf in
                     let (lo, hi) = trimmedRange(buf, 0, buf.count)
                     return decimalDigitsValue(buf, lo, hi)

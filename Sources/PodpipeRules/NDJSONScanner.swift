@@ -110,13 +110,13 @@ public struct JSONField: Sendable, Hashable {
     public func stringValue(in line: UnsafeRawBufferPointer) -> String? {
         guard kind == .string else { return nil }
         if !hasEscapes { return String(decoding: rawBytes(in: line), as: UTF8.self) }
-        return String(decoding: JSONText.unescape(rawBytes(in: line)), as: UTF8.self)
+        return String(decoding: JSONEscapes.unescape(rawBytes(in: line)), as: UTF8.self)
     }
 
     /// For `.string`: the unescaped UTF-8 bytes; nil for other kinds. Allocates.
     public func unescapedBytes(in line: UnsafeRawBufferPointer) -> [UInt8]? {
         guard kind == .string else { return nil }
-        return JSONText.unescape(rawBytes(in: line))
+        return JSONEscapes.unescape(rawBytes(in: line))
     }
 
     /// The value as a self-contained `JSONMemberValue` (nil when absent). Allocates; meant
@@ -345,7 +345,7 @@ enum MemberSlot {
     /// Matches a key that contains escapes (rare: `"user\u005fid"`), by unescaping it.
     static func matchEscaped(base: UnsafeRawPointer, start: Int, end: Int) -> MemberSlot {
         let raw = UnsafeRawBufferPointer(start: base + start, count: end - start)
-        let key = JSONText.unescape(raw)
+        let key = JSONEscapes.unescape(raw)
         return key.withUnsafeBytes { buf in
             guard let b = buf.baseAddress else { return .none }
             return match(base: b, start: 0, end: buf.count)
@@ -471,7 +471,7 @@ struct ByteCursor {
         guard at + 4 <= end else { return nil }
         var v: UInt32 = 0
         for i in at..<(at + 4) {
-            guard let d = JSONText.hexValue(byte(i)) else { return nil }
+            guard let d = JSONEscapes.hexValue(byte(i)) else { return nil }
             v = v << 4 | UInt32(d)
         }
         return v
@@ -709,8 +709,9 @@ struct BracketStack {
 
 // MARK: - Unescaping
 
-/// Helpers over already validated JSON string content.
-enum JSONText {
+/// Decoding JSON string content that the scanner validated (the encoding side, for output,
+/// is PodpipeCore's `JSONText`).
+enum JSONEscapes {
     @inline(__always)
     static func hexValue(_ c: UInt8) -> UInt8? {
         if c &- 0x30 < 10 { return c &- 0x30 }
