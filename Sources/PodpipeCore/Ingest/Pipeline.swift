@@ -60,6 +60,7 @@ public final class Pipeline: @unchecked Sendable {
     public func pending(in listing: FolderListing, now: Date, ignoreBackoff: Bool) throws
         -> [Candidate]
     {
+        try store.verifyStillAtPath()
         let ledger = try store.pool.read { db in try Ledger.latestByName(db) }
         let nowText = ISOTime.format(now)
         return listing.candidates.filter { candidate in
@@ -75,7 +76,7 @@ public final class Pipeline: @unchecked Sendable {
     /// One pass: ingest everything pending, then refresh gold if silver changed.
     public func runOnce(ignoreBackoff: Bool = true, refreshGold: Bool = true) throws -> PassSummary {
         var summary = PassSummary()
-        let listing = try DropFolder.list(settings.dataLoad)
+        let listing = try DropFolder.list(settings.dataLoad, database: store.path)
         summary.ignored = listing.ignored
         for candidate in try pending(in: listing, now: Date(), ignoreBackoff: ignoreBackoff) {
             if shouldStop() { throw PipelineError.interrupted }
@@ -114,6 +115,7 @@ public final class Pipeline: @unchecked Sendable {
     public func ingest(_ candidate: Candidate) throws -> FileOutcome? {
         let started = Date()
         let log = logger.with(["file": "\(candidate.name)", "kind": "\(candidate.kind.rawValue)"])
+        try store.verifyStillAtPath()
         do {
             let outcome = try store.pool.write { db in
                 try self.loadInTransaction(candidate, started: started, db: db)
@@ -122,6 +124,8 @@ public final class Pipeline: @unchecked Sendable {
             return outcome
         } catch let error as PipelineError where error == .interrupted {
             throw error
+        } catch let error as StoreError {
+            throw error  // the database itself is gone: nothing to record the failure in
         } catch {
             // Nothing of the file was committed. Record the failure (its own transaction)
             // so that status shows it and the daemon retries with backoff.
@@ -330,6 +334,7 @@ public final class Pipeline: @unchecked Sendable {
         if counts.rowsLoaded > 0 || counts.rowsDuplicate > 0 {
             try PipelineState.set("silver.last_change_at", entry.finishedAt, db)
         }
+        try store.verifyStillAtPath()  // never "loaded" into a deleted database
         FaultInjection.reach(.ledgerCommit)
         return FileOutcome(
             name: entry.name, state: state, rowsRead: counts.rowsRead, rowsLoaded: counts.rowsLoaded,
