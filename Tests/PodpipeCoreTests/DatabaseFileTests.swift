@@ -126,7 +126,8 @@ struct DatabaseFileTests {
 
     @Test func ownershipIsDecidedByApplicationIdAndMigrations() {
         let ours = DatabaseOwnership.applicationID
-        #expect(DatabaseOwnership.classify(applicationID: 0, schemaNames: [], applied: [], known: known) == .new)
+        #expect(
+            DatabaseOwnership.classify(applicationID: 0, schemaNames: [], applied: [], known: known) == .new)
         #expect(
             DatabaseOwnership.classify(
                 applicationID: ours, schemaNames: ["grdb_migrations", "t"], applied: known, known: known)
@@ -207,8 +208,12 @@ struct DatabaseFileTests {
         let path = folder.path("db.sqlite")
         _ = try Store.openForWriting(path: path)
         #expect(link(path, folder.path("other-name.sqlite")) == 0)
-        #expect(throws: StoreError.hardLinked(path: path, links: 2)) { _ = try Store.openForReading(path: path) }
-        #expect(throws: StoreError.hardLinked(path: path, links: 2)) { _ = try Store.openForWriting(path: path) }
+        #expect(throws: StoreError.hardLinked(path: path, links: 2)) {
+            _ = try Store.openForReading(path: path)
+        }
+        #expect(throws: StoreError.hardLinked(path: path, links: 2)) {
+            _ = try Store.openForWriting(path: path)
+        }
     }
 
     // MARK: - The drop folder

@@ -130,7 +130,8 @@ final class DaemonRunner {
             waitForWork()
         }
         if let databaseLost {
-            logger.critical("\(databaseLost)", metadata: ["event": "database_lost", "database": "\(config.database)"])
+            logger.critical(
+                "\(databaseLost)", metadata: ["event": "database_lost", "database": "\(config.database)"])
             return PodpipeExit.databaseError
         }
         return finish()

@@ -100,7 +100,7 @@ final class DatabaseFileLocks: Sendable {
     /// `create` and missing, through a dangling symbolic link too: the link's target).
     func tryExclusive(path: String, create: Bool) -> Attempt {
         switch descriptor(path: path, create: create) {
-        case .failure(let message): return .failed(message)
+        case .failure(let failure): return .failed(failure.message)
         case .success((let identity, let fd)):
             return entries.withLock { table in
                 guard var entry = table[identity] else { return .failed("no descriptor") }
@@ -116,7 +116,7 @@ final class DatabaseFileLocks: Sendable {
     /// A shared lock (an immutable reader's guard against a writer starting under it).
     func tryShared(path: String) -> Attempt {
         switch descriptor(path: path, create: false) {
-        case .failure(let message): return .failed(message)
+        case .failure(let failure): return .failed(failure.message)
         case .success((let identity, let fd)):
             return entries.withLock { table in
                 guard var entry = table[identity] else { return .failed("no descriptor") }
