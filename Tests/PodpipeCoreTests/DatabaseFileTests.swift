@@ -55,10 +55,12 @@ struct DatabaseFileTests {
         let real = folder.path("real.sqlite")
         let link = folder.path("link.sqlite")
         #expect(symlink(real, link) == 0)
-        let first = try WriterLock.acquire(database: link)
-        #expect(FileManager.default.fileExists(atPath: real))
-        #expect(throws: PipelineError.self) { _ = try WriterLock.acquire(database: real) }
-        withExtendedLifetime(first) {}
+        do {
+            let first = try WriterLock.acquire(database: link)
+            #expect(FileManager.default.fileExists(atPath: real))
+            #expect(throws: PipelineError.self) { _ = try WriterLock.acquire(database: real) }
+            withExtendedLifetime(first) {}
+        }
         // Released: the next writer gets it, through either name.
         let again = try WriterLock.acquire(database: real)
         withExtendedLifetime(again) {}
