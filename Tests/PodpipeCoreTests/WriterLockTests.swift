@@ -15,8 +15,10 @@ struct WriterLockTests {
 
     @Test func aBriefSharedLockFromStatusDoesNotRefuseAWriter() throws {
         let database = tempDatabase()
-        defer { try? FileManager.default.removeItem(atPath: database + ".lock") }
-        let fd = open(database + ".lock", O_RDWR | O_CREAT, 0o644)
+        defer { try? FileManager.default.removeItem(atPath: database) }
+        // Another open file description of the database file: what another process's
+        // `isHeld` uses (the lock is on the database file itself).
+        let fd = open(database, O_RDWR | O_CREAT, 0o644)
         #expect(fd >= 0)
         defer { close(fd) }
         // What `WriterLock.isHeld` does, held a little longer than it ever is.
@@ -34,7 +36,7 @@ struct WriterLockTests {
 
     @Test func aHeldLockRefusesASecondWriterWithItsHolder() throws {
         let database = tempDatabase()
-        defer { try? FileManager.default.removeItem(atPath: database + ".lock") }
+        defer { try? FileManager.default.removeItem(atPath: database) }
         let first = try WriterLock.acquire(database: database)
         var refusal: String?
         do {
@@ -44,6 +46,7 @@ struct WriterLockTests {
             refusal = "\(error)"
         }
         #expect(refusal?.contains("another podpipe writer") == true)
+        // The holder, read from /proc/locks.
         #expect(refusal?.contains("pid \(getpid())") == true)
         withExtendedLifetime(first) {}
     }

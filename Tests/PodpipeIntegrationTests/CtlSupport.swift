@@ -139,11 +139,19 @@ final class RunningDaemon {
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        // Wait until it holds the writer lock (the lock file says its pid).
+        // Wait until it holds the writer lock (a flock on the database file: /proc/locks
+        // lists it with the daemon's pid and the file's inode).
         let deadline = Date().addingTimeInterval(20)
+        let pid = "\(process.processIdentifier)"
         while Date() < deadline {
-            if let text = try? String(contentsOfFile: box.database + ".lock", encoding: .utf8),
-                text.contains("pid \(process.processIdentifier)")
+            var st = stat()
+            if stat(box.database, &st) == 0,
+                let text = try? String(contentsOfFile: "/proc/locks", encoding: .utf8),
+                text.split(separator: "\n").contains(where: { line in
+                    let fields = line.split(separator: " ")
+                    return fields.count > 5 && fields[1] == "FLOCK" && String(fields[4]) == pid
+                        && fields[5].hasSuffix(":\(st.st_ino)")
+                })
             {
                 return
             }

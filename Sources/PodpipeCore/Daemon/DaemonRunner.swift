@@ -58,6 +58,8 @@ final class DaemonRunner {
     private var loggedIgnored: Set<String> = []
     private var goldRefreshedAt: Date?
     private var activity = "starting"
+    /// Set when the database file was deleted or replaced: the daemon stops (exit 70).
+    private var databaseLost: StoreError?
 
     init(
         config: PodpipeConfig, overrides: PodpipeConfig.Overrides, logger: Logger,
@@ -112,7 +114,7 @@ final class DaemonRunner {
         activity = "idle"
         if !signals.stopRequested { notifier.ready(status: statusLine()) }
         if let ready { ingest(ready) }
-        while !signals.stopRequested {
+        while !signals.stopRequested && databaseLost == nil {
             if signals.takeReloadRequest() { reload() }
             if signals.takeRefreshRequest() {
                 logger.info(
@@ -123,9 +125,15 @@ final class DaemonRunner {
             drainWatch()
             let now = Self.clock()
             if passIsDue(now), let ready = scan() { ingest(ready) }
-            if signals.stopRequested { break }
+            if signals.stopRequested || databaseLost != nil { break }
             housekeeping(idle: true)
             waitForWork()
+        }
+        if let databaseLost {
+            logger.critical(
+                "\(databaseLost)",
+                metadata: LogEventKind.databaseLost.metadata(["database": "\(config.database)"]))
+            return PodpipeExit.databaseError
         }
         return finish()
     }
@@ -245,7 +253,7 @@ final class DaemonRunner {
         nextListingAt = Self.clock() + listingInterval
         let listing: FolderListing
         do {
-            listing = try DropFolder.list(config.dataLoad)
+            listing = try DropFolder.list(config.dataLoad, database: config.database)
         } catch {
             if !folderMissing {
                 logger.error(
@@ -337,6 +345,10 @@ final class DaemonRunner {
     }
 
     private func passFailed(_ error: any Error) {
+        if let lost = error as? StoreError, case .databaseGone = lost {
+            databaseLost = lost
+            return
+        }
         passFailures += 1
         let delay = DaemonTiming.passRetryDelay(failures: passFailures)
         retryPassAt = Self.clock() + delay

@@ -35,7 +35,13 @@ public struct FolderListing: Sendable {
 /// Lists the drop folder (no recursion: sub-folders are ignored, which keeps a
 /// `processed/` or `rejected/` folder placed outside it, or inside, out of the way).
 public enum DropFolder {
-    public static func list(_ folder: String) throws -> FolderListing {
+    /// The reason shown for the database's own files found in the folder.
+    static let databaseFileReason =
+        "the podpipe database itself (or its WAL, shared-memory, journal or lock file): never ingested"
+
+    /// - Parameter database: the database path: its file and companions (``DatabaseFile``)
+    ///   are never candidates, whatever their names here (a hard or symbolic link too).
+    public static func list(_ folder: String, database: String? = nil) throws -> FolderListing {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory),
             isDirectory.boolValue
@@ -45,6 +51,7 @@ public enum DropFolder {
         var candidates: [Candidate] = []
         var ignored: [(String, String)] = []
         let realFolder = realPath(folder) ?? folder
+        let databaseFiles = database.map(DatabaseFile.identities(of:)) ?? []
         while let entry = readdir(dir) {
             let rawName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 Array(raw.prefix(while: { $0 != 0 }))
@@ -69,6 +76,15 @@ public enum DropFolder {
             var st = stat()
             guard lstat(cPath, &st) == 0 else { continue }  // vanished since readdir
             let type = st.st_mode & S_IFMT
+            if !databaseFiles.isEmpty {
+                var target = st
+                if (type != S_IFLNK || stat(cPath, &target) == 0),
+                    databaseFiles.contains(FileIdentity(target))
+                {
+                    ignored.append((name, databaseFileReason))
+                    continue
+                }
+            }
             if type == S_IFLNK {
                 // A link is followed only when it resolves to a regular file inside the
                 // folder. One that leaves the folder is never read (SPEC §7): it becomes a

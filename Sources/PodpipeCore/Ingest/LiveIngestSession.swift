@@ -5,6 +5,8 @@ import GRDB
 /// connection, the ledger's rows through ``Ledger``, the rows under a savepoint.
 struct LiveIngestSession: IngestSession {
     let db: Database
+    /// The store `db` belongs to: its file is checked before a file's row is final.
+    let store: Store
     /// Told of the rows inserted into silver and of their rollback.
     let observer: (any IngestObserver)?
 
@@ -32,6 +34,7 @@ struct LiveIngestSession: IngestSession {
         if entry.rowsLoaded > 0 || entry.rowsDuplicate > 0 {
             try PipelineState.set(.silverLastChangeAt, entry.finishedAt, db)
         }
+        try store.verifyStillAtPath()  // never "loaded" into a deleted database
         FaultInjection.reach(.ledgerCommit)
     }
 

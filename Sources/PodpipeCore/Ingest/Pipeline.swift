@@ -50,6 +50,7 @@ public final class Pipeline: @unchecked Sendable {
     public func pending(in listing: FolderListing, now: Date, ignoreBackoff: Bool) throws
         -> [Candidate]
     {
+        try store.verifyStillAtPath()
         let latest = try store.pool.read { db in try Ledger.latestByName(db) }
         return Ledger.unsettled(listing.candidates, latest: latest, now: now, ignoreBackoff: ignoreBackoff)
     }
@@ -57,7 +58,7 @@ public final class Pipeline: @unchecked Sendable {
     /// Ingests everything pending, oldest first.
     public func ingestPending(ignoreBackoff: Bool = true) throws -> PassSummary {
         var summary = PassSummary()
-        let listing = try DropFolder.list(settings.dataLoad)
+        let listing = try DropFolder.list(settings.dataLoad, database: store.path)
         summary.ignored = listing.ignored
         for candidate in try pending(in: listing, now: Date(), ignoreBackoff: ignoreBackoff) {
             if shouldStop() { throw PipelineError.interrupted }
@@ -77,9 +78,10 @@ public final class Pipeline: @unchecked Sendable {
                     now: Int64(Date().timeIntervalSince1970),
                     allowedFutureSkewSeconds: settings.futureSkewSeconds),
                 maxLineBytes: settings.maxLineBytes, shouldStop: shouldStop))
+        try store.verifyStillAtPath()
         do {
             let result = try store.pool.write { db in
-                var session = LiveIngestSession(db: db, observer: observer)
+                var session = LiveIngestSession(db: db, store: store, observer: observer)
                 return try procedure.run(candidate, started: started, session: &session)
             }
             observer?.fileCommitted()
@@ -93,6 +95,10 @@ public final class Pipeline: @unchecked Sendable {
             report(outcome, log)
             return outcome
         } catch let error as PipelineError where error == .interrupted {
+            observer?.fileRolledBack()
+            throw error
+        } catch let error as StoreError {
+            // The database itself is gone: nothing to record the failure in.
             observer?.fileRolledBack()
             throw error
         } catch {

@@ -2,6 +2,7 @@
 /// what to do.
 public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case database(message: String, file: String?)
+    /// `lockFile`: the file locked, the database's resolved path (the lock is on the file).
     case anotherWriter(database: String, lockFile: String, holder: String?)
     case configuration(message: String)
     case dropFolderMissing(path: String)
@@ -15,7 +16,7 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
         case .anotherWriter(let database, let lockFile, let holder):
             let who = holder.map { " (held by \($0))" } ?? ""
             return
-                "another podpipe writer is using \(database)\(who): only one podpiped or podpiped --once may write a database at a time; lock file \(lockFile). Wait for it to finish or stop the daemon."
+                "another podpipe writer is using \(database)\(who): only one podpiped or podpiped --once may write a database at a time, whatever path or link reaches it (the lock is on the file \(lockFile) itself). Wait for it to finish or stop the daemon."
         case .configuration(let message):
             return "configuration error: \(message)"
         case .dropFolderMissing(let path):

@@ -258,6 +258,10 @@ public struct DryRunValidator: Sendable {
             file.message = "not a regular file (directory, FIFO or device): podpiped ignores it"
             return .skipped(file)
         }
+        if let database, DatabaseFile.identities(of: database).contains(FileIdentity(st)) {
+            file.message = "the podpipe database itself (or one of its files): never ingested"
+            return .skipped(file)
+        }
         let kind: FileKind
         var gzip = name.lowercased().hasSuffix(".gz")
         if let forced = self.kind {

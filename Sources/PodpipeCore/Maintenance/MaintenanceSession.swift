@@ -39,12 +39,10 @@ extension WriterSession {
         }
     }
 
-    /// Whether a writer (the daemon, a `--once` pass) holds the lock now, and what its lock
-    /// file says (`pid N`).
+    /// Whether a writer (the daemon, a `--once` pass) holds the lock now, and which
+    /// (`pid N`, when the system says).
     public static func writerHolder(database: String) -> (held: Bool, holder: String?) {
         guard WriterLock.isHeld(database: database) else { return (false, nil) }
-        let text = try? String(contentsOfFile: database + ".lock", encoding: .utf8)
-        let holder = text?.trimmingCharacters(in: .whitespacesAndNewlines)
-        return (true, holder?.isEmpty == false ? holder : nil)
+        return (true, WriterLock.holder(database: database))
     }
 }

@@ -29,6 +29,7 @@ public enum LogEventKind: String, Sendable, CaseIterable {
     case folderMissing = "folder_missing"
     case folderListed = "folder_listed"
     case heartbeatFailed = "heartbeat_failed"
+    case databaseLost = "database_lost"
 
     /// The journal's `MESSAGE_ID` (32 lower-case hex digits), for the kinds that have one.
     public var messageID: String? {
@@ -53,6 +54,7 @@ public enum LogEventKind: String, Sendable, CaseIterable {
         case .watchDegraded: "7333bff6b58c4d93987b3773d7c4abb8"
         case .watchOverflow: "bb737d3621b242f9baf8748d26b90436"
         case .folderMissing: "bf336a37f4594997bbd160c3da74b959"
+        case .databaseLost: "3c8e2f4a9d1b4e6f8a7c5b2d0e9f1a63"
         case .fileInterrupted, .goldRefreshRequested, .folderListed, .heartbeatFailed: nil
         }
     }

@@ -211,7 +211,7 @@ public struct StatusReport: Sendable, Codable {
                 lastErrors: errors, ignoredNames: [], healthy: true, problems: [])
         }
         // Files waiting: in the folder but not settled in the ledger.
-        if let listing = try? DropFolder.list(config.dataLoad) {
+        if let listing = try? DropFolder.list(config.dataLoad, database: config.database) {
             let ledger = try store.pool.read { db in try Ledger.latestByName(db) }
             report.files.pending =
                 Ledger.unsettled(listing.candidates, latest: ledger, now: now, ignoreBackoff: true).count

@@ -14,6 +14,11 @@ public final class Store: Sendable {
     let checkpointer: WALCheckpointer?
     /// The largest WAL file the writer's close keeps for the next run.
     let keptWALBytes: Int
+    /// The file opened (see ``verifyStillAtPath()``).
+    public let identity: FileIdentity?
+    /// An immutable reader's shared lock on the file (``ReadAccess/immutable``), released
+    /// with the store.
+    let sharedLock: FileIdentity?
 
     /// Opens (creating if needed) the database for writing and applies pending migrations.
     /// `checkpointWaitFrames`: see ``WALCheckpointer`` (tests make it small);
@@ -26,6 +31,7 @@ public final class Store: Sendable {
             try FileManager.default.createDirectory(
                 atPath: directory, withIntermediateDirectories: true)
         }
+        try refuseUnsafeFile(path, forWriting: true)
         var config = Configuration()
         config.busyMode = .timeout(5)
         let checkpointer = WALCheckpointer(
@@ -61,41 +67,142 @@ public final class Store: Sendable {
         let pool = try DatabasePool(path: path, configuration: config)
         try Migrations.migrator.migrate(pool)
         checkpointer.start()
-        return Store(path: path, pool: pool, checkpointer: checkpointer, keptWALBytes: keptWALBytes)
+        return Store(
+            path: path, pool: pool, checkpointer: checkpointer, keptWALBytes: keptWALBytes,
+            identity: FileIdentity.of(path: path))
     }
 
     /// Opens an existing database read-only (podpipectl). Never creates the file, never
-    /// takes the writer lock, fails clearly on a missing file or a newer schema.
+    /// takes the writer lock, fails clearly on a missing file, another application's
+    /// database or a newer schema.
+    ///
+    /// - Parameter access: how to open it; nil decides by what this user may create beside
+    ///   the file (``ReadAccess``). Tests force ``ReadAccess/immutable``, which a root user
+    ///   (who may write anywhere) never reaches by itself.
     public static func openForReading(path: String) throws -> Store {
+        try openForReading(path: path, access: nil)
+    }
+
+    static func openForReading(path: String, access: ReadAccess?) throws -> Store {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError.databaseMissing(path: path)
         }
+        try refuseUnsafeFile(path, forWriting: false)
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(5)
-        let pool = try DatabasePool(path: path, configuration: config)
-        try pool.read { db in
-            let applied = try Migrations.migrator.appliedIdentifiers(db)
-            let known = Set(Migrations.migrator.migrations)
-            if !applied.isSubset(of: known) {
-                throw StoreError.schemaTooNew(
-                    path: path, unknown: applied.subtracting(known).sorted())
+        var sharedLock: FileIdentity?
+        let pool: DatabasePool
+        switch access ?? readAccess(path) {
+        case .shared:
+            pool = try DatabasePool(path: path, configuration: config)
+        case .refuse(let reason):
+            throw StoreError.unreadable(path: path, reason: reason)
+        case .immutable:
+            guard sqlite3_compileoption_used("USE_URI") != 0 else {
+                throw StoreError.unreadable(
+                    path: path,
+                    reason:
+                        "this user cannot create its -shm file beside it, and this SQLite library cannot open a database immutable (built without SQLITE_USE_URI); run the command as the database's owner"
+                )
             }
-            if applied.isEmpty {
-                throw StoreError.notAPodpipeDatabase(path: path)
+            // Immutable means "nobody writes it": a podpipe writer that started now would
+            // checkpoint into the file under this read. The shared lock keeps writers out
+            // (they wait ~0.5 s, then refuse with exit 75) for the life of this store.
+            switch DatabaseFileLocks.shared.tryShared(path: path) {
+            case .locked(let identity): sharedLock = identity
+            case .busy:
+                throw StoreError.unreadable(
+                    path: path,
+                    reason:
+                        "a podpipe writer is starting on it and this user cannot create its -shm file; try again in a moment"
+                )
+            case .failed(let reason): throw StoreError.unreadable(path: path, reason: reason)
+            }
+            do {
+                pool = try DatabasePool(path: ReadAccess.immutableURI(path), configuration: config)
+            } catch {
+                if let sharedLock { DatabaseFileLocks.shared.unlock(sharedLock, exclusive: false) }
+                throw error
             }
         }
-        return Store(path: path, pool: pool)
+        let store = Store(
+            path: path, pool: pool, identity: FileIdentity.of(path: path), sharedLock: sharedLock)
+        let known = Migrations.migrator.migrations
+        switch try pool.read({ db in try DatabaseOwnership.inspect(db, known: known) }) {
+        case .podpipe: return store
+        case .new: throw StoreError.notAPodpipeDatabase(path: path)
+        case .newer(let unknown): throw StoreError.schemaTooNew(path: path, unknown: unknown)
+        case .foreign(let reason): throw StoreError.foreignDatabase(path: path, reason: reason)
+        }
     }
 
-    init(path: String, pool: DatabasePool, checkpointer: WALCheckpointer? = nil, keptWALBytes: Int = 0) {
+    /// How this user can read `path` (see ``ReadAccess``).
+    static func readAccess(_ path: String) -> ReadAccess {
+        let resolved = DatabaseFile.resolvedPath(path)
+        let directory = (resolved as NSString).deletingLastPathComponent
+        let wal = try? FileManager.default.attributesOfItem(atPath: resolved + "-wal")[.size] as? Int
+        return ReadAccess.decide(
+            walBytes: wal.map { Int64($0) },
+            shmExists: FileManager.default.fileExists(atPath: resolved + "-shm"),
+            folderWritable: access(directory.isEmpty ? "." : directory, W_OK) == 0)
+    }
+
+    /// The checks made before anything of the file is opened by SQLite: one name only (hard
+    /// links), and, for a writer, a file that is new, empty or podpipe's own.
+    private static func refuseUnsafeFile(_ path: String, forWriting: Bool) throws {
+        if let links = DatabaseFile.linkCount(path), links > 1 {
+            throw StoreError.hardLinked(path: path, links: links)
+        }
+        guard forWriting,
+            let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int,
+            size > 0
+        else { return }
+        // Read-only, before the pool: opening the pool turns the file into a WAL database,
+        // which is already a write into someone else's file.
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(5)
+        let known = Migrations.migrator.migrations
+        let ownership = try DatabaseQueue(path: path, configuration: config).read { db in
+            try DatabaseOwnership.inspect(db, known: known)
+        }
+        switch ownership {
+        case .new, .podpipe: return
+        case .newer(let unknown): throw StoreError.schemaTooNew(path: path, unknown: unknown)
+        case .foreign(let reason): throw StoreError.foreignDatabase(path: path, reason: reason)
+        }
+    }
+
+    init(
+        path: String, pool: DatabasePool, checkpointer: WALCheckpointer? = nil, keptWALBytes: Int = 0,
+        identity: FileIdentity? = nil, sharedLock: FileIdentity? = nil
+    ) {
         self.path = path
         self.keptWALBytes = keptWALBytes
         self.pool = pool
         self.checkpointer = checkpointer
+        self.identity = identity
+        self.sharedLock = sharedLock
+    }
+
+    /// Throws when the file at ``path`` is no longer the one this store opened: deleted,
+    /// or replaced by another file (a restore, a `mv` over it). SQLite would go on writing
+    /// into the open, unlinked file, and every row written would be lost with it, so the
+    /// writer calls this before each file and before each commit, and stops.
+    /// Other errors reaching the path (a permission) are left to SQLite's own reports.
+    public func verifyStillAtPath() throws(StoreError) {
+        guard let identity else { return }
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { throw .databaseGone(path: path, replaced: false) }
+            return
+        }
+        if FileIdentity(st) != identity { throw .databaseGone(path: path, replaced: true) }
     }
 
     deinit {
+        if let sharedLock { DatabaseFileLocks.shared.unlock(sharedLock, exclusive: false) }
         // The last checkpoint asked for completes before the store goes.
         checkpointer?.stop()
         if checkpointer != nil { keepWALForTheNextRun() }
@@ -154,6 +261,14 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case schemaTooNew(path: String, unknown: [String])
     case notAPodpipeDatabase(path: String)
     case missingResource(name: String)
+    /// A database of another application (see ``DatabaseOwnership``).
+    case foreignDatabase(path: String, reason: String)
+    /// The database file has more than one name (hard links).
+    case hardLinked(path: String, links: Int)
+    /// The database was deleted or replaced under the running writer.
+    case databaseGone(path: String, replaced: Bool)
+    /// A read-only user cannot read it safely (see ``ReadAccess``).
+    case unreadable(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -165,6 +280,16 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             "\(path) is not a podpipe database (no schema migrations applied)"
         case .missingResource(let name):
             "the SQL resource \(name) is missing from the podpipe installation"
+        case .foreignDatabase(let path, let reason):
+            "\(path) is not a podpipe database: \(reason). podpipe does not write into another application's file; point --database (or PODPIPE_DATABASE, database in the configuration) at a podpipe database or a new path"
+        case .hardLinked(let path, let links):
+            "database \(path) has \(links) names (hard links): SQLite keeps the WAL beside the name a database is opened by, so two names mean two WALs and a corrupt database. Remove the other names (find / -xdev -samefile \(path)) and use one path; a symbolic link is fine"
+        case .databaseGone(let path, let replaced):
+            replaced
+                ? "the database \(path) was replaced by another file while podpiped was writing it: the open database is no longer the one at that path, so podpiped stops rather than write where nobody will read. Start podpiped again to use the file now at \(path)"
+                : "the database \(path) was deleted while podpiped was writing it: rows written to a deleted file are lost with it, so podpiped stops. Restore the database and start podpiped again (a start without it creates a new database and loads every file of the drop folder again)"
+        case .unreadable(let path, let reason):
+            "cannot read the database \(path): \(reason)"
         }
     }
 }

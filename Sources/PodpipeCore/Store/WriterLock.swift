@@ -4,72 +4,64 @@ import Foundation
     import Glibc
 #endif
 
-/// The single-writer guard (SPEC §6): an exclusive `flock` on `<database>.lock`, held for
-/// the writer's lifetime. A second `podpiped` or an overlapping `--once` fails at once.
-/// The kernel drops the lock when the process dies, so a crash never leaves it stale.
-/// Readers (`podpipectl` read-only commands) never take it.
+/// The single-writer guard (SPEC §6): an exclusive `flock` on the database file itself, held
+/// for the writer's lifetime. A second `podpiped`, an overlapping `--once` or a maintenance
+/// command fails at once, through whatever name it reaches the file by (the configured path,
+/// a hard link, a symbolic link, a `..` path): the lock is on what the database *is*, not on
+/// a name (``DatabaseFileLocks``). The kernel drops the lock when the process dies, so a crash
+/// never leaves it stale. Readers (`podpipectl` read-only commands) never take it.
+///
+/// A missing database file is created empty here (through a dangling symbolic link: its
+/// target), so that the writer that creates a database holds its lock from the first byte.
 public final class WriterLock: Sendable {
+    /// The configured database path.
     public let path: String
-    private let fd: Int32
+    /// The file locked.
+    public let identity: FileIdentity
 
     public static func acquire(database: String) throws(PipelineError) -> WriterLock {
-        let path = database + ".lock"
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        }
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw PipelineError.database(
-                message: "cannot create the lock file \(path): \(String(cString: strerror(errno)))",
-                file: nil)
-        }
         // `isHeld` (podpipectl status) takes a shared lock for a few microseconds: retry
         // briefly so that a status check never makes a starting writer fail. A real writer
         // holds the lock for good, so this still fails fast (~0.5 s).
-        var locked = flock(fd, LOCK_EX | LOCK_NB) == 0
         var tries = 0
-        while !locked && errno == EWOULDBLOCK && tries < 25 {
-            usleep(20_000)
-            tries += 1
-            locked = flock(fd, LOCK_EX | LOCK_NB) == 0
-        }
-        if !locked {
-            var holder: String?
-            var buffer = [UInt8](repeating: 0, count: 128)
-            let n = pread(fd, &buffer, buffer.count, 0)
-            if n > 0 {
-                holder = String(decoding: buffer[0..<n], as: UTF8.self)
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
+        while true {
+            switch DatabaseFileLocks.shared.tryExclusive(path: database, create: true) {
+            case .locked(let identity):
+                return WriterLock(path: database, identity: identity)
+            case .failed(let reason):
+                throw PipelineError.database(
+                    message:
+                        "cannot open the database file \(database) to lock it: \(reason); check the path and its folder's permissions",
+                    file: nil)
+            case .busy:
+                tries += 1
+                if tries >= 25 {
+                    throw PipelineError.anotherWriter(
+                        database: database, lockFile: DatabaseFile.resolvedPath(database),
+                        holder: LockHolder.describe(path: database))
+                }
+                usleep(20_000)
             }
-            close(fd)
-            throw PipelineError.anotherWriter(database: database, lockFile: path, holder: holder)
         }
-        let note = "pid \(getpid())\n"
-        _ = ftruncate(fd, 0)
-        _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
-        return WriterLock(path: path, fd: fd)
     }
 
-    /// Whether some process holds the lock now (for status), without taking it.
+    /// Whether some process holds the lock now (for status), without taking it. Never
+    /// creates the database.
     public static func isHeld(database: String) -> Bool {
-        let fd = open(database + ".lock", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
-            flock(fd, LOCK_UN)
-            return false
-        }
-        return true
+        DatabaseFileLocks.shared.isHeldExclusively(path: database)
     }
 
-    private init(path: String, fd: Int32) {
+    /// "pid N" of the process holding the lock, when the system says (`/proc/locks`).
+    public static func holder(database: String) -> String? {
+        LockHolder.describe(path: database)
+    }
+
+    private init(path: String, identity: FileIdentity) {
         self.path = path
-        self.fd = fd
+        self.identity = identity
     }
 
     deinit {
-        flock(fd, LOCK_UN)
-        close(fd)
+        DatabaseFileLocks.shared.unlock(identity, exclusive: true)
     }
 }

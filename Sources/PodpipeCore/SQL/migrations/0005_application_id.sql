@@ -1,0 +1,11 @@
+-- Migration 0005: mark the file as a podpipe database.
+-- Shipped migrations are never edited: change the schema with a new numbered file.
+--
+-- 1886348400 is 0x706F6470, "podp" in ASCII, in the SQLite header's application_id field
+-- (`file` and other tools show it). podpipe refuses to write a database whose id is another
+-- application's, or that has a schema without podpipe's migrations, instead of adding its
+-- tables to someone else's file. A new database gets the id with the rest of its schema; a
+-- database of an earlier podpipe (recognised by its grdb_migrations rows) gets it here, in
+-- the same transaction as the migration's record, so it is adopted once and stays readable
+-- by the earlier version (the id is only a header field).
+PRAGMA application_id = 1886348400;
