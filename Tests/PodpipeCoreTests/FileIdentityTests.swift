@@ -9,13 +9,19 @@ import Testing
 /// block the same bytes delivered again as the kind they are.
 @Suite("ledger: a file's identity is its bytes read as a kind")
 struct FileIdentityTests {
-    @Test func aUsersExportRejectedUnderAnEpisodesNameLoadsWhenRenamed() throws {
+    /// A temporary drop folder and the writer over a fresh database beside it.
+    static func drop() throws -> (TemporaryFolder, String, TestWriter) {
         let root = try TemporaryFolder("identity")
-        defer { root.remove() }
         let input = try root.folder("in")
         let writer = TestWriter(
             store: try root.store(), settings: PipelineSettings(dataLoad: input),
             logger: Logger(label: "test"))
+        return (root, input, writer)
+    }
+
+    @Test func aUsersExportRejectedUnderAnEpisodesNameLoadsWhenRenamed() throws {
+        let (root, input, writer) = try Self.drop()
+        defer { root.remove() }
         let users = "user_id,signup_date,country\nu1,2024-01-01,DE\nu2,2024-01-02,FR\n"
         let misnamed = input + "/episodes-2024-05.csv"
         try Data(users.utf8).write(to: URL(fileURLWithPath: misnamed))
@@ -33,12 +39,8 @@ struct FileIdentityTests {
     }
 
     @Test func theSameBytesAsTheSameKindAreStillADuplicate() throws {
-        let root = try TemporaryFolder("identity")
+        let (root, input, writer) = try Self.drop()
         defer { root.remove() }
-        let input = try root.folder("in")
-        let writer = TestWriter(
-            store: try root.store(), settings: PipelineSettings(dataLoad: input),
-            logger: Logger(label: "test"))
         let users = "user_id,signup_date,country\nu1,2024-01-01,DE\n"
         try Data(users.utf8).write(to: URL(fileURLWithPath: input + "/users-a.csv"))
         #expect(try writer.runOnce(refreshGold: false).outcomes.map(\.state) == [.loaded])
@@ -49,12 +51,8 @@ struct FileIdentityTests {
     /// `cp -p`, `rsync -t`, an archive extraction: new bytes of the same size written behind
     /// the same name with the old modification time kept. The ctime (and inode) tell.
     @Test func newBytesBehindAnUnchangedNameSizeAndMtimeAreRead() throws {
-        let root = try TemporaryFolder("identity")
+        let (root, input, writer) = try Self.drop()
         defer { root.remove() }
-        let input = try root.folder("in")
-        let writer = TestWriter(
-            store: try root.store(), settings: PipelineSettings(dataLoad: input),
-            logger: Logger(label: "test"))
         let path = input + "/events-1.ndjson"
         let stamp = Date(timeIntervalSince1970: 1_700_000_000)
         func write(_ episode: String) throws {
@@ -86,12 +84,8 @@ struct FileIdentityTests {
 
     /// Only the attributes changed (chmod): hashed once, found unchanged, settled.
     @Test func aFileWhoseAttributesChangedIsSettledWithoutLoading() throws {
-        let root = try TemporaryFolder("identity")
+        let (root, input, writer) = try Self.drop()
         defer { root.remove() }
-        let input = try root.folder("in")
-        let writer = TestWriter(
-            store: try root.store(), settings: PipelineSettings(dataLoad: input),
-            logger: Logger(label: "test"))
         let path = input + "/events-1.ndjson"
         let line =
             #"{"event_type": "play", "user_id": "u1", "episode_id": "e1", "timestamp": "2024-02-01T10:00:00", "duration": 10}"#
