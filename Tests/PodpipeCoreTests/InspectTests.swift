@@ -9,15 +9,15 @@ import Testing
 /// each file gets a ledger row and its rows, in one transaction, in the order given.
 final class LoadedWorld {
     let directory: URL
-    let queue: DatabaseQueue
+    let store: Store
+    var queue: DatabasePool { store.pool }
     var database: String { directory.appendingPathComponent("podpipe.sqlite").path }
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "podpipe-unit-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        queue = try DatabaseQueue(path: directory.appendingPathComponent("podpipe.sqlite").path)
-        try Migrations.migrator.migrate(queue)
+        store = try Store.openForWriting(path: directory.appendingPathComponent("podpipe.sqlite").path)
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
@@ -32,38 +32,18 @@ final class LoadedWorld {
         guard case .ingest(let kind, let gzip) = FileClassifier.classify(name) else {
             throw WorldError.notAnInputName(name)
         }
-        return try queue.write { db -> Int64 in
-            var entry = LedgerEntry(
-                fileId: nil, name: name, kind: kind, sha256: "", sizeBytes: 0, mtime: "2024-01-01T00:00:00Z",
-                mtimeNs: 0, state: .loaded, startedAt: "2024-01-01T00:00:00Z",
-                finishedAt: "2024-01-01T00:00:00Z")
-            try entry.insert(db)
-            let fileId = entry.fileId ?? 0
-            let source = try ChunkSource(path: path, gzip: gzip)
-            let counts: FileLoadCounts
-            if kind == .events {
-                counts = try EventFileLoader(
-                    validator: EventValidatorFactory.make(now: now, skew: skew), lineReader: LineReader(),
-                    shouldStop: { false }
-                ).load(source: source, fileId: fileId, db: db)
-            } else {
-                counts = try ReferenceFileLoader(kind: kind).load(source: source, fileId: fileId, db: db)
-            }
-            try source.drain()
-            entry.sha256 = source.digestHex()
-            entry.sizeBytes = source.bytesRead
-            entry.state = counts.rejection == nil ? .loaded : .rejected
-            entry.rowsRead = counts.rowsRead
-            entry.rowsLoaded = counts.rowsLoaded
-            entry.rowsRejected = counts.rowsRejected
-            entry.rowsDuplicate = counts.rowsDuplicate
-            entry.bronzeFirstId = counts.bronzeIds?.lowerBound
-            entry.bronzeLastId = counts.bronzeIds?.upperBound
-            entry.firstError = counts.firstError
-            entry.firstErrorLine = counts.firstErrorLine
-            try entry.update(db)
-            return fileId
+        // The per-file procedure podpiped runs (FileIngest), with the validator's clock fixed.
+        let candidate = Candidate(
+            name: name, path: path, kind: kind, gzip: gzip, size: Int64(content.utf8.count), mtimeNs: 0)
+        let procedure = FileIngest(
+            rules: FileRules(
+                validator: EventValidatorFactory.make(now: now, skew: skew), maxLineBytes: 32 << 20,
+                shouldStop: { false }))
+        let result = try store.pool.write { db in
+            var session = LiveIngestSession(db: db, store: store, observer: nil)
+            return try procedure.run(candidate, started: Date(), session: &session)
         }
+        return result.entry.fileId ?? 0
     }
 
     func count(_ sql: String) throws -> Int {
