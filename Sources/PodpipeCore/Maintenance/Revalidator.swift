@@ -220,13 +220,7 @@ public struct Revalidator: Sendable {
             sqlite3_reset(handle)
             sqlite3_bind_int64(handle, 1, fileId)
             defer { sqlite3_reset(handle) }
-            while true {
-                let rc = sqlite3_step(handle)
-                if rc == SQLITE_DONE { break }
-                guard rc == SQLITE_ROW else {
-                    throw PipelineError.database(
-                        message: "reading bronze_event of file \(fileId): SQLite code \(rc)", file: nil)
-                }
+            let rc = try RawRows.step(handle) { handle in
                 let bronzeId = sqlite3_column_int64(handle, 0)
                 let lineNo = sqlite3_column_int64(handle, 1)
                 rows += 1
@@ -237,7 +231,7 @@ public struct Revalidator: Sendable {
                     kept += 1
                     fileCounts.rowsRejected += 1
                     fileCounts.noteError(malformed, line: lineNo)
-                    continue
+                    return
                 }
                 let rawBytes = sqlite3_column_blob(handle, 2)
                 let rawCount = Int(sqlite3_column_bytes(handle, 2))
@@ -282,6 +276,10 @@ public struct Revalidator: Sendable {
                     if let codes { change.bindText(3, codes) } else { change.bindNull(3) }
                     _ = try change.run()
                 }
+            }
+            guard rc == SQLITE_DONE else {
+                throw PipelineError.database(
+                    message: "reading bronze_event of file \(fileId): SQLite code \(rc)", file: nil)
             }
             counts[fileId] = fileCounts
         }
