@@ -211,3 +211,39 @@ func runAsWriter(_ command: MaintenanceCommand, database: String, json: Bool, ha
     }
     emit(json ? result.json : result.text)
 }
+
+/// `podpipectl prune`: retention of bronze.
+struct Prune: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete the bronze rows of valid lines of event files loaded before a date.",
+        discussion: """
+            Deletes the bronze_event rows of the valid lines (outcome silver or duplicate) of \
+            event files recorded loaded before --bronze-before; their rejected rows, silver, \
+            gold, the ledger and reference files' bronze stay. In batches, each its own short \
+            transaction; when the daemon runs it is handed to it, which works on it about a \
+            second at a time between files. revalidate then keeps the silver rows of pruned \
+            files as they are (their lines are gone). The space is reused by new loads; VACUUM \
+            (daemon stopped) returns it to the system.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(
+        name: .customLong("bronze-before"),
+        help: "Files loaded before this: a UTC day (2024-05-01), a timestamp, or an age (90d, 12w).")
+    var bronzeBefore: String
+
+    @Flag(name: .long, help: "One JSON object, for scripts.")
+    var json = false
+
+    @OptionGroup var handOff: HandOffOptions
+
+    func run() async throws {
+        try await handling {
+            let settings = try await common.load()
+            let before = try SinceParser.parse(bronzeBefore)
+            try await runAsWriter(
+                .prune(loadedBefore: before), database: settings.database, json: json, handOff: handOff)
+        }
+    }
+}

@@ -94,6 +94,17 @@ struct DaemonRefreshTests {
         #expect(
             (try jsonValue(full.stdout) as? [String: Any])?["mode"] as? String == "full", "\(full.stdout)")
 
+        // prune: in turns between files; silver and gold stay, bronze keeps rejected rows only.
+        let goldBefore = try box.goldSnapshot()
+        let prune = try box.ctl(["prune", "--bronze-before", "0s", "--json"])
+        #expect(prune.status == 0, "\(prune.stderr)")
+        let pruned = try #require(try jsonValue(prune.stdout) as? [String: Any])
+        #expect(pruned["files"] as? Int == 2, "\(prune.stdout)")
+        #expect(try box.query("SELECT count(*) FROM bronze_event WHERE outcome <> 'rejected'") == 0)
+        #expect(try box.silverSnapshot() == silver)
+        #expect(try box.goldSnapshot() == goldBefore)
+        #expect(try box.query("SELECT count(*) FROM ingest_file WHERE bronze_pruned_at IS NOT NULL") == 2)
+
         // --no-wait returns at once with the request's id; the daemon still runs it.
         let noWait = try box.ctl(["refresh", "--full", "--no-wait", "--json"])
         #expect(noWait.status == 0, "\(noWait.stderr)")

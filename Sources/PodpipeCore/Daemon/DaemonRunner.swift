@@ -35,6 +35,11 @@ final class DaemonRunner {
     private let session: WriterSession
     /// Maintenance commands podpipectl hands over (run between two files).
     private let mailbox: MaintenanceMailbox
+    /// A handed-over command has more to do (a prune's batches): served again at the next
+    /// turn, between two files or when idle.
+    private var maintenanceDue = false
+    /// The progress of the prunes under way, by request id.
+    private var pruners: [String: BronzePruner] = [:]
     private var store: Store { session.store }
     private let signals: DaemonSignals
     private let notifier: SystemdNotifier
@@ -383,6 +388,8 @@ final class DaemonRunner {
                 "gold refresh requested (SIGUSR1)", metadata: LogEventKind.goldRefreshRequested.metadata())
             goldDueAt = 0
             serveMaintenance()
+        } else if maintenanceDue {
+            serveMaintenance()
         }
         let now = Self.clock()
         if now >= goldDueAt { refreshGold() }
@@ -416,21 +423,35 @@ final class DaemonRunner {
     /// Runs the maintenance commands podpipectl handed over (``MaintenanceMailbox``), oldest
     /// first, each as podpipectl would run it itself, and answers each with its result.
     private func serveMaintenance() {
+        maintenanceDue = false
         mailbox.removeResults(olderThan: 86_400)
         for (id, command) in mailbox.pending() {
             if signals.stopRequested { return }
             let previous = activity
             activity = "running podpipectl \(command.name)"
             notifier.status(statusLine())
+            defer { activity = previous }
             let result: MaintenanceResult
             do {
-                result = try command.run(on: session)
+                var pruner = pruners[id]
+                // A turn of at most a second: the files waiting are not held up for long.
+                guard
+                    let finished = try command.run(
+                        on: session, now: Date(), pruner: &pruner, budget: DaemonTiming.maintenanceTurn)
+                else {
+                    pruners[id] = pruner
+                    maintenanceDue = true
+                    return
+                }
+                pruners[id] = nil
+                result = finished
                 logger.info(
                     "podpipectl \(command.name) done",
                     metadata: LogEventKind.maintenanceRun.metadata([
                         "command": "\(command.name)", "request": "\(id)",
                     ]))
             } catch {
+                pruners[id] = nil
                 result = MaintenanceResult(failure: error)
                 logger.error(
                     "podpipectl \(command.name) failed: \(error)",
@@ -452,7 +473,6 @@ final class DaemonRunner {
                 goldRefreshedAt = ISOTime.parse(refreshed)
             }
             stateDirty = true
-            activity = previous
         }
     }
 
@@ -490,6 +510,7 @@ final class DaemonRunner {
         var next = max(passAt, retryPassAt)
         next = min(next, goldDueAt, heartbeatDueAt)
         if stateDirty { next = min(next, lastStateWrite + 1) }
+        if maintenanceDue { next = now }
         if let ping = notifier.secondsUntilWatchdogPing() { next = min(next, now + ping) }
         let timeout = Int32(min(60_000, max(0, ((next - now) * 1000).rounded(.up))))
         var fds = [pollfd(fd: signals.wakeFD, events: Int16(POLLIN), revents: 0)]

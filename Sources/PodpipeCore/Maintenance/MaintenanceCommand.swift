@@ -13,6 +13,9 @@ public enum MaintenanceCommand: Codable, Sendable, Equatable {
     /// The current rules over all of bronze (`futureSkewSeconds`: the configuration's
     /// `validation.future_skew` where the command was given); `dryRun` rolls it back.
     case revalidate(dryRun: Bool, futureSkewSeconds: Int64)
+    /// Delete the bronze rows of the valid lines of event files loaded before
+    /// `loadedBefore` (ISO 8601 UTC), in batches (``BronzePruner``).
+    case prune(loadedBefore: String)
 
     /// The podpipectl subcommand.
     public var name: String {
@@ -20,6 +23,7 @@ public enum MaintenanceCommand: Codable, Sendable, Equatable {
         case .refresh: "refresh"
         case .reprocess: "reprocess"
         case .revalidate: "revalidate"
+        case .prune: "prune"
         }
     }
 
@@ -29,10 +33,32 @@ public enum MaintenanceCommand: Codable, Sendable, Equatable {
         return false
     }
 
-    /// Runs the command on `session` (which holds the writer lock) and renders its result.
+    /// Runs the command on `session` (which holds the writer lock) to its end and renders
+    /// its result.
     /// - Throws: the command's own errors (``MaintenanceError``, `StoreError`, …).
     public func run(on session: WriterSession, now: Date = Date()) throws -> MaintenanceResult {
+        var pruner: BronzePruner?
+        guard let result = try run(on: session, now: now, pruner: &pruner, budget: nil) else {
+            throw MaintenanceError.unfinished(command: name)
+        }
+        return result
+    }
+
+    /// Runs the command, or with `budget` (seconds) a turn of it: a prune that has batches
+    /// left when its turn ends returns nil, its progress in `pruner`, to go on at the next
+    /// turn (the daemon gives it turns between two files). The other commands are one
+    /// transaction each and always finish.
+    func run(on session: WriterSession, now: Date, pruner: inout BronzePruner?, budget: Double?) throws
+        -> MaintenanceResult?
+    {
         switch self {
+        case .prune(let loadedBefore):
+            var progress = pruner ?? BronzePruner(loadedBefore: loadedBefore)
+            try progress.run(on: session, now: now, budget: budget)
+            pruner = progress
+            guard progress.done else { return nil }
+            return MaintenanceResult(
+                exitCode: PodpipeExit.success, text: progress.tally.text(), json: progress.tally.json())
         case .refresh(let full):
             let before = try session.store.pool.read { db in try GoldRefresher.refreshedAt(db) }
             let summary = try session.refreshGold(full: full)

@@ -12,6 +12,9 @@ public enum MaintenanceError: Error, CustomStringConvertible, Equatable {
     case mailbox(path: String, reason: String)
     /// The daemon found a request it could not read.
     case unreadableRequest(path: String, reason: String)
+    /// A command given a time budget did not finish within it (an internal error when it
+    /// was meant to run to its end).
+    case unfinished(command: String)
     /// The daemon did not answer a request within the time given.
     case noAnswer(command: String, pid: Int64, seconds: Int, withdrawn: Bool)
 
@@ -28,6 +31,9 @@ public enum MaintenanceError: Error, CustomStringConvertible, Equatable {
         case .mailbox(let path, let reason):
             return
                 "cannot hand the request to the daemon: writing \(path) failed: \(reason); podpipectl needs write access to the database's folder (run it as the daemon's user)"
+        case .unfinished(let command):
+            return
+                "`podpipectl \(command)` stopped before its end (an internal error); run it again: it goes on where it stopped"
         case .unreadableRequest(let path, let reason):
             return "the request \(path) cannot be read (\(reason)); it was not run: give the command again"
         case .noAnswer(let command, let pid, let seconds, let withdrawn):

@@ -41,7 +41,7 @@ extension MaintenanceError: ExitCoded {
         switch self {
         case .writerBusy, .noAnswer: PodpipeExit.anotherWriter
         case .unknownFiles, .unreadableRequest: PodpipeExit.filesFailed
-        case .mailbox: PodpipeExit.databaseError
+        case .mailbox, .unfinished: PodpipeExit.databaseError
         }
     }
 }
