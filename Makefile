@@ -3,7 +3,7 @@ SWIFT ?= swift
 CONFIG ?= config/podpipe.json
 BIN = .build/debug
 
-.PHONY: all build release demo test format lint clean bench install install-release check-units
+.PHONY: all deps test-deps build release demo test format lint clean bench install install-release check-units
 
 # Installation (see doc/operations.md). `make install PREFIX=/usr/local DESTDIR=` puts:
 #   $(PREFIX)/libexec/podpipe/  podpiped, podpipectl and the SwiftPM resource bundles
@@ -27,7 +27,15 @@ UNITS = podpiped.service podpiped-once.service podpiped.timer
 
 all: build
 
-build:
+# The Debian packages a build (deps) and the tests (test-deps) need, installed when missing
+# (scripts/install-deps.sh: as root; otherwise it says what to install).
+deps:
+	@scripts/install-deps.sh build
+
+test-deps:
+	@scripts/install-deps.sh test
+
+build: deps
 	$(SWIFT) build
 
 release:
@@ -47,7 +55,7 @@ demo: build
 
 # Unit and integration tests (the integration tests run the real binaries), and the
 # systemd unit checks.
-test:
+test: test-deps
 	$(SWIFT) build
 	$(MAKE) --no-print-directory check-units UNIT_BINDIR="$$($(SWIFT) build --show-bin-path)"
 	$(SWIFT) test

@@ -40,6 +40,14 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // libpq, PostgreSQL's reference client (issue 18): synchronous like the writer
+        // thread, with COPY and pipelining; postgres-nio has neither binary COPY nor
+        // pipelining and adds minutes to every clean build (doc/architecture.md).
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         .target(
             name: "PodpipeRules",
             swiftSettings: swiftSettings
@@ -55,6 +63,7 @@ let package = Package(
                 "PodpipeRules",
                 "CZlib",
                 "CSystemd",
+                "CLibPQ",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -132,14 +132,28 @@ enum Binaries {
     /// Runs the program at `path` (the one runner of the integration tests: the built
     /// binaries, and system tools with `environment` nil, inheriting the test's) and returns
     /// its exit status and output; with `timeout`, kills it after that many seconds.
+    ///
+    /// With `discardOutput`, its output goes to /dev/null and is not read: for a program
+    /// that leaves a server running, which would hold the output pipes open for its life.
     static func runProgram(
         _ path: String, _ args: [String], environment: [String: String]? = nil, stdin: Data? = nil,
-        timeout: Double? = nil
+        timeout: Double? = nil, discardOutput: Bool = false
     ) throws -> ProcessResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = args
         if let environment { process.environment = environment }
+        if discardOutput {
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            process.standardInput = FileHandle.nullDevice
+            let started = Date()
+            try process.run()
+            process.waitUntilExit()
+            return ProcessResult(
+                status: process.terminationStatus, stdout: "", stderr: "",
+                seconds: Date().timeIntervalSince(started))
+        }
         let out = Pipe()
         let err = Pipe()
         let input = stdin.map { _ in Pipe() }

@@ -151,6 +151,21 @@ public struct PodpipeConfig: Sendable, Equatable {
         }
 
         config.dataLoad = try path(.dataLoad, flag: overrides.dataLoad, default: config.dataLoad)
+        // A PostgreSQL URI is never a path (not made absolute, never created as a file).
+        var databaseSetting: (String, ConfigSource)?
+        if let flag = overrides.database {
+            databaseSetting = (flag, .flag("--database"))
+        } else {
+            databaseSetting = try check(.database, ConfigSetting.database.text)
+        }
+        if let (setting, source) = databaseSetting, case .postgresql(let uri) = DatabaseLocation(setting) {
+            throw ConfigError.invalidValue(
+                key: "database", source: source,
+                value: DatabaseLocation.redacting(uri),
+                expected:
+                    "a SQLite file path: this version of podpipe cannot store in PostgreSQL yet (its connection layer is in place; the store is not)"
+            )
+        }
         config.database = try path(.database, flag: overrides.database, default: config.database)
         if let (text, _) = try check(.watchMode, ConfigSetting.watchMode.text) {
             config.watchMode = WatchMode(rawValue: text) ?? config.watchMode
@@ -349,10 +364,13 @@ public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
 public enum ConfigSource: Sendable, Equatable, CustomStringConvertible {
     case environment(String)
     case file(path: String, key: String)
+    /// A command-line flag (`--database`).
+    case flag(String)
 
     public var description: String {
         switch self {
         case .environment(let name): "environment variable \(name)"
+        case .flag(let name): "flag \(name)"
         case .file(let path, _): "configuration file \(path)"
         }
     }
