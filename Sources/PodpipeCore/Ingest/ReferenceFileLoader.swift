@@ -137,8 +137,10 @@ struct ReferenceFileLoader {
     /// A re-delivery: the rows of the loaded reference file `fileId` move to `place` (the
     /// newest delivery of its bytes, later than where they were) and win where they are
     /// now the latest (``ReferenceOrder``). Its valid bronze rows are validated again from
-    /// their stored fields (the bytes are not loaded twice) and upserted; bumps
-    /// `silver.reference_version` when silver changed, so that gold reconciles.
+    /// their stored fields (the bytes are not loaded twice) and upserted (a row the current
+    /// rules reject is left out: `revalidate` re-codes bronze); bumps
+    /// `silver.reference_version` when silver changed (a row's place alone counts), so that
+    /// gold reconciles. Costs about one load of the file's valid rows.
     static func place(_ kind: FileKind, fileId: Int64, at place: ReferencePlace, _ db: Database) throws {
         let required = kind == .episodes ? episodeColumns : userColumns
         let staging = try Self.stage(kind, db)
@@ -149,9 +151,9 @@ struct ReferenceFileLoader {
                 WHERE file_id = ? AND outcome = 'silver' ORDER BY line_no
                 """, arguments: [fileId])
         while let row = try rows.next() {
-            let fields: String = row["fields"] ?? ""
+            let fields: String = row[1] ?? ""
             guard let values = ReferenceReplay.columns(fields, required) else { continue }
-            _ = try stageIfValid(kind, values, line: row["line_no"] ?? 0, into: staging)
+            _ = try stageIfValid(kind, values, line: row[0] ?? 0, into: staging)
         }
         if try upsertStaged(kind, fileId: fileId, place: place, db) > 0 {
             try PipelineState.increment(.silverReferenceVersion, db)
