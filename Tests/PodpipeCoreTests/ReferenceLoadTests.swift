@@ -164,6 +164,41 @@ struct ReferenceFileOrderTests {
             places.values.map(\.mtimeNs).sorted() == [Self.t0 + 20 * Self.second, Self.t0 + 30 * Self.second])
     }
 
+    @Test func theMigrationGivesRowsLoadedBeforeTheirOwnFilesPlace() throws {
+        let root = try TemporaryFolder("reference-migration")
+        defer { root.remove() }
+        let queue = try DatabaseQueue(path: root.path("db.sqlite"))
+        try Migrations.migrator.migrate(queue, upTo: "0007_ledger_change_time")
+        try queue.write { db in
+            for (id, name, mtime) in [(1, "users-b.csv", 20), (2, "users-a.csv", 10)] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO ingest_file (file_id, name, kind, sha256, size_bytes, mtime, mtime_ns, state, started_at, finished_at)
+                        VALUES (?, ?, 'users', ?, 1, 'x', ?, 'loaded', 'x', 'x')
+                        """, arguments: [id, name, "sha\(id)", mtime])
+            }
+            // Load order decided: file 2 (older) was loaded last and holds u1.
+            try db.execute(
+                sql: """
+                    INSERT INTO silver_user (user_id, signup_date, country, file_id, line_no)
+                    VALUES ('u1', '2024-01-01', 'DE', 2, 2), ('u2', '2024-01-01', 'AT', 1, 3)
+                    """)
+        }
+        try Migrations.migrator.migrate(queue)
+        let places = try queue.read { db in
+            try String.fetchAll(
+                db,
+                sql:
+                    "SELECT user_id || ' ' || order_mtime_ns || ' ' || order_name FROM silver_user ORDER BY 1"
+            )
+        }
+        #expect(places == ["u1 10 users-a.csv", "u2 20 users-b.csv"])
+        let delivered = try queue.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM ingest_file WHERE delivered_mtime_ns IS NULL")
+        }
+        #expect(delivered == 2)
+    }
+
     @Test func episodesFollowTheSameRuleLineByLine() throws {
         let world = try LoadedWorld()
         let header = "episode_id,podcast_id,title,release_date,duration_seconds\n"
