@@ -6,7 +6,9 @@ import Testing
 @testable import PodpipeCore
 
 /// A database with the real migrations, loaded with the real loaders (no daemon, no lock):
-/// each file gets a ledger row and its rows, in one transaction, in the order given.
+/// each file gets a ledger row and its rows, in one transaction, in the order given. Unless
+/// told, each file is given a modification time one second after the previous one, so the
+/// file order (which decides reference rows, ``ReferenceOrder``) is the order given.
 final class LoadedWorld {
     let directory: URL
     let store: Store
@@ -22,11 +24,31 @@ final class LoadedWorld {
 
     deinit { try? FileManager.default.removeItem(at: directory) }
 
-    /// Writes `content` as `name` and loads it like the pipeline does (loaded or rejected).
+    /// The modification time (ns) of the last file loaded without one given.
+    private var clock: Int64 = 1_700_000_000_000_000_000
+
+    /// Writes `content` as `name` and loads it like the pipeline does (loaded or rejected,
+    /// duplicate, unchanged), as a file modified at `mtimeNs` (by default: after the last).
     @discardableResult
-    func load(_ name: String, _ content: String, now: Int64 = 1_800_000_000, skew: Int64 = 300) throws
-        -> Int64
-    {
+    func load(
+        _ name: String, _ content: String, now: Int64 = 1_800_000_000, skew: Int64 = 300,
+        mtimeNs: Int64? = nil
+    ) throws -> Int64 {
+        return try ingest(name, content, now: now, skew: skew, mtimeNs: mtimeNs).entry.fileId ?? 0
+    }
+
+    /// The same, returning the procedure's result.
+    func ingest(
+        _ name: String, _ content: String, now: Int64 = 1_800_000_000, skew: Int64 = 300,
+        mtimeNs: Int64? = nil
+    ) throws -> FileIngestResult {
+        let modified: Int64
+        if let mtimeNs {
+            modified = mtimeNs
+        } else {
+            clock += 1_000_000_000
+            modified = clock
+        }
         let path = directory.appendingPathComponent(name).path
         try content.write(toFile: path, atomically: true, encoding: .utf8)
         guard case .ingest(let kind, let gzip) = FileClassifier.classify(name) else {
@@ -34,16 +56,16 @@ final class LoadedWorld {
         }
         // The per-file procedure podpiped runs (FileIngest), with the validator's clock fixed.
         let candidate = Candidate(
-            name: name, path: path, kind: kind, gzip: gzip, size: Int64(content.utf8.count), mtimeNs: 0)
+            name: name, path: path, kind: kind, gzip: gzip, size: Int64(content.utf8.count),
+            mtimeNs: modified)
         let procedure = FileIngest(
             rules: FileRules(
                 validator: EventValidatorFactory.make(now: now, skew: skew), maxLineBytes: 32 << 20,
                 shouldStop: { false }))
-        let result = try store.pool.write { db in
+        return try store.pool.write { db in
             var session = LiveIngestSession(db: db, store: store, observer: nil)
             return try procedure.run(candidate, started: Date(), session: &session)
         }
-        return result.entry.fileId ?? 0
     }
 
     func count(_ sql: String) throws -> Int {

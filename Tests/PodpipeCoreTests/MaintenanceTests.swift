@@ -163,3 +163,113 @@ struct MaintenanceTests {
         #expect(ReferenceRawRecord.parse("{}")?.isEmpty == true)
     }
 }
+
+/// `reprocess` and `revalidate` follow the reference file order (``ReferenceOrder``): what
+/// they leave in silver is what loading the files in their order gives (issue 14).
+@Suite("maintenance: the reference file order")
+struct ReferenceOrderMaintenanceTests {
+    static let second: Int64 = 1_000_000_000
+    static let t0: Int64 = 1_700_000_000 * second
+    static let header = "episode_id,podcast_id,title,release_date,duration_seconds\n"
+    static let old = header + "e1,p,Tpyo,2024-01-01,100\ne2,p,Two,2024-01-01,200\n"
+    static let new = header + "e1,p,Typo fixed,2024-01-01,100\ne3,p,Three,2024-01-01,300\n"
+
+    static func silver(_ world: LoadedWorld) throws -> [String] {
+        try world.queue.read {
+            try String.fetchAll(
+                $0,
+                sql: """
+                    SELECT episode_id || '=' || title || ' ' || line_no || ' ' || order_mtime_ns || ' ' || order_name
+                    FROM silver_episode ORDER BY episode_id
+                    """)
+        }
+    }
+
+    static func reprocess(_ world: LoadedWorld, _ name: String) throws {
+        _ = try world.queue.write { db in
+            try Reprocessor.apply(
+                try Reprocessor.plan(names: [name], allVersions: false, dryRun: false, in: db), in: db)
+        }
+    }
+
+    @Test func reprocessOfAnOlderExportThenTheNextPassLeavesSilverAsItWas() throws {
+        let world = try LoadedWorld()
+        try world.load("episodes-old.csv", Self.old, mtimeNs: Self.t0 + 10 * Self.second)
+        try world.load("episodes-new.csv", Self.new, mtimeNs: Self.t0 + 20 * Self.second)
+        let before = try Self.silver(world)
+        #expect(before.first?.hasPrefix("e1=Typo fixed") == true)
+
+        try Self.reprocess(world, "episodes-old.csv")
+        // The next pass loads it again from the folder, with its own (older) time.
+        try world.load("episodes-old.csv", Self.old, mtimeNs: Self.t0 + 10 * Self.second)
+        #expect(try Self.silver(world) == before)
+    }
+
+    @Test func reprocessOfAReDeliveredExportPutsItBackAtItsNewestDelivery() throws {
+        let world = try LoadedWorld()
+        try world.load("episodes-old.csv", Self.old, mtimeNs: Self.t0 + 10 * Self.second)
+        try world.load("episodes-new.csv", Self.new, mtimeNs: Self.t0 + 20 * Self.second)
+        // The old export delivered again, after the new one: it wins.
+        _ = try world.ingest("episodes-old-again.csv", Self.old, mtimeNs: Self.t0 + 30 * Self.second)
+        let before = try Self.silver(world)
+        #expect(before.first?.hasPrefix("e1=Tpyo") == true)
+
+        try Self.reprocess(world, "episodes-old.csv")
+        #expect(try Self.silver(world).first?.hasPrefix("e1=Typo fixed") == true)
+        try world.load("episodes-old.csv", Self.old, mtimeNs: Self.t0 + 10 * Self.second)
+        #expect(try Self.silver(world) == before)
+    }
+
+    @Test func revalidateGivesWhatAFreshLoadInFileOrderGives() throws {
+        // Files as they arrived (load order) with their modification times (file order).
+        let users = "user_id,signup_date,country\n"
+        let arrivals: [(name: String, content: String, second: Int64)] = [
+            ("episodes-3.csv", Self.header + "e1,p,Third,2024-01-01,100\n", 30),
+            ("users-2.csv", users + "u1,2024-01-01,AT\nu2,2024-01-01,CH\n", 20),
+            ("episodes-1.csv", Self.old, 10),
+            ("users-1.csv", users + "u1,2024-01-01,DE\nu3,2024-01-01,IT\n", 10),
+            ("episodes-2.csv", Self.new, 20),
+            ("users-1-again.csv", users + "u1,2024-01-01,DE\nu3,2024-01-01,IT\n", 40),
+        ]
+        func snapshot(_ world: LoadedWorld) throws -> [String] {
+            try world.queue.read { db in
+                try String.fetchAll(
+                    db,
+                    sql: """
+                        SELECT episode_id || '=' || title || ' ' || line_no || ' ' || order_mtime_ns || ' ' || order_name
+                        FROM silver_episode
+                        UNION ALL
+                        SELECT user_id || '=' || country || ' ' || line_no || ' ' || order_mtime_ns || ' ' || order_name
+                        FROM silver_user
+                        ORDER BY 1
+                        """)
+            }
+        }
+        let arrived = try LoadedWorld()
+        for file in arrivals {
+            _ = try arrived.ingest(file.name, file.content, mtimeNs: Self.t0 + file.second * Self.second)
+        }
+        let inFileOrder = try LoadedWorld()
+        let fileOrder = arrivals.sorted { a, b in
+            a.second != b.second
+                ? a.second < b.second : Array(a.name.utf8).lexicographicallyPrecedes(Array(b.name.utf8))
+        }
+        for file in fileOrder {
+            _ = try inFileOrder.ingest(file.name, file.content, mtimeNs: Self.t0 + file.second * Self.second)
+        }
+        let expected = try snapshot(inFileOrder)
+        #expect(expected.contains { $0.hasPrefix("e1=Third 2 ") })
+        #expect(expected.contains { $0.hasPrefix("u1=DE 2 ") })
+        #expect(expected.contains { $0.hasPrefix("u2=CH ") })
+        #expect(try snapshot(arrived) == expected)
+
+        // Forget what silver holds: the replay decides everything again from bronze.
+        try arrived.queue.write { db in
+            try db.execute(sql: "UPDATE silver_episode SET title = 'stale', order_mtime_ns = 0")
+            try db.execute(sql: "UPDATE silver_user SET country = 'XX', order_mtime_ns = 0")
+        }
+        let summary = try arrived.queue.write { db in try Revalidator().run(db, dryRun: false) }
+        #expect(summary.reference.contains { $0.changed > 0 })
+        #expect(try snapshot(arrived) == expected)
+    }
+}

@@ -271,3 +271,96 @@ struct CtlRefreshTests {
         #expect(!FileManager.default.fileExists(atPath: box.database))
     }
 }
+
+/// Which reference row wins follows file order (modification time, then name), not load
+/// order; a re-delivery counts as the newest delivery of its bytes — through `podpiped
+/// --once`, `reprocess` and `revalidate` (issue 14).
+@Suite("reference file order through the binaries")
+struct ReferenceFileOrderIntegrationTests {
+    static let t0: TimeInterval = 1_700_000_000
+    static let episodesHeader = "episode_id,podcast_id,title,release_date,duration_seconds\n"
+    static let oldEpisodes = episodesHeader + "e1,p1,Tpyo,2024-01-01,600\ne2,p1,Two,2024-01-01,1200\n"
+    static let newEpisodes = episodesHeader + "e1,p1,Typo fixed,2024-01-01,1800\n"
+    static let oldUsers = "user_id,signup_date,country\nu1,2024-01-01,DE\nu2,2024-01-01,FR\n"
+    static let newUsers = "user_id,signup_date,country\nu1,2024-01-01,AT\n"
+
+    /// e1's title and duration in silver (dim_episodes) and gold, u1's country likewise.
+    static func state(_ box: Sandbox) throws -> [String] {
+        [
+            try box.query(
+                "SELECT title || ' ' || duration_seconds FROM dim_episodes WHERE episode_id = 'e1'",
+                as: String.self) ?? "-",
+            try box.query(
+                "SELECT CAST(duration_seconds AS TEXT) FROM gold_ref_episode WHERE episode_id = 'e1'",
+                as: String.self) ?? "-",
+            try box.query("SELECT country FROM dim_users WHERE user_id = 'u1'", as: String.self) ?? "-",
+            try box.query("SELECT country FROM gold_ref_user WHERE user_id = 'u1'", as: String.self) ?? "-",
+        ]
+    }
+
+    @Test func lateArrivalsReDeliveriesReprocessAndRevalidateFollowFileOrder() throws {
+        let box = try Sandbox()
+        try box.drop(
+            "events-1.ndjson",
+            #"{"event_type": "play", "user_id": "u1", "episode_id": "e1", "timestamp": "2024-01-02T10:00:00", "duration": 30}"#
+                + "\n", mtime: Self.t0)
+        // The newer exports first…
+        try box.drop("episodes-new.csv", Self.newEpisodes, mtime: Self.t0 + 20)
+        try box.drop("users-new.csv", Self.newUsers, mtime: Self.t0 + 20)
+        var run = try box.podpiped()
+        #expect(run.status == 0, "\(run.stderr)")
+        let newest = ["Typo fixed 1800", "1800", "AT", "AT"]
+        #expect(try Self.state(box) == newest)
+
+        // …then older ones arrive late: they add their other ids but change nothing newer.
+        try box.drop("episodes-old.csv", Self.oldEpisodes, mtime: Self.t0 + 10)
+        try box.drop("users-old.csv", Self.oldUsers, mtime: Self.t0 + 10)
+        run = try box.podpiped()
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try Self.state(box) == newest)
+        #expect(
+            try box.query("SELECT title FROM dim_episodes WHERE episode_id = 'e2'", as: String.self) == "Two")
+
+        // Revalidate (a replay of bronze) agrees: nothing to change.
+        let revalidate = try box.ctl(["revalidate", "--json"])
+        #expect(revalidate.status == 0, "\(revalidate.stderr)")
+        let summary = try #require(try jsonValue(revalidate.stdout) as? [String: Any])
+        for change in summary["reference"] as? [[String: Any]] ?? [] {
+            #expect(change["changed"] as? Int == 0, "\(change)")
+            #expect(change["added"] as? Int == 0, "\(change)")
+        }
+        #expect(try Self.state(box) == newest)
+
+        // Reprocess the older episodes export; the next pass loads it again: as it was.
+        let silver = try box.silverSnapshot()
+        let reprocess = try box.ctl(["reprocess", "episodes-old.csv"])
+        #expect(reprocess.status == 0, "\(reprocess.stderr)")
+        run = try box.podpiped()
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try box.silverSnapshot() == silver)
+        #expect(try Self.state(box) == newest)
+
+        // The older exports delivered again, newer than the others: a copy under a new name
+        // (recorded duplicate) and the same name touched (unchanged). Their rows now win.
+        try box.drop("episodes-old-again.csv", Self.oldEpisodes, mtime: Self.t0 + 30)
+        try box.setMtime(box.dataLoad + "/users-old.csv", Self.t0 + 30)
+        run = try box.podpiped()
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(
+            try box.query(
+                "SELECT state FROM ingest_file WHERE name = 'episodes-old-again.csv'", as: String.self)
+                == "duplicate")
+        #expect(try box.query("SELECT count(*) FROM bronze_reference") == 6)  // loaded once
+        let redelivered = ["Tpyo 600", "600", "DE", "DE"]
+        #expect(try Self.state(box) == redelivered)
+
+        // And a replay agrees again.
+        let again = try box.ctl(["revalidate", "--json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let second = try #require(try jsonValue(again.stdout) as? [String: Any])
+        for change in second["reference"] as? [[String: Any]] ?? [] {
+            #expect(change["changed"] as? Int == 0, "\(change)")
+        }
+        #expect(try Self.state(box) == redelivered)
+    }
+}

@@ -61,9 +61,19 @@ protocol IngestSession {
     func beginRows() throws
     func undoRows() throws
     func keepRows() throws
-    /// Loads the file's rows into bronze and silver by its kind.
-    func loadRows(_ kind: FileKind, source: ChunkSource, fileId: Int64, rules: FileRules) throws
-        -> FileLoadCounts
+    /// Loads the file's rows into bronze and silver by its kind; `place`: the file's place
+    /// in the file order, which decides what its reference rows replace (``ReferenceOrder``).
+    func loadRows(
+        _ kind: FileKind, source: ChunkSource, fileId: Int64, place: ReferencePlace, rules: FileRules
+    ) throws -> FileLoadCounts
+
+    /// Where the rows of the loaded reference file `fileId` stand in the reference order:
+    /// the newest delivery of its bytes (``ReferenceOrder``); nil when it is not one.
+    func referencePlace(ofFile fileId: Int64) throws -> ReferencePlace?
+    /// A delivery moved the bytes of the loaded reference file `fileId` later in the order:
+    /// its rows move to `place` and win where they are now the latest.
+    mutating func placeReferenceRows(_ kind: FileKind, ofFile fileId: Int64, at place: ReferencePlace)
+        throws
 }
 
 /// The rules a file is loaded with.
@@ -137,7 +147,9 @@ struct FileIngest {
         var counts = FileLoadCounts()
         var rejection: FileRejection?
         do {
-            counts = try session.loadRows(candidate.kind, source: source, fileId: fileId, rules: rules)
+            counts = try session.loadRows(
+                candidate.kind, source: source, fileId: fileId, place: ReferencePlace(candidate), rules: rules
+            )
             rejection = counts.rejection
         } catch let error as FileRejection {
             rejection = error
@@ -189,9 +201,37 @@ struct FileIngest {
         if counts.rowsRejected > 0, notes.isEmpty {
             notes.append(LedgerMessage.rowsRejected(counts))
         }
-        return try finish(
+        let loaded = try finish(
             entry, .loaded, counts: counts, message: notes.isEmpty ? nil : notes.joined(separator: "; "),
             started: started, session: &session)
+        // Its rows went in at the file's own place; copies of its bytes recorded earlier (the
+        // file was forgotten by `reprocess` and is loaded again) may put them later.
+        try followDelivery(
+            candidate.kind, ofFile: fileId, before: ReferencePlace(candidate), session: &session)
+        return loaded
+    }
+
+    /// Reference files: after a decision that may have added a delivery of the loaded file
+    /// `fileId`'s bytes (its own load, a copy of it, the file seen again with a newer time),
+    /// moves its rows to their place when that is now later than `before` (``ReferenceOrder``:
+    /// a re-delivery counts as the newest delivery of those rows; nothing is loaded twice).
+    private func followDelivery<Session: IngestSession>(
+        _ kind: FileKind, ofFile fileId: Int64?, before: ReferencePlace?, session: inout Session
+    ) throws {
+        guard kind != .events, let fileId, let before,
+            let place = try session.referencePlace(ofFile: fileId), before < place
+        else { return }
+        try session.placeReferenceRows(kind, ofFile: fileId, at: place)
+    }
+
+    /// Where a loaded reference file's rows stand before a delivery of its bytes is recorded.
+    private func referencePlace<Session: IngestSession>(of original: LedgerEntry, _ session: Session)
+        throws -> ReferencePlace?
+    {
+        guard original.kind != .events, original.state == .loaded, let fileId = original.fileId else {
+            return nil
+        }
+        return try session.referencePlace(ofFile: fileId)
     }
 
     /// A file whose bytes are already held: under the same name only its timestamp moved
@@ -202,15 +242,20 @@ struct FileIngest {
         var entry = entry
         switch known {
         case .ledger(let original) where Ledger.nameKey(original.name) == Ledger.nameKey(entry.name):
+            let before = try referencePlace(of: original, session)
             try session.settleUnchanged(entry, original: original)
+            try followDelivery(entry.kind, ofFile: original.fileId, before: before, session: &session)
             return FileIngestResult(
                 decision: .unchanged, entry: entry, counts: FileLoadCounts(),
                 message: LedgerMessage.unchanged(original))
         case .ledger(let original):
             entry.duplicateOf = original.fileId
-            return try finish(
+            let before = try referencePlace(of: original, session)
+            let result = try finish(
                 entry, .duplicate, counts: FileLoadCounts(),
                 message: LedgerMessage.duplicate(of: original), started: started, session: &session)
+            try followDelivery(entry.kind, ofFile: original.fileId, before: before, session: &session)
+            return result
         case .earlierInRun(let name):
             return try finish(
                 entry, .duplicate, counts: FileLoadCounts(),
@@ -256,7 +301,7 @@ enum LedgerMessage {
     static func newVersion(of name: String, kind: FileKind, previous: LedgerEntry) -> String {
         kind == .events
             ? "new version of \(name) (previous: file \(previous.fileId ?? 0)); loaded, its events de-duplicated against the earlier version"
-            : "new version of \(name) (previous: file \(previous.fileId ?? 0)); its rows update the earlier ones (the latest file wins)"
+            : "new version of \(name) (previous: file \(previous.fileId ?? 0)); its rows update the earlier ones (the row latest in file order wins)"
     }
 
     static func duplicate(of original: LedgerEntry) -> String {
@@ -269,6 +314,13 @@ enum LedgerMessage {
 
     static func unchanged(_ original: LedgerEntry) -> String {
         "already in the ledger as file \(original.fileId ?? 0) (\(original.state.rawValue), \(original.finishedAt)): skipped"
+    }
+}
+
+extension ReferencePlace {
+    /// A file's own place in the file order: its modification time and name.
+    init(_ candidate: Candidate) {
+        self.init(mtimeNs: candidate.mtimeNs, name: candidate.name)
     }
 }
 

@@ -47,11 +47,21 @@ struct LiveIngestSession: IngestSession {
 
     func keepRows() throws { try db.execute(sql: "RELEASE file_rows") }
 
-    func loadRows(_ kind: FileKind, source: ChunkSource, fileId: Int64, rules: FileRules) throws
-        -> FileLoadCounts
-    {
+    func loadRows(
+        _ kind: FileKind, source: ChunkSource, fileId: Int64, place: ReferencePlace, rules: FileRules
+    ) throws -> FileLoadCounts {
         try FileRowsLoader.load(
-            kind, source: source, fileId: fileId, rules: rules, db: db, observer: observer)
+            kind, source: source, fileId: fileId, place: place, rules: rules, db: db, observer: observer)
+    }
+
+    func referencePlace(ofFile fileId: Int64) throws -> ReferencePlace? {
+        try Ledger.referencePlaces(ofFile: fileId, db)[fileId]
+    }
+
+    mutating func placeReferenceRows(_ kind: FileKind, ofFile fileId: Int64, at place: ReferencePlace)
+        throws
+    {
+        try ReferenceFileLoader.place(kind, fileId: fileId, at: place, db)
     }
 }
 
@@ -59,8 +69,8 @@ struct LiveIngestSession: IngestSession {
 /// (the live ingest and the dry run share it).
 enum FileRowsLoader {
     static func load(
-        _ kind: FileKind, source: ChunkSource, fileId: Int64, rules: FileRules, db: Database,
-        observer: (any IngestObserver)?
+        _ kind: FileKind, source: ChunkSource, fileId: Int64, place: ReferencePlace, rules: FileRules,
+        db: Database, observer: (any IngestObserver)?
     ) throws -> FileLoadCounts {
         switch kind {
         case .events:
@@ -71,7 +81,7 @@ enum FileRowsLoader {
         case .episodes, .users:
             return try ReferenceFileLoader(
                 kind: kind, maxRecordBytes: rules.maxLineBytes, shouldStop: rules.shouldStop
-            ).load(source: source, fileId: fileId, db: db)
+            ).load(source: source, fileId: fileId, place: place, db: db)
         }
     }
 }

@@ -4,34 +4,45 @@ import PodpipeRules
 
 /// Loads one reference CSV (episodes or users) into bronze and silver inside the caller's
 /// transaction. Each record is kept in bronze (its text as received, and its fields as a
-/// JSON object of its columns); valid records are upserted into silver by id, so the file
-/// processed last wins (SPEC §2.2). The file is read as a stream (``CSVRecordReader``): a
-/// record longer than `maxRecordBytes` is a rejected row, never a buffer that grows.
+/// JSON object of its columns); valid records are upserted into silver by id, where the row
+/// with the latest place in the file order wins (``ReferenceOrder``; SPEC §2.2). The file is
+/// read as a stream (``CSVRecordReader``): a record longer than `maxRecordBytes` is a
+/// rejected row, never a buffer that grows.
 struct ReferenceFileLoader {
     /// The upsert of reference rows of `kind` into `table` (silver_episode / silver_user, or
-    /// the replay's shadow copies of them): the latest row wins, every column replaced.
+    /// the replay's shadow copies of them): a row takes the id when its place is not before
+    /// the stored row's (``ReferenceOrder/wins(_:over:)``), every column replaced.
     /// `rows`: where the rows come from, in the table's column order (episode_id, podcast_id,
-    /// title, release_date, duration_seconds, file_id, line_no / user_id, signup_date,
-    /// country, file_id, line_no); by default one row of parameters. A SELECT with a FROM
-    /// needs a WHERE clause (`WHERE true`) before the ON CONFLICT clause.
+    /// title, release_date, duration_seconds, file_id, line_no, order_mtime_ns, order_name /
+    /// user_id, signup_date, country, file_id, line_no, order_mtime_ns, order_name); by
+    /// default one row of parameters. A SELECT with a FROM needs a WHERE clause (`WHERE true`)
+    /// before the ON CONFLICT clause.
     static func upsertSQL(_ kind: FileKind, into table: String, rows: String? = nil) -> String {
-        kind == .episodes
+        // The target as the DO UPDATE clause names it: without its schema.
+        let target = table.split(separator: ".").last.map(String.init) ?? table
+        return kind == .episodes
             ? """
             INSERT INTO \(table)
-                (episode_id, podcast_id, title, release_date, duration_seconds, file_id, line_no)
-            \(rows ?? "VALUES (?, ?, ?, ?, ?, ?, ?)")
+                (episode_id, podcast_id, title, release_date, duration_seconds, file_id, line_no,
+                 order_mtime_ns, order_name)
+            \(rows ?? "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
             ON CONFLICT (episode_id) DO UPDATE SET
                 podcast_id = excluded.podcast_id, title = excluded.title,
                 release_date = excluded.release_date,
                 duration_seconds = excluded.duration_seconds,
-                file_id = excluded.file_id, line_no = excluded.line_no
+                file_id = excluded.file_id, line_no = excluded.line_no,
+                order_mtime_ns = excluded.order_mtime_ns, order_name = excluded.order_name
+            WHERE \(ReferenceOrder.wins("excluded", over: target))
             """
             : """
-            INSERT INTO \(table) (user_id, signup_date, country, file_id, line_no)
-            \(rows ?? "VALUES (?, ?, ?, ?, ?)")
+            INSERT INTO \(table)
+                (user_id, signup_date, country, file_id, line_no, order_mtime_ns, order_name)
+            \(rows ?? "VALUES (?, ?, ?, ?, ?, ?, ?)")
             ON CONFLICT (user_id) DO UPDATE SET
                 signup_date = excluded.signup_date, country = excluded.country,
-                file_id = excluded.file_id, line_no = excluded.line_no
+                file_id = excluded.file_id, line_no = excluded.line_no,
+                order_mtime_ns = excluded.order_mtime_ns, order_name = excluded.order_name
+            WHERE \(ReferenceOrder.wins("excluded", over: target))
             """
     }
 
@@ -66,18 +77,87 @@ struct ReferenceFileLoader {
         )
     }
 
+    /// Validates one record's fields (the required columns, in ``episodeColumns`` /
+    /// ``userColumns`` order) and stages it when valid; returns the error codes otherwise.
+    /// The loader and the re-placement of a re-delivered file share it.
+    private static func stageIfValid(
+        _ kind: FileKind, _ f: [String], line: Int64, into stage: BulkStatement
+    ) throws -> String? {
+        switch kind {
+        case .episodes:
+            switch ReferenceRules.validateEpisode(
+                episodeId: f[0], podcastId: f[1], title: f[2], releaseDate: f[3], durationSeconds: f[4])
+            {
+            case .success(let e):
+                stage.bindText(1, e.episodeId)
+                stage.bindText(2, e.podcastId)
+                stage.bindText(3, e.title)
+                stage.bindText(4, e.releaseDate)
+                stage.bind(5, e.durationSeconds)
+                stage.bind(6, line)
+                _ = try stage.run()
+                return nil
+            case .failure(let errors): return errors.text
+            }
+        case .users:
+            switch ReferenceRules.validateUser(userId: f[0], signupDate: f[1], country: f[2]) {
+            case .success(let u):
+                stage.bindText(1, u.userId)
+                stage.bindText(2, u.signupDate)
+                stage.bindText(3, u.country)
+                stage.bind(4, line)
+                _ = try stage.run()
+                return nil
+            case .failure(let errors): return errors.text
+            }
+        case .events:
+            return nil
+        }
+    }
+
     /// Upserts the staged rows in line order (a later record of the same id wins, as one
-    /// upsert per record would), in one statement, and empties the staging table.
-    private static func upsertStaged(_ kind: FileKind, fileId: Int64, _ db: Database) throws {
+    /// upsert per record would), in one statement, at `place` in the file order, and empties
+    /// the staging table. Returns the number of silver rows inserted or updated.
+    private static func upsertStaged(
+        _ kind: FileKind, fileId: Int64, place: ReferencePlace, _ db: Database
+    ) throws -> Int {
         let (stage, columns) =
             kind == .episodes
             ? ("reference_stage_episode", "episode_id, podcast_id, title, release_date, duration_seconds")
             : ("reference_stage_user", "user_id, signup_date, country")
         let upsert = upsertSQL(
             kind, into: kind == .episodes ? "silver_episode" : "silver_user",
-            rows: "SELECT \(columns), ?, line_no FROM temp.\(stage) WHERE true ORDER BY line_no")
-        try db.execute(sql: upsert, arguments: [fileId])
+            rows: "SELECT \(columns), ?, line_no, ?, ? FROM temp.\(stage) WHERE true ORDER BY line_no")
+        try db.execute(sql: upsert, arguments: [fileId, place.mtimeNs, place.name])
+        let changed = db.changesCount
         try db.execute(sql: "DELETE FROM temp.\(stage)")
+        return changed
+    }
+
+    /// A re-delivery: the rows of the loaded reference file `fileId` move to `place` (the
+    /// newest delivery of its bytes, later than where they were) and win where they are
+    /// now the latest (``ReferenceOrder``). Its valid bronze rows are validated again from
+    /// their stored fields (the bytes are not loaded twice) and upserted (a row the current
+    /// rules reject is left out: `revalidate` re-codes bronze); bumps
+    /// `silver.reference_version` when silver changed (a row's place alone counts), so that
+    /// gold reconciles. Costs about one load of the file's valid rows.
+    static func place(_ kind: FileKind, fileId: Int64, at place: ReferencePlace, _ db: Database) throws {
+        let required = kind == .episodes ? episodeColumns : userColumns
+        let staging = try Self.stage(kind, db)
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT line_no, fields FROM bronze_reference
+                WHERE file_id = ? AND outcome = 'silver' ORDER BY line_no
+                """, arguments: [fileId])
+        while let row = try rows.next() {
+            let fields: String = row[1] ?? ""
+            guard let values = ReferenceReplay.columns(fields, required) else { continue }
+            _ = try stageIfValid(kind, values, line: row[0] ?? 0, into: staging)
+        }
+        if try upsertStaged(kind, fileId: fileId, place: place, db) > 0 {
+            try PipelineState.increment(.silverReferenceVersion, db)
+        }
     }
 
     static let episodeColumns = [
@@ -96,7 +176,11 @@ struct ReferenceFileLoader {
     /// read again by the next pass). The daemon's also pings the systemd watchdog.
     var shouldStop: @Sendable () -> Bool = { false }
 
-    func load(source: ChunkSource, fileId: Int64, db: Database) throws -> FileLoadCounts {
+    /// Loads the file's rows; `place`: the file's place in the file order (its modification
+    /// time and name), which its valid rows carry into silver.
+    func load(source: ChunkSource, fileId: Int64, place: ReferencePlace, db: Database) throws
+        -> FileLoadCounts
+    {
         var reader = try CSVRecordReader(
             maxRecordBytes: maxRecordBytes, read: Self.chunks(source, shouldStop: shouldStop))
         let required = kind == .episodes ? Self.episodeColumns : Self.userColumns
@@ -144,38 +228,8 @@ struct ReferenceFileLoader {
             if record.fields.count != reader.header.count {
                 codes = ReferenceErrorCode.wrongFieldCount.rawValue
             } else {
-                let f = indexes.map { record.fields[$0] }
-                switch kind {
-                case .episodes:
-                    switch ReferenceRules.validateEpisode(
-                        episodeId: f[0], podcastId: f[1], title: f[2], releaseDate: f[3],
-                        durationSeconds: f[4])
-                    {
-                    case .success(let e):
-                        stage.bindText(1, e.episodeId)
-                        stage.bindText(2, e.podcastId)
-                        stage.bindText(3, e.title)
-                        stage.bindText(4, e.releaseDate)
-                        stage.bind(5, e.durationSeconds)
-                        stage.bind(6, line)
-                        _ = try stage.run()
-                    case .failure(let errors): codes = errors.text
-                    }
-                case .users:
-                    switch ReferenceRules.validateUser(
-                        userId: f[0], signupDate: f[1], country: f[2])
-                    {
-                    case .success(let u):
-                        stage.bindText(1, u.userId)
-                        stage.bindText(2, u.signupDate)
-                        stage.bindText(3, u.country)
-                        stage.bind(4, line)
-                        _ = try stage.run()
-                    case .failure(let errors): codes = errors.text
-                    }
-                case .events:
-                    break
-                }
+                codes = try Self.stageIfValid(
+                    kind, indexes.map { record.fields[$0] }, line: line, into: stage)
             }
             if let codes {
                 counts.rowsRejected += 1
@@ -198,7 +252,7 @@ struct ReferenceFileLoader {
             }
             _ = try bronze.run()
         }
-        try Self.upsertStaged(kind, fileId: fileId, db)
+        _ = try Self.upsertStaged(kind, fileId: fileId, place: place, db)
         if counts.rowsRead == 0 {
             counts.rejection = .unreadable("the CSV file has a header but no records")
         }

@@ -324,7 +324,9 @@ public struct DryRunValidator: Sendable {
         try collectRejects(fileId: fileId, kind: candidate.kind, into: &file, db: session.db)
         if candidate.kind != .events && result.decision == .loaded {
             if let row = try Row.fetchOne(
-                session.db, sql: try SQLResource.load("inspect", "dry_run_reference_changes"),
+                session.db,
+                sql: ReferenceOrder.expand(
+                    try SQLResource.load("inspect", "dry_run_reference_changes"), new: "t", old: "m"),
                 arguments: ["file_id": fileId])
             {
                 file.referenceAdded = row["added"]
@@ -410,11 +412,23 @@ struct DryRunIngestSession: IngestSession {
     func undoRows() throws { try db.execute(sql: "ROLLBACK TO dry_run_rows") }
     func keepRows() throws { try db.execute(sql: "RELEASE dry_run_rows") }
 
-    func loadRows(_ kind: FileKind, source: ChunkSource, fileId: Int64, rules: FileRules) throws
-        -> FileLoadCounts
-    {
-        try FileRowsLoader.load(kind, source: source, fileId: fileId, rules: rules, db: db, observer: nil)
+    func loadRows(
+        _ kind: FileKind, source: ChunkSource, fileId: Int64, place: ReferencePlace, rules: FileRules
+    ) throws -> FileLoadCounts {
+        try FileRowsLoader.load(
+            kind, source: source, fileId: fileId, place: place, rules: rules, db: db, observer: nil)
     }
+
+    func referencePlace(ofFile fileId: Int64) throws -> ReferencePlace? {
+        try Ledger.referencePlaces(ofFile: fileId, db)[fileId]
+    }
+
+    /// Not reached: nothing is recorded in a dry run, so no delivery moves a file's place
+    /// (a copy of a loaded file is reported `duplicate`; what its re-delivery would change
+    /// in silver is not counted).
+    mutating func placeReferenceRows(_ kind: FileKind, ofFile fileId: Int64, at place: ReferencePlace)
+        throws
+    {}
 }
 
 /// Helpers for text cells in terminal output.

@@ -139,12 +139,68 @@ public enum Ledger {
     }
 
     /// The file's bytes are already recorded under its own name: drops the new entry and
-    /// moves the original's timestamp (so the next listing sees it settled).
+    /// moves the original's timestamp (so the next listing sees it settled), keeping the
+    /// newest time its bytes were seen with (`delivered_mtime_ns`: their place in the
+    /// reference order, ``referencePlaces(ofFile:_:)``).
     static func settleUnchanged(_ entry: LedgerEntry, original: LedgerEntry, _ db: Database) throws {
         try db.execute(sql: "DELETE FROM ingest_file WHERE file_id = ?", arguments: [entry.fileId])
         try db.execute(
-            sql: "UPDATE ingest_file SET mtime = ?, mtime_ns = ?, change_ns = ?, inode = ? WHERE file_id = ?",
-            arguments: [entry.mtime, entry.mtimeNs, entry.changeNs, entry.inode, original.fileId])
+            sql: """
+                UPDATE ingest_file
+                SET delivered_mtime_ns = max(coalesce(delivered_mtime_ns, mtime_ns), ?4),
+                    mtime = ?1, mtime_ns = ?4, change_ns = ?2, inode = ?3
+                WHERE file_id = ?5
+                """,
+            arguments: [entry.mtime, entry.changeNs, entry.inode, entry.mtimeNs, original.fileId])
+    }
+
+    // MARK: - The reference order
+
+    /// The place in the reference order (``ReferenceOrder``) of every file recorded `loaded`
+    /// of kind episodes or users, or of `fileId` alone: the newest delivery of its bytes, the
+    /// latest (mtime, name) among the file itself (the newest time its bytes were seen with
+    /// under its name: `delivered_mtime_ns`, migration 0008) and the entries recorded
+    /// `duplicate` with the same bytes read as the same kind. By digest, not by
+    /// `duplicate_of`: a copy keeps counting when the original is forgotten by `reprocess`
+    /// and loaded again.
+    static func referencePlaces(ofFile fileId: Int64? = nil, _ db: Database) throws
+        -> [Int64: ReferencePlace]
+    {
+        struct Bytes: Hashable {
+            var sha256: String
+            var kind: String
+        }
+        let only = fileId == nil ? "" : "AND file_id = ?"
+        let arguments: StatementArguments = fileId.map { [$0] } ?? []
+        var places: [Int64: ReferencePlace] = [:]
+        var files: [Bytes: [Int64]] = [:]
+        let own = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT file_id, sha256, kind, max(mtime_ns, coalesce(delivered_mtime_ns, mtime_ns)), name
+                FROM ingest_file
+                WHERE state = 'loaded' AND kind <> 'events' \(only)
+                """, arguments: arguments)
+        while let row = try own.next() {
+            let id: Int64 = row[0]
+            places[id] = ReferencePlace(mtimeNs: row[3], name: row[4])
+            files[Bytes(sha256: row[1], kind: row[2]), default: []].append(id)
+        }
+        guard !files.isEmpty else { return [:] }
+        let copies = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT sha256, kind, mtime_ns, name FROM ingest_file
+                WHERE state = 'duplicate' AND kind <> 'events'
+                  \(fileId == nil ? "" : "AND (sha256, kind) = (SELECT sha256, kind FROM ingest_file WHERE file_id = ?)")
+                """, arguments: arguments)
+        while let row = try copies.next() {
+            let copy = ReferencePlace(mtimeNs: row[2], name: row[3])
+            for id in files[Bytes(sha256: row[0], kind: row[1])] ?? [] {
+                if let place = places[id], place < copy { places[id] = copy }
+            }
+        }
+        return places
     }
 
     /// The file's final entry.

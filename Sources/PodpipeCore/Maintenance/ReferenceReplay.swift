@@ -19,8 +19,11 @@ public struct ReferenceChange: Sendable, Codable, Equatable {
 }
 
 /// Rebuilds `silver_episode` and `silver_user` from `bronze_reference` with the current
-/// rules: every row of the files recorded `loaded`, in processing order (file_id, then
-/// line), the latest file winning per id — what loading the same files again would give.
+/// rules: every row of the files recorded `loaded`, each at its place in the file order
+/// (the newest delivery of its file's bytes, then line), the latest place winning per id
+/// with the loader's own upsert (``ReferenceOrder``) — what loading the same files in
+/// their order would give. Rows are upserted in load order (file_id, line), which only
+/// decides ties, as the loads did.
 ///
 /// The record's fields are kept in bronze (`fields`, beside the raw bytes) as a JSON object
 /// `{"column": "value"}` in header order;
@@ -42,6 +45,7 @@ struct ReferenceReplay {
         let change = try db.makeStatement(
             sql: "INSERT INTO temp.replay_reference_bronze (bronze_id, outcome, error_codes) VALUES (?, ?, ?)"
         )
+        let places = try Ledger.referencePlaces(db)
         let rows = try Row.fetchCursor(
             db,
             sql: """
@@ -61,6 +65,7 @@ struct ReferenceReplay {
             let oldCodes: String? = row["error_codes"]
             var codes = oldCodes
             var counted = true
+            let place = places[fileId] ?? ReferencePlace(mtimeNs: 0, name: "")
             if oldCodes == ReferenceErrorCode.wrongFieldCount.rawValue {
                 // Structural: keep.
             } else if let fields = Self.columns(
@@ -75,6 +80,7 @@ struct ReferenceReplay {
                     case .success(let e):
                         try episode.execute(arguments: [
                             e.episodeId, e.podcastId, e.title, e.releaseDate, e.durationSeconds, fileId, line,
+                            place.mtimeNs, place.name,
                         ])
                     case .failure(let errors): codes = errors.text
                     }
@@ -83,7 +89,9 @@ struct ReferenceReplay {
                         userId: fields[0], signupDate: fields[1], country: fields[2])
                     {
                     case .success(let u):
-                        try user.execute(arguments: [u.userId, u.signupDate, u.country, fileId, line])
+                        try user.execute(arguments: [
+                            u.userId, u.signupDate, u.country, fileId, line, place.mtimeNs, place.name,
+                        ])
                     case .failure(let errors): codes = errors.text
                     }
                 }

@@ -49,7 +49,9 @@ CREATE TEMP TABLE silver_episode (
     release_date     TEXT    NOT NULL,
     duration_seconds INTEGER NOT NULL,
     file_id          INTEGER NOT NULL,
-    line_no          INTEGER NOT NULL
+    line_no          INTEGER NOT NULL,
+    order_mtime_ns   INTEGER NOT NULL,
+    order_name       TEXT    NOT NULL
 );
 
 CREATE TEMP TABLE silver_user (
@@ -57,7 +59,9 @@ CREATE TEMP TABLE silver_user (
     signup_date TEXT NOT NULL,
     country     TEXT NOT NULL,
     file_id     INTEGER NOT NULL,
-    line_no     INTEGER NOT NULL
+    line_no     INTEGER NOT NULL,
+    order_mtime_ns INTEGER NOT NULL,
+    order_name  TEXT    NOT NULL
 );
 
 CREATE TEMP TABLE pipeline_state (

@@ -4,12 +4,14 @@
 -- tables are small, so they are rewritten whole.
 DELETE FROM silver_episode;
 INSERT INTO silver_episode
-    (episode_id, podcast_id, title, release_date, duration_seconds, file_id, line_no)
-SELECT episode_id, podcast_id, title, release_date, duration_seconds, file_id, line_no
+    (episode_id, podcast_id, title, release_date, duration_seconds, file_id, line_no,
+     order_mtime_ns, order_name)
+SELECT episode_id, podcast_id, title, release_date, duration_seconds, file_id, line_no,
+       order_mtime_ns, order_name
 FROM temp.replay_episode;
 DELETE FROM silver_user;
-INSERT INTO silver_user (user_id, signup_date, country, file_id, line_no)
-SELECT user_id, signup_date, country, file_id, line_no
+INSERT INTO silver_user (user_id, signup_date, country, file_id, line_no, order_mtime_ns, order_name)
+SELECT user_id, signup_date, country, file_id, line_no, order_mtime_ns, order_name
 FROM temp.replay_user;
 UPDATE bronze_reference
 SET outcome = c.outcome, error_codes = c.error_codes

@@ -3,7 +3,8 @@
 --   added     ids the replay has and silver has not
 --   removed   ids silver has and the replay has not
 --   changed   ids in both whose values differ
---   moved     ids in both with the same values, set by another file or line
+--   moved     ids in both with the same values, set by another file or line, or now at
+--             another place in the file order (order_mtime_ns, order_name)
 --   bronze    bronze_reference rows of that kind whose outcome or codes change
 SELECT 'episodes' AS kind,
     (SELECT count(*) FROM temp.replay_episode AS r
@@ -16,7 +17,8 @@ SELECT 'episodes' AS kind,
     (SELECT count(*) FROM main.silver_episode AS s JOIN temp.replay_episode AS r USING (episode_id)
      WHERE s.podcast_id = r.podcast_id AND s.title = r.title AND s.release_date = r.release_date
        AND s.duration_seconds = r.duration_seconds
-       AND (s.file_id <> r.file_id OR s.line_no <> r.line_no)) AS moved,
+       AND (s.file_id <> r.file_id OR s.line_no <> r.line_no
+            OR s.order_mtime_ns <> r.order_mtime_ns OR s.order_name <> r.order_name)) AS moved,
     (SELECT count(*) FROM temp.replay_reference_bronze AS c
      JOIN main.bronze_reference AS b USING (bronze_id) WHERE b.kind = 'episodes') AS bronze
 UNION ALL
@@ -29,6 +31,7 @@ SELECT 'users',
      WHERE s.signup_date <> r.signup_date OR s.country <> r.country),
     (SELECT count(*) FROM main.silver_user AS s JOIN temp.replay_user AS r USING (user_id)
      WHERE s.signup_date = r.signup_date AND s.country = r.country
-       AND (s.file_id <> r.file_id OR s.line_no <> r.line_no)),
+       AND (s.file_id <> r.file_id OR s.line_no <> r.line_no
+            OR s.order_mtime_ns <> r.order_mtime_ns OR s.order_name <> r.order_name)),
     (SELECT count(*) FROM temp.replay_reference_bronze AS c
      JOIN main.bronze_reference AS b USING (bronze_id) WHERE b.kind = 'users')
