@@ -253,7 +253,8 @@ final class DaemonRunner {
         nextListingAt = Self.clock() + listingInterval
         let listing: FolderListing
         do {
-            listing = try DropFolder.list(config.dataLoad, database: config.database)
+            listing = try DropFolder.list(
+                config.dataLoad, database: config.database, selection: config.selection)
         } catch {
             if !folderMissing {
                 logger.error(
@@ -463,6 +464,17 @@ final class DaemonRunner {
             notifier.ready(status: statusLine())
             return
         }
+        if next.afterCommit != config.afterCommit || folderChangedBy(next) {
+            do {
+                try next.afterCommit.prepare(dropFolder: next.dataLoad)
+            } catch {
+                logger.error(
+                    "\(error); keeping the running configuration",
+                    metadata: LogEventKind.reloadFailed.metadata())
+                notifier.ready(status: statusLine())
+                return
+            }
+        }
         if next.database != config.database {
             logger.warning(
                 "the database cannot change while running (it needs the writer lock): keeping \(config.database); restart podpiped to use \(next.database)",
@@ -505,6 +517,8 @@ final class DaemonRunner {
         notifier.ready(status: statusLine())
     }
 
+    private func folderChangedBy(_ next: PodpipeConfig) -> Bool { next.dataLoad != config.dataLoad }
+
     static func changedKeys(from old: PodpipeConfig, to new: PodpipeConfig) -> [String] {
         var keys: [String] = []
         if old.dataLoad != new.dataLoad { keys.append("data_load") }
@@ -517,6 +531,13 @@ final class DaemonRunner {
         if old.retryBackoff != new.retryBackoff { keys.append("ingest.retry_backoff") }
         if old.logTarget != new.logTarget { keys.append("log.target") }
         if old.logLevel != new.logLevel { keys.append("log.level") }
+        if old.afterCommit.mode != new.afterCommit.mode { keys.append("ingest.after") }
+        if old.afterCommit.processedDir != new.afterCommit.processedDir {
+            keys.append("ingest.processed_dir")
+        }
+        if old.afterCommit.rejectedDir != new.afterCommit.rejectedDir { keys.append("ingest.rejected_dir") }
+        if old.selection.include != new.selection.include { keys.append("watch.include") }
+        if old.selection.exclude != new.selection.exclude { keys.append("watch.exclude") }
         return keys
     }
 

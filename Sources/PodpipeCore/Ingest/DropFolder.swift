@@ -24,6 +24,12 @@ public struct Candidate: Sendable, Equatable {
     /// `rejected` (``ReadError/linkLeavesFolder(path:target:)``), once per version of the
     /// link (its own size and modification time, not its target's).
     public var linkLeavingFolder: String? = nil
+    /// For a symbolic link followed inside the folder (`path` is then its target): the
+    /// bytes of the link's own path, the entry the after-commit stage moves.
+    public var entryPath: [UInt8]? = nil
+
+    /// The bytes of the directory entry's own path (the link itself for a symbolic link).
+    public var entryBytes: [UInt8] { entryPath ?? rawPath ?? Array(path.utf8) }
 }
 
 /// One pass over the drop folder's entries: what to ingest and what is ignored (and why).
@@ -41,7 +47,11 @@ public enum DropFolder {
 
     /// - Parameter database: the database path: its file and companions (``DatabaseFile``)
     ///   are never candidates, whatever their names here (a hard or symbolic link too).
-    public static func list(_ folder: String, database: String? = nil) throws -> FolderListing {
+    /// - Parameter selection: `watch.include` / `watch.exclude`: names of a kind they leave
+    ///   out are ignored, with the glob as the reason.
+    public static func list(
+        _ folder: String, database: String? = nil, selection: FolderSelection = FolderSelection()
+    ) throws -> FolderListing {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory),
             isDirectory.boolValue
@@ -72,6 +82,10 @@ public enum DropFolder {
             case .ingest(let k, let g):
                 kind = k
                 gzip = g
+            }
+            if let reason = selection.reasonToIgnore(name) {
+                ignored.append((name, reason))
+                continue
             }
             var st = stat()
             guard lstat(cPath, &st) == 0 else { continue }  // vanished since readdir
@@ -110,12 +124,13 @@ public enum DropFolder {
                     continue
                 }
                 let targetText = displayName(target)
-                candidates.append(
-                    Candidate(
-                        name: name, path: targetText, kind: kind, gzip: gzip, size: Int64(st.st_size),
-                        mtimeNs: FileTime.modification(st), changeNs: FileTime.statusChange(st),
-                        inode: Int64(bitPattern: UInt64(st.st_ino)),
-                        rawPath: targetText.utf8.elementsEqual(target) ? nil : target))
+                var followed = Candidate(
+                    name: name, path: targetText, kind: kind, gzip: gzip, size: Int64(st.st_size),
+                    mtimeNs: FileTime.modification(st), changeNs: FileTime.statusChange(st),
+                    inode: Int64(bitPattern: UInt64(st.st_ino)),
+                    rawPath: targetText.utf8.elementsEqual(target) ? nil : target)
+                followed.entryPath = Array(prefix.utf8) + rawName
+                candidates.append(followed)
                 continue
             }
             if type == S_IFDIR {
@@ -140,6 +155,21 @@ public enum DropFolder {
         }
         ignored.sort { $0.0 < $1.0 }
         return FolderListing(candidates: candidates, ignored: ignored)
+    }
+
+    /// `candidate` with the size, times and inode its entry has now, stated as the listing
+    /// states it (a link followed inside the folder: its target); nil when it is gone.
+    static func restat(_ candidate: Candidate) -> Candidate? {
+        var st = stat()
+        let entry = candidate.entryBytes.map { CChar(bitPattern: $0) } + [0]
+        let found = candidate.entryPath != nil ? stat(entry, &st) : lstat(entry, &st)
+        guard found == 0 else { return nil }
+        var fresh = candidate
+        fresh.size = Int64(st.st_size)
+        fresh.mtimeNs = FileTime.modification(st)
+        fresh.changeNs = FileTime.statusChange(st)
+        fresh.inode = Int64(bitPattern: UInt64(st.st_ino))
+        return fresh
     }
 
     /// A file name for display and the ledger: the name itself when it is UTF-8, else

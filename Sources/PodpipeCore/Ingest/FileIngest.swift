@@ -80,6 +80,8 @@ struct FileIngestResult {
     var entry: LedgerEntry
     var counts: FileLoadCounts
     var message: String?
+    /// For `unchanged`: the ledger entry that already holds these bytes under this name.
+    var original: LedgerEntry? = nil
 }
 
 /// The per-file procedure, written once (SPEC §3): open, settle known bytes cheaply, load
@@ -205,7 +207,7 @@ struct FileIngest {
             try session.settleUnchanged(entry, original: original)
             return FileIngestResult(
                 decision: .unchanged, entry: entry, counts: FileLoadCounts(),
-                message: LedgerMessage.unchanged(original))
+                message: LedgerMessage.unchanged(original), original: original)
         case .ledger(let original):
             entry.duplicateOf = original.fileId
             return try finish(

@@ -47,18 +47,28 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// Files in the folder that the ledger has not settled (new, changed, or failed and due).
+    /// The settled ones still in the folder are announced to the observer first
+    /// (``IngestObserver/fileSettled(_:_:)``, when it follows them).
     public func pending(in listing: FolderListing, now: Date, ignoreBackoff: Bool) throws
         -> [Candidate]
     {
         try store.verifyStillAtPath()
         let latest = try store.pool.read { db in try Ledger.latestByName(db) }
+        if let observer, observer.followsSettledFiles {
+            // Files committed earlier and still here (a crash between a commit and the move,
+            // or `ingest.after` just turned on): announced again, never read again.
+            for (candidate, entry) in Ledger.settledFinal(listing.candidates, latest: latest) {
+                observer.fileSettled(candidate, entry)
+            }
+        }
         return Ledger.unsettled(listing.candidates, latest: latest, now: now, ignoreBackoff: ignoreBackoff)
     }
 
     /// Ingests everything pending, oldest first.
     public func ingestPending(ignoreBackoff: Bool = true) throws -> PassSummary {
         var summary = PassSummary()
-        let listing = try DropFolder.list(settings.dataLoad, database: store.path)
+        let listing = try DropFolder.list(
+            settings.dataLoad, database: store.path, selection: settings.selection)
         summary.ignored = listing.ignored
         for candidate in try pending(in: listing, now: Date(), ignoreBackoff: ignoreBackoff) {
             if shouldStop() { throw PipelineError.interrupted }
@@ -85,6 +95,7 @@ public final class Pipeline: @unchecked Sendable {
                 return try procedure.run(candidate, started: started, session: &session)
             }
             observer?.fileCommitted()
+            announceSettled(candidate, result)
             if result.decision == .unchanged { return nil }
             let outcome = FileOutcome(result.entry)
             if let previous = result.entry.previousVersion {
@@ -119,6 +130,18 @@ public final class Pipeline: @unchecked Sendable {
                 ]))
             return FileOutcome(entry)
         }
+    }
+
+    /// Tells the observer that `candidate` has its final entry now, after the COMMIT.
+    private func announceSettled(_ candidate: Candidate, _ result: FileIngestResult) {
+        guard let observer, observer.followsSettledFiles else { return }
+        var settled = LedgerSettlement(result.entry)
+        if let original = result.original {
+            // Unchanged: the original entry, which now has this file's times and inode.
+            settled.fileId = original.fileId
+            settled.state = original.state
+        }
+        observer.fileSettled(candidate, settled)
     }
 
     private func report(_ outcome: FileOutcome, _ log: Logger) {

@@ -30,6 +30,10 @@ public enum LogEventKind: String, Sendable, CaseIterable {
     case folderListed = "folder_listed"
     case heartbeatFailed = "heartbeat_failed"
     case databaseLost = "database_lost"
+    /// After commit (`ingest.after`): a settled file moved or deleted, or that could not be.
+    case fileMoved = "file_moved"
+    case fileDeleted = "file_deleted"
+    case fileMoveFailed = "file_move_failed"
 
     /// The journal's `MESSAGE_ID` (32 lower-case hex digits), for the kinds that have one.
     public var messageID: String? {
@@ -55,7 +59,10 @@ public enum LogEventKind: String, Sendable, CaseIterable {
         case .watchOverflow: "bb737d3621b242f9baf8748d26b90436"
         case .folderMissing: "bf336a37f4594997bbd160c3da74b959"
         case .databaseLost: "3c8e2f4a9d1b4e6f8a7c5b2d0e9f1a63"
-        case .fileInterrupted, .goldRefreshRequested, .folderListed, .heartbeatFailed: nil
+        case .fileMoveFailed: "0057bcc5a9d54685b41d34950a958fa2"
+        case .fileInterrupted, .goldRefreshRequested, .folderListed, .heartbeatFailed, .fileMoved,
+            .fileDeleted:
+            nil
         }
     }
 
