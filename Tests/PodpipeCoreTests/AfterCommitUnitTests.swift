@@ -50,6 +50,16 @@ struct AfterCommitUnitTests {
         #expect(!FolderSelection.matches("*", ".hidden.json"), "a leading dot needs a dot in the glob")
     }
 
+    @Test("sub-folders: hidden, the after-commit folders and too deep ones are not listed")
+    func descend() {
+        let selection = FolderSelection(recursive: true, skippedFolders: ["/d/processed"])
+        #expect(selection.reasonNotToDescend("2024", path: "/d/in/2024", depth: 1) == nil)
+        #expect(selection.reasonNotToDescend(".git", path: "/d/in/.git", depth: 1) != nil)
+        #expect(selection.reasonNotToDescend("processed", path: "/d/in/../processed", depth: 1) != nil)
+        #expect(
+            selection.reasonNotToDescend("x", path: "/d/in/x", depth: FolderSelection.maxDepth + 1) != nil)
+    }
+
     @Test("a folder is within the drop folder by its standardized path")
     func within() {
         #expect(FolderSelection.isWithin("/srv/in", "/srv/in"))
@@ -73,7 +83,10 @@ struct AfterCommitUnitTests {
             defaults.afterCommit
                 == AfterCommitSettings(
                     mode: .keep, processedDir: "/srv/drop/processed", rejectedDir: "/srv/drop/rejected"))
-        #expect(defaults.selection == FolderSelection())
+        #expect(
+            defaults.selection
+                == FolderSelection(skippedFolders: ["/srv/drop/processed", "/srv/drop/rejected"]),
+            "the after-commit folders are never listed")
         let file = try resolve(
             [:],
             file:
@@ -81,7 +94,7 @@ struct AfterCommitUnitTests {
         )
         #expect(file.afterCommit.mode == .move)
         #expect(file.afterCommit.rejectedDir == "/etc/bad", "relative to the file's folder, like every path")
-        #expect(file.selection == FolderSelection(include: ["*.json"], exclude: ["x*"]))
+        #expect(file.selection.include == ["*.json"] && file.selection.exclude == ["x*"])
         #expect(file.pipeline.afterCommit == file.afterCommit && file.pipeline.selection == file.selection)
         let env = try resolve(["PODPIPE_WATCH_EXCLUDE": " a* , b?.json"])
         #expect(env.selection.exclude == ["a*", "b?.json"])
@@ -105,6 +118,12 @@ struct AfterCommitUnitTests {
                 "PODPIPE_INGEST_PROCESSED_DIR": "/d/in/done",
             ])
         }
+        let recursive = try resolve(
+            ["PODPIPE_WATCH_RECURSIVE": "on"], file: #"{"watch": {"recursive": false}}"#)
+        #expect(recursive.selection.recursive, "the environment wins")
+        #expect(try resolve([:], file: #"{"watch": {"recursive": true}}"#).selection.recursive)
+        #expect(throws: ConfigError.self) { _ = try resolve(["PODPIPE_WATCH_RECURSIVE": "maybe"]) }
+        #expect(throws: ConfigError.self) { _ = try resolve([:], file: #"{"watch": {"recursive": 1}}"#) }
         // Inside is fine when nothing is moved there.
         #expect(
             (try? resolve(["PODPIPE_DATA_LOAD": "/d/in", "PODPIPE_INGEST_PROCESSED_DIR": "/d/in/done"]))

@@ -43,6 +43,7 @@ public enum LogTarget: String, Sendable, CaseIterable {
 /// | `ingest.rejected_dir`    | `PODPIPE_INGEST_REJECTED_DIR`    | `rejected` beside the drop folder | a path outside it |
 /// | `watch.include`          | `PODPIPE_WATCH_INCLUDE`          | (all names)      | globs (JSON list; comma-separated in the environment) |
 /// | `watch.exclude`          | `PODPIPE_WATCH_EXCLUDE`          | (none)           | globs (JSON list; comma-separated in the environment) |
+/// | `watch.recursive`        | `PODPIPE_WATCH_RECURSIVE`        | `false`          | true, false |
 public struct PodpipeConfig: Sendable, Equatable {
     public var configFile: String?
     public var dataLoad: String = "data_load"
@@ -210,6 +211,10 @@ public struct PodpipeConfig: Sendable, Equatable {
         if let (globs, _) = try check(.exclude, ConfigSetting.exclude.globs) {
             config.selection.exclude = globs
         }
+        if let (flag, _) = try check(.recursive, ConfigSetting.recursive.flag) {
+            config.selection.recursive = flag
+        }
+        config.selection.skippedFolders = [config.afterCommit.processedDir, config.afterCommit.rejectedDir]
         config.warnings =
             file?.unknownKeys.map { ConfigWarning.unknownKey(key: $0, path: file?.path ?? "") } ?? []
         return config
@@ -243,6 +248,8 @@ public struct ConfigSetting: Sendable, Hashable {
         /// File-name globs (fnmatch(3)): a JSON list of non-empty strings in the file, a
         /// comma-separated list in the environment; at most 64, each at most 255 bytes.
         case globs
+        /// true or false (a JSON boolean; `true`/`false`, `yes`/`no`, `1`/`0`, `on`/`off` as text).
+        case flag
     }
 
     /// The JSON path in the file (`watch.settle`).
@@ -288,12 +295,13 @@ public struct ConfigSetting: Sendable, Hashable {
     public static let rejectedDir = ConfigSetting(key: "ingest.rejected_dir", kind: .path)
     public static let include = ConfigSetting(key: "watch.include", kind: .globs)
     public static let exclude = ConfigSetting(key: "watch.exclude", kind: .globs)
+    public static let recursive = ConfigSetting(key: "watch.recursive", kind: .flag)
 
     /// Every setting, in the order of the documentation.
     public static let all: [ConfigSetting] = [
         .dataLoad, .database, .watchMode, .rescanInterval, .settle, .goldRefreshInterval,
         .futureSkew, .maxLineBytes, .retryBackoff, .logTarget, .logLevel,
-        .afterCommit, .processedDir, .rejectedDir, .include, .exclude,
+        .afterCommit, .processedDir, .rejectedDir, .include, .exclude, .recursive,
     ]
 
     /// What the rule accepts, as the error message says it.
@@ -304,9 +312,25 @@ public struct ConfigSetting: Sendable, Hashable {
         case .number(let range, let whole):
             let bounds = "\(Self.plain(range.lowerBound)) to \(Self.plain(range.upperBound))"
             return whole ? "a whole number from \(bounds)" : "a number from \(bounds)"
+        case .flag: return "true or false"
         case .globs:
             return
                 "a list of at most 64 non-empty file-name globs (a JSON list of strings; comma-separated in the environment)"
+        }
+    }
+
+    /// The rule for a true/false setting.
+    public func flag(_ value: ConfigValue) -> Bool? {
+        guard case .flag = kind else { return nil }
+        switch value {
+        case .flag(let flag): return flag
+        case .text(let text):
+            switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "true", "yes", "1", "on": return true
+            case "false", "no", "0", "off": return false
+            default: return nil
+            }
+        default: return nil
         }
     }
 
@@ -317,7 +341,9 @@ public struct ConfigSetting: Sendable, Hashable {
         let items: [String]
         switch value {
         case .text(let text):
-            items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            items = text.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
         case .list(let list): items = list
         default: return nil
         }
@@ -337,7 +363,7 @@ public struct ConfigSetting: Sendable, Hashable {
         case .choice(let words):
             let word = text.trimmingCharacters(in: .whitespaces).lowercased()
             return words.contains(word) ? word : nil
-        case .number, .globs: return nil
+        case .number, .globs, .flag: return nil
         }
     }
 
@@ -402,6 +428,8 @@ public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
     case number(Double)
     /// A JSON list of strings (the globs of `watch.include`).
     case list([String])
+    /// A JSON boolean (`watch.recursive`).
+    case flag(Bool)
     case other(String)
 
     public var description: String {
@@ -409,6 +437,7 @@ public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
         case .text(let text): text
         case .number(let number): ConfigSetting.plain(number)
         case .list(let items): "[" + items.joined(separator: ", ") + "]"
+        case .flag(let flag): flag ? "true" : "false"
         case .other(let type): "(a JSON \(type))"
         }
     }
@@ -474,7 +503,7 @@ public struct ConfigFile: Sendable, Equatable {
     enum JSONValue: Decodable {
         case text(String)
         case number(Double)
-        case boolean
+        case boolean(Bool)
         case null
         case array
         /// A list whose every element is a string.
@@ -485,8 +514,8 @@ public struct ConfigFile: Sendable, Equatable {
             let container = try decoder.singleValueContainer()
             if container.decodeNil() {
                 self = .null
-            } else if (try? container.decode(Bool.self)) != nil {
-                self = .boolean
+            } else if let flag = try? container.decode(Bool.self) {
+                self = .boolean(flag)
             } else if let number = try? container.decode(Double.self) {
                 self = .number(number)
             } else if let text = try? container.decode(String.self) {
@@ -505,7 +534,7 @@ public struct ConfigFile: Sendable, Equatable {
             switch self {
             case .text(let text): .text(text)
             case .number(let number): .number(number)
-            case .boolean: .other("boolean")
+            case .boolean(let flag): .flag(flag)
             case .null: .other("null")
             case .array: .other("array")
             case .strings(let items): .list(items)

@@ -164,7 +164,9 @@ final class DaemonRunner {
     /// Creates the inotify watch when the mode asks for it (again after the folder came
     /// back, or after a reload). Falls back to polling, loudly, when inotify cannot be had.
     private func setUpWatch() {
-        guard config.watchMode == .inotify else {
+        // watch.recursive polls: inotify watches one folder, and date-partitioned drops
+        // create new sub-folders all the time (each would need a watch of its own).
+        guard config.watchMode == .inotify, !config.selection.recursive else {
             watcher = nil
             readiness.mode = .poll
             return
@@ -483,7 +485,9 @@ final class DaemonRunner {
         }
         let changed = Self.changedKeys(from: config, to: next)
         let folderChanged = next.dataLoad != config.dataLoad
-        let watchChanged = next.watchMode != config.watchMode || folderChanged
+        let watchChanged =
+            next.watchMode != config.watchMode || folderChanged
+            || next.selection.recursive != config.selection.recursive
         let previousGoldInterval = config.goldRefreshInterval
         config = next
         PodpipeLogging.control?.apply(next)
@@ -538,6 +542,7 @@ final class DaemonRunner {
         if old.afterCommit.rejectedDir != new.afterCommit.rejectedDir { keys.append("ingest.rejected_dir") }
         if old.selection.include != new.selection.include { keys.append("watch.include") }
         if old.selection.exclude != new.selection.exclude { keys.append("watch.exclude") }
+        if old.selection.recursive != new.selection.recursive { keys.append("watch.recursive") }
         return keys
     }
 

@@ -95,8 +95,10 @@ public final class Pipeline: @unchecked Sendable {
                 return try procedure.run(candidate, started: started, session: &session)
             }
             observer?.fileCommitted()
-            announceSettled(candidate, result)
-            if result.decision == .unchanged { return nil }
+            if result.decision == .unchanged {
+                announceSettled(candidate, result)
+                return nil
+            }
             let outcome = FileOutcome(result.entry)
             if let previous = result.entry.previousVersion {
                 log.warning(
@@ -104,6 +106,7 @@ public final class Pipeline: @unchecked Sendable {
                     metadata: LogEventKind.fileNewVersion.metadata(["previous_file_id": "\(previous)"]))
             }
             report(outcome, log)
+            announceSettled(candidate, result)
             return outcome
         } catch let error as PipelineError where error == .interrupted {
             observer?.fileRolledBack()
