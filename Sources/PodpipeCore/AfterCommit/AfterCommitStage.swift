@@ -39,31 +39,62 @@ final class AfterCommitStage: IngestObserver {
 
     var followsSettledFiles: Bool { settings.mode != .keep }
 
-    func fileSettled(_ candidate: Candidate, _ entry: LedgerSettlement) {
-        guard let destination = settings.destination(for: entry.state), let fileId = entry.fileId else {
+    /// Moves (or deletes) `files` in order: one fsync of the WAL for all of them (it covers
+    /// every commit so far), a rename or unlink each, then one transaction recording where
+    /// each went. A file that fails is logged and left for the next pass; the others go on.
+    func filesSettled(_ files: [SettledFile]) {
+        // Still the files the ledger settled? (Gone: nothing to do. New bytes: a new
+        // version, which the next pass loads before it goes.)
+        let due = files.filter { file in
+            guard settings.destination(for: file.entry.state) != nil, file.entry.fileId != nil,
+                let now = DropFolder.restat(file.candidate)
+            else { return false }
+            return file.entry.settles(now)
+        }
+        guard !due.isEmpty else { return }
+        do {
+            try store.syncCommitted()
+        } catch {
+            for file in due { failed(file, error) }
             return
         }
-        let log = logger.with(["file": "\(candidate.name)", "state": "\(entry.state.rawValue)"])
-        do {
-            // Still the file the ledger settled? (Gone: nothing to do. New bytes: a new
-            // version, which the next pass loads before it goes.)
-            guard let now = DropFolder.restat(candidate), entry.settles(now) else { return }
-            try store.syncCommitted()
+        var done: [(file: SettledFile, destination: AfterCommitDestination, target: String?)] = []
+        for file in due {
+            guard let destination = settings.destination(for: file.entry.state) else { continue }
             FaultInjection.reach(.beforeMove)
-            let source = candidate.entryBytes
-            var target: String?
-            if let folder = settings.folder(of: destination) {
-                let moved = try SourceMover.move(
-                    source, into: folder, relative: relativeName(candidate),
-                    extensionLength: FileClassifier.kindExtensionLength(candidate.name))
-                target = DropFolder.displayName(moved)
-            } else {
-                try SourceMover.delete(source)
+            do {
+                let source = file.candidate.entryBytes
+                if let folder = settings.folder(of: destination) {
+                    let moved = try SourceMover.move(
+                        source, into: folder, relative: relativeName(file.candidate),
+                        extensionLength: FileClassifier.kindExtensionLength(file.candidate.name))
+                    done.append((file, destination, DropFolder.displayName(moved)))
+                } else {
+                    try SourceMover.delete(source)
+                    done.append((file, destination, nil))
+                }
+            } catch {
+                failed(file, error)
             }
+        }
+        guard !done.isEmpty else { return }
+        let now = Date()
+        do {
             try store.pool.write { db in
-                try Ledger.recordDisposal(fileId: fileId, destination, path: target, at: Date(), db)
+                for (file, destination, target) in done {
+                    guard let fileId = file.entry.fileId else { continue }
+                    try Ledger.recordDisposal(fileId: fileId, destination, path: target, at: now, db)
+                }
             }
-            failures.withLock { $0[candidate.name] = nil }
+        } catch {
+            // The files are where they belong; only the ledger's note of it is missing.
+            logger.warning(
+                "\(done.count) file(s) moved or deleted, but the ledger could not record it: \(error)",
+                metadata: LogEventKind.fileMoveFailed.metadata(["error": "\(error)"]))
+        }
+        for (file, destination, target) in done {
+            failures.withLock { $0[file.candidate.name] = nil }
+            let log = logger.with(["file": "\(file.candidate.name)", "state": "\(file.entry.state.rawValue)"])
             if let target {
                 log.info(
                     "file moved to \(target)",
@@ -73,22 +104,26 @@ final class AfterCommitStage: IngestObserver {
             } else {
                 log.info("file deleted", metadata: LogEventKind.fileDeleted.metadata())
             }
-        } catch {
-            let message = "\(error)"
-            let first = failures.withLock { known in
-                defer { known[candidate.name] = message }
-                return known[candidate.name] != message
-            }
-            let metadata = LogEventKind.fileMoveFailed.metadata([
-                "error": "\(message)", "destination": "\(destination.rawValue)",
-            ])
-            let text =
-                "file loaded but not \(destination == .deleted ? "deleted" : "moved"), tried again at the next pass: \(message)"
-            if first {
-                log.warning("\(text)", metadata: metadata)
-            } else {
-                log.debug("\(text)", metadata: metadata)
-            }
+        }
+    }
+
+    /// Logs a file that could not be moved: at warning the first time for a file and
+    /// reason, at debug when it repeats (each pass tries again).
+    private func failed(_ file: SettledFile, _ error: any Error) {
+        let message = "\(error)"
+        let first = failures.withLock { known in
+            defer { known[file.candidate.name] = message }
+            return known[file.candidate.name] != message
+        }
+        let verb = settings.mode == .delete ? "deleted" : "moved"
+        let metadata = LogEventKind.fileMoveFailed.metadata([
+            "file": "\(file.candidate.name)", "state": "\(file.entry.state.rawValue)", "error": "\(message)",
+        ])
+        let text = "file committed but not \(verb), tried again at the next pass: \(message)"
+        if first {
+            logger.warning("\(text)", metadata: metadata)
+        } else {
+            logger.debug("\(text)", metadata: metadata)
         }
     }
 

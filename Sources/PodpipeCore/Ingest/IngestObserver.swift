@@ -17,18 +17,25 @@ protocol IngestObserver: AnyObject, Sendable {
     /// The current file's transaction committed.
     func fileCommitted()
 
-    /// Whether this observer wants ``fileSettled(_:_:)`` for the files a listing finds
-    /// already settled (false: only for files just committed, or not at all).
+    /// Whether this observer wants ``filesSettled(_:)`` at all (the ingest then reads and
+    /// announces the settled files of each listing).
     var followsSettledFiles: Bool { get }
-    /// `candidate`, in the folder, has the final ledger entry `entry` (loaded, rejected or
-    /// duplicate), committed: just now (called after the COMMIT, outside any transaction),
-    /// or earlier (found so by a listing). Never throws: what follows a commit cannot undo it.
-    func fileSettled(_ candidate: Candidate, _ entry: LedgerSettlement)
+    /// Files in the folder whose final ledger entry (loaded, rejected or duplicate) has
+    /// committed: one just now (called after its COMMIT, outside any transaction), or
+    /// several found so by a listing, in its order. Never throws: what follows a commit
+    /// cannot undo it.
+    func filesSettled(_ files: [SettledFile])
 }
 
 extension IngestObserver {
     var followsSettledFiles: Bool { false }
-    func fileSettled(_ candidate: Candidate, _ entry: LedgerSettlement) {}
+    func filesSettled(_ files: [SettledFile]) {}
+}
+
+/// A file of the drop folder and the final ledger entry that settles it.
+struct SettledFile: Sendable {
+    var candidate: Candidate
+    var entry: LedgerSettlement
 }
 
 /// Several observers, told in order (``WriterSession`` puts the gold prefetch first).
@@ -48,7 +55,7 @@ final class IngestObservers: IngestObserver {
     func fileRolledBack() { for observer in all { observer.fileRolledBack() } }
     func fileCommitted() { for observer in all { observer.fileCommitted() } }
     var followsSettledFiles: Bool { all.contains { $0.followsSettledFiles } }
-    func fileSettled(_ candidate: Candidate, _ entry: LedgerSettlement) {
-        for observer in all { observer.fileSettled(candidate, entry) }
+    func filesSettled(_ files: [SettledFile]) {
+        for observer in all where observer.followsSettledFiles { observer.filesSettled(files) }
     }
 }

@@ -56,9 +56,12 @@ public final class Pipeline: @unchecked Sendable {
         let latest = try store.pool.read { db in try Ledger.latestByName(db) }
         if let observer, observer.followsSettledFiles {
             // Files committed earlier and still here (a crash between a commit and the move,
-            // or `ingest.after` just turned on): announced again, never read again.
-            for (candidate, entry) in Ledger.settledFinal(listing.candidates, latest: latest) {
-                observer.fileSettled(candidate, entry)
+            // or `ingest.after` just turned on): announced again, never read again; in
+            // chunks, asking `shouldStop` (which proves progress to the watchdog) between them.
+            let settled = Ledger.settledFinal(listing.candidates, latest: latest).map(SettledFile.init)
+            for start in stride(from: 0, to: settled.count, by: Self.settledChunk) {
+                if shouldStop() { break }
+                observer.filesSettled(Array(settled[start..<min(settled.count, start + Self.settledChunk)]))
             }
         }
         return Ledger.unsettled(listing.candidates, latest: latest, now: now, ignoreBackoff: ignoreBackoff)
@@ -144,8 +147,11 @@ public final class Pipeline: @unchecked Sendable {
             settled.fileId = original.fileId
             settled.state = original.state
         }
-        observer.fileSettled(candidate, settled)
+        observer.filesSettled([SettledFile(candidate: candidate, entry: settled)])
     }
+
+    /// Settled files announced at once by a listing (one fsync and one transaction each).
+    static let settledChunk = 512
 
     private func report(_ outcome: FileOutcome, _ log: Logger) {
         let metadata = LogEventKind.file(outcome.state).metadata([

@@ -110,7 +110,7 @@ public enum Ledger {
     /// `keep` mode, every file loaded so far). The complement of ``unsettled(_:latest:now:ignoreBackoff:)``
     /// but for `failed` files.
     public static func settledFinal(_ candidates: [Candidate], latest: [[UInt8]: LedgerSettlement])
-        -> [(Candidate, LedgerSettlement)]
+        -> [(candidate: Candidate, entry: LedgerSettlement)]
     {
         candidates.compactMap { candidate in
             guard let entry = latest[nameKey(candidate.name)], entry.state != .failed,
