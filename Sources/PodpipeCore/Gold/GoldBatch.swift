@@ -258,9 +258,7 @@ enum GoldBatch {
         bind: (Element, BulkStatement, Int32) -> Void
     ) throws {
         func sql(_ count: Int) -> String {
-            let tuple = "(" + Array(repeating: "?", count: parameters).joined(separator: ", ") + ")"
-            return "INSERT INTO \(table) VALUES "
-                + Array(repeating: tuple, count: count).joined(separator: ", ")
+            "INSERT INTO \(table) VALUES \(MultiRowValues.placeholders(columns: parameters, rows: count))"
         }
         let full = try BulkStatement(db, sql: sql(rowsPerInsert))
         var start = 0

@@ -694,9 +694,7 @@ private struct BatchInsert {
     }
 
     static func sql(_ head: String, columns: Int, rows: Int, merge: String) -> String {
-        let row = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
-        return "INSERT INTO \(head) VALUES "
-            + Array(repeating: row, count: rows).joined(separator: ", ") + " " + merge
+        "INSERT INTO \(head) VALUES \(MultiRowValues.placeholders(columns: columns, rows: rows)) \(merge)"
     }
 
     /// Inserts one row per element of `rows` (in their order), its values appended by `row`.

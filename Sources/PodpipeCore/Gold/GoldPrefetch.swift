@@ -6,8 +6,8 @@ import PodpipeRules
 /// the rows the loader inserted into silver are added to a ``GoldBatchTables`` and their keys
 /// probed against gold through a reader of the pool, on the core the writer leaves idle. The
 /// refresh then takes the ready batch instead of scanning silver and probing gold on the
-/// writer (``GoldBatch/scan(_:after:upTo:)``): for 100k events spread over a year into 1M,
-/// the refresh's scan and probes were ~0.3 s of its ~0.8 s (doc/performance.md).
+/// writer (``GoldBatch/scan(_:after:upTo:)``), which are a large share of an incremental
+/// refresh (doc/performance.md).
 ///
 /// The batch is only a shortcut; the refresh uses it only when it is exactly what the scan
 /// would give (``take(after:upTo:)``):
@@ -54,8 +54,8 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
     /// A file's load begins (on the writer, in its transaction): `silverLast` is silver's
     /// largest event_id before it; `expectedEvents`, a guess of its lines from its size.
     /// A file guessed to hold more than `limit` events is not gathered (the refresh would
-    /// scan anyway): a 1 GB file into an existing database peaked at 86 MB instead of 62 MB
-    /// while its first 200k events were gathered and then dropped.
+    /// scan anyway), so that a huge file's first rows are not gathered only to be dropped,
+    /// which would raise the peak memory for nothing.
     func eventFileBegins(silverLast: Int64, expectedEvents: Int64, _ db: Database) throws {
         let state = try GoldState.read(db)
         let gold: GoldMark? =

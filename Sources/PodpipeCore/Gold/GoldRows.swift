@@ -18,14 +18,10 @@ enum GoldRows {
         for (index, value) in arguments.enumerated() {
             sqlite3_bind_int64(handle, Int32(index + 1), value)
         }
-        while true {
-            let rc = sqlite3_step(handle)
-            if rc == SQLITE_DONE { return }
-            guard rc == SQLITE_ROW else {
-                throw GoldError.stepFailed(
-                    step: step, underlying: DatabaseError(resultCode: ResultCode(rawValue: rc)))
-            }
-            try body(handle)
+        let rc = try RawRows.step(handle, body)
+        guard rc == SQLITE_DONE else {
+            throw GoldError.stepFailed(
+                step: step, underlying: DatabaseError(resultCode: ResultCode(rawValue: rc)))
         }
     }
 }

@@ -191,7 +191,7 @@ struct EventFileLoader {
         """
         INSERT OR IGNORE INTO silver_event
             (ts, user_id, episode_id, event_type, duration, file_id, line_no)
-        VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", "))
+        VALUES \(MultiRowValues.placeholders(columns: 7, rows: rows))
         """
     }
 
@@ -201,7 +201,7 @@ struct EventFileLoader {
     static func bronzeSQL(rows: Int) -> String {
         """
         INSERT INTO bronze_event (file_id, line_no, raw, outcome, error_codes)
-        VALUES \(Array(repeating: "(?, ?, ?, ?, ?)", count: rows).joined(separator: ", "))
+        VALUES \(MultiRowValues.placeholders(columns: 5, rows: rows))
         """
     }
 
@@ -213,11 +213,11 @@ struct EventFileLoader {
     /// otherwise its new rows are those after the largest event_id before it (a new rowid is
     /// always the largest + 1), read back by rowid. (`RETURNING line_no` told the same for
     /// every statement, but it buffers its rows in an ephemeral table opened and closed per
-    /// execution: the 1M events' loads took 4.6 s with it, 3.4 s without; doc/performance.md.)
+    /// execution, a third of the load's time; doc/performance.md.)
     /// Then every line goes to bronze with its outcome, again `rowsPerInsert` per statement.
     /// (This relies on the statement journal living in a temporary file, Store.swift's
-    /// temp_store: in memory, multi-row statements under the file's savepoint got 2-10×
-    /// slower on files whose events fall between those loaded.)
+    /// temp_store: in memory, multi-row statements under the file's savepoint get slower
+    /// with every page of history a file's events touch.)
     func write(
         from handOff: HandOff<ParserMessage>, fileId: Int64, db: Database, expectedEvents: Int64 = 0
     ) throws -> FileLoadCounts {

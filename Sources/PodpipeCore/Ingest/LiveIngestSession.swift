@@ -75,3 +75,33 @@ enum FileRowsLoader {
         }
     }
 }
+
+/// SQLite's side of the ingest's store boundary: a file's transaction is a write of the
+/// pool's writer connection; the ledger's SQL is ``Ledger``'s.
+extension Store: IngestStore {
+    var location: String { path }
+
+    func verifyStillOpen() throws { try verifyStillAtPath() }
+
+    func latestSettlements() throws -> [[UInt8]: LedgerSettlement] {
+        try pool.read { db in try Ledger.latestByName(db) }
+    }
+
+    func ingestFile(
+        _ candidate: Candidate, with procedure: FileIngest, started: Date,
+        observer: (any IngestObserver)?
+    ) throws -> FileIngestResult {
+        try pool.write { db in
+            var session = LiveIngestSession(db: db, store: self, observer: observer)
+            return try procedure.run(candidate, started: started, session: &session)
+        }
+    }
+
+    func recordFailure(_ candidate: Candidate, message: String, started: Date, backoff: Double)
+        throws -> LedgerEntry
+    {
+        try pool.write { db in
+            try Ledger.recordFailure(candidate, message: message, started: started, backoff: backoff, db)
+        }
+    }
+}

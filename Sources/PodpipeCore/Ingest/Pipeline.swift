@@ -29,14 +29,15 @@ public struct PassSummary: Sendable {
 /// the per-file procedure (``FileIngest``). What follows the ingest (the gold refresh and its
 /// prefetch) listens through an ``IngestObserver``; ``WriterSession`` puts them together.
 public final class Pipeline: @unchecked Sendable {
-    public let store: Store
+    /// The database, through the ingest's store boundary (SQLite's ``Store`` today).
+    let store: any IngestStore
     public let settings: PipelineSettings
     let logger: Logger
     let shouldStop: @Sendable () -> Bool
     let observer: (any IngestObserver)?
 
     init(
-        store: Store, settings: PipelineSettings, logger: Logger,
+        store: any IngestStore, settings: PipelineSettings, logger: Logger,
         shouldStop: @escaping @Sendable () -> Bool = { false }, observer: (any IngestObserver)? = nil
     ) {
         self.store = store
@@ -52,8 +53,8 @@ public final class Pipeline: @unchecked Sendable {
     public func pending(in listing: FolderListing, now: Date, ignoreBackoff: Bool) throws
         -> [Candidate]
     {
-        try store.verifyStillAtPath()
-        let latest = try store.pool.read { db in try Ledger.latestByName(db) }
+        try store.verifyStillOpen()
+        let latest = try store.latestSettlements()
         if let observer, observer.followsSettledFiles {
             // Files committed earlier and still here (a crash between a commit and the move,
             // or `ingest.after` just turned on): announced again, never read again; in
@@ -71,7 +72,7 @@ public final class Pipeline: @unchecked Sendable {
     public func ingestPending(ignoreBackoff: Bool = true) throws -> PassSummary {
         var summary = PassSummary()
         let listing = try DropFolder.list(
-            settings.dataLoad, database: store.path, selection: settings.selection)
+            settings.dataLoad, database: store.location, selection: settings.selection)
         summary.ignored = listing.ignored
         for candidate in try pending(in: listing, now: Date(), ignoreBackoff: ignoreBackoff) {
             if shouldStop() { throw PipelineError.interrupted }
@@ -91,12 +92,10 @@ public final class Pipeline: @unchecked Sendable {
                     now: Int64(Date().timeIntervalSince1970),
                     allowedFutureSkewSeconds: settings.futureSkewSeconds),
                 maxLineBytes: settings.maxLineBytes, shouldStop: shouldStop))
-        try store.verifyStillAtPath()
+        try store.verifyStillOpen()
         do {
-            let result = try store.pool.write { db in
-                var session = LiveIngestSession(db: db, store: store, observer: observer)
-                return try procedure.run(candidate, started: started, session: &session)
-            }
+            let result = try store.ingestFile(
+                candidate, with: procedure, started: started, observer: observer)
             observer?.fileCommitted()
             if result.decision == .unchanged {
                 announceSettled(candidate, result)
@@ -123,11 +122,8 @@ public final class Pipeline: @unchecked Sendable {
             // so that status shows it and the daemon retries with backoff.
             observer?.fileRolledBack()
             let message = "\(error)"
-            let entry = try store.pool.write { db in
-                try Ledger.recordFailure(
-                    candidate, message: message, started: started,
-                    backoff: settings.retryBackoffSeconds, db)
-            }
+            let entry = try store.recordFailure(
+                candidate, message: message, started: started, backoff: settings.retryBackoffSeconds)
             log.error(
                 "file failed, will retry",
                 metadata: LogEventKind.fileFailed.metadata([

@@ -106,8 +106,8 @@ struct ReferenceFileLoader {
         case .failure(let rejection): throw rejection
         }
         // Bronze row by row; silver's valid rows first into a staging table, then upserted in
-        // one statement (below). Row by row, the upsert (and the trigger that logs reference
-        // changes for gold) cost ~26 µs a row: each statement journals the pages it touches.
+        // one statement (below): row by row, the upsert (and the trigger that logs reference
+        // changes for gold) journals the pages it touches once per statement.
         let bronze = try BulkStatement(
             db,
             sql: """

@@ -2,8 +2,8 @@
 /// bytes as received.
 ///
 /// Written by hand rather than through CSV.swift: that library reads a quoted field until its
-/// closing quote however far away it is (one unterminated quote took the rest of a 200 MB
-/// file into a single field, 2.3 GB of memory, and the file was recorded `loaded`), and it
+/// closing quote however far away it is (one unterminated quote takes the rest of the file
+/// into a single field, in memory, and the file was recorded `loaded`), and it
 /// gives a record's fields, never the bytes the record was made of, which bronze keeps.
 ///
 /// The rules (tests: `CSVRecordSplitterTests`):

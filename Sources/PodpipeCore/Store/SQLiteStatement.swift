@@ -79,11 +79,7 @@ struct BulkStatement {
     /// Runs a statement (a SELECT), calls `body` with the handle on each row, and resets it.
     @inline(__always) func forEachRow(_ body: (OpaquePointer) throws -> Void) throws {
         defer { sqlite3_reset(handle) }
-        var rc = sqlite3_step(handle)
-        while rc == SQLITE_ROW {
-            try body(handle)
-            rc = sqlite3_step(handle)
-        }
+        let rc = try RawRows.step(handle, body)
         guard rc == SQLITE_DONE else {
             throw SQLiteStatementError(
                 message: String(cString: sqlite3_errmsg(connection)) + " (SQLite code \(rc))",
@@ -94,17 +90,35 @@ struct BulkStatement {
     /// Runs a statement whose rows are one integer (a one-column SELECT), calls `body` with
     /// each, and resets it.
     @inline(__always) func forEachReturnedInteger(_ body: (Int64) -> Void) throws {
+        try forEachRow { body(sqlite3_column_int64($0, 0)) }
+    }
+}
+
+/// The one loop over a prepared statement's rows on its raw handle (no GRDB `Row` per row:
+/// the bulk and gold scans read millions of rows). Callers bind before and reset after, and
+/// turn a result other than `SQLITE_DONE` into their own error.
+enum RawRows {
+    /// Steps `handle` until it is done or fails, calling `body` on each row; returns the
+    /// last result code (`SQLITE_DONE`, or the failure's code). `body`'s errors pass through.
+    @inline(__always) static func step(_ handle: OpaquePointer, _ body: (OpaquePointer) throws -> Void) throws
+        -> Int32
+    {
         var rc = sqlite3_step(handle)
         while rc == SQLITE_ROW {
-            body(sqlite3_column_int64(handle, 0))
+            try body(handle)
             rc = sqlite3_step(handle)
         }
-        sqlite3_reset(handle)
-        guard rc == SQLITE_DONE else {
-            throw SQLiteStatementError(
-                message: String(cString: sqlite3_errmsg(connection)) + " (SQLite code \(rc))",
-                file: nil)
-        }
+        return rc
+    }
+}
+
+/// The `VALUES` list of a multi-row INSERT: `rows` tuples of `columns` parameters,
+/// `(?, ?), (?, ?)`. One statement execution serving many rows saves the per-execution
+/// cost (cursor open, VDBE set-up and halt) of all but one.
+enum MultiRowValues {
+    static func placeholders(columns: Int, rows: Int) -> String {
+        let tuple = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
+        return Array(repeating: tuple, count: rows).joined(separator: ", ")
     }
 }
 

@@ -47,20 +47,18 @@ public final class Store: Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // 8 KiB pages for a new database (SQLite ignores it once the file has tables, and a
             // WAL database keeps its page size): half the pages, B-tree cells and WAL frames of
-            // 4 KiB for the same rows. 1M fresh 8.3 -> 7.9 s; +100k spread over the year into
-            // 1M: 1.84-2.20 -> 1.68-1.71 s; 16 KiB measured the same as 8 (doc/performance.md).
+            // 4 KiB for the same rows; 16 KiB gains nothing more (doc/performance.md).
             try db.execute(sql: "PRAGMA page_size = 8192")
             // Temporary files, not memory, for the statement journal and gold's temp tables.
             // A file's rows load under a savepoint; with the statement journal in memory,
             // every multi-row INSERT released its statement by walking the whole in-memory
-            // sub-journal, which grows with the existing pages a file touches: 100k events
-            // spread over a year into 1M took 1.6-2.0 s (8 rows per INSERT: 7-10 s) instead
-            // of 0.78 s, and 86 MB instead of 50 MB. (Under systemd, PrivateTmp holds them.)
+            // sub-journal, which grows with the existing pages a file touches: a file whose
+            // events fall between those loaded got several times slower and larger in memory
+            // (doc/performance.md). (Under systemd, PrivateTmp holds them.)
             try db.execute(sql: "PRAGMA temp_store = FILE")
             // 8 MiB page cache. Bronze, silver (natural key led by ts) and the ledger grow by
-            // appends, so a bigger cache does not pay: 64, 16 and 8 MiB loaded 1M events in
-            // the same time, and 8 MiB keeps a 1 GB file's load under 64 MB of RSS
-            // (doc/performance.md).
+            // appends, so a bigger cache does not pay, and 8 MiB keeps a 1 GB file's load
+            // within the memory bound (doc/performance.md).
             try db.execute(sql: "PRAGMA cache_size = -8192")
             try db.execute(sql: "PRAGMA foreign_keys = OFF")  // integrity is kept by code
         }
@@ -230,14 +228,13 @@ public final class Store: Sendable {
     /// Arranges for the writer's close to keep the WAL file (emptied) instead of deleting it,
     /// when it is at most `keptWALBytes` (256 MiB unless opened with another bound): the
     /// next run writes its frames into the file's blocks instead of allocating new ones, and
-    /// nobody frees them. Deleting an 80 MB WAL took ~50 ms here (ext4 mounted with
-    /// `discard` trims freed blocks), and writing into a kept one saved as much again:
-    /// +100k events 1.28-1.31 -> 1.08-1.14 s (doc/performance.md). A larger WAL (one huge
-    /// file's transaction) is deleted as before.
+    /// nobody frees them: on a filesystem mounted with `discard`, freeing a large WAL's
+    /// blocks trims them, and allocating them again costs as much (doc/performance.md). A
+    /// larger WAL (one huge file's transaction) is deleted as before.
     ///
     /// Kept as is, the file would still hold the last transactions' frames, valid to the next
-    /// opener's recovery, which would read them all and copy them into the database again
-    /// (measured: +100k took 1.7 s after such a WAL). So once a checkpoint has copied every
+    /// opener's recovery, which would read them all and copy them into the database again.
+    /// So once a checkpoint has copied every
     /// frame, one tiny write transaction (user_version set to itself) makes SQLite restart
     /// the WAL from its start with a new header: the old frames no longer match it. The
     /// close then checkpoints that transaction too, and keeps the file

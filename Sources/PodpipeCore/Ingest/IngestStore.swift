@@ -1,0 +1,28 @@
+import Foundation
+
+/// What the ingest pass needs of a database engine: the store boundary of the writer's
+/// ingest. The pass (``Pipeline``) and the per-file procedure (``FileIngest``) are written
+/// once above it; an engine supplies one conformance: where it lives, the ledger's latest
+/// entry per name, one transaction per file holding the procedure's session
+/// (``IngestSession``: the ledger row as the claim, the rows under a savepoint, the final
+/// row), and the record of a failed attempt. SQLite's is ``Store`` (``LiveIngestSession``).
+protocol IngestStore: Sendable {
+    /// The database's path (or connection URI): never a file of the drop folder.
+    var location: String { get }
+    /// Throws when the database is no longer the one opened (deleted or replaced under the
+    /// writer): nothing may be recorded `loaded` into a database nobody will read.
+    func verifyStillOpen() throws
+    /// The latest ledger entry per file name, as the pending filter compares them.
+    func latestSettlements() throws -> [[UInt8]: LedgerSettlement]
+    /// Runs the per-file procedure for `candidate` in one transaction of its own: committed
+    /// when it returns, rolled back (nothing of the file kept) when it throws. The rows
+    /// inserted are announced to `observer`.
+    func ingestFile(
+        _ candidate: Candidate, with procedure: FileIngest, started: Date,
+        observer: (any IngestObserver)?
+    ) throws -> FileIngestResult
+    /// Records a failed attempt at `candidate` in a transaction of its own, with the time of
+    /// its next attempt `backoff` seconds on.
+    func recordFailure(_ candidate: Candidate, message: String, started: Date, backoff: Double)
+        throws -> LedgerEntry
+}
