@@ -312,7 +312,13 @@ public struct StatusReport: Sendable, Codable {
         lines.append(
             "reference users \(rows.users) · episodes \(rows.episodes) · rejected rows \(rows.rejectedReferenceRows)"
         )
-        if let afterCommit { lines.append(afterCommit.line) }
+        // Shown when files leave the folder (or did under an earlier setting).
+        if let afterCommit,
+            afterCommit.mode != .keep || afterCommit.movedToProcessed > 0
+                || afterCommit.movedToRejected > 0 || afterCommit.deleted > 0
+        {
+            lines.append(afterCommit.line)
+        }
         let goldLine: String
         if let refreshedAt = gold.refreshedAt {
             let age = gold.ageSeconds.map { " (\(Self.humanAge($0)) ago)" } ?? ""
