@@ -160,6 +160,30 @@ struct AfterCommitTests {
         #expect(try invariantViolations(box.database) == [])
     }
 
+    @Test("a name that is not UTF-8 and a symbolic link are moved as the entries they are")
+    func bytesAndLinks() throws {
+        let box = try Sandbox()
+        let raw: [UInt8] = Array("ev".utf8) + [0xFF] + Array(".json".utf8)
+        try RawPath.write(
+            Data(eventLines(2, seed: 22).utf8), folder: box.dataLoad, name: raw, mtime: 1_700_000_000)
+        try box.drop("real.json", eventLines(3, seed: 23), mtime: 1_700_000_001)
+        try FileManager.default.createSymbolicLink(
+            atPath: box.dataLoad + "/alias.json", withDestinationPath: "real.json")
+        let run = try box.podpiped(env: Self.move)
+        #expect(run.status == 0, "\(run.stderr)")
+        let processed = box.root.appendingPathComponent("processed").path
+        var st = stat()
+        #expect(lstat(RawPath.cString(processed, raw), &st) == 0, "moved by its bytes")
+        // The link went as a link (its target moved on its own).
+        #expect(lstat(processed + "/alias.json", &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK)
+        #expect(lstat(processed + "/real.json", &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG)
+        #expect(Self.names(box.dataLoad) == [])
+        #expect(try box.query("SELECT count(*) FROM silver_event") == 5)
+        #expect(
+            try box.query("SELECT disposed_to FROM ingest_file WHERE name = 'ev\\xff.json'", as: String.self)
+                == processed + "/ev\\xff.json")
+    }
+
     @Test("a failed file stays in the folder and is retried; it moves once it loads")
     func failedFileStays() throws {
         let box = try Sandbox()
