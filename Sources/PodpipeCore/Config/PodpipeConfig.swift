@@ -38,6 +38,12 @@ public enum LogTarget: String, Sendable, CaseIterable {
 /// | `ingest.retry_backoff`   | `PODPIPE_INGEST_RETRY_BACKOFF`   | `30` (seconds)   | 1…3600 |
 /// | `log.target`             | `PODPIPE_LOG_TARGET`             | `auto`           | auto, journal, stderr |
 /// | `log.level`              | `PODPIPE_LOG_LEVEL`              | `info`           | trace … critical |
+/// | `ingest.after`           | `PODPIPE_INGEST_AFTER`           | `keep`           | keep, move, delete |
+/// | `ingest.processed_dir`   | `PODPIPE_INGEST_PROCESSED_DIR`   | `processed` beside the drop folder | a path outside it |
+/// | `ingest.rejected_dir`    | `PODPIPE_INGEST_REJECTED_DIR`    | `rejected` beside the drop folder | a path outside it |
+/// | `watch.include`          | `PODPIPE_WATCH_INCLUDE`          | (all names)      | globs (JSON list; comma-separated in the environment) |
+/// | `watch.exclude`          | `PODPIPE_WATCH_EXCLUDE`          | (none)           | globs (JSON list; comma-separated in the environment) |
+/// | `watch.recursive`        | `PODPIPE_WATCH_RECURSIVE`        | `false`          | true, false |
 public struct PodpipeConfig: Sendable, Equatable {
     public var configFile: String?
     public var dataLoad: String = "data_load"
@@ -53,6 +59,11 @@ public struct PodpipeConfig: Sendable, Equatable {
     public var retryBackoff: Double = 30
     public var logTarget: LogTarget = .auto
     public var logLevel: String = "info"
+    // MARK: After commit and file selection (issue 16)
+    /// What becomes of a file once its transaction committed (``AfterCommitSettings``).
+    public var afterCommit = AfterCommitSettings()
+    /// Which names of the drop folder are candidates, on top of their kinds.
+    public var selection = FolderSelection()
     /// What the loader noticed but did not refuse (unknown keys of the file); the caller
     /// logs them once its logger is set up.
     public var warnings: [ConfigWarning] = []
@@ -81,7 +92,7 @@ public struct PodpipeConfig: Sendable, Equatable {
     public var pipeline: PipelineSettings {
         PipelineSettings(
             dataLoad: dataLoad, futureSkewSeconds: futureSkew, maxLineBytes: maxLineBytes,
-            retryBackoffSeconds: retryBackoff)
+            retryBackoffSeconds: retryBackoff, afterCommit: afterCommit, selection: selection)
     }
 
     /// Resolves the configuration from flags, environment, file and defaults (reads the
@@ -192,6 +203,33 @@ public struct PodpipeConfig: Sendable, Equatable {
         if let (value, _) = try check(.retryBackoff, ConfigSetting.retryBackoff.number) {
             config.retryBackoff = value
         }
+        // After commit and file selection (issue 16).
+        let parent = (config.dataLoad as NSString).deletingLastPathComponent
+        if let (text, _) = try check(.afterCommit, ConfigSetting.afterCommit.text) {
+            config.afterCommit.mode = AfterCommitMode(rawValue: text) ?? .keep
+        }
+        config.afterCommit.processedDir = try path(
+            .processedDir, flag: nil, default: (parent as NSString).appendingPathComponent("processed"))
+        config.afterCommit.rejectedDir = try path(
+            .rejectedDir, flag: nil, default: (parent as NSString).appendingPathComponent("rejected"))
+        if config.afterCommit.mode == .move {
+            for (setting, folder) in [
+                (ConfigSetting.processedDir, config.afterCommit.processedDir),
+                (.rejectedDir, config.afterCommit.rejectedDir),
+            ] where FolderSelection.isWithin(folder, config.dataLoad) {
+                throw ConfigError.insideDropFolder(key: setting.key, path: folder, folder: config.dataLoad)
+            }
+        }
+        if let (globs, _) = try check(.include, ConfigSetting.include.globs) {
+            config.selection.include = globs
+        }
+        if let (globs, _) = try check(.exclude, ConfigSetting.exclude.globs) {
+            config.selection.exclude = globs
+        }
+        if let (flag, _) = try check(.recursive, ConfigSetting.recursive.flag) {
+            config.selection.recursive = flag
+        }
+        config.selection.skippedFolders = [config.afterCommit.processedDir, config.afterCommit.rejectedDir]
         config.warnings =
             file?.unknownKeys.map { ConfigWarning.unknownKey(key: $0, path: file?.path ?? "") } ?? []
         return config
@@ -222,6 +260,11 @@ public struct ConfigSetting: Sendable, Hashable {
         case choice([String])
         /// A finite number in the range; `whole`: without a fraction.
         case number(ClosedRange<Double>, whole: Bool)
+        /// File-name globs (fnmatch(3)): a JSON list of non-empty strings in the file, a
+        /// comma-separated list in the environment; at most 64, each at most 255 bytes.
+        case globs
+        /// true or false (a JSON boolean; `true`/`false`, `yes`/`no`, `1`/`0`, `on`/`off` as text).
+        case flag
     }
 
     /// The JSON path in the file (`watch.settle`).
@@ -260,11 +303,20 @@ public struct ConfigSetting: Sendable, Hashable {
         key: "log.target", kind: .choice(LogTarget.allCases.map(\.rawValue)))
     public static let logLevel = ConfigSetting(
         key: "log.level", kind: .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]))
+    // After commit and file selection (issue 16).
+    public static let afterCommit = ConfigSetting(
+        key: "ingest.after", kind: .choice(AfterCommitMode.allCases.map(\.rawValue)))
+    public static let processedDir = ConfigSetting(key: "ingest.processed_dir", kind: .path)
+    public static let rejectedDir = ConfigSetting(key: "ingest.rejected_dir", kind: .path)
+    public static let include = ConfigSetting(key: "watch.include", kind: .globs)
+    public static let exclude = ConfigSetting(key: "watch.exclude", kind: .globs)
+    public static let recursive = ConfigSetting(key: "watch.recursive", kind: .flag)
 
     /// Every setting, in the order of the documentation.
     public static let all: [ConfigSetting] = [
         .dataLoad, .database, .watchMode, .rescanInterval, .settle, .goldRefreshInterval,
         .futureSkew, .maxLineBytes, .retryBackoff, .logTarget, .logLevel,
+        .afterCommit, .processedDir, .rejectedDir, .include, .exclude, .recursive,
     ]
 
     /// What the rule accepts, as the error message says it.
@@ -275,7 +327,47 @@ public struct ConfigSetting: Sendable, Hashable {
         case .number(let range, let whole):
             let bounds = "\(Self.plain(range.lowerBound)) to \(Self.plain(range.upperBound))"
             return whole ? "a whole number from \(bounds)" : "a number from \(bounds)"
+        case .flag: return "true or false"
+        case .globs:
+            return
+                "a list of at most 64 non-empty file-name globs (a JSON list of strings; comma-separated in the environment)"
         }
+    }
+
+    /// The rule for a true/false setting.
+    public func flag(_ value: ConfigValue) -> Bool? {
+        guard case .flag = kind else { return nil }
+        switch value {
+        case .flag(let flag): return flag
+        case .text(let text):
+            switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "true", "yes", "1", "on": return true
+            case "false", "no", "0", "off": return false
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
+    /// The rule for a list of globs: each non-empty, at most 255 bytes, without `/` (they
+    /// match file names) or a NUL; at most 64.
+    public func globs(_ value: ConfigValue) -> [String]? {
+        guard case .globs = kind else { return nil }
+        let items: [String]
+        switch value {
+        case .text(let text):
+            items = text.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+        case .list(let list): items = list
+        default: return nil
+        }
+        guard !items.isEmpty, items.count <= 64,
+            items.allSatisfy({
+                !$0.isEmpty && $0.utf8.count <= 255 && !$0.contains("/") && !$0.contains("\0")
+            })
+        else { return nil }
+        return items
     }
 
     /// The rule for a text setting (path or choice): the value, or nil if it breaks it.
@@ -286,7 +378,7 @@ public struct ConfigSetting: Sendable, Hashable {
         case .choice(let words):
             let word = text.trimmingCharacters(in: .whitespaces).lowercased()
             return words.contains(word) ? word : nil
-        case .number: return nil
+        case .number, .globs, .flag: return nil
         }
     }
 
@@ -349,12 +441,18 @@ public struct ConfigSetting: Sendable, Hashable {
 public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
     case text(String)
     case number(Double)
+    /// A JSON list of strings (the globs of `watch.include`).
+    case list([String])
+    /// A JSON boolean (`watch.recursive`).
+    case flag(Bool)
     case other(String)
 
     public var description: String {
         switch self {
         case .text(let text): text
         case .number(let number): ConfigSetting.plain(number)
+        case .list(let items): "[" + items.joined(separator: ", ") + "]"
+        case .flag(let flag): flag ? "true" : "false"
         case .other(let type): "(a JSON \(type))"
         }
     }
@@ -423,23 +521,27 @@ public struct ConfigFile: Sendable, Equatable {
     enum JSONValue: Decodable {
         case text(String)
         case number(Double)
-        case boolean
+        case boolean(Bool)
         case null
         case array
+        /// A list whose every element is a string.
+        case strings([String])
         case object([String: JSONValue])
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
             if container.decodeNil() {
                 self = .null
-            } else if (try? container.decode(Bool.self)) != nil {
-                self = .boolean
+            } else if let flag = try? container.decode(Bool.self) {
+                self = .boolean(flag)
             } else if let number = try? container.decode(Double.self) {
                 self = .number(number)
             } else if let text = try? container.decode(String.self) {
                 self = .text(text)
             } else if let object = try? container.decode([String: JSONValue].self) {
                 self = .object(object)
+            } else if let strings = try? container.decode([String].self) {
+                self = .strings(strings)
             } else {
                 _ = try container.decode([JSONValue].self)
                 self = .array
@@ -450,9 +552,10 @@ public struct ConfigFile: Sendable, Equatable {
             switch self {
             case .text(let text): .text(text)
             case .number(let number): .number(number)
-            case .boolean: .other("boolean")
+            case .boolean(let flag): .flag(flag)
             case .null: .other("null")
             case .array: .other("array")
+            case .strings(let items): .list(items)
             case .object: .other("object")
             }
         }
@@ -483,15 +586,22 @@ public struct PipelineSettings: Sendable, Equatable {
     /// Seconds before a `failed` file's first retry; doubled per failed attempt, capped at
     /// an hour.
     public var retryBackoffSeconds: Double
+    /// What ``WriterSession`` does with a file once it settled (the ingest never reads it).
+    public var afterCommit: AfterCommitSettings
+    /// Which names of the drop folder the listing keeps.
+    public var selection: FolderSelection
 
     public init(
         dataLoad: String, futureSkewSeconds: Int64 = 300, maxLineBytes: Int = 32 << 20,
-        retryBackoffSeconds: Double = 30
+        retryBackoffSeconds: Double = 30, afterCommit: AfterCommitSettings = AfterCommitSettings(),
+        selection: FolderSelection = FolderSelection()
     ) {
         self.dataLoad = dataLoad
         self.futureSkewSeconds = futureSkewSeconds
         self.maxLineBytes = maxLineBytes
         self.retryBackoffSeconds = retryBackoffSeconds
+        self.afterCommit = afterCommit
+        self.selection = selection
     }
 }
 
@@ -501,6 +611,8 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
     case fileMissing(path: String)
     case fileUnreadable(path: String, reason: String)
     case invalidValue(key: String, source: ConfigSource, value: String, expected: String)
+    /// `ingest.after = move` with a folder inside the drop folder (or the drop folder itself).
+    case insideDropFolder(key: String, path: String, folder: String)
 
     public var description: String {
         switch self {
@@ -510,6 +622,8 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
             "configuration file \(path) cannot be read as JSON: \(reason)"
         case .invalidValue(let key, let source, let value, let expected):
             "configuration key \(key) has the value '\(value)' (from the \(source)); expected \(expected)"
+        case .insideDropFolder(let key, let path, let folder):
+            "configuration key \(key) is \(path), inside the drop folder \(folder): moved files would be watched again. Put it beside the drop folder (the default is a sibling folder), or set ingest.after to keep or delete"
         }
     }
 }

@@ -95,6 +95,12 @@ public final class Daemon: Sendable {
             return .failure(OpenFailure(error.exitCode))
         }
         do {
+            try config.afterCommit.prepare(dropFolder: config.dataLoad)
+        } catch {
+            logger.error("\(error)", metadata: ["ingest_after": "\(config.afterCommit.mode.rawValue)"])
+            return .failure(OpenFailure(error.exitCode))
+        }
+        do {
             return .success(try WriterSession.open(database: config.database, create: true, logger: logger))
         } catch let error as PipelineError {
             logger.error(

@@ -175,7 +175,9 @@ final class DaemonRunner {
     /// Creates the inotify watch when the mode asks for it (again after the folder came
     /// back, or after a reload). Falls back to polling, loudly, when inotify cannot be had.
     private func setUpWatch() {
-        guard config.watchMode == .inotify else {
+        // watch.recursive polls: inotify watches one folder, and date-partitioned drops
+        // create new sub-folders all the time (each would need a watch of its own).
+        guard config.watchMode == .inotify, !config.selection.recursive else {
             watcher = nil
             readiness.mode = .poll
             return
@@ -264,7 +266,8 @@ final class DaemonRunner {
         nextListingAt = Self.clock() + listingInterval
         let listing: FolderListing
         do {
-            listing = try DropFolder.list(config.dataLoad, database: config.database)
+            listing = try DropFolder.list(
+                config.dataLoad, database: config.database, selection: config.selection)
         } catch {
             if !folderMissing {
                 logger.error(
@@ -539,6 +542,17 @@ final class DaemonRunner {
             notifier.ready(status: statusLine())
             return
         }
+        if next.afterCommit != config.afterCommit || folderChangedBy(next) {
+            do {
+                try next.afterCommit.prepare(dropFolder: next.dataLoad)
+            } catch {
+                logger.error(
+                    "\(error); keeping the running configuration",
+                    metadata: LogEventKind.reloadFailed.metadata())
+                notifier.ready(status: statusLine())
+                return
+            }
+        }
         if next.database != config.database {
             logger.warning(
                 "the database cannot change while running (it needs the writer lock): keeping \(config.database); restart podpiped to use \(next.database)",
@@ -547,7 +561,9 @@ final class DaemonRunner {
         }
         let changed = Self.changedKeys(from: config, to: next)
         let folderChanged = next.dataLoad != config.dataLoad
-        let watchChanged = next.watchMode != config.watchMode || folderChanged
+        let watchChanged =
+            next.watchMode != config.watchMode || folderChanged
+            || next.selection.recursive != config.selection.recursive
         let previousGoldInterval = config.goldRefreshInterval
         config = next
         PodpipeLogging.control?.apply(next)
@@ -581,6 +597,8 @@ final class DaemonRunner {
         notifier.ready(status: statusLine())
     }
 
+    private func folderChangedBy(_ next: PodpipeConfig) -> Bool { next.dataLoad != config.dataLoad }
+
     static func changedKeys(from old: PodpipeConfig, to new: PodpipeConfig) -> [String] {
         var keys: [String] = []
         if old.dataLoad != new.dataLoad { keys.append("data_load") }
@@ -593,6 +611,14 @@ final class DaemonRunner {
         if old.retryBackoff != new.retryBackoff { keys.append("ingest.retry_backoff") }
         if old.logTarget != new.logTarget { keys.append("log.target") }
         if old.logLevel != new.logLevel { keys.append("log.level") }
+        if old.afterCommit.mode != new.afterCommit.mode { keys.append("ingest.after") }
+        if old.afterCommit.processedDir != new.afterCommit.processedDir {
+            keys.append("ingest.processed_dir")
+        }
+        if old.afterCommit.rejectedDir != new.afterCommit.rejectedDir { keys.append("ingest.rejected_dir") }
+        if old.selection.include != new.selection.include { keys.append("watch.include") }
+        if old.selection.exclude != new.selection.exclude { keys.append("watch.exclude") }
+        if old.selection.recursive != new.selection.recursive { keys.append("watch.recursive") }
         return keys
     }
 

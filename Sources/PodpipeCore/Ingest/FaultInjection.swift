@@ -22,12 +22,15 @@ import Synchronization
 /// - `event-rows`: after an event row was written to bronze (and silver); once per row.
 /// - `ledger-commit`: after a file's ledger row got its final state, just before the file's
 ///   transaction commits; once per file.
+/// - `before-move`: after a file's transaction committed (and the WAL was synced), just
+///   before the after-commit stage moves or deletes it (`ingest.after`); once per file.
 enum FaultInjection {
     enum Point: String, Sendable, CaseIterable {
         case goldRefresh = "gold-refresh"
         case referenceUpsert = "reference-upsert"
         case eventRows = "event-rows"
         case ledgerCommit = "ledger-commit"
+        case beforeMove = "before-move"
     }
 
     struct Target: Sendable, Equatable {

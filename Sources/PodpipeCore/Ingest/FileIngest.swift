@@ -90,6 +90,8 @@ struct FileIngestResult {
     var entry: LedgerEntry
     var counts: FileLoadCounts
     var message: String?
+    /// For `unchanged`: the ledger entry that already holds these bytes under this name.
+    var original: LedgerEntry? = nil
 }
 
 /// The per-file procedure, written once (SPEC §3): open, settle known bytes cheaply, load
@@ -247,7 +249,7 @@ struct FileIngest {
             try followDelivery(entry.kind, ofFile: original.fileId, before: before, session: &session)
             return FileIngestResult(
                 decision: .unchanged, entry: entry, counts: FileLoadCounts(),
-                message: LedgerMessage.unchanged(original))
+                message: LedgerMessage.unchanged(original), original: original)
         case .ledger(let original):
             entry.duplicateOf = original.fileId
             let before = try referencePlace(of: original, session)

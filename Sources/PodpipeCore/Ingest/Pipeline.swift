@@ -48,18 +48,31 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// Files in the folder that the ledger has not settled (new, changed, or failed and due).
+    /// The settled ones still in the folder are announced to the observer first
+    /// (``IngestObserver/fileSettled(_:_:)``, when it follows them).
     public func pending(in listing: FolderListing, now: Date, ignoreBackoff: Bool) throws
         -> [Candidate]
     {
         try store.verifyStillOpen()
         let latest = try store.latestSettlements()
+        if let observer, observer.followsSettledFiles {
+            // Files committed earlier and still here (a crash between a commit and the move,
+            // or `ingest.after` just turned on): announced again, never read again; in
+            // chunks, asking `shouldStop` (which proves progress to the watchdog) between them.
+            let settled = Ledger.settledFinal(listing.candidates, latest: latest).map(SettledFile.init)
+            for start in stride(from: 0, to: settled.count, by: Self.settledChunk) {
+                if shouldStop() { break }
+                observer.filesSettled(Array(settled[start..<min(settled.count, start + Self.settledChunk)]))
+            }
+        }
         return Ledger.unsettled(listing.candidates, latest: latest, now: now, ignoreBackoff: ignoreBackoff)
     }
 
     /// Ingests everything pending, oldest first.
     public func ingestPending(ignoreBackoff: Bool = true) throws -> PassSummary {
         var summary = PassSummary()
-        let listing = try DropFolder.list(settings.dataLoad, database: store.location)
+        let listing = try DropFolder.list(
+            settings.dataLoad, database: store.location, selection: settings.selection)
         summary.ignored = listing.ignored
         for candidate in try pending(in: listing, now: Date(), ignoreBackoff: ignoreBackoff) {
             if shouldStop() { throw PipelineError.interrupted }
@@ -84,7 +97,10 @@ public final class Pipeline: @unchecked Sendable {
             let result = try store.ingestFile(
                 candidate, with: procedure, started: started, observer: observer)
             observer?.fileCommitted()
-            if result.decision == .unchanged { return nil }
+            if result.decision == .unchanged {
+                announceSettled(candidate, result)
+                return nil
+            }
             let outcome = FileOutcome(result.entry)
             if let previous = result.entry.previousVersion {
                 log.warning(
@@ -92,6 +108,7 @@ public final class Pipeline: @unchecked Sendable {
                     metadata: LogEventKind.fileNewVersion.metadata(["previous_file_id": "\(previous)"]))
             }
             report(outcome, log)
+            announceSettled(candidate, result)
             return outcome
         } catch let error as PipelineError where error == .interrupted {
             observer?.fileRolledBack()
@@ -116,6 +133,21 @@ public final class Pipeline: @unchecked Sendable {
             return FileOutcome(entry)
         }
     }
+
+    /// Tells the observer that `candidate` has its final entry now, after the COMMIT.
+    private func announceSettled(_ candidate: Candidate, _ result: FileIngestResult) {
+        guard let observer, observer.followsSettledFiles else { return }
+        var settled = LedgerSettlement(result.entry)
+        if let original = result.original {
+            // Unchanged: the original entry, which now has this file's times and inode.
+            settled.fileId = original.fileId
+            settled.state = original.state
+        }
+        observer.filesSettled([SettledFile(candidate: candidate, entry: settled)])
+    }
+
+    /// Settled files announced at once by a listing (one fsync and one transaction each).
+    static let settledChunk = 512
 
     private func report(_ outcome: FileOutcome, _ log: Logger) {
         let metadata = LogEventKind.file(outcome.state).metadata([

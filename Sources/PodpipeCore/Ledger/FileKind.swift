@@ -42,4 +42,21 @@ public enum FileClassifier {
         return .ignored(
             reason: "name matches no input kind (*.json, *.jsonl, *.ndjson[.gz], episodes*.csv, users*.csv)")
     }
+
+    /// The number of bytes at the end of `name` that make it its kind (`.ndjson.gz`,
+    /// `.csv`; 0 when none), so that a suffix inserted before them keeps the name
+    /// recognisable: `events-7.1.ndjson.gz` is still an event log. The same extensions as
+    /// ``classify(_:)``.
+    public static func kindExtensionLength(_ name: String) -> Int {
+        var base = name.lowercased()
+        var length = 0
+        if base.hasSuffix(".gz") {
+            length = 3
+            base.removeLast(3)
+        }
+        for ext in [".json", ".jsonl", ".ndjson", ".csv"] where base.hasSuffix(ext) {
+            return length + ext.utf8.count
+        }
+        return length
+    }
 }

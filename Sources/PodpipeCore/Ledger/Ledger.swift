@@ -13,7 +13,7 @@ public enum Ledger {
         let rows = try Row.fetchCursor(
             db,
             sql: """
-                SELECT name, state, size_bytes, mtime_ns, next_attempt_at, change_ns, inode
+                SELECT name, state, size_bytes, mtime_ns, next_attempt_at, change_ns, inode, file_id
                 FROM ingest_file ORDER BY file_id
                 """
         )
@@ -27,7 +27,7 @@ public enum Ledger {
             }
             result[nameKey(name)] = LedgerSettlement(
                 state: state, sizeBytes: row[2], mtimeNs: row[3], nextAttemptAt: row[4], changeNs: row[5],
-                inode: row[6])
+                inode: row[6], fileId: row[7])
         }
         return result
     }
@@ -103,6 +103,45 @@ public enum Ledger {
             }
             return !entry.settles(candidate)
         }
+    }
+
+    /// The candidates whose newest entry is final (loaded, rejected, duplicate) and settles
+    /// them: files committed and still in the folder (the after-commit stage moves them; in
+    /// `keep` mode, every file loaded so far). The complement of ``unsettled(_:latest:now:ignoreBackoff:)``
+    /// but for `failed` files.
+    public static func settledFinal(_ candidates: [Candidate], latest: [[UInt8]: LedgerSettlement])
+        -> [(candidate: Candidate, entry: LedgerSettlement)]
+    {
+        candidates.compactMap { candidate in
+            guard let entry = latest[nameKey(candidate.name)], entry.state != .failed,
+                entry.settles(candidate)
+            else { return nil }
+            return (candidate, entry)
+        }
+    }
+
+    /// The count of ledger entries by where their file went (migration 0010).
+    public static func disposalCounts(_ db: Database) throws -> [AfterCommitDestination: Int] {
+        var result: [AfterCommitDestination: Int] = [:]
+        for row in try Row.fetchAll(
+            db,
+            sql:
+                "SELECT disposal, count(*) AS n FROM ingest_file WHERE disposal IS NOT NULL GROUP BY disposal"
+        ) {
+            if let destination = AfterCommitDestination(rawValue: row["disposal"]) {
+                result[destination] = row["n"]
+            }
+        }
+        return result
+    }
+
+    /// Records where the file of entry `fileId` went (after the rename or unlink).
+    static func recordDisposal(
+        fileId: Int64, _ destination: AfterCommitDestination, path: String?, at: Date, _ db: Database
+    ) throws {
+        try db.execute(
+            sql: "UPDATE ingest_file SET disposal = ?, disposed_to = ?, disposed_at = ? WHERE file_id = ?",
+            arguments: [destination.rawValue, path, ISOTime.format(at), fileId])
     }
 
     // MARK: - The ingest's writes

@@ -42,6 +42,11 @@ public struct LedgerEntry: Sendable, Codable, FetchableRecord, MutablePersistabl
     /// on rows written before it.
     public var changeNs: Int64?
     public var inode: Int64?
+    /// Where the file went after its commit, the path it was moved to, and when (migration
+    /// 0010, `ingest.after`); nil while it is in the drop folder.
+    public var disposal: AfterCommitDestination?
+    public var disposedTo: String?
+    public var disposedAt: String?
 
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy
         .convertFromSnakeCase
@@ -62,6 +67,8 @@ public struct LedgerSettlement: Sendable, Equatable {
     public var nextAttemptAt: String?
     public var changeNs: Int64? = nil
     public var inode: Int64? = nil
+    /// The entry's row (nil in tests that build one by hand).
+    public var fileId: Int64? = nil
 
     /// Whether `candidate` is the file this entry settled: the same size and modification
     /// time, and the same status-change time and inode where they were recorded (a file
@@ -73,5 +80,16 @@ public struct LedgerSettlement: Sendable, Equatable {
     }
 }
 
+extension LedgerSettlement {
+    /// What a recorded entry tells of the file it settled.
+    init(_ entry: LedgerEntry) {
+        self.init(
+            state: entry.state, sizeBytes: entry.sizeBytes, mtimeNs: entry.mtimeNs,
+            nextAttemptAt: entry.nextAttemptAt, changeNs: entry.changeNs, inode: entry.inode,
+            fileId: entry.fileId)
+    }
+}
+
 extension FileKind: DatabaseValueConvertible {}
 extension LedgerState: DatabaseValueConvertible {}
+extension AfterCommitDestination: DatabaseValueConvertible {}

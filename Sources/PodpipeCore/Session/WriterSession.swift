@@ -41,14 +41,23 @@ public final class WriterSession: @unchecked Sendable {
         return WriterSession(store: store, lock: lock, logger: logger)
     }
 
-    /// The ingest pass over `settings.dataLoad`, its rows announced to the gold prefetch.
-    /// `shouldStop` is asked between files and every few thousand lines.
+    /// The ingest pass over `settings.dataLoad`, its rows announced to the gold prefetch and
+    /// its settled files to the after-commit stage (`settings.afterCommit`: move, delete or
+    /// keep). `shouldStop` is asked between files and every few thousand lines.
     public func pipeline(
         _ settings: PipelineSettings, shouldStop: @escaping @Sendable () -> Bool = { false }
     ) -> Pipeline {
-        Pipeline(
-            store: store, settings: settings, logger: logger, shouldStop: shouldStop,
-            observer: goldPrefetch)
+        let observer: any IngestObserver =
+            settings.afterCommit.mode == .keep
+            ? goldPrefetch
+            : IngestObservers([
+                goldPrefetch,
+                AfterCommitStage(
+                    settings: settings.afterCommit, dropFolder: settings.dataLoad, store: store,
+                    logger: logger),
+            ])
+        return Pipeline(
+            store: store, settings: settings, logger: logger, shouldStop: shouldStop, observer: observer)
     }
 
     /// One pass: ingest everything pending, then refresh gold if silver changed.

@@ -36,6 +36,10 @@ extension ConfigError: ExitCoded {
     public var exitCode: Int32 { PodpipeExit.configuration }
 }
 
+extension AfterCommitSetupError: ExitCoded {
+    public var exitCode: Int32 { PodpipeExit.configuration }
+}
+
 extension MaintenanceError: ExitCoded {
     public var exitCode: Int32 {
         switch self {

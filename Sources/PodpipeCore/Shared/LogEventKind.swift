@@ -30,6 +30,10 @@ public enum LogEventKind: String, Sendable, CaseIterable {
     case folderListed = "folder_listed"
     case heartbeatFailed = "heartbeat_failed"
     case databaseLost = "database_lost"
+    /// After commit (`ingest.after`): a settled file moved or deleted, or that could not be.
+    case fileMoved = "file_moved"
+    case fileDeleted = "file_deleted"
+    case fileMoveFailed = "file_move_failed"
     case maintenanceRun = "maintenance_run"
     case maintenanceFailed = "maintenance_failed"
 
@@ -57,9 +61,12 @@ public enum LogEventKind: String, Sendable, CaseIterable {
         case .watchOverflow: "bb737d3621b242f9baf8748d26b90436"
         case .folderMissing: "bf336a37f4594997bbd160c3da74b959"
         case .databaseLost: "3c8e2f4a9d1b4e6f8a7c5b2d0e9f1a63"
+        case .fileMoveFailed: "0057bcc5a9d54685b41d34950a958fa2"
         case .maintenanceRun: "5b0e3c9a7d2f4e1b8c6a9f0d3e2b7c14"
         case .maintenanceFailed: "e7a14c2d9b3f4a5e8d1c6b0f2a9e3d57"
-        case .fileInterrupted, .goldRefreshRequested, .folderListed, .heartbeatFailed: nil
+        case .fileInterrupted, .goldRefreshRequested, .folderListed, .heartbeatFailed, .fileMoved,
+            .fileDeleted:
+            nil
         }
     }
 

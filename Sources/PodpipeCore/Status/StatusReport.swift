@@ -114,6 +114,50 @@ public struct StatusReport: Sendable, Codable {
         }
     }
 
+    // MARK: After commit (`ingest.after`, issue 16)
+    /// Where settled files went (the ledger's `disposal`, migration 0010) and how many
+    /// committed files are still in the folder waiting to be moved or deleted.
+    public struct AfterCommit: Sendable, Codable {
+        public var mode: AfterCommitMode
+        public var processedDir: String?
+        public var rejectedDir: String?
+        public var movedToProcessed = 0
+        public var movedToRejected = 0
+        public var deleted = 0
+        /// Files whose final entry committed and that are still in the folder (0 in keep mode).
+        public var waiting = 0
+        enum CodingKeys: String, CodingKey {
+            case mode, deleted, waiting
+            case processedDir = "processed_dir"
+            case rejectedDir = "rejected_dir"
+            case movedToProcessed = "moved_to_processed"
+            case movedToRejected = "moved_to_rejected"
+        }
+
+        static func gather(_ settings: AfterCommitSettings, _ db: Database) throws -> AfterCommit {
+            let counts = try Ledger.disposalCounts(db)
+            let moving = settings.mode == .move
+            return AfterCommit(
+                mode: settings.mode, processedDir: moving ? settings.processedDir : nil,
+                rejectedDir: moving ? settings.rejectedDir : nil,
+                movedToProcessed: counts[.processed] ?? 0, movedToRejected: counts[.rejected] ?? 0,
+                deleted: counts[.deleted] ?? 0)
+        }
+
+        /// `after     move · 12 to processed · 1 to rejected · 2 waiting`
+        var line: String {
+            var parts = ["\(mode.rawValue)"]
+            if mode == .move || movedToProcessed + movedToRejected > 0 {
+                parts.append("\(movedToProcessed) to processed\(processedDir.map { " (\($0))" } ?? "")")
+                parts.append("\(movedToRejected) to rejected\(rejectedDir.map { " (\($0))" } ?? "")")
+            }
+            if mode == .delete || deleted > 0 { parts.append("\(deleted) deleted") }
+            if mode != .keep { parts.append("\(waiting) waiting") }
+            return "after     " + parts.joined(separator: " · ")
+        }
+    }
+    public var afterCommit: AfterCommit? = nil
+
     public var database: String
     public var folder: String
     public var watchMode: String
@@ -133,6 +177,7 @@ public struct StatusReport: Sendable, Codable {
         case rejectRate = "reject_rate"
         case lastErrors = "last_errors"
         case ignoredNames = "ignored_names"
+        case afterCommit = "after_commit"
     }
 
     /// 0 healthy, 1 degraded (failed or rejected files, stale gold), 2 the daemon is
@@ -210,11 +255,17 @@ public struct StatusReport: Sendable, Codable {
                 gold: Gold(refreshedAt: refreshedAt, stale: stale, ageSeconds: age),
                 lastErrors: errors, ignoredNames: [], healthy: true, problems: [])
         }
+        report.afterCommit = try store.pool.read { db in try AfterCommit.gather(config.afterCommit, db) }
         // Files waiting: in the folder but not settled in the ledger.
-        if let listing = try? DropFolder.list(config.dataLoad, database: config.database) {
+        if let listing = try? DropFolder.list(
+            config.dataLoad, database: config.database, selection: config.selection)
+        {
             let ledger = try store.pool.read { db in try Ledger.latestByName(db) }
             report.files.pending =
                 Ledger.unsettled(listing.candidates, latest: ledger, now: now, ignoreBackoff: true).count
+            if config.afterCommit.mode != .keep {
+                report.afterCommit?.waiting = Ledger.settledFinal(listing.candidates, latest: ledger).count
+            }
             report.files.ignored = listing.ignored.count
             report.ignoredNames = listing.ignored.map { "\($0.name): \($0.reason)" }
         } else {
@@ -261,6 +312,13 @@ public struct StatusReport: Sendable, Codable {
         lines.append(
             "reference users \(rows.users) · episodes \(rows.episodes) · rejected rows \(rows.rejectedReferenceRows)"
         )
+        // Shown when files leave the folder (or did under an earlier setting).
+        if let afterCommit,
+            afterCommit.mode != .keep || afterCommit.movedToProcessed > 0
+                || afterCommit.movedToRejected > 0 || afterCommit.deleted > 0
+        {
+            lines.append(afterCommit.line)
+        }
         let goldLine: String
         if let refreshedAt = gold.refreshedAt {
             let age = gold.ageSeconds.map { " (\(Self.humanAge($0)) ago)" } ?? ""

@@ -199,6 +199,21 @@ public final class Store: Sendable {
         if FileIdentity(st) != identity { throw .databaseGone(path: path, replaced: true) }
     }
 
+    /// Makes every committed transaction durable: fsyncs the WAL file (the database file when
+    /// there is no WAL). With `synchronous = NORMAL` a commit reaches the WAL with write(2)
+    /// and is synced at the next checkpoint: enough for a crash of the process, not for a
+    /// power loss. The after-commit stage calls this before a file leaves the drop folder,
+    /// so that no loss of power can keep the file's move and lose its commit.
+    /// Called between transactions: the next write transaction may restart the WAL.
+    public func syncCommitted() throws(POSIXError) {
+        let resolved = DropFolder.realPath(path) ?? path
+        var fd = open(resolved + "-wal", O_RDONLY | O_CLOEXEC)
+        if fd < 0 && errno == ENOENT { fd = open(resolved, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    }
+
     deinit {
         if let sharedLock { DatabaseFileLocks.shared.unlock(sharedLock, exclusive: false) }
         // The last checkpoint asked for completes before the store goes.
