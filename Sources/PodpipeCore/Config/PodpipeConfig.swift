@@ -41,6 +41,9 @@ public enum LogTarget: String, Sendable, CaseIterable {
 public struct PodpipeConfig: Sendable, Equatable {
     public var configFile: String?
     public var dataLoad: String = "data_load"
+    /// Where ``dataLoad`` came from: `podpipectl status` uses the folder the daemon recorded
+    /// when none was given (``SettingOrigin/builtInDefault``).
+    public var dataLoadOrigin: SettingOrigin = .builtInDefault
     public var database: String = "podpipe.sqlite"
     public var watchMode: WatchMode = .inotify
     public var rescanInterval: Double = 60
@@ -151,6 +154,9 @@ public struct PodpipeConfig: Sendable, Equatable {
         }
 
         config.dataLoad = try path(.dataLoad, flag: overrides.dataLoad, default: config.dataLoad)
+        config.dataLoadOrigin =
+            overrides.dataLoad != nil
+            ? .flag : raw(.dataLoad).map { $0.1.origin } ?? .builtInDefault
         config.database = try path(.database, flag: overrides.database, default: config.database)
         if let (text, _) = try check(.watchMode, ConfigSetting.watchMode.text) {
             config.watchMode = WatchMode(rawValue: text) ?? config.watchMode
@@ -350,6 +356,13 @@ public enum ConfigSource: Sendable, Equatable, CustomStringConvertible {
     case environment(String)
     case file(path: String, key: String)
 
+    var origin: SettingOrigin {
+        switch self {
+        case .environment: .environment
+        case .file: .file
+        }
+    }
+
     public var description: String {
         switch self {
         case .environment(let name): "environment variable \(name)"
@@ -494,4 +507,11 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
             "configuration key \(key) has the value '\(value)' (from the \(source)); expected \(expected)"
         }
     }
+}
+
+/// Which layer a setting's value came from (flags override the environment, which overrides
+/// the file, which overrides the built-in default).
+public enum SettingOrigin: String, Sendable, Equatable {
+    case flag, environment, file
+    case builtInDefault = "default"
 }
