@@ -195,9 +195,13 @@ struct DataModelDocTests {
                         SELECT object_name, column_name, kind, layer, position, type, description
                         FROM podpipe_catalog ORDER BY position
                         """
-                ).map { row in row.databaseValues.map(plain) }
+                ).map { (row: Row) -> [String] in Array(row.databaseValues).map(plain) }
             }
-            #expect(rows == doc.catalogRows)
+            let expected = doc.catalogRows
+            #expect(rows.count == expected.count)
+            let differing = zip(rows, expected).first { $0.0 != $0.1 }
+            #expect(
+                differing == nil, "podpipe_catalog row \(differing?.0 ?? []) expected \(differing?.1 ?? [])")
             #expect(rows.contains { $0[0] == "fact_user_interactions" && $0[1] == "listen_through_rate" })
             // A writer that opens a database with other descriptions replaces them.
             try store.pool.write { db in
@@ -269,19 +273,22 @@ struct DataModelDocTests {
         try world.queue.read { db in
             func run(_ name: String, _ arguments: [String: String]) throws -> [[String]] {
                 let sql = try #require(queries[name])
-                return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
-                    row.databaseValues.map(plain)
+                return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map {
+                    (row: Row) -> [String] in Array(row.databaseValues).map(plain)
                 }
             }
             func table(_ sql: String) throws -> [[String]] {
-                try Row.fetchAll(db, sql: sql).map { $0.databaseValues.map(plain) }
+                try Row.fetchAll(db, sql: sql).map { (row: Row) -> [String] in
+                    Array(row.databaseValues).map(plain)
+                }
             }
             #expect(
                 try run("top_episodes_7d", ["as_of": ""])
                     == table("SELECT * FROM gold_top_episodes_7d ORDER BY rank"))
             let asOf = try run("top_episodes_7d", ["as_of": "2024-03-02"])
             let report = try Reports.run(.topEpisodes, options: ReportOptions(asOf: "2024-03-02"), in: db)
-            #expect(asOf.map { Array($0.prefix(5)) } == report.rows.map { $0.map(plain) })
+            let reported: [[String]] = report.rows.map { (row: [ReportValue]) -> [String] in row.map(plain) }
+            #expect(asOf.map { Array($0.prefix(5)) } == reported)
             #expect(!asOf.isEmpty)
             #expect(
                 try run("listen_through_by_country", ["min_completions": ""])
