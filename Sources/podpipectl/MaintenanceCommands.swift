@@ -15,8 +15,10 @@ struct Reprocess: AsyncParsableCommand {
             bronze and silver row it contributed, in one transaction; gold is rebuilt in \
             full at the next refresh. The files themselves are not touched: the next pass \
             (podpiped --once, or the daemon) loads them again if they are still in the drop \
-            folder. Writes the database: needs the writer lock (stop the daemon first); \
-            --dry-run only reads and works while the daemon runs.
+            folder. Writes the database: run by podpipectl when no writer runs, or handed \
+            to the running daemon, which runs it after the current file (and then loads the \
+            files again); podpipectl waits for the result (--no-wait: returns at once). \
+            --dry-run only reads.
             """)
 
     @OptionGroup var common: CommonOptions
@@ -35,6 +37,8 @@ struct Reprocess: AsyncParsableCommand {
     @Flag(name: .long, help: "One JSON object, for scripts.")
     var json = false
 
+    @OptionGroup var handOff: HandOffOptions
+
     func validate() throws {
         if names.isEmpty { throw ValidationError("name at least one file to reprocess") }
     }
@@ -45,16 +49,16 @@ struct Reprocess: AsyncParsableCommand {
             // The plan first, read-only: unknown names are refused without touching the
             // database (not even a WAL checkpoint).
             let store = try common.openStore(settings)
-            var plan = try await store.pool.read { db in
+            let plan = try await store.pool.read { db in
                 try Reprocessor.plan(names: names, allVersions: allVersions, dryRun: true, in: db)
             }
-            if !dryRun {
-                let session = try WriterSession.forMaintenance(
-                    database: settings.database, command: "reprocess")
-                plan = try Reprocessor.run(
-                    names: names, allVersions: allVersions, dryRun: false, session: session)
+            if dryRun {
+                emit(json ? plan.json() : plan.text())
+                return
             }
-            emit(json ? plan.json() : plan.text())
+            try await runAsWriter(
+                .reprocess(names: names, allVersions: allVersions), database: settings.database,
+                json: json, handOff: handOff)
         }
     }
 }
@@ -69,8 +73,10 @@ struct Revalidate: AsyncParsableCommand {
             a natural key wins, as at load time), reference rows are replayed in order (the \
             latest file wins); the ledger's per-file counts follow; then gold is rebuilt in \
             full. One transaction: readers see the old layers or the new ones. Reports what \
-            changed. Writes the database: needs the writer lock (stop the daemon first); \
-            --dry-run computes the same report and rolls it back.
+            changed. Writes the database: run by podpipectl when no writer runs, or handed \
+            to the running daemon, which runs it after the current file; podpipectl waits \
+            for the result (--no-wait: returns at once). --dry-run computes the same report \
+            and rolls it back.
             """)
 
     @OptionGroup var common: CommonOptions
@@ -81,13 +87,14 @@ struct Revalidate: AsyncParsableCommand {
     @Flag(name: .long, help: "One JSON object, for scripts.")
     var json = false
 
+    @OptionGroup var handOff: HandOffOptions
+
     func run() async throws {
         try await handling {
             let settings = try await common.load()
-            let session = try WriterSession.forMaintenance(database: settings.database, command: "revalidate")
-            let summary = try Revalidator(futureSkewSeconds: settings.futureSkew).run(
-                session, dryRun: dryRun)
-            emit(json ? summary.json() : summary.text())
+            try await runAsWriter(
+                .revalidate(dryRun: dryRun, futureSkewSeconds: settings.futureSkew),
+                database: settings.database, json: json, handOff: handOff)
         }
     }
 }
@@ -97,10 +104,11 @@ struct Refresh: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Refresh gold now.",
         discussion: """
-            When no writer runs: refreshes gold in one transaction (incrementally, or fully \
+            Refreshes gold in one transaction (incrementally when silver changed, or fully \
             with --full) and prints what it did. When the daemon runs, it owns the database: \
-            refresh sends it SIGUSR1, and it refreshes gold (when silver changed) as soon as \
-            the current file is done. Another writer (a --once pass): exit 75.
+            the refresh is handed to it, it runs it after the current file, and podpipectl \
+            waits for the result (--no-wait: returns at once). Another writer (a --once \
+            pass): exit 75.
             """)
 
     @OptionGroup var common: CommonOptions
@@ -111,52 +119,131 @@ struct Refresh: AsyncParsableCommand {
     @Flag(name: .long, help: "One JSON object, for scripts.")
     var json = false
 
+    @OptionGroup var handOff: HandOffOptions
+
     func run() async throws {
         try await handling {
             let settings = try await common.load()
-            let writer = WriterSession.writerHolder(database: settings.database)
-            if writer.held {
-                // The running daemon owns the database: ask it (SIGUSR1) to refresh now.
-                if let pid = try? DaemonControl.runningDaemonPID(database: settings.database),
-                    writer.holder == "pid \(pid)"
-                {
-                    guard kill(pid_t(pid), SIGUSR1) == 0 else {
-                        throw CLIError(
-                            message:
-                                "cannot signal the daemon (pid \(pid)): \(String(cString: strerror(errno)))",
-                            code: PodpipeExit.anotherWriter)
-                    }
-                    emit(
-                        json
-                            ? #"{"signalled_daemon": \#(pid)}"#
-                            : "asked the daemon (pid \(pid)) to refresh gold now; `podpipectl status` shows when it is done"
-                    )
-                    return
+            try await runAsWriter(
+                .refresh(full: full), database: settings.database, json: json, handOff: handOff)
+        }
+    }
+}
+
+/// How a maintenance command waits for the daemon it is handed to.
+struct HandOffOptions: ParsableArguments {
+    @Flag(
+        name: .customLong("no-wait"),
+        help: "When the daemon runs the command: return once it is handed over, without the result.")
+    var noWait = false
+
+    @Option(
+        name: .customLong("wait-timeout"),
+        help: "When the daemon runs the command: give up waiting after this many seconds (0: no limit).")
+    var waitTimeout: Int = 0
+
+    func validate() throws {
+        if waitTimeout < 0 || waitTimeout > 31_622_400 {
+            throw ValidationError("--wait-timeout must be between 0 and 31622400 seconds")
+        }
+    }
+}
+
+/// Runs `command` as the database's writer: here, when no writer holds the database; handed
+/// to the running daemon (``MaintenanceMailbox``) when it does, waiting for its result
+/// unless `--no-wait`. Prints the result; a failed command ends with its exit code.
+func runAsWriter(_ command: MaintenanceCommand, database: String, json: Bool, handOff: HandOffOptions)
+    async throws
+{
+    let writer = WriterSession.writerHolder(database: database)
+    let result: MaintenanceResult
+    if writer.held {
+        guard let pid = try? DaemonControl.runningDaemonPID(database: database), writer.holder == "pid \(pid)"
+        else {
+            throw CLIError(
+                message:
+                    "another writer holds \(database)\(writer.holder.map { " (\($0))" } ?? ""), and it is not a running daemon (a `podpiped --once` pass?); try `podpipectl \(command.name)` again when it has finished",
+                code: PodpipeExit.anotherWriter)
+        }
+        let mailbox = MaintenanceMailbox(database: database)
+        let id = try mailbox.submit(command)
+        guard kill(pid_t(truncatingIfNeeded: pid), SIGUSR1) == 0 else {
+            let reason = String(cString: strerror(errno))
+            _ = mailbox.withdraw(id)
+            throw CLIError(
+                message: "cannot signal the daemon (pid \(pid)): \(reason)", code: PodpipeExit.anotherWriter)
+        }
+        if handOff.noWait {
+            emit(
+                json
+                    ? #"{"signalled_daemon": \#(pid), "request": "\#(id)"}"#
+                    : "handed `podpipectl \(command.name)` to the daemon (pid \(pid)), request \(id); it runs after the current file: the daemon's log and `podpipectl status` show when it is done"
+            )
+            return
+        }
+        let started = Date()
+        while true {
+            if let answer = mailbox.takeResult(id) {
+                result = answer
+                break
+            }
+            let waited = Date().timeIntervalSince(started)
+            let daemonGone = kill(pid_t(truncatingIfNeeded: pid), 0) != 0 && errno == ESRCH
+            if daemonGone || (handOff.waitTimeout > 0 && waited > Double(handOff.waitTimeout)) {
+                let withdrawn = mailbox.withdraw(id)
+                if daemonGone {
+                    throw CLIError(
+                        message:
+                            "the daemon (pid \(pid)) stopped before it answered `podpipectl \(command.name)`\(withdrawn ? "; the request was withdrawn: run the command again" : "")",
+                        code: PodpipeExit.anotherWriter)
                 }
-                throw CLIError(
-                    message:
-                        "another writer holds \(settings.database)\(writer.holder.map { " (\($0))" } ?? ""), and it is not a running daemon (a `podpiped --once` pass?); it refreshes gold when it finishes. Try again afterwards.",
-                    code: PodpipeExit.anotherWriter)
+                throw MaintenanceError.noAnswer(
+                    command: command.name, pid: pid, seconds: handOff.waitTimeout, withdrawn: withdrawn)
             }
-            let session = try WriterSession.forMaintenance(database: settings.database, command: "refresh")
-            let before = try await session.store.pool.read { db in try GoldRefresher.refreshedAt(db) }
-            let summary = try session.refreshGold(full: full)
-            let after = try await session.store.pool.read { db in try GoldRefresher.refreshedAt(db) }
-            if json {
-                emit(
-                    """
-                    {"mode": "\(summary.mode.rawValue)", "new_events": \(summary.newEvents), "duration_ms": \(summary.durationMs), \
-                    "watermark_event_id": \(summary.toEventId), "refreshed_at": \(after.map { "\"\($0)\"" } ?? "null")}
-                    """)
-            } else if summary.mode == .none {
-                emit(
-                    "gold is up to date (refreshed \(before ?? "never")); nothing to do. --full rebuilds it anyway."
-                )
-            } else {
-                emit(
-                    "gold refreshed (\(summary.mode.rawValue)): \(summary.newEvents) silver event(s) folded in\(summary.referenceChanged ? ", reference data reconciled" : ""), \(summary.durationMs) ms; refreshed_at \(after ?? "?")"
-                )
-            }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+    } else {
+        let session = try WriterSession.forMaintenance(database: database, command: command.name)
+        result = try command.run(on: session)
+    }
+    guard result.exitCode == PodpipeExit.success else {
+        throw CLIError(message: result.text, code: result.exitCode)
+    }
+    emit(json ? result.json : result.text)
+}
+
+/// `podpipectl prune`: retention of bronze.
+struct Prune: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete the bronze rows of valid lines of event files loaded before a date.",
+        discussion: """
+            Deletes the bronze_event rows of the valid lines (outcome silver or duplicate) of \
+            event files recorded loaded before --bronze-before; their rejected rows, silver, \
+            gold, the ledger and reference files' bronze stay. In batches, each its own short \
+            transaction; when the daemon runs it is handed to it, which works on it about a \
+            second at a time between files. revalidate then keeps the silver rows of pruned \
+            files as they are (their lines are gone). The space is reused by new loads; VACUUM \
+            (daemon stopped) returns it to the system.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(
+        name: .customLong("bronze-before"),
+        help: "Files loaded before this: a UTC day (2024-05-01), a timestamp, or an age (90d, 12w).")
+    var bronzeBefore: String
+
+    @Flag(name: .long, help: "One JSON object, for scripts.")
+    var json = false
+
+    @OptionGroup var handOff: HandOffOptions
+
+    func run() async throws {
+        try await handling {
+            let settings = try await common.load()
+            let before = try SinceParser.parse(bronzeBefore)
+            try await runAsWriter(
+                .prune(loadedBefore: before), database: settings.database, json: json, handOff: handOff)
         }
     }
 }

@@ -17,7 +17,7 @@ struct Podpipectl: AsyncParsableCommand {
             """,
         subcommands: [
             Status.self, Files.self, Rejects.self, Report.self, Validate.self, Reprocess.self,
-            Revalidate.self, Refresh.self, Generate.self,
+            Revalidate.self, Refresh.self, Prune.self, Generate.self,
         ])
 
     /// SPEC §8 puts the shared options before the subcommand

@@ -16,35 +16,13 @@ func complain(_ message: String, program: String = "podpipectl") {
     FileHandle.standardError.write(Data("\(program): \(TerminalText.escape(message))\n".utf8))
 }
 
-/// The exit code and one-line message of a failure (see doc/cli.md, "Exit codes").
+/// The exit code and one-line message of a failure (see doc/cli.md, "Exit codes"): each
+/// error type carries its own code (``PodpipeExit/code(for:)``, the one mapping); an error
+/// never ends a command with 0.
 func classify(_ error: any Error) -> CLIError {
-    switch error {
-    case let error as CLIError:
-        return error
-    case let error as StoreError:
-        return CLIError(message: error.description, code: PodpipeExit.databaseError)
-    case let error as MaintenanceError:
-        switch error {
-        case .writerBusy: return CLIError(message: error.description, code: PodpipeExit.anotherWriter)
-        case .unknownFiles: return CLIError(message: error.description, code: 1)
-        }
-    case let error as InspectError:
-        return CLIError(message: error.description, code: 1)
-    case let error as ReportError:
-        return CLIError(message: error.description, code: 1)
-    case let error as PipelineError:
-        switch error {
-        case .anotherWriter: return CLIError(message: error.description, code: PodpipeExit.anotherWriter)
-        case .configuration, .dropFolderMissing:
-            return CLIError(message: error.description, code: PodpipeExit.configuration)
-        case .database, .interrupted:
-            return CLIError(message: error.description, code: PodpipeExit.databaseError)
-        }
-    case let error as GoldError:
-        return CLIError(message: error.description, code: PodpipeExit.databaseError)
-    default:
-        return CLIError(message: "\(error)", code: PodpipeExit.databaseError)
-    }
+    if let error = error as? CLIError { return error }
+    let code = PodpipeExit.code(for: error)
+    return CLIError(message: "\(error)", code: code == PodpipeExit.success ? PodpipeExit.databaseError : code)
 }
 
 extension AsyncParsableCommand {

@@ -18,12 +18,9 @@ struct DaemonIntegrationTests {
         try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
         // cp(1): create, write, close-after-write in the folder itself.
         try Data(eventLines(40, seed: 1).utf8).write(to: outside.appendingPathComponent("copied.json"))
-        let cp = Process()
-        cp.executableURL = URL(fileURLWithPath: "/bin/cp")
-        cp.arguments = [outside.appendingPathComponent("copied.json").path, box.dataLoad + "/copied.json"]
-        try cp.run()
-        cp.waitUntilExit()
-        #expect(cp.terminationStatus == 0)
+        let cp = try Binaries.runProgram(
+            "/bin/cp", [outside.appendingPathComponent("copied.json").path, box.dataLoad + "/copied.json"])
+        #expect(cp.status == 0)
         // Rename-in: written elsewhere, moved into the folder in one step.
         try Data(eventLines(30, seed: 2).utf8).write(to: outside.appendingPathComponent("renamed.ndjson"))
         try FileManager.default.moveItem(

@@ -33,6 +33,13 @@ final class DaemonRunner {
     private let overrides: PodpipeConfig.Overrides
     private let logger: Logger
     private let session: WriterSession
+    /// Maintenance commands podpipectl hands over (run between two files).
+    private let mailbox: MaintenanceMailbox
+    /// A handed-over command has more to do (a prune's batches): served again at the next
+    /// turn, between two files or when idle.
+    private var maintenanceDue = false
+    /// The progress of the prunes under way, by request id.
+    private var pruners: [String: BronzePruner] = [:]
     private var store: Store { session.store }
     private let signals: DaemonSignals
     private let notifier: SystemdNotifier
@@ -69,6 +76,7 @@ final class DaemonRunner {
         self.overrides = overrides
         self.logger = logger
         self.session = session
+        self.mailbox = MaintenanceMailbox(database: config.database)
         self.signals = signals
         self.notifier = notifier
         self.pipeline = Self.makePipeline(config, session: session, signals: signals, notifier: notifier)
@@ -113,15 +121,18 @@ final class DaemonRunner {
             ]))
         activity = "idle"
         if !signals.stopRequested { notifier.ready(status: statusLine()) }
+        // Requests handed over while no daemon ran still stand.
+        do {
+            try mailbox.prepare()
+        } catch {
+            logger.warning(
+                "cannot create \(mailbox.directory) for the commands podpipectl hands over: \(error)",
+                metadata: LogEventKind.maintenanceFailed.metadata())
+        }
+        serveMaintenance()
         if let ready { ingest(ready) }
         while !signals.stopRequested && databaseLost == nil {
             if signals.takeReloadRequest() { reload() }
-            if signals.takeRefreshRequest() {
-                logger.info(
-                    "gold refresh requested (SIGUSR1)", metadata: LogEventKind.goldRefreshRequested.metadata()
-                )
-                goldDueAt = 0
-            }
             drainWatch()
             let now = Self.clock()
             if passIsDue(now), let ready = scan() { ingest(ready) }
@@ -372,6 +383,14 @@ final class DaemonRunner {
 
     /// The periodic work, between two files and when idle.
     private func housekeeping(idle: Bool = false) {
+        if signals.takeRefreshRequest() {
+            logger.info(
+                "gold refresh requested (SIGUSR1)", metadata: LogEventKind.goldRefreshRequested.metadata())
+            goldDueAt = 0
+            serveMaintenance()
+        } else if maintenanceDue {
+            serveMaintenance()
+        }
         let now = Self.clock()
         if now >= goldDueAt { refreshGold() }
         let later = Self.clock()
@@ -399,6 +418,62 @@ final class DaemonRunner {
                 metadata: LogEventKind.goldRefreshFailed.metadata())
         }
         activity = previous
+    }
+
+    /// Runs the maintenance commands podpipectl handed over (``MaintenanceMailbox``), oldest
+    /// first, each as podpipectl would run it itself, and answers each with its result.
+    private func serveMaintenance() {
+        maintenanceDue = false
+        mailbox.removeResults(olderThan: 86_400)
+        for (id, command) in mailbox.pending() {
+            if signals.stopRequested { return }
+            let previous = activity
+            activity = "running podpipectl \(command.name)"
+            notifier.status(statusLine())
+            defer { activity = previous }
+            let result: MaintenanceResult
+            do {
+                var pruner = pruners[id]
+                // A turn of at most a second: the files waiting are not held up for long.
+                guard
+                    let finished = try command.run(
+                        on: session, now: Date(), pruner: &pruner, budget: DaemonTiming.maintenanceTurn)
+                else {
+                    pruners[id] = pruner
+                    maintenanceDue = true
+                    return
+                }
+                pruners[id] = nil
+                result = finished
+                logger.info(
+                    "podpipectl \(command.name) done",
+                    metadata: LogEventKind.maintenanceRun.metadata([
+                        "command": "\(command.name)", "request": "\(id)",
+                    ]))
+            } catch {
+                pruners[id] = nil
+                result = MaintenanceResult(failure: error)
+                logger.error(
+                    "podpipectl \(command.name) failed: \(error)",
+                    metadata: LogEventKind.maintenanceFailed.metadata([
+                        "command": "\(command.name)", "request": "\(id)",
+                    ]))
+                if let lost = error as? StoreError, case .databaseGone = lost { databaseLost = lost }
+            }
+            do {
+                try mailbox.answer(id, result)
+            } catch {
+                logger.warning(
+                    "cannot answer podpipectl \(command.name): \(error)",
+                    metadata: LogEventKind.maintenanceFailed.metadata(["request": "\(id)"]))
+            }
+            if command.asksForAPass { requestPass(after: 0) }
+            if let refreshed = try? store.pool.read({ db in try GoldRefresher.refreshedAt(db) }) {
+                state.lastRefreshAt = refreshed
+                goldRefreshedAt = ISOTime.parse(refreshed)
+            }
+            stateDirty = true
+        }
     }
 
     private func statusLine() -> String {
@@ -435,6 +510,7 @@ final class DaemonRunner {
         var next = max(passAt, retryPassAt)
         next = min(next, goldDueAt, heartbeatDueAt)
         if stateDirty { next = min(next, lastStateWrite + 1) }
+        if maintenanceDue { next = now }
         if let ping = notifier.secondsUntilWatchdogPing() { next = min(next, now + ping) }
         let timeout = Int32(min(60_000, max(0, ((next - now) * 1000).rounded(.up))))
         var fds = [pollfd(fd: signals.wakeFD, events: Int16(POLLIN), revents: 0)]

@@ -4,6 +4,10 @@ import Foundation
 public enum DaemonTiming {
     /// Seconds between two heartbeat writes of `daemon_state`.
     public static let heartbeatInterval: Double = 10
+    /// Seconds a handed-over command that runs in batches (a prune) works per turn, between
+    /// two files or when idle, before the daemon looks at the folder again.
+    public static let maintenanceTurn: Double = 1
+
     /// A heartbeat older than this means the daemon is hung or gone. Generous: the heartbeat
     /// cannot be written while the single writer is inside one file's transaction or one
     /// gold refresh, which may take a minute on a very large file or backlog.

@@ -8,6 +8,15 @@ public enum MaintenanceError: Error, CustomStringConvertible, Equatable {
     case writerBusy(database: String, holder: String?, command: String)
     /// `reprocess` names files that are not in the ledger.
     case unknownFiles([String], suggestions: [String])
+    /// A request handed to the daemon (``MaintenanceMailbox``) could not be written.
+    case mailbox(path: String, reason: String)
+    /// The daemon found a request it could not read.
+    case unreadableRequest(path: String, reason: String)
+    /// A command given a time budget did not finish within it (an internal error when it
+    /// was meant to run to its end).
+    case unfinished(command: String)
+    /// The daemon did not answer a request within the time given.
+    case noAnswer(command: String, pid: Int64, seconds: Int, withdrawn: Bool)
 
     public var description: String {
         switch self {
@@ -19,6 +28,18 @@ public enum MaintenanceError: Error, CustomStringConvertible, Equatable {
             return "not in the ledger: \(names.joined(separator: ", "))"
                 + (suggestions.isEmpty ? "" : " (did you mean \(suggestions.joined(separator: ", "))?)")
                 + "; `podpipectl files` lists the ledger's names"
+        case .mailbox(let path, let reason):
+            return
+                "cannot hand the request to the daemon: writing \(path) failed: \(reason); podpipectl needs write access to the database's folder (run it as the daemon's user)"
+        case .unfinished(let command):
+            return
+                "`podpipectl \(command)` stopped before its end (an internal error); run it again: it goes on where it stopped"
+        case .unreadableRequest(let path, let reason):
+            return "the request \(path) cannot be read (\(reason)); it was not run: give the command again"
+        case .noAnswer(let command, let pid, let seconds, let withdrawn):
+            return withdrawn
+                ? "the daemon (pid \(pid)) did not pick up `\(command)` within \(seconds) s (is it busy with a large file?); the request was withdrawn: try again, or give a longer --wait-timeout"
+                : "the daemon (pid \(pid)) is running `\(command)` and did not finish within \(seconds) s; it goes on: `podpipectl status` and the daemon's log show when it is done"
         }
     }
 }

@@ -24,6 +24,9 @@ public struct RevalidateSummary: Sendable, Codable, Equatable {
     /// Rows kept as they were: `malformed_json` (the stored text of an over-long line is a
     /// prefix, so it cannot be judged again).
     public var keptMalformed: Int64
+    /// Silver events kept as they were because their lines were pruned from bronze
+    /// (`podpipectl prune`): they cannot be validated again.
+    public var keptPruned: Int64 = 0
     public var silverEventsBefore: Int64
     public var silverEventsAfter: Int64
     /// Natural keys that enter silver, leave it, or whose winning row or duration changes.
@@ -52,6 +55,9 @@ public struct RevalidateSummary: Sendable, Codable, Equatable {
         var out = dryRun ? "revalidate (dry run: nothing was written)\n" : "revalidate\n"
         out +=
             "  events     \(bronzeEvents) bronze rows validated again (\(keptMalformed) malformed_json kept as they were)\n"
+        if keptPruned > 0 {
+            out += "  pruned     \(keptPruned) silver events of files pruned from bronze kept as they were\n"
+        }
         out +=
             "  silver     \(silverEventsBefore) → \(silverEventsAfter) events: \(eventsAdded) added · \(eventsRemoved) removed · \(eventsChanged) changed\n"
         out += "  bronze     \(bronzeEventRowsChanged) event row(s) with a new outcome or codes\n"
@@ -161,6 +167,7 @@ public struct Revalidator: Sendable {
         let nowText = ISOTime.format(now)
         var summary = RevalidateSummary(
             dryRun: dryRun, bronzeEvents: scan.rows, keptMalformed: scan.keptMalformed,
+            keptPruned: scan.keptPruned,
             silverEventsBefore: silverBefore,
             silverEventsAfter: try Int64.fetchOne(db, sql: "SELECT count(*) FROM silver_event") ?? 0,
             eventsAdded: added, eventsRemoved: removed, eventsChanged: changed,
@@ -185,9 +192,39 @@ public struct Revalidator: Sendable {
     /// (`revalidate_event_files.sql`: file by file, then line), into
     /// `temp.revalidated_event` (first key wins) and `temp.revalidated_bronze` (changes).
     /// Raw bytes are read as stored (no UTF-8 repair), as the loader validated them.
+    ///
+    /// A file pruned from bronze (`bronze_pruned_at`) first gets its silver rows as they are,
+    /// in line order (their lines are gone); its remaining (rejected) rows are validated
+    /// again after them. Its pruned duplicate lines stay counted as duplicates.
     func scanEvents(_ db: Database, counts: inout [Int64: FileLoadCounts]) throws
-        -> (rows: Int64, keptMalformed: Int64, bronzeChanged: Int64)
+        -> (rows: Int64, keptMalformed: Int64, bronzeChanged: Int64, keptPruned: Int64)
     {
+        let pruned = try Dictionary(
+            uniqueKeysWithValues: Row.fetchAll(
+                db,
+                sql: """
+                    SELECT file_id, rows_duplicate FROM ingest_file
+                    WHERE bronze_pruned_at IS NOT NULL AND state = 'loaded' AND kind = 'events'
+                    """
+            ).map { row -> (Int64, Int64) in (row["file_id"] ?? 0, row["rows_duplicate"] ?? 0) })
+        try db.execute(
+            sql: """
+                DROP TABLE IF EXISTS temp.pruned_silver;
+                CREATE TEMP TABLE pruned_silver AS
+                    SELECT ts, user_id, episode_id, event_type, duration, file_id, line_no
+                    FROM silver_event
+                    WHERE \(pruned.isEmpty ? "false" : "file_id IN (\(pruned.keys.map(String.init).joined(separator: ",")))");
+                CREATE INDEX temp.pruned_silver_file ON pruned_silver (file_id, line_no);
+                """)
+        defer { try? db.execute(sql: "DROP TABLE IF EXISTS temp.pruned_silver") }
+        let carry = try db.makeStatement(
+            sql: """
+                INSERT OR IGNORE INTO temp.revalidated_event
+                    (ts, user_id, episode_id, event_type, duration, file_id, line_no)
+                SELECT ts, user_id, episode_id, event_type, duration, file_id, line_no
+                FROM temp.pruned_silver WHERE file_id = ? ORDER BY line_no
+                """)
+        var keptPruned: Int64 = 0
         let validator = EventValidator(
             now: Int64(now.timeIntervalSince1970), allowedFutureSkewSeconds: futureSkewSeconds)
         let insert = try BulkStatement(
@@ -217,6 +254,19 @@ public struct Revalidator: Sendable {
         var changed: Int64 = 0
         for fileId in files {
             var fileCounts = FileLoadCounts()
+            if let prunedDuplicates = pruned[fileId] {
+                let carried =
+                    try Int64.fetchOne(
+                        db, sql: "SELECT count(*) FROM temp.pruned_silver WHERE file_id = ?",
+                        arguments: [fileId])
+                    ?? 0
+                try carry.execute(arguments: [fileId])
+                let inserted = Int64(db.changesCount)
+                keptPruned += inserted
+                fileCounts.rowsRead += carried + prunedDuplicates
+                fileCounts.rowsLoaded += inserted
+                fileCounts.rowsDuplicate += carried - inserted + prunedDuplicates
+            }
             sqlite3_reset(handle)
             sqlite3_bind_int64(handle, 1, fileId)
             defer { sqlite3_reset(handle) }
@@ -283,7 +333,7 @@ public struct Revalidator: Sendable {
             }
             counts[fileId] = fileCounts
         }
-        return (rows, kept, changed)
+        return (rows, kept, changed, keptPruned)
     }
 
     static func text(_ handle: OpaquePointer, _ column: Int32) -> String? {

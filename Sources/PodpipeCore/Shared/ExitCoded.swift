@@ -39,8 +39,9 @@ extension ConfigError: ExitCoded {
 extension MaintenanceError: ExitCoded {
     public var exitCode: Int32 {
         switch self {
-        case .writerBusy: PodpipeExit.anotherWriter
-        case .unknownFiles: PodpipeExit.filesFailed
+        case .writerBusy, .noAnswer: PodpipeExit.anotherWriter
+        case .unknownFiles, .unreadableRequest: PodpipeExit.filesFailed
+        case .mailbox, .unfinished: PodpipeExit.databaseError
         }
     }
 }

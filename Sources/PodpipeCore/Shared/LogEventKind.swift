@@ -30,6 +30,8 @@ public enum LogEventKind: String, Sendable, CaseIterable {
     case folderListed = "folder_listed"
     case heartbeatFailed = "heartbeat_failed"
     case databaseLost = "database_lost"
+    case maintenanceRun = "maintenance_run"
+    case maintenanceFailed = "maintenance_failed"
 
     /// The journal's `MESSAGE_ID` (32 lower-case hex digits), for the kinds that have one.
     public var messageID: String? {
@@ -55,6 +57,8 @@ public enum LogEventKind: String, Sendable, CaseIterable {
         case .watchOverflow: "bb737d3621b242f9baf8748d26b90436"
         case .folderMissing: "bf336a37f4594997bbd160c3da74b959"
         case .databaseLost: "3c8e2f4a9d1b4e6f8a7c5b2d0e9f1a63"
+        case .maintenanceRun: "5b0e3c9a7d2f4e1b8c6a9f0d3e2b7c14"
+        case .maintenanceFailed: "e7a14c2d9b3f4a5e8d1c6b0f2a9e3d57"
         case .fileInterrupted, .goldRefreshRequested, .folderListed, .heartbeatFailed: nil
         }
     }
