@@ -208,7 +208,7 @@ enum GoldOracle {
             let episode = world.episodes[entry.key]
             return [
                 .integer(Int64(index + 1)), .text(entry.key), .text(episode?.title ?? ""),
-                episode.map { .text($0.podcast) } ?? .null, .integer(entry.value),
+                episode.map { .text($0.podcast) } ?? .text(""), .integer(entry.value),
             ]
         }
         return ReportTable(columns: columns, rows: rows)
@@ -294,7 +294,7 @@ enum GoldOracle {
                 rate = .real(sum / Double(completes.count), decimals: 6)
             }
             let row: [ReportValue] = [
-                .text(id), .text(episode?.title ?? ""), episode.map { .text($0.podcast) } ?? .null,
+                .text(id), .text(episode?.title ?? ""), episode.map { .text($0.podcast) } ?? .text(""),
                 .integer(plays), .integer(Int64(completes.count)),
                 plays > 0 ? .real(Double(completes.count) / Double(plays), decimals: 6) : .null,
                 .integer(Int64(listeners)), rate,
@@ -467,7 +467,7 @@ struct GoldTests {
         #expect(ten < two)
         #expect(
             table.rows.first?[1] == .text("ep_99") && table.rows.first?[2] == .text("")
-                && table.rows.first?[3] == .null)
+                && table.rows.first?[3] == .text(""))
         // The materialized table flags the unknown episode.
         let known = try world.queue.read { db in
             try Int.fetchOne(
@@ -698,17 +698,18 @@ struct GoldTests {
         #expect(third["episode_known"] as Bool? == false)
         #expect(third["listen_through_rate"] as Double? == nil)
 
-        // dim_date covers every day from the first to the last event, checked against Foundation's ISO calendar.
+        // dim_date covers every day from the first release or signup date or event to the
+        // last, checked against Foundation's ISO calendar.
         var iso = Calendar(identifier: .iso8601)
         iso.timeZone = TimeZone(identifier: "UTC") ?? TimeZone.current
-        let firstDay = try #require(SilverWorld.dayNumber("2020-12-31"))
+        let release = try #require(SilverWorld.dayNumber("2020-01-01"))
         let lastDay = try #require(SilverWorld.dayNumber("2021-01-04"))
-        try world.event("u1", "ep_1", "seek", on: "2020-12-25")  // extends it backwards
+        try world.event("u1", "ep_1", "seek", on: "2021-01-09")  // extends it forwards
         try world.refresh()
         let rows = try world.queue.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM dim_date ORDER BY day_number")
         }
-        #expect(rows.map { $0["day_number"] as Int64 } == Array((firstDay - 6)...lastDay))
+        #expect(rows.map { $0["day_number"] as Int64 } == Array(release...(lastDay + 5)))
         for row in rows {
             let day: Int64 = row["day_number"]
             let date = Date(timeIntervalSince1970: Double(day) * 86_400)
@@ -719,6 +720,51 @@ struct GoldTests {
             let isoWeekday = ((parts.weekday ?? 1) + 5) % 7 + 1
             #expect(row["day_of_week"] as Int? == isoWeekday)
             #expect(row["is_weekend"] as Bool? == (isoWeekday >= 6))
+        }
+    }
+
+    @Test(
+        "dim_date spans the events, signup and release dates (1970..2099), follows reference changes, and full = incremental"
+    )
+    func calendarCoversReferenceDates() throws {
+        let world = try SilverWorld()
+        func days() throws -> [Int64] {
+            try world.queue.read { db in
+                try Int64.fetchAll(db, sql: "SELECT day_number FROM dim_date ORDER BY day_number")
+            }
+        }
+        func day(_ date: String) throws -> Int64 { try #require(SilverWorld.dayNumber(date)) }
+        // Reference data only, no event yet: the calendar already covers its dates.
+        try world.reference(
+            users: ["u1": .init(signup: "2023-12-30", country: "DE")],
+            episodes: ["e1": .init(podcast: "p", title: "One", release: "2024-01-02", duration: 100)])
+        #expect(try world.refresh().mode == .full)
+        #expect(try days() == Array(try day("2023-12-30")...(try day("2024-01-02"))))
+        // Events later on: extended forwards, without a gap.
+        try world.event("u1", "e1", "play", on: "2024-01-10")
+        try world.refresh()
+        #expect(try days() == Array(try day("2023-12-30")...(try day("2024-01-10"))))
+        // A reference file alone (no event) with an earlier release date widens it, and dates
+        // outside 1970..2099 (valid, hostile) are left out.
+        try world.reference(
+            users: ["u2": .init(signup: "0001-01-01", country: "FR")],
+            episodes: [
+                "e2": .init(podcast: "p", title: "Two", release: "2023-12-25", duration: 100),
+                "e3": .init(podcast: "p", title: "Three", release: "9999-12-31", duration: 100),
+            ])
+        #expect(try world.refresh().mode == .incremental)
+        #expect(try days() == Array(try day("2023-12-25")...(try day("2024-01-10"))))
+        // A corrected release date narrows it again; the incremental calendar is the full one.
+        try world.reference(episodes: [
+            "e2": .init(podcast: "p", title: "Two", release: "2024-01-05", duration: 100)
+        ])
+        try world.refresh()
+        #expect(try days() == Array(try day("2023-12-30")...(try day("2024-01-10"))))
+        try world.queue.write { db in
+            let incremental = try goldTablesSnapshot(db)
+            _ = try GoldRefresher().refresh(
+                db, now: Date(timeIntervalSince1970: 1_800_000_000), forceFull: true)
+            #expect(try goldTablesSnapshot(db) == incremental)
         }
     }
 

@@ -47,6 +47,9 @@ public enum LogTarget: String, Sendable, CaseIterable {
 public struct PodpipeConfig: Sendable, Equatable {
     public var configFile: String?
     public var dataLoad: String = "data_load"
+    /// Where ``dataLoad`` came from: `podpipectl status` uses the folder the daemon recorded
+    /// when none was given (``SettingOrigin/builtInDefault``).
+    public var dataLoadOrigin: SettingOrigin = .builtInDefault
     public var database: String = "podpipe.sqlite"
     public var watchMode: WatchMode = .inotify
     public var rescanInterval: Double = 60
@@ -177,6 +180,9 @@ public struct PodpipeConfig: Sendable, Equatable {
                     "a SQLite file path: this version of podpipe cannot store in PostgreSQL yet (its connection layer is in place; the store is not)"
             )
         }
+        config.dataLoadOrigin =
+            overrides.dataLoad != nil
+            ? .flag : raw(.dataLoad).map { $0.1.origin } ?? .builtInDefault
         config.database = try path(.database, flag: overrides.database, default: config.database)
         if let (text, _) = try check(.watchMode, ConfigSetting.watchMode.text) {
             config.watchMode = WatchMode(rawValue: text) ?? config.watchMode
@@ -465,6 +471,14 @@ public enum ConfigSource: Sendable, Equatable, CustomStringConvertible {
     /// A command-line flag (`--database`).
     case flag(String)
 
+    var origin: SettingOrigin {
+        switch self {
+        case .environment: .environment
+        case .file: .file
+        case .flag: .flag
+        }
+    }
+
     public var description: String {
         switch self {
         case .environment(let name): "environment variable \(name)"
@@ -626,4 +640,11 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
             "configuration key \(key) is \(path), inside the drop folder \(folder): moved files would be watched again. Put it beside the drop folder (the default is a sibling folder), or set ingest.after to keep or delete"
         }
     }
+}
+
+/// Which layer a setting's value came from (flags override the environment, which overrides
+/// the file, which overrides the built-in default).
+public enum SettingOrigin: String, Sendable, Equatable {
+    case flag, environment, file
+    case builtInDefault = "default"
 }

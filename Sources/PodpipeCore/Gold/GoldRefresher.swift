@@ -161,6 +161,7 @@ public struct GoldRefresher: Sendable {
                 from = to
             }
         }
+        if summary.referenceChanged { try Self.fitCalendar(db) }
         FaultInjection.reach(.goldRefresh)
         try Self.rebuildAnswers(db)
 

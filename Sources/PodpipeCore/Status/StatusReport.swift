@@ -159,7 +159,10 @@ public struct StatusReport: Sendable, Codable {
     public var afterCommit: AfterCommit? = nil
 
     public var database: String
+    /// The drop folder listed for files waiting and ignored (see ``folder(config:recorded:)``).
     public var folder: String
+    /// Whether ``folder`` is the configured one or the one the daemon recorded.
+    public var folderSource: FolderSource = .configuration
     public var watchMode: String
     public var daemon: Daemon
     public var files: Files
@@ -174,6 +177,7 @@ public struct StatusReport: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case database, folder, daemon, files, rows, gold, healthy, problems
         case watchMode = "watch_mode"
+        case folderSource = "folder_source"
         case rejectRate = "reject_rate"
         case lastErrors = "last_errors"
         case ignoredNames = "ignored_names"
@@ -187,6 +191,27 @@ public struct StatusReport: Sendable, Codable {
         return healthy ? 0 : 1
     }
     var daemonExpectedButDown = false
+
+    /// Where the folder status lists comes from.
+    public enum FolderSource: String, Sendable, Codable {
+        /// A flag, the environment or the configuration file named it (or nothing did and no
+        /// daemon ever recorded one: the built-in default).
+        case configuration
+        /// Nothing named it: the folder the running (or last) daemon recorded in
+        /// `daemon_state.data_load`.
+        case daemon
+    }
+
+    /// The drop folder to list: the configured one when a flag, the environment or the file
+    /// gave it; else the folder the daemon recorded (`recorded`), so that `podpipectl status`
+    /// run elsewhere against a daemon's database looks at the daemon's folder; else the
+    /// built-in default.
+    static func folder(config: PodpipeConfig, recorded: String?) -> (String, FolderSource) {
+        if config.dataLoadOrigin == .builtInDefault, let recorded, !recorded.isEmpty {
+            return (recorded, .daemon)
+        }
+        return (config.dataLoad, .configuration)
+    }
 
     public static func gather(
         store: Store, config: PodpipeConfig, now: Date = Date()
@@ -247,8 +272,9 @@ public struct StatusReport: Sendable, Codable {
             }
             let rate =
                 rows.bronzeEvents > 0 ? Double(rows.rejectedEvents) / Double(rows.bronzeEvents) : 0
+            let (folder, folderSource) = Self.folder(config: config, recorded: daemonRecord?.dataLoad)
             return StatusReport(
-                database: config.database, folder: config.dataLoad,
+                database: config.database, folder: folder, folderSource: folderSource,
                 watchMode: config.watchMode.rawValue,
                 daemon: Daemon.gather(daemonRecord, writerActive: writerActive, now: now),
                 files: files, rows: rows, rejectRate: rate,
@@ -258,7 +284,7 @@ public struct StatusReport: Sendable, Codable {
         report.afterCommit = try store.pool.read { db in try AfterCommit.gather(config.afterCommit, db) }
         // Files waiting: in the folder but not settled in the ledger.
         if let listing = try? DropFolder.list(
-            config.dataLoad, database: config.database, selection: config.selection)
+            report.folder, database: config.database, selection: config.selection)
         {
             let ledger = try store.pool.read { db in try Ledger.latestByName(db) }
             report.files.pending =
@@ -269,7 +295,7 @@ public struct StatusReport: Sendable, Codable {
             report.files.ignored = listing.ignored.count
             report.ignoredNames = listing.ignored.map { "\($0.name): \($0.reason)" }
         } else {
-            report.problems.append("drop folder \(config.dataLoad) is missing")
+            report.problems.append("drop folder \(report.folder) is missing")
         }
         if report.files.failed > 0 { report.problems.append("\(report.files.failed) file(s) failed") }
         if report.files.rejected > 0 {
@@ -301,7 +327,8 @@ public struct StatusReport: Sendable, Codable {
         let health = healthy ? "healthy" : "degraded: " + problems.joined(separator: "; ")
         lines.append("podpipe  \(health)")
         lines.append(daemonLine())
-        lines.append("folder    \(folder) (watch: \(watchMode))")
+        let recorded = folderSource == .daemon ? ", as the daemon recorded it" : ""
+        lines.append("folder    \(folder) (watch: \(watchMode)\(recorded))")
         lines.append("database  \(database)")
         lines.append(
             "files     \(files.loaded) loaded · \(files.rejected) rejected · \(files.duplicate) duplicate · \(files.failed) failed · \(files.pending) waiting · \(files.ignored) ignored"

@@ -64,6 +64,7 @@ public final class Store: Sendable {
         }
         let pool = try DatabasePool(path: path, configuration: config)
         try Migrations.migrator.migrate(pool)
+        try Catalog.install(pool)
         checkpointer.start()
         return Store(
             path: path, pool: pool, checkpointer: checkpointer, keptWALBytes: keptWALBytes,

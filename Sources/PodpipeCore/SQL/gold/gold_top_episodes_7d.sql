@@ -5,7 +5,8 @@
 -- included. Episodes are ranked by their number of complete events in the window (silver is
 -- de-duplicated), ties broken by episode_id ascending as text in byte order ('ep_10' before
 -- 'ep_2'); rank runs 1..10 without gaps. Episodes not (yet) in the reference data count,
--- with an empty title, a NULL podcast_id and episode_known = 0.
+-- with an empty title, an empty podcast_id and episode_known = 0 (the unknown-episode rule
+-- of migration 0012).
 -- Materialized into the table gold_top_episodes_7d (with :as_of_day = NULL) at every refresh;
 -- `podpipectl report top-episodes --as-of DATE` runs it with that date.
 -- Source: gold_agg_episode_day (per day and episode counts), silver_episode (titles).
@@ -28,7 +29,7 @@ SELECT
     r.rank                               AS rank,
     r.episode_id                         AS episode_id,
     COALESCE(e.title, '')                AS title,
-    e.podcast_id                         AS podcast_id,
+    COALESCE(e.podcast_id, '')           AS podcast_id,
     r.completions                        AS completions,
     (e.episode_id IS NOT NULL)           AS episode_known,
     date(w.lo * 86400, 'unixepoch')      AS window_start,
