@@ -60,6 +60,13 @@ final class DaemonRunner {
     private var activity = "starting"
     /// Set when the database file was deleted or replaced: the daemon stops (exit 70).
     private var databaseLost: StoreError?
+    // Health and metrics: the end of the last completed pass (written with the heartbeat),
+    // and the textfile, written when a pass or a refresh changed something, at most every
+    // `DaemonTiming.metricsInterval` seconds, and at least that often (ages stay fresh).
+    private var lastPassAt: Date?
+    private let metrics: MetricsExporter
+    private var metricsDirty = true
+    private var metricsWrittenAt: Double = -.infinity
 
     init(
         config: PodpipeConfig, overrides: PodpipeConfig.Overrides, logger: Logger,
@@ -80,6 +87,7 @@ final class DaemonRunner {
             staleAfterS: Int64(DaemonTiming.staleAfter), watchMode: config.watchMode.rawValue,
             dataLoad: config.dataLoad, configFile: config.configFile)
         self.goldDueAt = Self.clock() + config.goldRefreshInterval
+        self.metrics = MetricsExporter(logger: logger)
     }
 
     static func makePipeline(
@@ -146,6 +154,7 @@ final class DaemonRunner {
         state.cleanStop = true
         state.activity = "stopped"
         writeState()
+        metrics.export(store: store, config: config)  // podpipe_daemon_up 0
         logger.info(
             "daemon stopped",
             metadata: LogEventKind.daemonStopped.metadata([
@@ -329,6 +338,8 @@ final class DaemonRunner {
             housekeeping()
         }
         activity = "idle"
+        lastPassAt = Date()
+        metricsDirty = true
         scheduleRetry()
     }
 
@@ -376,6 +387,11 @@ final class DaemonRunner {
         if now >= goldDueAt { refreshGold() }
         let later = Self.clock()
         if later >= heartbeatDueAt || (idle && stateDirty && later - lastStateWrite >= 1) { writeState() }
+        if config.metricsTextfile != nil, Self.clock() >= metricsDueAt {
+            metrics.export(store: store, config: config)
+            metricsWrittenAt = Self.clock()
+            metricsDirty = false
+        }
         notifier.watchdogPing()
         notifier.status(statusLine())
     }
@@ -389,6 +405,7 @@ final class DaemonRunner {
                 goldRefreshedAt = Date()
                 state.lastRefreshAt = ISOTime.format(Date())
                 stateDirty = true
+                metricsDirty = true
             }
             goldDueAt = Self.clock() + config.goldRefreshInterval
         } catch {
@@ -415,13 +432,23 @@ final class DaemonRunner {
         state.heartbeatAt = ISOTime.format(Date())
         if state.state == .running { state.activity = statusLine() }
         let record = state
+        let pass = lastPassAt.map { ISOTime.format($0) }
         do {
-            try store.pool.write { db in try record.save(db) }
+            try store.pool.write { db in
+                try record.save(db)
+                if let pass { try PipelineState.set(.lastPassAt, pass, db) }
+            }
         } catch {
             logger.warning(
                 "cannot record the daemon's heartbeat: \(error)",
                 metadata: LogEventKind.heartbeatFailed.metadata())
         }
+    }
+
+    /// When the metrics textfile is next written: soon after a change, else at the
+    /// interval.
+    private var metricsDueAt: Double {
+        metricsWrittenAt + (metricsDirty ? DaemonTiming.metricsMinInterval : DaemonTiming.metricsInterval)
     }
 
     // MARK: - Waiting
@@ -435,6 +462,7 @@ final class DaemonRunner {
         var next = max(passAt, retryPassAt)
         next = min(next, goldDueAt, heartbeatDueAt)
         if stateDirty { next = min(next, lastStateWrite + 1) }
+        if config.metricsTextfile != nil { next = min(next, metricsDueAt) }
         if let ping = notifier.secondsUntilWatchdogPing() { next = min(next, now + ping) }
         let timeout = Int32(min(60_000, max(0, ((next - now) * 1000).rounded(.up))))
         var fds = [pollfd(fd: signals.wakeFD, events: Int16(POLLIN), revents: 0)]
@@ -517,6 +545,9 @@ final class DaemonRunner {
         if old.retryBackoff != new.retryBackoff { keys.append("ingest.retry_backoff") }
         if old.logTarget != new.logTarget { keys.append("log.target") }
         if old.logLevel != new.logLevel { keys.append("log.level") }
+        if old.maxBacklogAge != new.maxBacklogAge { keys.append("health.max_backlog_age") }
+        if old.maxPassAge != new.maxPassAge { keys.append("health.max_pass_age") }
+        if old.metricsTextfile != new.metricsTextfile { keys.append("metrics.textfile") }
         return keys
     }
 

@@ -9,6 +9,13 @@ public enum DaemonTiming {
     /// gold refresh, which may take a minute on a very large file or backlog.
     public static let staleAfter: Double = 180
 
+    /// The metrics textfile: written at most this often after a pass or a gold refresh
+    /// changed something (poll mode passes every second; a collection reads the ledger and
+    /// counts the gold tables), and at least every `metricsInterval` seconds so that its
+    /// ages stay current for a scrape (node_exporter reads it at each scrape, 15 s to 1 min).
+    public static let metricsMinInterval: Double = 5
+    public static let metricsInterval: Double = 30
+
     /// How often poll mode lists the folder: the rescan interval, but at least once per
     /// settle period (a new file is then read about one settle time after it stops
     /// changing), and never more than once a second.

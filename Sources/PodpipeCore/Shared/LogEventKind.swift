@@ -30,6 +30,7 @@ public enum LogEventKind: String, Sendable, CaseIterable {
     case folderListed = "folder_listed"
     case heartbeatFailed = "heartbeat_failed"
     case databaseLost = "database_lost"
+    case metricsFailed = "metrics_failed"
 
     /// The journal's `MESSAGE_ID` (32 lower-case hex digits), for the kinds that have one.
     public var messageID: String? {
@@ -56,6 +57,7 @@ public enum LogEventKind: String, Sendable, CaseIterable {
         case .folderMissing: "bf336a37f4594997bbd160c3da74b959"
         case .databaseLost: "3c8e2f4a9d1b4e6f8a7c5b2d0e9f1a63"
         case .fileInterrupted, .goldRefreshRequested, .folderListed, .heartbeatFailed: nil
+        case .metricsFailed: nil
         }
     }
 
