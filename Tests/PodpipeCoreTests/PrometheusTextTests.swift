@@ -152,6 +152,15 @@ struct PrometheusTextTests {
             text.contains("podpipe_rejected_row_codes_total{kind=\"events\",code=\"missing_user_id\"} 6\n"))
     }
 
+    @Test func theDaemonsTextfileWaitBoundsTheCollectionsShareOfItsTime() {
+        #expect(DaemonTiming.metricsDelay(dirty: true, lastCost: 0.01) == DaemonTiming.metricsMinInterval)
+        #expect(DaemonTiming.metricsDelay(dirty: false, lastCost: 0.01) == DaemonTiming.metricsInterval)
+        #expect(DaemonTiming.metricsDelay(dirty: true, lastCost: 5) == 100)  // 5% of the writer's time
+        #expect(
+            DaemonTiming.metricsDelay(dirty: true, lastCost: .infinity) == DaemonTiming.metricsMinInterval)
+        #expect(DaemonTiming.metricsDelay(dirty: false, lastCost: -1) == DaemonTiming.metricsInterval)
+    }
+
     static func status() -> StatusReport {
         StatusReport(
             database: "/db", folder: "/in", watchMode: "poll",

@@ -67,6 +67,7 @@ final class DaemonRunner {
     private let metrics: MetricsExporter
     private var metricsDirty = true
     private var metricsWrittenAt: Double = -.infinity
+    private var metricsCost: Double = 0
 
     init(
         config: PodpipeConfig, overrides: PodpipeConfig.Overrides, logger: Logger,
@@ -339,7 +340,7 @@ final class DaemonRunner {
         }
         activity = "idle"
         lastPassAt = Date()
-        metricsDirty = true
+        if !ready.isEmpty { metricsDirty = true }
         scheduleRetry()
     }
 
@@ -388,8 +389,10 @@ final class DaemonRunner {
         let later = Self.clock()
         if later >= heartbeatDueAt || (idle && stateDirty && later - lastStateWrite >= 1) { writeState() }
         if config.metricsTextfile != nil, Self.clock() >= metricsDueAt {
+            let started = Self.clock()
             metrics.export(store: store, config: config)
             metricsWrittenAt = Self.clock()
+            metricsCost = metricsWrittenAt - started
             metricsDirty = false
         }
         notifier.watchdogPing()
@@ -445,10 +448,9 @@ final class DaemonRunner {
         }
     }
 
-    /// When the metrics textfile is next written: soon after a change, else at the
-    /// interval.
+    /// When the metrics textfile is next written (``DaemonTiming/metricsDelay(dirty:lastCost:)``).
     private var metricsDueAt: Double {
-        metricsWrittenAt + (metricsDirty ? DaemonTiming.metricsMinInterval : DaemonTiming.metricsInterval)
+        metricsWrittenAt + DaemonTiming.metricsDelay(dirty: metricsDirty, lastCost: metricsCost)
     }
 
     // MARK: - Waiting
