@@ -8,16 +8,19 @@ import Logging
 /// The metrics textfile (`metrics.textfile`): the Prometheus text the writer puts on disk
 /// after each pass, for node_exporter's textfile collector and for cron jobs.
 ///
-/// Written atomically: a temporary file in the same folder (a dot name ending in `.tmp`,
-/// which the collector, reading `*.prom`, skips), then rename(2) over the target, so a
+/// Written atomically: a temporary file in the same folder (`.NAME.tmp`, which the
+/// collector, reading `*.prom`, skips), then rename(2) over the target, so a
 /// reader sees the whole previous text or the whole new one. Mode 0644 whatever the umask
 /// (the service runs with UMask=0027; node_exporter runs as another user).
 public enum MetricsTextfile {
     public static func write(_ text: String, to path: String) throws(MetricsTextfileError) {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
-        let temporary = (directory.isEmpty ? "." : directory) + "/.\(name).\(getpid()).tmp"
-        unlink(temporary)  // a leftover of a process killed mid-write with this pid
+        // One fixed name: only the writer (the holder of the writer lock) writes the
+        // textfile, so two never race for it, and a leftover of a writer killed mid-write
+        // is replaced by the next one instead of piling up.
+        let temporary = (directory.isEmpty ? "." : directory) + "/.\(name).tmp"
+        unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw .system(path: path, step: "create \(temporary)", errno: errno) }
         var failure: MetricsTextfileError?
