@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PodpipeCore
 import Testing
 
 #if canImport(Glibc)
@@ -151,6 +152,40 @@ struct CtlHealthMetricsTests {
         // Loaded: no backlog.
         #expect(try box.podpiped().status == 0)
         #expect(try status(box, env: strict).code == 0)
+    }
+
+    @Test func aRunningDaemonWhoseLastPassIsOverdueMakesStatusUnhealthy() throws {
+        let box = try Sandbox()
+        try box.drop("events-a.ndjson", Self.valid + "\n")
+        #expect(try box.podpiped().status == 0)
+        #expect(try box.pipelineState("ingest.last_pass_at") != nil)  // recorded by --once
+        // A daemon recorded running for three hours (this test process stands in for it: a
+        // live pid on this host and a fresh heartbeat), whose last pass was two hours ago.
+        let now = Date()
+        func iso(_ secondsAgo: Double) -> String { ISOTime.format(now.addingTimeInterval(-secondsAgo)) }
+        let writer = try GRDBWriter(box.database)
+        try writer.queue.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO daemon_state (id, state, pid, host, started_at, heartbeat_at,
+                      heartbeat_interval_s, stale_after_s, watch_mode, data_load)
+                    VALUES (1, 'running', ?, ?, ?, ?, 10, 180, 'poll', ?)
+                    """, arguments: [getpid(), DaemonLiveness.hostName(), iso(10800), iso(0), box.dataLoad])
+            try db.execute(
+                sql: "UPDATE pipeline_state SET value = ? WHERE key = 'ingest.last_pass_at'",
+                arguments: [iso(7200)])
+        }
+        let overdue = try status(box)
+        #expect(overdue.code == 1)
+        #expect((overdue.json["daemon"] as? [String: Any])?["state"] as? String == "running")
+        #expect(overdue.json["problems"] as? [String] == ["last completed pass was 2 h ago (limit 60 min)"])
+        #expect((overdue.json["health"] as? [String: Any])?["last_pass_age_seconds"] as? Int ?? 0 >= 7200)
+        // Within the limit: healthy.
+        #expect(try status(box, env: ["PODPIPE_HEALTH_MAX_PASS_AGE": "10800"]).code == 0)
+        // No daemon running (cron or timer users of --once): the pass age is not judged.
+        try writer.execute(
+            "UPDATE daemon_state SET state = 'stopped', clean_stop = 1, stopped_at = heartbeat_at")
+        #expect(try status(box).code == 0)
     }
 
     @Test func ackMakesStatusHealthyUntilANewVersionIsRejectedAgain() throws {
