@@ -43,7 +43,9 @@ func classify(_ error: any Error) -> CLIError {
     case let error as GoldError:
         return CLIError(message: error.description, code: PodpipeExit.databaseError)
     default:
-        return CLIError(message: "\(error)", code: PodpipeExit.databaseError)
+        // Any other error that knows its exit code (``ExitCoded``: `ack`'s AckError, …),
+        // else a database error.
+        return CLIError(message: "\(error)", code: PodpipeExit.code(for: error))
     }
 }
 
