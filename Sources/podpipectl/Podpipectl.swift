@@ -10,14 +10,17 @@ struct Podpipectl: AsyncParsableCommand {
         commandName: "podpipectl",
         abstract: "Inspect, query and maintain a podpipe database.",
         discussion: """
-            Read-only commands (status, files, rejects, report, validate) never take the \
-            writer lock and work while the daemon writes. reprocess and revalidate write: \
+            Read-only commands (status, metrics, files, rejects, report, validate) never take \
+            the writer lock and work while the daemon writes. ack writes beside a running \
+            daemon. reprocess and revalidate write: \
             they need the writer lock (stop the daemon first). refresh brings gold up to \
             date. Shell completions: podpipectl --generate-completion-script bash|zsh|fish.
             """,
         subcommands: [
             Status.self, Files.self, Rejects.self, Report.self, Validate.self, Reprocess.self,
             Revalidate.self, Refresh.self, Prune.self, Generate.self,
+            // Health and metrics (issue 16).
+            Metrics.self, Ack.self,
         ])
 
     /// SPEC §8 puts the shared options before the subcommand
@@ -109,7 +112,7 @@ struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the pipeline at a glance.",
         discussion:
-            "Exit code: 0 healthy, 1 degraded (failed or rejected files, stale gold), 2 daemon expected but not running."
+            "Exit code: 0 healthy, 1 degraded (failed or rejected files not acknowledged, stale gold, a file waiting longer than health.max_backlog_age, a running daemon's last pass older than health.max_pass_age), 2 daemon expected but not running."
     )
 
     @OptionGroup var common: CommonOptions

@@ -44,6 +44,9 @@ public enum LogTarget: String, Sendable, CaseIterable {
 /// | `watch.include`          | `PODPIPE_WATCH_INCLUDE`          | (all names)      | globs (JSON list; comma-separated in the environment) |
 /// | `watch.exclude`          | `PODPIPE_WATCH_EXCLUDE`          | (none)           | globs (JSON list; comma-separated in the environment) |
 /// | `watch.recursive`        | `PODPIPE_WATCH_RECURSIVE`        | `false`          | true, false |
+/// | `health.max_backlog_age` | `PODPIPE_HEALTH_MAX_BACKLOG_AGE` | `900` (seconds)  | 1…604800 |
+/// | `health.max_pass_age`    | `PODPIPE_HEALTH_MAX_PASS_AGE`    | `3600` (seconds) | 60…604800 |
+/// | `metrics.textfile`       | `PODPIPE_METRICS_TEXTFILE`       | none (off)       | a path |
 public struct PodpipeConfig: Sendable, Equatable {
     public var configFile: String?
     public var dataLoad: String = "data_load"
@@ -67,6 +70,12 @@ public struct PodpipeConfig: Sendable, Equatable {
     public var afterCommit = AfterCommitSettings()
     /// Which names of the drop folder are candidates, on top of their kinds.
     public var selection = FolderSelection()
+    // Health and metrics (issue 16): `status` is unhealthy when the oldest waiting file is
+    // older than `maxBacklogAge`, or (a daemon running) the last successful pass is older
+    // than `maxPassAge`; `metricsTextfile` is where the writer puts the Prometheus text.
+    public var maxBacklogAge: Double = 900
+    public var maxPassAge: Double = 3600
+    public var metricsTextfile: String?
     /// What the loader noticed but did not refuse (unknown keys of the file); the caller
     /// logs them once its logger is set up.
     public var warnings: [ConfigWarning] = []
@@ -153,15 +162,18 @@ public struct PodpipeConfig: Sendable, Equatable {
             }
             return (checked, source)
         }
+        /// A path setting's value made absolute (nil: not set): relative to the config
+        /// file's folder when it came from the file, else to the working directory.
+        func optionalPath(_ setting: ConfigSetting) throws(ConfigError) -> String? {
+            guard let (text, source) = try check(setting, setting.text) else { return nil }
+            if case .file = source { return absolutePath(text, relativeTo: fileDirectory) }
+            return absolutePath(text, relativeTo: workingDirectory)
+        }
         func path(_ setting: ConfigSetting, flag: String?, default fallback: String) throws(ConfigError)
             -> String
         {
             if let flag { return absolutePath(flag, relativeTo: workingDirectory) }
-            guard let (text, source) = try check(setting, setting.text) else {
-                return absolutePath(fallback, relativeTo: workingDirectory)
-            }
-            if case .file = source { return absolutePath(text, relativeTo: fileDirectory) }
-            return absolutePath(text, relativeTo: workingDirectory)
+            return try optionalPath(setting) ?? absolutePath(fallback, relativeTo: workingDirectory)
         }
 
         config.dataLoad = try path(.dataLoad, flag: overrides.dataLoad, default: config.dataLoad)
@@ -236,6 +248,14 @@ public struct PodpipeConfig: Sendable, Equatable {
             config.selection.recursive = flag
         }
         config.selection.skippedFolders = [config.afterCommit.processedDir, config.afterCommit.rejectedDir]
+        // Health and metrics.
+        if let (value, _) = try check(.maxBacklogAge, ConfigSetting.maxBacklogAge.number) {
+            config.maxBacklogAge = value
+        }
+        if let (value, _) = try check(.maxPassAge, ConfigSetting.maxPassAge.number) {
+            config.maxPassAge = value
+        }
+        config.metricsTextfile = try optionalPath(.metricsTextfile)
         config.warnings =
             file?.unknownKeys.map { ConfigWarning.unknownKey(key: $0, path: file?.path ?? "") } ?? []
         return config
@@ -318,11 +338,22 @@ public struct ConfigSetting: Sendable, Hashable {
     public static let exclude = ConfigSetting(key: "watch.exclude", kind: .globs)
     public static let recursive = ConfigSetting(key: "watch.recursive", kind: .flag)
 
+    // Health and metrics. A backlog or a pass older than a week is beyond any sensible
+    // alert (and keeps the seconds far from any overflow); a pass age under a minute would
+    // flag a daemon that is only between two listings (the heartbeat records the pass
+    // every 10 s).
+    public static let maxBacklogAge = ConfigSetting(
+        key: "health.max_backlog_age", kind: .number(1...604_800, whole: false))
+    public static let maxPassAge = ConfigSetting(
+        key: "health.max_pass_age", kind: .number(60...604_800, whole: false))
+    public static let metricsTextfile = ConfigSetting(key: "metrics.textfile", kind: .path)
+
     /// Every setting, in the order of the documentation.
     public static let all: [ConfigSetting] = [
         .dataLoad, .database, .watchMode, .rescanInterval, .settle, .goldRefreshInterval,
         .futureSkew, .maxLineBytes, .retryBackoff, .logTarget, .logLevel,
         .afterCommit, .processedDir, .rejectedDir, .include, .exclude, .recursive,
+        .maxBacklogAge, .maxPassAge, .metricsTextfile,
     ]
 
     /// What the rule accepts, as the error message says it.

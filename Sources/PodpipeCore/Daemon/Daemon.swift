@@ -28,8 +28,12 @@ public final class Daemon: Sendable {
         case .success(let opened): session = opened
         case .failure(let failure): return failure.code
         }
+        // The metrics textfile is written after the pass whatever came of it (the metrics
+        // then show the failure); it never changes the exit code.
+        defer { MetricsExporter(logger: logger).export(store: session.store, config: config) }
         do {
             let summary = try session.runOnce(session.pipeline(config.pipeline))
+            try session.recordPass()
             let loaded = summary.outcomes.filter { $0.state == .loaded }.count
             logger.info(
                 "pass finished",

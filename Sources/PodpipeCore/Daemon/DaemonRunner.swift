@@ -67,6 +67,14 @@ final class DaemonRunner {
     private var activity = "starting"
     /// Set when the database file was deleted or replaced: the daemon stops (exit 70).
     private var databaseLost: StoreError?
+    // Health and metrics: the end of the last completed pass (written with the heartbeat),
+    // and the textfile, written when a pass or a refresh changed something, at most every
+    // `DaemonTiming.metricsInterval` seconds, and at least that often (ages stay fresh).
+    private var lastPassAt: Date?
+    private let metrics: MetricsExporter
+    private var metricsDirty = true
+    private var metricsWrittenAt: Double = -.infinity
+    private var metricsCost: Double = 0
 
     init(
         config: PodpipeConfig, overrides: PodpipeConfig.Overrides, logger: Logger,
@@ -88,6 +96,7 @@ final class DaemonRunner {
             staleAfterS: Int64(DaemonTiming.staleAfter), watchMode: config.watchMode.rawValue,
             dataLoad: config.dataLoad, configFile: config.configFile)
         self.goldDueAt = Self.clock() + config.goldRefreshInterval
+        self.metrics = MetricsExporter(logger: logger)
     }
 
     static func makePipeline(
@@ -157,6 +166,7 @@ final class DaemonRunner {
         state.cleanStop = true
         state.activity = "stopped"
         writeState()
+        metrics.export(store: store, config: config)  // podpipe_daemon_up 0
         logger.info(
             "daemon stopped",
             metadata: LogEventKind.daemonStopped.metadata([
@@ -343,6 +353,8 @@ final class DaemonRunner {
             housekeeping()
         }
         activity = "idle"
+        lastPassAt = Date()
+        if !ready.isEmpty { metricsDirty = true }
         scheduleRetry()
     }
 
@@ -398,6 +410,13 @@ final class DaemonRunner {
         if now >= goldDueAt { refreshGold() }
         let later = Self.clock()
         if later >= heartbeatDueAt || (idle && stateDirty && later - lastStateWrite >= 1) { writeState() }
+        if config.metricsTextfile != nil, Self.clock() >= metricsDueAt {
+            let started = Self.clock()
+            metrics.export(store: store, config: config)
+            metricsWrittenAt = Self.clock()
+            metricsCost = metricsWrittenAt - started
+            metricsDirty = false
+        }
         notifier.watchdogPing()
         notifier.status(statusLine())
     }
@@ -411,6 +430,7 @@ final class DaemonRunner {
                 goldRefreshedAt = Date()
                 state.lastRefreshAt = ISOTime.format(Date())
                 stateDirty = true
+                metricsDirty = true
             }
             goldDueAt = Self.clock() + config.goldRefreshInterval
         } catch {
@@ -493,13 +513,22 @@ final class DaemonRunner {
         state.heartbeatAt = ISOTime.format(Date())
         if state.state == .running { state.activity = statusLine() }
         let record = state
+        let pass = lastPassAt.map { ISOTime.format($0) }
         do {
-            try store.pool.write { db in try record.save(db) }
+            try store.pool.write { db in
+                try record.save(db)
+                if let pass { try PipelineState.set(.lastPassAt, pass, db) }
+            }
         } catch {
             logger.warning(
                 "cannot record the daemon's heartbeat: \(error)",
                 metadata: LogEventKind.heartbeatFailed.metadata())
         }
+    }
+
+    /// When the metrics textfile is next written (``DaemonTiming/metricsDelay(dirty:lastCost:)``).
+    private var metricsDueAt: Double {
+        metricsWrittenAt + DaemonTiming.metricsDelay(dirty: metricsDirty, lastCost: metricsCost)
     }
 
     // MARK: - Waiting
@@ -514,6 +543,7 @@ final class DaemonRunner {
         next = min(next, goldDueAt, heartbeatDueAt)
         if stateDirty { next = min(next, lastStateWrite + 1) }
         if maintenanceDue { next = now }
+        if config.metricsTextfile != nil { next = min(next, metricsDueAt) }
         if let ping = notifier.secondsUntilWatchdogPing() { next = min(next, now + ping) }
         let timeout = Int32(min(60_000, max(0, ((next - now) * 1000).rounded(.up))))
         var fds = [pollfd(fd: signals.wakeFD, events: Int16(POLLIN), revents: 0)]
@@ -619,6 +649,9 @@ final class DaemonRunner {
         if old.selection.include != new.selection.include { keys.append("watch.include") }
         if old.selection.exclude != new.selection.exclude { keys.append("watch.exclude") }
         if old.selection.recursive != new.selection.recursive { keys.append("watch.recursive") }
+        if old.maxBacklogAge != new.maxBacklogAge { keys.append("health.max_backlog_age") }
+        if old.maxPassAge != new.maxPassAge { keys.append("health.max_pass_age") }
+        if old.metricsTextfile != new.metricsTextfile { keys.append("metrics.textfile") }
         return keys
     }
 

@@ -13,6 +13,22 @@ public enum DaemonTiming {
     /// gold refresh, which may take a minute on a very large file or backlog.
     public static let staleAfter: Double = 180
 
+    /// The metrics textfile: written at most every `metricsMinInterval` seconds after a
+    /// pass or a gold refresh changed something (poll mode passes every second), and at
+    /// least every `metricsInterval` seconds so that its ages stay current for a scrape
+    /// (node_exporter reads the file at each scrape, 15 s to 1 min).
+    public static let metricsMinInterval: Double = 15
+    public static let metricsInterval: Double = 60
+
+    /// Seconds from one textfile write to the next. A collection reads the ledger, counts
+    /// the gold tables and reads the rejected rows' codes (0.5 s on 1M events with 22k
+    /// rejected rows, doc/performance.md): the wait is at least 20 times the last
+    /// collection's time, so that the writer never spends more than 5% of its time on it.
+    public static func metricsDelay(dirty: Bool, lastCost: Double) -> Double {
+        let cost = lastCost.isFinite ? max(0, lastCost) : 0
+        return max(dirty ? metricsMinInterval : metricsInterval, 20 * cost)
+    }
+
     /// How often poll mode lists the folder: the rescan interval, but at least once per
     /// settle period (a new file is then read about one settle time after it stops
     /// changing), and never more than once a second.

@@ -71,6 +71,13 @@ public final class WriterSession: @unchecked Sendable {
         return summary
     }
 
+    /// Records that a pass completed now (`ingest.last_pass_at`, for `status`'s health and
+    /// the metrics): `podpiped --once` after its pass; the daemon writes it with its
+    /// heartbeat instead (a pass every second in poll mode is not worth a transaction each).
+    public func recordPass(at date: Date = Date()) throws {
+        try store.pool.write { db in try PipelineState.set(.lastPassAt, ISOTime.format(date), db) }
+    }
+
     /// Refreshes gold in one transaction when silver changed since the last refresh (or in
     /// full with `force`); nil when gold was current.
     public func refreshGoldIfStale(force: Bool = false) throws -> GoldRefreshSummary? {

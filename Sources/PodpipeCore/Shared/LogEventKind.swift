@@ -36,6 +36,7 @@ public enum LogEventKind: String, Sendable, CaseIterable {
     case fileMoveFailed = "file_move_failed"
     case maintenanceRun = "maintenance_run"
     case maintenanceFailed = "maintenance_failed"
+    case metricsFailed = "metrics_failed"
 
     /// The journal's `MESSAGE_ID` (32 lower-case hex digits), for the kinds that have one.
     public var messageID: String? {
@@ -65,7 +66,7 @@ public enum LogEventKind: String, Sendable, CaseIterable {
         case .maintenanceRun: "5b0e3c9a7d2f4e1b8c6a9f0d3e2b7c14"
         case .maintenanceFailed: "e7a14c2d9b3f4a5e8d1c6b0f2a9e3d57"
         case .fileInterrupted, .goldRefreshRequested, .folderListed, .heartbeatFailed, .fileMoved,
-            .fileDeleted:
+            .fileDeleted, .metricsFailed:
             nil
         }
     }

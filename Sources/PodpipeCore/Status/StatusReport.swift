@@ -107,9 +107,11 @@ public struct StatusReport: Sendable, Codable {
         /// Failed files: attempts so far and when the next one is due.
         public var attempts: Int64?
         public var nextAttemptAt: String?
+        /// A rejected or failed file an operator acknowledged (`podpipectl ack`).
+        public var acknowledged: Bool?
 
         enum CodingKeys: String, CodingKey {
-            case file, state, line, error, at, attempts
+            case file, state, line, error, at, attempts, acknowledged
             case nextAttemptAt = "next_attempt_at"
         }
     }
@@ -157,6 +159,35 @@ public struct StatusReport: Sendable, Codable {
         }
     }
     public var afterCommit: AfterCommit? = nil
+    /// Health by backlog, pass age and acknowledgements (issue 16): the facts ``HealthRules``
+    /// judged, for monitoring. Every time is ISO 8601 UTC, every age whole seconds.
+    public struct Health: Sendable, Codable {
+        /// The oldest file waiting in the folder (see ``HealthRules/oldestWaiting(_:latest:)``).
+        public var oldestWaitingFile: String?
+        public var oldestWaitingSince: String?
+        public var oldestWaitingAgeSeconds: Int?
+        public var maxBacklogAgeSeconds: Int
+        /// The last completed pass (daemon or `--once`); judged only while a daemon runs.
+        public var lastPassAt: String?
+        public var lastPassAgeSeconds: Int?
+        public var maxPassAgeSeconds: Int
+        /// `rejected` / `failed` ledger rows, acknowledged (`podpipectl ack`) or not.
+        public var unacknowledgedRejected = 0
+        public var unacknowledgedFailed = 0
+        public var acknowledged = 0
+        enum CodingKeys: String, CodingKey {
+            case acknowledged
+            case oldestWaitingFile = "oldest_waiting_file"
+            case oldestWaitingSince = "oldest_waiting_since"
+            case oldestWaitingAgeSeconds = "oldest_waiting_age_seconds"
+            case maxBacklogAgeSeconds = "max_backlog_age_seconds"
+            case lastPassAt = "last_pass_at"
+            case lastPassAgeSeconds = "last_pass_age_seconds"
+            case maxPassAgeSeconds = "max_pass_age_seconds"
+            case unacknowledgedRejected = "unacknowledged_rejected"
+            case unacknowledgedFailed = "unacknowledged_failed"
+        }
+    }
 
     public var database: String
     /// The drop folder listed for files waiting and ignored (see ``folder(config:recorded:)``).
@@ -173,9 +204,10 @@ public struct StatusReport: Sendable, Codable {
     public var ignoredNames: [String]
     public var healthy: Bool
     public var problems: [String]
+    public var health: Health
 
     enum CodingKeys: String, CodingKey {
-        case database, folder, daemon, files, rows, gold, healthy, problems
+        case database, folder, daemon, files, rows, gold, healthy, problems, health
         case watchMode = "watch_mode"
         case folderSource = "folder_source"
         case rejectRate = "reject_rate"
@@ -184,8 +216,9 @@ public struct StatusReport: Sendable, Codable {
         case afterCommit = "after_commit"
     }
 
-    /// 0 healthy, 1 degraded (failed or rejected files, stale gold), 2 the daemon is
-    /// expected (it has run here) but not running.
+    /// 0 healthy, 1 degraded (``HealthRules``: unacknowledged failed or rejected files,
+    /// stale gold, an old backlog, an overdue pass, no drop folder), 2 the daemon is expected
+    /// (it has run here) but not running.
     public var exitCode: Int32 {
         if daemonExpectedButDown { return 2 }
         return healthy ? 0 : 1
@@ -254,12 +287,15 @@ public struct StatusReport: Sendable, Codable {
             if let refreshedAt, let seconds = Timestamps.parse(refreshedAt) {
                 age = Int(now.timeIntervalSince1970) - Int(seconds)
             }
+            let acknowledged =
+                try Ledger.hasAcknowledgements(db)
+                ? "state IN ('rejected', 'failed') AND \(Ledger.acknowledgedCondition)" : "0"
             let errors = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT name, state, first_error_line, coalesce(message, first_error, '') AS error,
-                           finished_at, attempts, next_attempt_at
-                    FROM ingest_file
+                           finished_at, attempts, next_attempt_at, \(acknowledged) AS acknowledged
+                    FROM ingest_file AS f
                     WHERE state IN ('rejected', 'failed') OR rows_rejected > 0
                     ORDER BY finished_at DESC, file_id DESC LIMIT 5
                     """
@@ -268,47 +304,71 @@ public struct StatusReport: Sendable, Codable {
                     file: row["name"], state: row["state"], line: row["first_error_line"],
                     error: row["error"], at: row["finished_at"],
                     attempts: (row["state"] as String?) == "failed" ? row["attempts"] : nil,
-                    nextAttemptAt: row["next_attempt_at"])
+                    nextAttemptAt: row["next_attempt_at"],
+                    acknowledged: (row["acknowledged"] as Bool?) == true ? true : nil)
             }
             let rate =
                 rows.bronzeEvents > 0 ? Double(rows.rejectedEvents) / Double(rows.bronzeEvents) : 0
             let (folder, folderSource) = Self.folder(config: config, recorded: daemonRecord?.dataLoad)
+            // Health (issue 16), in the same snapshot as the counts.
+            let unacknowledged = try Ledger.unacknowledgedCounts(db)
+            var health = Health(maxBacklogAgeSeconds: 0, maxPassAgeSeconds: 0)
+            health.unacknowledgedRejected = unacknowledged.rejected
+            health.unacknowledgedFailed = unacknowledged.failed
+            health.acknowledged =
+                files.rejected + files.failed - unacknowledged.rejected - unacknowledged.failed
+            health.lastPassAt = try PipelineState.get(.lastPassAt, db)
             return StatusReport(
                 database: config.database, folder: folder, folderSource: folderSource,
                 watchMode: config.watchMode.rawValue,
                 daemon: Daemon.gather(daemonRecord, writerActive: writerActive, now: now),
                 files: files, rows: rows, rejectRate: rate,
                 gold: Gold(refreshedAt: refreshedAt, stale: stale, ageSeconds: age),
-                lastErrors: errors, ignoredNames: [], healthy: true, problems: [])
+                lastErrors: errors, ignoredNames: [], healthy: true, problems: [], health: health)
         }
         report.afterCommit = try store.pool.read { db in try AfterCommit.gather(config.afterCommit, db) }
         // Files waiting: in the folder but not settled in the ledger.
+        var facts = HealthFacts()
         if let listing = try? DropFolder.list(
             report.folder, database: config.database, selection: config.selection)
         {
             let ledger = try store.pool.read { db in try Ledger.latestByName(db) }
-            report.files.pending =
-                Ledger.unsettled(listing.candidates, latest: ledger, now: now, ignoreBackoff: true).count
+            let pending = Ledger.unsettled(listing.candidates, latest: ledger, now: now, ignoreBackoff: true)
+            report.files.pending = pending.count
             if config.afterCommit.mode != .keep {
                 report.afterCommit?.waiting = Ledger.settledFinal(listing.candidates, latest: ledger).count
             }
             report.files.ignored = listing.ignored.count
             report.ignoredNames = listing.ignored.map { "\($0.name): \($0.reason)" }
+            facts.oldestWaiting = HealthRules.oldestWaiting(pending, latest: ledger)
         } else {
-            report.problems.append("drop folder \(report.folder) is missing")
+            facts.folderMissing = report.folder
         }
-        if report.files.failed > 0 { report.problems.append("\(report.files.failed) file(s) failed") }
-        if report.files.rejected > 0 {
-            report.problems.append("\(report.files.rejected) file(s) rejected")
-        }
-        if report.gold.stale { report.problems.append("gold is older than silver") }
         if report.daemon.state == .running, let mode = report.daemon.watchMode {
             report.watchMode = mode
         }
-        if report.daemon.expected && report.daemon.state != .running {
-            report.daemonExpectedButDown = true
-            report.problems.append("daemon not running: \(report.daemon.detail ?? "no heartbeat")")
+        report.daemonExpectedButDown = report.daemon.expected && report.daemon.state != .running
+        // Health (issue 16): acknowledgements, the backlog, the last pass.
+        facts.unacknowledgedRejected = report.health.unacknowledgedRejected
+        facts.unacknowledgedFailed = report.health.unacknowledgedFailed
+        facts.goldStale = report.gold.stale
+        facts.lastPassAt = report.health.lastPassAt.flatMap(ISOTime.parse)
+        facts.daemonRunning = report.daemon.state == .running
+        facts.daemonStartedAt = report.daemon.since.flatMap(ISOTime.parse)
+        facts.daemonExpectedButDown = report.daemonExpectedButDown
+        facts.daemonDetail = report.daemon.detail
+        let limits = HealthLimits(config)
+        report.problems = HealthRules.problems(facts, limits: limits, now: now).map(\.message)
+        report.health.oldestWaitingFile = facts.oldestWaiting?.name
+        report.health.oldestWaitingSince = facts.oldestWaiting.map { ISOTime.format($0.since) }
+        report.health.oldestWaitingAgeSeconds = facts.oldestWaiting.map {
+            HealthRules.wholeSeconds(now.timeIntervalSince($0.since))
         }
+        report.health.maxBacklogAgeSeconds = HealthRules.wholeSeconds(limits.maxBacklogAge)
+        report.health.lastPassAgeSeconds = facts.lastPassAt.map {
+            HealthRules.wholeSeconds(now.timeIntervalSince($0))
+        }
+        report.health.maxPassAgeSeconds = HealthRules.wholeSeconds(limits.maxPassAge)
         report.healthy = report.problems.isEmpty
         return report
     }
@@ -354,6 +414,7 @@ public struct StatusReport: Sendable, Codable {
             goldLine = "never refreshed"
         }
         lines.append("gold      \(goldLine)")
+        lines.append("health    \(healthLine())")
         if !lastErrors.isEmpty {
             lines.append("last errors:")
             for error in lastErrors {
@@ -361,6 +422,7 @@ public struct StatusReport: Sendable, Codable {
                 var state = error.state
                 if let attempts = error.attempts { state += ", attempt \(attempts)" }
                 if let next = error.nextAttemptAt { state += ", next \(next)" }
+                if error.acknowledged == true { state += ", acknowledged" }
                 lines.append("  \(error.at)  \(error.file)\(line)  [\(state)]  \(error.error)")
             }
         }
@@ -372,6 +434,25 @@ public struct StatusReport: Sendable, Codable {
         // Each entry is one line whose values (folder, names, errors, the daemon's activity)
         // come from input: escaped whole, so a line break inside a value shows as `\n`.
         return lines.map { TerminalText.escape($0) }.joined(separator: "\n")
+    }
+
+    /// `health    oldest waiting 3 min (limit 15 min) · last pass 20 s ago · 2 acknowledged`
+    func healthLine() -> String {
+        var parts: [String] = []
+        let backlogLimit = Self.humanAge(health.maxBacklogAgeSeconds)
+        if let age = health.oldestWaitingAgeSeconds {
+            parts.append("oldest waiting \(Self.humanAge(age)) (limit \(backlogLimit))")
+        } else {
+            parts.append("nothing waiting")
+        }
+        if let age = health.lastPassAgeSeconds {
+            let limit = daemon.state == .running ? " (limit \(Self.humanAge(health.maxPassAgeSeconds)))" : ""
+            parts.append("last pass \(Self.humanAge(age)) ago\(limit)")
+        } else {
+            parts.append("no pass recorded")
+        }
+        if health.acknowledged > 0 { parts.append("\(health.acknowledged) acknowledged") }
+        return parts.joined(separator: " · ")
     }
 
     /// `daemon    running (pid 42) since … · idle · 3 files loaded · last scan … · gold …`

@@ -10,6 +10,9 @@ public enum PipelineStateKey: String, Sendable, CaseIterable, DatabaseValueConve
     case silverReferenceVersion = "silver.reference_version"
     /// When silver last changed (ISO 8601 UTC).
     case silverLastChangeAt = "silver.last_change_at"
+    /// When the writer last completed a pass over the folder (ISO 8601 UTC): `podpiped
+    /// --once` at its end, the daemon with its heartbeat (health and metrics read it).
+    case lastPassAt = "ingest.last_pass_at"
     // Owned by gold.
     case goldWatermark = "gold.watermark_event_id"
     case goldSeenGeneration = "gold.seen_generation"
