@@ -34,12 +34,14 @@ struct SilverSortedInsertTests {
             let outcome: LineOutcome
             if offset < timestamps.count, let timestamp = timestamps[offset] {
                 outcome = .valid(
-                    CleanEvent(userId: "u", episodeId: "e", eventType: .play, timestamp: timestamp, duration: nil))
+                    CleanEvent(
+                        userId: "u", episodeId: "e", eventType: .play, timestamp: timestamp, duration: nil))
             } else {
                 outcome = .invalid(EventErrors(.malformedJSON))
             }
             batch.lines.append(
-                ParsedLine(lineNo: first + Int64(offset), start: start, length: text.utf8.count, outcome: outcome))
+                ParsedLine(
+                    lineNo: first + Int64(offset), start: start, length: text.utf8.count, outcome: outcome))
         }
         return batch
     }
@@ -109,7 +111,8 @@ struct SilverSortedInsertTests {
             sizes.append(run.lines.count)
             merged += Self.texts(run)
             #expect(
-                run.lines.map(\.lineNo) == Array(Int64(merged.count - run.lines.count + 1)...Int64(merged.count)))
+                run.lines.map(\.lineNo)
+                    == Array(Int64(merged.count - run.lines.count + 1)...Int64(merged.count)))
         }
         #expect(ended)
         #expect(merged == all)

@@ -223,14 +223,20 @@ struct GoldFullRebuild {
 
     // MARK: - Scan
 
+    /// All of silver that gold reads, in rowid order. NOT INDEXED: the in-range condition on
+    /// ts would otherwise make SQLite walk the natural-key index and look every row up in the
+    /// table; the table's own order is one sequential read (doc/performance.md).
+    static let silverScanSQL = """
+        SELECT ts, user_id, episode_id, event_type, duration FROM silver_event NOT INDEXED
+        WHERE \(GoldArithmetic.silverEventInRange)
+        """
+
     /// Reads all of silver once; hands every `spillEntries` keys to `emit` (see ``takeSpill()``).
     private mutating func scan(_ db: Database, emit: (Spill) throws -> Void) throws {
         var currentDay: Int64?
         var currentSums = DaySums()
         try GoldRows.forEach(
-            db,
-            "SELECT ts, user_id, episode_id, event_type, duration FROM silver_event WHERE \(GoldArithmetic.silverEventInRange)",
-            step: "full rebuild (scan of silver_event)"
+            db, Self.silverScanSQL, step: "full rebuild (scan of silver_event)"
         ) { handle in
             events += 1
             let ts = sqlite3_column_int64(handle, 0)

@@ -8,7 +8,9 @@ import PodpipeRules
 // batches in runs of up to `SilverRuns.runLines` lines and inserts each run's valid rows in
 // timestamp order: every leaf page of the index is then visited once per run, as in a merge,
 // whatever the order of the lines. Bronze still takes every line in file order, after the
-// run's silver rows (a line's outcome, silver or duplicate, is known only then).
+// run's silver rows (a line's outcome, silver or duplicate, is known only then). A batch
+// already in timestamp order that continues the rows before it (a time-ordered file) is
+// found so in one pass and goes to the writer as it is: no copy into a run, no sort.
 //
 // First row wins as before: rows of the same timestamp keep their file order (ties are broken
 // by the line's position), so of two rows with the same natural key the earlier line is
@@ -81,12 +83,14 @@ extension ParsedLine {
 /// Merges the parser's batches into runs of at most about ``runLines`` lines for the writer,
 /// who inserts each run's silver rows in ``SilverInsertOrder``.
 ///
-/// Memory: one run's raw bytes and parsed lines (about 10-15 MB for 65,536 lines of ~125
+/// Memory: one run's raw bytes and parsed lines (about 20-30 MB for 131,072 lines of ~125
 /// bytes) besides the hand-off's four batches.
 struct SilverRuns {
     /// Lines per run: each index page is visited at most once per run, so larger runs cost
-    /// fewer page visits per file; memory bounds them (doc/performance.md).
-    static let runLines = 65_536
+    /// fewer page visits per file; a file of up to this many lines is one run, and its rows
+    /// meet each leaf page of the index once. Memory bounds them: peak RSS ≤ 100 MB
+    /// (doc/performance.md).
+    static let runLines = 131_072
 
     private let handOff: HandOff<ParserMessage>
     /// A message already taken that goes out after the run it ended.
