@@ -83,14 +83,12 @@ extension ParsedLine {
 /// Merges the parser's batches into runs of at most about ``runLines`` lines for the writer,
 /// who inserts each run's silver rows in ``SilverInsertOrder``.
 ///
-/// Memory: one run's raw bytes and parsed lines (about 20-30 MB for 131,072 lines of ~125
+/// Memory: one run's raw bytes and parsed lines (about 10-15 MB for 65,536 lines of ~125
 /// bytes) besides the hand-off's four batches.
 struct SilverRuns {
     /// Lines per run: each index page is visited at most once per run, so larger runs cost
-    /// fewer page visits per file; a file of up to this many lines is one run, and its rows
-    /// meet each leaf page of the index once. Memory bounds them: peak RSS ≤ 100 MB
-    /// (doc/performance.md).
-    static let runLines = 131_072
+    /// fewer page visits per file; memory bounds them (doc/performance.md).
+    static let runLines = 65_536
 
     private let handOff: HandOff<ParserMessage>
     /// A message already taken that goes out after the run it ended.
