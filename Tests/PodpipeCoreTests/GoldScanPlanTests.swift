@@ -35,7 +35,7 @@ struct GoldScanPlanTests {
         let start: Int64 = 1_709_280_000
         #expect(try plan((0..<500).map { start + $0 * 60 }) == ["SCAN silver_event"])
         // A later file spanning the same months: one step back in the samples, still one read.
-        let late = (0..<450).map { start + $0 * 60 } + (0..<50).map { start + $0 * 540 }
+        let late = (0..<450).map { start + $0 * 60 } + (0..<50).map { start + 1 + $0 * 540 }
         #expect(try plan(late) == ["SCAN silver_event"])
         #expect(try plan([]) == ["SCAN silver_event"])
     }

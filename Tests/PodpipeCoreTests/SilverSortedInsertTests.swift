@@ -123,7 +123,8 @@ struct SilverSortedInsertTests {
     @Test("runs: a failure is passed on at once, the unfinished run dropped")
     func runsFailure() {
         let handOff = HandOff<ParserMessage>(capacity: 8)
-        #expect(handOff.put(.batch(Self.batch(["a", "b"], first: 1))))
+        // Out of time order: the batch opens a run (one in order would go out at once).
+        #expect(handOff.put(.batch(Self.batch(["a", "b"], first: 1, timestamps: [2, 1]))))
         #expect(handOff.put(.failed(FileRejection.binary(line: 3))))
         var runs = SilverRuns(handOff)
         guard case .failed = runs.take() else {
