@@ -17,19 +17,73 @@ struct SilverSortedInsertTests {
         #expect(SilverInsertOrder.order([7, 7, 7]) == [0, 1, 2])
     }
 
-    /// A batch of `lines` texts numbered from `first`, every line valid-looking (the outcome
-    /// does not matter to the merge).
-    static func batch(_ texts: [String], first: Int64) -> ParsedBatch {
+    @Test("insertion order: rows already in order come back as they are, sorted or not")
+    func orderSorted() {
+        #expect(SilverInsertOrder.order([1, nil, 2, 2, nil, 9]) == [0, 2, 3, 5])
+        #expect(SilverInsertOrder.order([]) == [])
+        #expect(SilverInsertOrder.order([1, 2, 1]) == [0, 2, 1])
+    }
+
+    /// A batch of `lines` texts numbered from `first`: valid lines with the given timestamps
+    /// (nil: a rejected line; no timestamps: every line rejected).
+    static func batch(_ texts: [String], first: Int64, timestamps: [Int64?] = []) -> ParsedBatch {
         var batch = ParsedBatch()
         for (offset, text) in texts.enumerated() {
             let start = batch.bytes.count
             batch.bytes.append(contentsOf: Array(text.utf8))
+            let outcome: LineOutcome
+            if offset < timestamps.count, let timestamp = timestamps[offset] {
+                outcome = .valid(
+                    CleanEvent(
+                        userId: "u", episodeId: "e", eventType: .play, timestamp: timestamp, duration: nil))
+            } else {
+                outcome = .invalid(EventErrors(.malformedJSON))
+            }
             batch.lines.append(
                 ParsedLine(
-                    lineNo: first + Int64(offset), start: start, length: text.utf8.count,
-                    outcome: .invalid(EventErrors(.malformedJSON))))
+                    lineNo: first + Int64(offset), start: start, length: text.utf8.count, outcome: outcome))
         }
         return batch
+    }
+
+    /// Every run `SilverRuns` makes of `batches`, then whether the end came last.
+    static func runs(of batches: [ParsedBatch]) -> (runs: [ParsedBatch], ended: Bool) {
+        let handOff = HandOff<ParserMessage>(capacity: batches.count + 1)
+        for batch in batches { #expect(handOff.put(.batch(batch))) }
+        #expect(handOff.put(.end))
+        var runs = SilverRuns(handOff)
+        var result: [ParsedBatch] = []
+        var ended = false
+        while let message = runs.take() {
+            switch message {
+            case .batch(let run):
+                #expect(!ended)
+                result.append(run)
+            case .end: ended = true
+            case .failed(let error): Issue.record("unexpected \(error)")
+            }
+        }
+        return (result, ended)
+    }
+
+    @Test("runs: batches already in time order go out one by one, the others are merged")
+    func runsInOrder() {
+        let line = "x"
+        // 1: in order; 2: only rejected lines; 3: in order after 1; 4: in order but starts
+        // before 3 ends: a run, which takes 5 (out of order) and 6 (in order, but a run is
+        // open) until the end.
+        let stamps: [[Int64?]] = [[1, nil, 2], [], [2, 5], [4, 6], [9, 3], [40, 41]]
+        var batches: [ParsedBatch] = []
+        var next: Int64 = 1
+        for batchStamps in stamps {
+            let count = max(batchStamps.count, 1)
+            batches.append(
+                Self.batch(Array(repeating: line, count: count), first: next, timestamps: batchStamps))
+            next += Int64(count)
+        }
+        let (runs, ended) = Self.runs(of: batches)
+        #expect(ended)
+        #expect(runs.map { $0.lines.map(\.lineNo) } == [[1, 2, 3], [4], [5, 6], [7, 8, 9, 10, 11, 12]])
     }
 
     static func texts(_ run: ParsedBatch) -> [String] {
@@ -38,33 +92,27 @@ struct SilverSortedInsertTests {
         }
     }
 
-    @Test("runs: batches merged up to the run size, offsets rebased, then the end")
+    @Test("runs: batches out of time order merged up to the run size, offsets rebased, then the end")
     func runs() {
-        let handOff = HandOff<ParserMessage>(capacity: 64)
         let perBatch = SilverRuns.runLines / 4 + 1
         var all: [String] = []
+        var batches: [ParsedBatch] = []
         for b in 0..<5 {
             let texts = (0..<perBatch).map { "line \(b)-\($0)" }
             all += texts
-            #expect(handOff.put(.batch(Self.batch(texts, first: Int64(b * perBatch + 1)))))
+            // Each batch in descending time order.
+            let stamps = (0..<perBatch).map { Int64?(Int64(perBatch - $0)) }
+            batches.append(Self.batch(texts, first: Int64(b * perBatch + 1), timestamps: stamps))
         }
-        #expect(handOff.put(.end))
-        var runs = SilverRuns(handOff)
+        let (runs, ended) = Self.runs(of: batches)
         var merged: [String] = []
         var sizes: [Int] = []
-        var ended = false
-        while let message = runs.take() {
-            switch message {
-            case .batch(let run):
-                #expect(!ended)
-                sizes.append(run.lines.count)
-                merged += Self.texts(run)
-                #expect(
-                    run.lines.map(\.lineNo)
-                        == Array(Int64(merged.count - run.lines.count + 1)...Int64(merged.count)))
-            case .end: ended = true
-            case .failed(let error): Issue.record("unexpected \(error)")
-            }
+        for run in runs {
+            sizes.append(run.lines.count)
+            merged += Self.texts(run)
+            #expect(
+                run.lines.map(\.lineNo)
+                    == Array(Int64(merged.count - run.lines.count + 1)...Int64(merged.count)))
         }
         #expect(ended)
         #expect(merged == all)
@@ -75,7 +123,8 @@ struct SilverSortedInsertTests {
     @Test("runs: a failure is passed on at once, the unfinished run dropped")
     func runsFailure() {
         let handOff = HandOff<ParserMessage>(capacity: 8)
-        #expect(handOff.put(.batch(Self.batch(["a", "b"], first: 1))))
+        // Out of time order: the batch opens a run (one in order would go out at once).
+        #expect(handOff.put(.batch(Self.batch(["a", "b"], first: 1, timestamps: [2, 1]))))
         #expect(handOff.put(.failed(FileRejection.binary(line: 3))))
         var runs = SilverRuns(handOff)
         guard case .failed = runs.take() else {

@@ -7,7 +7,8 @@ import GRDBSQLite
 ///
 /// SQLite has no hash aggregation: every `GROUP BY` that no index serves sorts its input, and
 /// those sorts were most of the set-based SQL rebuild's time (doc/performance.md). This type reads `silver_event` once
-/// in rowid order and aggregates in hash tables keyed by interned user/episode numbers.
+/// (in rowid order, or in time order when silver's rowids do not follow time: ``silverScanSQL(_:)``)
+/// and aggregates in hash tables keyed by interned user/episode numbers.
 ///
 /// Memory: the three large keyed aggregates ((day, user, episode), (user, episode),
 /// (day, episode)) are held in hash tables (``WordTable``) of at most `spillEntries` keys
@@ -223,14 +224,56 @@ struct GoldFullRebuild {
 
     // MARK: - Scan
 
+    /// All of silver that gold reads, in rowid order: one sequential read of the table. NOT
+    /// INDEXED: the in-range condition on ts alone makes SQLite walk the natural-key index
+    /// and look every row up in the table.
+    static let rowidOrderScanSQL = """
+        SELECT ts, user_id, episode_id, event_type, duration FROM silver_event NOT INDEXED
+        WHERE \(GoldArithmetic.silverEventInRange)
+        """
+
+    /// The same rows in time order, through the natural-key index (a table lookup per row).
+    static let timeOrderScanSQL = """
+        SELECT ts, user_id, episode_id, event_type, duration
+        FROM silver_event INDEXED BY silver_event_natural_key
+        WHERE \(GoldArithmetic.silverEventInRange) ORDER BY ts
+        """
+
+    /// Timestamps sampled along silver's rowids to choose the scan's order.
+    static let orderSamples = 64
+
+    /// The scan's SQL for this silver. Each spill's (day, …) keys are merged into the rows
+    /// written before: read in time order they append, read out of it they land among the
+    /// days already written, and each spill then rewrites pages all over those days (more of
+    /// them as the history grows). Silver's rowid order follows time when files arrive in time
+    /// order; when every file spans the same months (late syncs: issue 15) it starts over with
+    /// every file. So: rowid order (cheaper to read) when ``orderSamples`` timestamps taken at
+    /// even steps of event_id ascend but for at most two steps back, time order otherwise.
+    static func silverScanSQL(_ db: Database) throws -> String {
+        guard
+            let row = try Row.fetchOne(db, sql: "SELECT min(event_id), max(event_id) FROM silver_event"),
+            let first = row[0] as Int64?, let last = row[1] as Int64?, first >= 0, last > first
+        else { return rowidOrderScanSQL }
+        let sample = try db.makeStatement(
+            sql: "SELECT ts FROM silver_event WHERE event_id >= ? ORDER BY event_id LIMIT 1")
+        let step = (last - first) / Int64(orderSamples)
+        var previous = Int64.min
+        var stepsBack = 0
+        for index in 0...Int64(orderSamples) {
+            // 0 ≤ first ≤ first + index × step ≤ last: no overflow.
+            guard let ts = try Int64.fetchOne(sample, arguments: [first + index * step]) else { continue }
+            if ts < previous { stepsBack += 1 }
+            previous = ts
+        }
+        return stepsBack <= 2 ? rowidOrderScanSQL : timeOrderScanSQL
+    }
+
     /// Reads all of silver once; hands every `spillEntries` keys to `emit` (see ``takeSpill()``).
     private mutating func scan(_ db: Database, emit: (Spill) throws -> Void) throws {
         var currentDay: Int64?
         var currentSums = DaySums()
         try GoldRows.forEach(
-            db,
-            "SELECT ts, user_id, episode_id, event_type, duration FROM silver_event WHERE \(GoldArithmetic.silverEventInRange)",
-            step: "full rebuild (scan of silver_event)"
+            db, try Self.silverScanSQL(db), step: "full rebuild (scan of silver_event)"
         ) { handle in
             events += 1
             let ts = sqlite3_column_int64(handle, 0)

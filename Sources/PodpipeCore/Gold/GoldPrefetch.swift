@@ -117,9 +117,9 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
     }
 
     /// Parsed lines waiting for the thread, at most (the writer hands over a run of up to
-    /// 65,536 lines at a time, ~100 bytes a line): beyond, the gathering gives up rather
-    /// than hold the file in memory.
-    static let maxPendingLines = 2 * 65_536
+    /// `SilverRuns.runLines` lines at a time, ~100 bytes a line): beyond, the gathering gives
+    /// up rather than hold the file in memory.
+    static let maxPendingLines = 2 * SilverRuns.runLines
 
     /// Gold's watermark and the silver generation it was built from.
     private struct GoldMark: Equatable {

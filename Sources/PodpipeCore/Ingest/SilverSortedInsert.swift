@@ -8,7 +8,9 @@ import PodpipeRules
 // batches in runs of up to `SilverRuns.runLines` lines and inserts each run's valid rows in
 // timestamp order: every leaf page of the index is then visited once per run, as in a merge,
 // whatever the order of the lines. Bronze still takes every line in file order, after the
-// run's silver rows (a line's outcome, silver or duplicate, is known only then).
+// run's silver rows (a line's outcome, silver or duplicate, is known only then). A batch
+// already in timestamp order that continues the rows before it (a time-ordered file) is
+// found so in one pass and goes to the writer as it is: no copy into a run, no sort.
 //
 // First row wins as before: rows of the same timestamp keep their file order (ties are broken
 // by the line's position), so of two rows with the same natural key the earlier line is
@@ -24,22 +26,57 @@ enum SilverInsertOrder {
     /// Positions of the non-nil `timestamps` (the valid rows), by timestamp, ties in
     /// position order.
     static func order(_ timestamps: [Int64?]) -> [Int] {
-        var keyed: [(timestamp: Int64, index: Int)] = []
-        keyed.reserveCapacity(timestamps.count)
-        for (index, timestamp) in timestamps.enumerated() {
-            if let timestamp { keyed.append((timestamp, index)) }
-        }
-        keyed.sort { $0.timestamp != $1.timestamp ? $0.timestamp < $1.timestamp : $0.index < $1.index }
-        return keyed.map(\.index)
+        order(count: timestamps.count) { timestamps[$0] }
     }
 
     /// Indices of the valid lines of a run, in insertion order.
     static func order(of lines: [ParsedLine]) -> [Int] {
-        order(
-            lines.map { line in
-                if case .valid(let event) = line.outcome { return event.timestamp }
-                return nil
-            })
+        order(count: lines.count) { lines[$0].validTimestamp }
+    }
+
+    /// The positions `0..<count` with a timestamp, by timestamp, ties in position order. Rows
+    /// already in that order (time-ordered files: the usual case) are found so in the pass that
+    /// collects them and are not sorted.
+    private static func order(count: Int, _ timestamp: (Int) -> Int64?) -> [Int] {
+        var indices: [Int] = []
+        indices.reserveCapacity(count)
+        var last = Int64.min
+        var sorted = true
+        for index in 0..<count {
+            guard let value = timestamp(index) else { continue }
+            if value < last { sorted = false }
+            last = value
+            indices.append(index)
+        }
+        if sorted { return indices }
+        var keyed = indices.map { (timestamp: timestamp($0) ?? 0, index: $0) }
+        keyed.sort { $0.timestamp != $1.timestamp ? $0.timestamp < $1.timestamp : $0.index < $1.index }
+        return keyed.map(\.index)
+    }
+
+    /// The largest timestamp of `lines` if their valid rows are in timestamp order and none is
+    /// earlier than `after`; nil otherwise. Rows with no valid line: `after`.
+    static func inOrder(_ lines: [ParsedLine], after: Int64) -> Int64? {
+        var last = after
+        for line in lines {
+            guard let value = line.validTimestamp else { continue }
+            if value < last { return nil }
+            last = value
+        }
+        return last
+    }
+
+    /// The largest timestamp of the valid rows of `lines`, or `Int64.min` without one.
+    static func latest(_ lines: [ParsedLine]) -> Int64 {
+        lines.reduce(Int64.min) { max($0, $1.validTimestamp ?? .min) }
+    }
+}
+
+extension ParsedLine {
+    /// The event's timestamp if the line is valid.
+    var validTimestamp: Int64? {
+        if case .valid(let event) = outcome { return event.timestamp }
+        return nil
     }
 }
 
@@ -57,6 +94,8 @@ struct SilverRuns {
     /// A message already taken that goes out after the run it ended.
     private var deferred: ParserMessage?
     private var finished = false
+    /// The latest timestamp of the runs handed out so far.
+    private var latest = Int64.min
 
     init(_ handOff: HandOff<ParserMessage>) {
         self.handOff = handOff
@@ -76,16 +115,23 @@ struct SilverRuns {
             switch message {
             case .batch(let batch):
                 if run.lines.isEmpty {
+                    // A batch whose rows are already in timestamp order and continue the runs
+                    // before it (a time-ordered file) goes out alone: merging and sorting it
+                    // would only copy it, the index already meets its rows in order.
+                    if let last = SilverInsertOrder.inOrder(batch.lines, after: latest) {
+                        latest = last
+                        return .batch(batch)
+                    }
                     run = batch
                 } else {
                     Self.append(batch, to: &run)
                 }
-                if run.lines.count >= Self.runLines { return .batch(run) }
+                if run.lines.count >= Self.runLines { return handOut(run) }
             case .end:
                 finished = true
                 if run.lines.isEmpty { return message }
                 deferred = message
-                return .batch(run)
+                return handOut(run)
             case .failed:
                 // The unfinished run is dropped: the caller's transaction rolls back anyway.
                 finished = true
@@ -93,7 +139,12 @@ struct SilverRuns {
             }
         }
         finished = true
-        return run.lines.isEmpty ? nil : .batch(run)
+        return run.lines.isEmpty ? nil : handOut(run)
+    }
+
+    private mutating func handOut(_ run: ParsedBatch) -> ParserMessage {
+        latest = max(latest, SilverInsertOrder.latest(run.lines))
+        return .batch(run)
     }
 
     static func append(_ batch: ParsedBatch, to run: inout ParsedBatch) {

@@ -16,6 +16,20 @@
 --
 -- Reference-dependent contributions (listen-through by country, cohorts) use the snapshots
 -- gold_ref_user / gold_ref_episode, which refresh_10_reference has just aligned with silver.
+--
+-- Arithmetic (Gold/GoldArithmetic.swift): no step may raise "integer overflow".
+--   * Counts (events, plays, pauses, seeks, completions, listeners, active and multi-episode
+--     users, qualifying days, cohort members) use SQLite's + and SUM: each counts distinct
+--     silver rows, and silver_event.event_id (a rowid) holds fewer than 2^63 of them.
+--   * A pair's complete_duration_sum is a sum of durations of at most 366 days (31,622,400 s,
+--     GoldArithmetic.duration) over complete events that differ in ts alone (the natural key),
+--     and ts lies in 2000-01-01 .. 9999-12-31 (the rules; gold skips later events): at most
+--     2.53e11 × 3.17e7 ≈ 7.98e18 < 2^63. It still goes through podpipe_add: gold written
+--     before durations were bounded may hold larger sums, and + would turn them into REAL.
+--   * An episode's duration sum (every pair's) and a country's rate sum (every pair's rate,
+--     each up to GoldArithmetic.rateCapE9 = 1e15: 9,224 pairs reach 2^63) have no bound
+--     below 2^63: podpipe_add / podpipe_sum, which saturate. A rate is S × 1e9 / D with S up
+--     to 2^63: podpipe_rate_e9 (128 bits).
 
 --------------------------------------------------------- probes against the state before
 -- Written by GoldBatch.swift in key order, from Swift hash tables (SQLite sorts for every
