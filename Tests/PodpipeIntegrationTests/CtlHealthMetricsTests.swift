@@ -1,7 +1,8 @@
 import Foundation
 import GRDB
-import PodpipeCore
 import Testing
+
+@testable import PodpipeCore
 
 #if canImport(Glibc)
     import Glibc

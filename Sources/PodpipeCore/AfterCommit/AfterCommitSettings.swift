@@ -5,7 +5,7 @@ import Foundation
 #endif
 
 /// What becomes of a file of the drop folder once its ledger entry is final (`ingest.after`).
-public enum AfterCommitMode: String, Sendable, CaseIterable, Codable {
+enum AfterCommitMode: String, Sendable, CaseIterable, Codable {
     /// Left in place (SPEC §3's default).
     case keep
     /// `loaded` and `duplicate` files to `ingest.processed_dir`, `rejected` ones to
@@ -17,12 +17,12 @@ public enum AfterCommitMode: String, Sendable, CaseIterable, Codable {
 
 /// The after-commit settings: the mode and the two folders (absolute paths; by default
 /// `processed` and `rejected` beside the drop folder).
-public struct AfterCommitSettings: Sendable, Equatable {
-    public var mode: AfterCommitMode = .keep
-    public var processedDir: String = "processed"
-    public var rejectedDir: String = "rejected"
+struct AfterCommitSettings: Sendable, Equatable {
+    var mode: AfterCommitMode = .keep
+    var processedDir: String = "processed"
+    var rejectedDir: String = "rejected"
 
-    public init(
+    init(
         mode: AfterCommitMode = .keep, processedDir: String = "processed", rejectedDir: String = "rejected"
     ) {
         self.mode = mode
@@ -32,7 +32,7 @@ public struct AfterCommitSettings: Sendable, Equatable {
 
     /// Where a file whose final ledger state is `state` goes (nil: it stays; a `failed`
     /// file is retried).
-    public func destination(for state: LedgerState) -> AfterCommitDestination? {
+    func destination(for state: LedgerState) -> AfterCommitDestination? {
         switch (mode, state) {
         case (.keep, _), (_, .failed): nil
         case (.delete, _): .deleted
@@ -42,7 +42,7 @@ public struct AfterCommitSettings: Sendable, Equatable {
     }
 
     /// The folder of a destination (nil for `deleted`).
-    public func folder(of destination: AfterCommitDestination) -> String? {
+    func folder(of destination: AfterCommitDestination) -> String? {
         switch destination {
         case .processed: processedDir
         case .rejected: rejectedDir
@@ -55,7 +55,7 @@ public struct AfterCommitSettings: Sendable, Equatable {
     /// into the drop folder (through a symbolic link) or lie on another file system than it
     /// (a move is one rename(2); across file systems it would be a copy, which podpipe does
     /// not do: put the folders on the drop folder's file system).
-    public func prepare(dropFolder: String) throws(AfterCommitSetupError) {
+    func prepare(dropFolder: String) throws(AfterCommitSetupError) {
         guard mode == .move else { return }
         var folderStat = stat()
         guard stat(dropFolder, &folderStat) == 0 else { return }  // the listing reports it
@@ -82,19 +82,19 @@ public struct AfterCommitSettings: Sendable, Equatable {
 }
 
 /// Where a settled file went (the ledger's `disposal` column, migration 0010).
-public enum AfterCommitDestination: String, Sendable, CaseIterable, Codable {
+enum AfterCommitDestination: String, Sendable, CaseIterable, Codable {
     case processed
     case rejected
     case deleted
 }
 
 /// The after-commit folders cannot be used: exit 78, like the configuration errors.
-public enum AfterCommitSetupError: Error, CustomStringConvertible, Equatable {
+enum AfterCommitSetupError: Error, CustomStringConvertible, Equatable {
     case cannotCreate(key: String, path: String, reason: String)
     case insideDropFolder(key: String, path: String, resolved: String, folder: String)
     case otherFileSystem(key: String, path: String, folder: String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .cannotCreate(let key, let path, let reason):
             "\(key) \(path) cannot be created or used (\(reason)): create it, writable by podpiped, or change \(key)"

@@ -6,12 +6,12 @@ import Foundation
 
 /// A file operation of the after-commit stage that failed, with the path and the system's
 /// reason. The file stays where it is and is tried again at the next pass.
-public struct MoveError: Error, CustomStringConvertible, Equatable {
-    public var operation: String
-    public var path: String
-    public var code: Int32
+struct MoveError: Error, CustomStringConvertible, Equatable {
+    var operation: String
+    var path: String
+    var code: Int32
 
-    public var description: String {
+    var description: String {
         "cannot \(operation) \(path): \(String(cString: strerror(code)))"
             + (code == EXDEV ? " (another file system: put the folder on the drop folder's)" : "")
     }

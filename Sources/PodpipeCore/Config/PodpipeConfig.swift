@@ -2,7 +2,7 @@ import Foundation
 import Logging
 
 /// How the daemon notices new files.
-public enum WatchMode: String, Sendable, CaseIterable {
+enum WatchMode: String, Sendable, CaseIterable {
     case inotify
     case poll
 }
@@ -48,47 +48,47 @@ public enum LogTarget: String, Sendable, CaseIterable {
 /// | `health.max_pass_age`    | `PODPIPE_HEALTH_MAX_PASS_AGE`    | `3600` (seconds) | 60…604800 |
 /// | `metrics.textfile`       | `PODPIPE_METRICS_TEXTFILE`       | none (off)       | a path |
 public struct PodpipeConfig: Sendable, Equatable {
-    public var configFile: String?
-    public var dataLoad: String = "data_load"
+    var configFile: String?
+    var dataLoad: String = "data_load"
     /// Where ``dataLoad`` came from: `podpipectl status` uses the folder the daemon recorded
     /// when none was given (``SettingOrigin/builtInDefault``).
-    public var dataLoadOrigin: SettingOrigin = .builtInDefault
+    var dataLoadOrigin: SettingOrigin = .builtInDefault
     public var database: String = "podpipe.sqlite"
-    public var watchMode: WatchMode = .inotify
-    public var rescanInterval: Double = 60
-    public var settle: Double = 2
-    public var goldRefreshInterval: Double = 300
+    var watchMode: WatchMode = .inotify
+    var rescanInterval: Double = 60
+    var settle: Double = 2
+    var goldRefreshInterval: Double = 300
     public var futureSkew: Int64 = 300
     public var maxLineBytes: Int = 32 << 20
     /// The first wait before a `failed` file is tried again; it doubles with each failed
     /// attempt, up to an hour.
-    public var retryBackoff: Double = 30
-    public var logTarget: LogTarget = .auto
-    public var logLevel: String = "info"
+    var retryBackoff: Double = 30
+    var logTarget: LogTarget = .auto
+    var logLevel: String = "info"
     // MARK: After commit and file selection (issue 16)
     /// What becomes of a file once its transaction committed (``AfterCommitSettings``).
-    public var afterCommit = AfterCommitSettings()
+    var afterCommit = AfterCommitSettings()
     /// Which names of the drop folder are candidates, on top of their kinds.
-    public var selection = FolderSelection()
+    var selection = FolderSelection()
     // Health and metrics (issue 16): `status` is unhealthy when the oldest waiting file is
     // older than `maxBacklogAge`, or (a daemon running) the last successful pass is older
     // than `maxPassAge`; `metricsTextfile` is where the writer puts the Prometheus text.
-    public var maxBacklogAge: Double = 900
-    public var maxPassAge: Double = 3600
-    public var metricsTextfile: String?
+    var maxBacklogAge: Double = 900
+    var maxPassAge: Double = 3600
+    var metricsTextfile: String?
     /// What the loader noticed but did not refuse (unknown keys of the file); the caller
     /// logs them once its logger is set up.
     public var warnings: [ConfigWarning] = []
 
-    public init() {}
+    init() {}
 
     /// Values given on the command line (nil = not given). A flag's value is checked by the
     /// command-line parser (a bad one is a usage error, exit 64), so it arrives typed.
     public struct Overrides: Sendable {
-        public var configFile: String?
-        public var dataLoad: String?
-        public var database: String?
-        public var logTarget: LogTarget?
+        var configFile: String?
+        var dataLoad: String?
+        var database: String?
+        var logTarget: LogTarget?
         public init(
             configFile: String? = nil, dataLoad: String? = nil, database: String? = nil,
             logTarget: LogTarget? = nil
@@ -101,7 +101,7 @@ public struct PodpipeConfig: Sendable, Equatable {
     }
 
     /// The settings the ingest pipeline needs.
-    public var pipeline: PipelineSettings {
+    var pipeline: PipelineSettings {
         PipelineSettings(
             dataLoad: dataLoad, futureSkewSeconds: futureSkew, maxLineBytes: maxLineBytes,
             retryBackoffSeconds: retryBackoff, afterCommit: afterCommit, selection: selection)
@@ -134,7 +134,7 @@ public struct PodpipeConfig: Sendable, Equatable {
 
     /// The configuration from the layers, without I/O: each setting from the first layer
     /// that has it, checked by its ``ConfigSetting`` rule.
-    public static func resolve(
+    static func resolve(
         overrides: Overrides = Overrides(), environment: [String: String], file: ConfigFile?,
         workingDirectory: String
     ) throws(ConfigError) -> PodpipeConfig {
@@ -277,9 +277,9 @@ public struct PodpipeConfig: Sendable, Equatable {
 
 /// One setting and its one rule: the key, its environment variable, and what it accepts.
 /// The same rule checks a value from the environment, the file or a reload.
-public struct ConfigSetting: Sendable, Hashable {
+struct ConfigSetting: Sendable, Hashable {
     /// What values a setting takes.
-    public enum Kind: Sendable, Hashable {
+    enum Kind: Sendable, Hashable {
         /// Any non-empty text (a file or folder).
         case path
         /// One of these words (compared lower-cased).
@@ -294,62 +294,62 @@ public struct ConfigSetting: Sendable, Hashable {
     }
 
     /// The JSON path in the file (`watch.settle`).
-    public let key: String
-    public let kind: Kind
+    let key: String
+    let kind: Kind
 
     /// `PODPIPE_` and the key upper-cased, `.` as `_` (`PODPIPE_WATCH_SETTLE`).
-    public var environmentName: String {
+    var environmentName: String {
         "PODPIPE_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
     }
 
-    public static let dataLoad = ConfigSetting(key: "data_load", kind: .path)
-    public static let database = ConfigSetting(key: "database", kind: .path)
-    public static let watchMode = ConfigSetting(
+    static let dataLoad = ConfigSetting(key: "data_load", kind: .path)
+    static let database = ConfigSetting(key: "database", kind: .path)
+    static let watchMode = ConfigSetting(
         key: "watch.mode", kind: .choice(WatchMode.allCases.map(\.rawValue)))
     // Intervals are bounded above so that every later conversion (milliseconds for poll(),
     // Int32 timeouts, Date arithmetic) stays far from overflow, and below where a smaller
     // value would only spin: a day, an hour and a week are beyond any sensible setting.
-    public static let rescanInterval = ConfigSetting(
+    static let rescanInterval = ConfigSetting(
         key: "watch.rescan_interval", kind: .number(1...86_400, whole: false))
-    public static let settle = ConfigSetting(key: "watch.settle", kind: .number(0...3_600, whole: false))
-    public static let goldRefreshInterval = ConfigSetting(
+    static let settle = ConfigSetting(key: "watch.settle", kind: .number(0...3_600, whole: false))
+    static let goldRefreshInterval = ConfigSetting(
         key: "gold.refresh_interval", kind: .number(1...604_800, whole: false))
     /// Up to 10,000 years: any later timestamp is past 9999-12-31 and rejected anyway
     /// (``EventValidator/latestTimestamp``); whole seconds, as the rule compares them.
-    public static let futureSkew = ConfigSetting(
+    static let futureSkew = ConfigSetting(
         key: "validation.future_skew", kind: .number(0...315_576_000_000, whole: true))
     /// At least 1 KiB (a line shorter than that is a real event), at most 1 GiB (the line
     /// buffer is allocated up to it).
-    public static let maxLineBytes = ConfigSetting(
+    static let maxLineBytes = ConfigSetting(
         key: "ingest.max_line_bytes", kind: .number(1_024...1_073_741_824, whole: true))
     /// The backoff doubles up to an hour: a first wait beyond it means nothing.
-    public static let retryBackoff = ConfigSetting(
+    static let retryBackoff = ConfigSetting(
         key: "ingest.retry_backoff", kind: .number(1...3_600, whole: false))
-    public static let logTarget = ConfigSetting(
+    static let logTarget = ConfigSetting(
         key: "log.target", kind: .choice(LogTarget.allCases.map(\.rawValue)))
-    public static let logLevel = ConfigSetting(
+    static let logLevel = ConfigSetting(
         key: "log.level", kind: .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]))
     // After commit and file selection (issue 16).
-    public static let afterCommit = ConfigSetting(
+    static let afterCommit = ConfigSetting(
         key: "ingest.after", kind: .choice(AfterCommitMode.allCases.map(\.rawValue)))
-    public static let processedDir = ConfigSetting(key: "ingest.processed_dir", kind: .path)
-    public static let rejectedDir = ConfigSetting(key: "ingest.rejected_dir", kind: .path)
-    public static let include = ConfigSetting(key: "watch.include", kind: .globs)
-    public static let exclude = ConfigSetting(key: "watch.exclude", kind: .globs)
-    public static let recursive = ConfigSetting(key: "watch.recursive", kind: .flag)
+    static let processedDir = ConfigSetting(key: "ingest.processed_dir", kind: .path)
+    static let rejectedDir = ConfigSetting(key: "ingest.rejected_dir", kind: .path)
+    static let include = ConfigSetting(key: "watch.include", kind: .globs)
+    static let exclude = ConfigSetting(key: "watch.exclude", kind: .globs)
+    static let recursive = ConfigSetting(key: "watch.recursive", kind: .flag)
 
     // Health and metrics. A backlog or a pass older than a week is beyond any sensible
     // alert (and keeps the seconds far from any overflow); a pass age under a minute would
     // flag a daemon that is only between two listings (the heartbeat records the pass
     // every 10 s).
-    public static let maxBacklogAge = ConfigSetting(
+    static let maxBacklogAge = ConfigSetting(
         key: "health.max_backlog_age", kind: .number(1...604_800, whole: false))
-    public static let maxPassAge = ConfigSetting(
+    static let maxPassAge = ConfigSetting(
         key: "health.max_pass_age", kind: .number(60...604_800, whole: false))
-    public static let metricsTextfile = ConfigSetting(key: "metrics.textfile", kind: .path)
+    static let metricsTextfile = ConfigSetting(key: "metrics.textfile", kind: .path)
 
     /// Every setting, in the order of the documentation.
-    public static let all: [ConfigSetting] = [
+    static let all: [ConfigSetting] = [
         .dataLoad, .database, .watchMode, .rescanInterval, .settle, .goldRefreshInterval,
         .futureSkew, .maxLineBytes, .retryBackoff, .logTarget, .logLevel,
         .afterCommit, .processedDir, .rejectedDir, .include, .exclude, .recursive,
@@ -357,7 +357,7 @@ public struct ConfigSetting: Sendable, Hashable {
     ]
 
     /// What the rule accepts, as the error message says it.
-    public var allowed: String {
+    var allowed: String {
         switch kind {
         case .path: return "a non-empty path"
         case .choice(let words): return "one of " + words.joined(separator: ", ")
@@ -372,7 +372,7 @@ public struct ConfigSetting: Sendable, Hashable {
     }
 
     /// The rule for a true/false setting.
-    public func flag(_ value: ConfigValue) -> Bool? {
+    func flag(_ value: ConfigValue) -> Bool? {
         guard case .flag = kind else { return nil }
         switch value {
         case .flag(let flag): return flag
@@ -388,7 +388,7 @@ public struct ConfigSetting: Sendable, Hashable {
 
     /// The rule for a list of globs: each non-empty, at most 255 bytes, without `/` (they
     /// match file names) or a NUL; at most 64.
-    public func globs(_ value: ConfigValue) -> [String]? {
+    func globs(_ value: ConfigValue) -> [String]? {
         guard case .globs = kind else { return nil }
         let items: [String]
         switch value {
@@ -408,7 +408,7 @@ public struct ConfigSetting: Sendable, Hashable {
     }
 
     /// The rule for a text setting (path or choice): the value, or nil if it breaks it.
-    public func text(_ value: ConfigValue) -> String? {
+    func text(_ value: ConfigValue) -> String? {
         guard case .text(let text) = value else { return nil }
         switch kind {
         case .path: return text.isEmpty ? nil : text
@@ -423,7 +423,7 @@ public struct ConfigSetting: Sendable, Hashable {
     /// (environment, or a quoted number in the file); finite, in range, whole if it must be.
     /// `inf`, `nan`, `1e300` and hexadecimal floats are refused here, before any conversion
     /// to an integer could trap.
-    public func number(_ value: ConfigValue) -> Double? {
+    func number(_ value: ConfigValue) -> Double? {
         guard case .number(let range, let whole) = kind else { return nil }
         let number: Double
         switch value {
@@ -450,7 +450,7 @@ public struct ConfigSetting: Sendable, Hashable {
 
     /// The known key nearest to `key` (edit distance at most a third of its length, at
     /// least 2), for "did you mean".
-    public static func nearest(to key: String) -> String? {
+    static func nearest(to key: String) -> String? {
         let scored = all.map { ($0.key, editDistance(key, $0.key)) }.min { $0.1 < $1.1 }
         guard let (best, distance) = scored, distance <= max(2, key.count / 3) else { return nil }
         return best
@@ -475,7 +475,7 @@ public struct ConfigSetting: Sendable, Hashable {
 
 /// A raw value of one setting before its rule: text (environment, a JSON string) or a JSON
 /// number; `other` is any other JSON type (always refused, with its JSON type named).
-public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
+enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
     case text(String)
     case number(Double)
     /// A JSON list of strings (the globs of `watch.include`).
@@ -484,7 +484,7 @@ public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
     case flag(Bool)
     case other(String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .text(let text): text
         case .number(let number): ConfigSetting.plain(number)
@@ -521,14 +521,14 @@ public enum ConfigSource: Sendable, Equatable, CustomStringConvertible {
 
 /// The config file, flattened: every leaf's dotted key and value, and the keys no setting
 /// has. Parsing is pure (tests give it bytes).
-public struct ConfigFile: Sendable, Equatable {
-    public var path: String
+struct ConfigFile: Sendable, Equatable {
+    var path: String
     /// Known keys with their values.
-    public var values: [String: ConfigValue]
+    var values: [String: ConfigValue]
     /// Keys (leaves or whole objects) no setting has, in file order of the sorted keys.
-    public var unknownKeys: [String]
+    var unknownKeys: [String]
 
-    public static func parse(_ data: Data, path: String) throws(ConfigError) -> ConfigFile {
+    static func parse(_ data: Data, path: String) throws(ConfigError) -> ConfigFile {
         let root: JSONValue
         do {
             root = try JSONDecoder().decode(JSONValue.self, from: data)
@@ -624,19 +624,19 @@ public enum ConfigWarning: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The pipeline's own settings, derived from the configuration.
-public struct PipelineSettings: Sendable, Equatable {
-    public var dataLoad: String
-    public var futureSkewSeconds: Int64
-    public var maxLineBytes: Int
+struct PipelineSettings: Sendable, Equatable {
+    var dataLoad: String
+    var futureSkewSeconds: Int64
+    var maxLineBytes: Int
     /// Seconds before a `failed` file's first retry; doubled per failed attempt, capped at
     /// an hour.
-    public var retryBackoffSeconds: Double
+    var retryBackoffSeconds: Double
     /// What ``WriterSession`` does with a file once it settled (the ingest never reads it).
-    public var afterCommit: AfterCommitSettings
+    var afterCommit: AfterCommitSettings
     /// Which names of the drop folder the listing keeps.
-    public var selection: FolderSelection
+    var selection: FolderSelection
 
-    public init(
+    init(
         dataLoad: String, futureSkewSeconds: Int64 = 300, maxLineBytes: Int = 32 << 20,
         retryBackoffSeconds: Double = 30, afterCommit: AfterCommitSettings = AfterCommitSettings(),
         selection: FolderSelection = FolderSelection()
@@ -675,7 +675,7 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
 
 /// Which layer a setting's value came from (flags override the environment, which overrides
 /// the file, which overrides the built-in default).
-public enum SettingOrigin: String, Sendable, Equatable {
+enum SettingOrigin: String, Sendable, Equatable {
     case flag, environment, file
     case builtInDefault = "default"
 }

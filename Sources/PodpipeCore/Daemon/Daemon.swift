@@ -9,7 +9,7 @@ import Logging
 /// `runOnce` is `podpiped --once`; `run` is the long-running daemon (``DaemonRunner``),
 /// until SIGTERM or SIGINT.
 public final class Daemon: Sendable {
-    public let config: PodpipeConfig
+    let config: PodpipeConfig
     let overrides: PodpipeConfig.Overrides
     let logger: Logger
 

@@ -9,17 +9,17 @@ import Synchronization
 /// SIGTERM/SIGINT (stop), SIGHUP (reload) and SIGUSR1 (refresh gold now) as flags the work loop reads, plus a
 /// self-pipe that wakes the loop's poll(2). The handlers are Dispatch signal sources (run
 /// on a queue, not in signal context), so they may log and notify systemd.
-public final class DaemonSignals: Sendable {
+final class DaemonSignals: Sendable {
     private let stop = Atomic<Bool>(false)
     private let reload = Atomic<Bool>(false)
     private let refresh = Atomic<Bool>(false)
     private let stopSignal = Atomic<Int32>(0)
     /// Read end of the wake-up pipe (non-blocking), for poll(2).
-    public let wakeFD: Int32
+    let wakeFD: Int32
     private let wakeWriteFD: Int32
     private let sources = Mutex<[any DispatchSourceSignal]>([])
 
-    public init() throws(DaemonError) {
+    init() throws(DaemonError) {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else {
             throw DaemonError.system(call: "pipe", reason: String(cString: strerror(errno)))
@@ -38,51 +38,51 @@ public final class DaemonSignals: Sendable {
         close(wakeWriteFD)
     }
 
-    public var stopRequested: Bool { stop.load(ordering: .acquiring) }
+    var stopRequested: Bool { stop.load(ordering: .acquiring) }
 
     /// The signal that asked to stop (SIGTERM, SIGINT), 0 if none.
-    public var stopSignalNumber: Int32 { stopSignal.load(ordering: .relaxed) }
+    var stopSignalNumber: Int32 { stopSignal.load(ordering: .relaxed) }
 
     /// True once per SIGHUP (or several SIGHUPs before the loop looked).
-    public func takeReloadRequest() -> Bool { reload.exchange(false, ordering: .acquiringAndReleasing) }
+    func takeReloadRequest() -> Bool { reload.exchange(false, ordering: .acquiringAndReleasing) }
 
     /// Asks the loop to stop (as SIGTERM does).
-    public func requestStop(signal: Int32 = SIGTERM) {
+    func requestStop(signal: Int32 = SIGTERM) {
         stopSignal.store(signal, ordering: .relaxed)
         stop.store(true, ordering: .releasing)
         wake()
     }
 
     /// True once per SIGUSR1 (`podpipectl refresh`): refresh gold now.
-    public func takeRefreshRequest() -> Bool {
+    func takeRefreshRequest() -> Bool {
         refresh.exchange(false, ordering: .acquiringAndReleasing)
     }
 
-    public func requestRefresh() {
+    func requestRefresh() {
         refresh.store(true, ordering: .releasing)
         wake()
     }
 
-    public func requestReload() {
+    func requestReload() {
         reload.store(true, ordering: .releasing)
         wake()
     }
 
     /// Wakes the loop's poll(2).
-    public func wake() {
+    func wake() {
         var byte: UInt8 = 1
         _ = write(wakeWriteFD, &byte, 1)  // EAGAIN: a wake-up is already pending
     }
 
     /// Empties the wake-up pipe.
-    public func drainWakeups() {
+    func drainWakeups() {
         var buffer = [UInt8](repeating: 0, count: 64)
         while read(wakeFD, &buffer, buffer.count) > 0 {}
     }
 
     /// Routes SIGTERM, SIGINT and SIGHUP to the flags. STOPPING=1 goes out at once, so that
     /// systemd knows the stop is under way while the current file rolls back.
-    public func install(logger: Logger, notifier: SystemdNotifier) {
+    func install(logger: Logger, notifier: SystemdNotifier) {
         let handlers: [(Int32, @Sendable () -> Void)] = [
             (
                 SIGTERM,
@@ -124,11 +124,11 @@ public final class DaemonSignals: Sendable {
 }
 
 /// Daemon errors that are not about data: typed, with the call that failed.
-public enum DaemonError: Error, CustomStringConvertible, Equatable {
+enum DaemonError: Error, CustomStringConvertible, Equatable {
     case system(call: String, reason: String)
     case reload(message: String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .system(let call, let reason): "\(call) failed: \(reason)"
         case .reload(let message): "configuration not reloaded, the previous one stays in force: \(message)"

@@ -7,58 +7,58 @@ import PodpipeRules
 #endif
 
 /// Whether the daemon runs (`daemon_state.state`, and `status --json`'s `daemon.state`).
-public enum DaemonRunState: String, Codable, Sendable, Equatable, DatabaseValueConvertible {
+enum DaemonRunState: String, Codable, Sendable, Equatable, DatabaseValueConvertible {
     case running
     case stopped
 }
 
 /// The daemon's row in `daemon_state` (migration 0003): who runs, since when, its last
 /// heartbeat, what it watches, what it last did. Written by the daemon only.
-public struct DaemonStateRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Equatable {
-    public static let databaseTableName = "daemon_state"
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+struct DaemonStateRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Equatable {
+    static let databaseTableName = "daemon_state"
+    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
-    public var id: Int64 = 1
-    public var state: DaemonRunState
-    public var pid: Int64
-    public var host: String
-    public var startedAt: String
-    public var heartbeatAt: String
-    public var heartbeatIntervalS: Int64
-    public var staleAfterS: Int64
-    public var watchMode: String
-    public var dataLoad: String
-    public var configFile: String?
-    public var activity: String?
-    public var lastScanAt: String?
-    public var lastRefreshAt: String?
-    public var lastReloadAt: String?
-    public var filesLoaded: Int64 = 0
-    public var filesRejected: Int64 = 0
-    public var filesDuplicate: Int64 = 0
-    public var filesFailed: Int64 = 0
-    public var stoppedAt: String?
-    public var stopReason: String?
-    public var cleanStop: Bool = false
+    var id: Int64 = 1
+    var state: DaemonRunState
+    var pid: Int64
+    var host: String
+    var startedAt: String
+    var heartbeatAt: String
+    var heartbeatIntervalS: Int64
+    var staleAfterS: Int64
+    var watchMode: String
+    var dataLoad: String
+    var configFile: String?
+    var activity: String?
+    var lastScanAt: String?
+    var lastRefreshAt: String?
+    var lastReloadAt: String?
+    var filesLoaded: Int64 = 0
+    var filesRejected: Int64 = 0
+    var filesDuplicate: Int64 = 0
+    var filesFailed: Int64 = 0
+    var stoppedAt: String?
+    var stopReason: String?
+    var cleanStop: Bool = false
 
     /// Reads the row; nil when the daemon never ran here or the database predates 0003.
-    public static func read(_ db: Database) throws -> DaemonStateRecord? {
+    static func read(_ db: Database) throws -> DaemonStateRecord? {
         guard try db.tableExists(databaseTableName) else { return nil }
         return try DaemonStateRecord.fetchOne(db, key: 1)
     }
 }
 
 /// Whether the daemon recorded in `daemon_state` is running, and whether one is expected.
-public struct DaemonLiveness: Sendable, Equatable {
-    public var running: Bool
+struct DaemonLiveness: Sendable, Equatable {
+    var running: Bool
     /// A daemon ran here and did not stop cleanly (killed, crashed, hung, the host went
     /// down): `podpipectl status` exits 2 when it is expected but not running.
-    public var expected: Bool
-    public var reason: String
+    var expected: Bool
+    var reason: String
 
     /// Judges a record. `isAlive` answers for a pid on this host (tests inject it).
-    public static func judge(
+    static func judge(
         _ record: DaemonStateRecord?, now: Date, host: String,
         isAlive: (Int64) -> Bool = DaemonLiveness.processExists
     ) -> DaemonLiveness {
@@ -97,14 +97,14 @@ public struct DaemonLiveness: Sendable, Equatable {
     }
 
     /// kill(pid, 0): the process exists (EPERM: it exists but belongs to another user).
-    public static func processExists(_ pid: Int64) -> Bool {
+    static func processExists(_ pid: Int64) -> Bool {
         guard pid > 0, pid <= Int64(Int32.max) else { return false }
         if kill(pid_t(pid), 0) == 0 { return true }
         return errno == EPERM
     }
 
     /// This host's name, as recorded in the row.
-    public static func hostName() -> String {
+    static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -2,8 +2,8 @@ import Foundation
 
 /// The `STATUS=` line systemd shows in `systemctl status podpiped`:
 /// `idle · 42 files loaded · 1 failed · gold 2 min old`.
-public enum DaemonStatusLine {
-    public static func render(
+enum DaemonStatusLine {
+    static func render(
         activity: String, loaded: Int64, failed: Int64, goldRefreshedAt: Date?, now: Date
     ) -> String {
         var parts = [activity, "\(loaded) file\(loaded == 1 ? "" : "s") loaded"]

@@ -14,9 +14,9 @@ import Foundation
 /// is Unicode canonical equivalence, so "café" with a precomposed "é" and with "e" + a
 /// combining accent, two files on Linux, would share one entry (the close of one would
 /// make the other, still being written, look ready).
-public struct FileReadiness: Sendable {
-    public var mode: WatchMode
-    public var settle: Double
+struct FileReadiness: Sendable {
+    var mode: WatchMode
+    var settle: Double
     private var closed: Set<Name> = []
     private var writing: Set<Name> = []
     private var observed: [Name: Observation] = [:]
@@ -34,14 +34,14 @@ public struct FileReadiness: Sendable {
         var since: Double
     }
 
-    public init(mode: WatchMode, settle: Double) {
+    init(mode: WatchMode, settle: Double) {
         self.mode = mode
         self.settle = max(0, settle)
     }
 
     /// Applies one watch event. Returns true when it made a file ready (worth a pass now).
     @discardableResult
-    public mutating func apply(_ event: WatchEvent) -> Bool {
+    mutating func apply(_ event: WatchEvent) -> Bool {
         switch event {
         case .closedAfterWrite(let name), .movedIn(let name):
             writing.remove(Name(name))
@@ -65,7 +65,7 @@ public struct FileReadiness: Sendable {
     }
 
     /// Events were lost (overflow) or the watch changed: fall back to settling for all.
-    public mutating func forgetWatchState() {
+    mutating func forgetWatchState() {
         closed.removeAll()
         writing.removeAll()
     }
@@ -73,7 +73,7 @@ public struct FileReadiness: Sendable {
     /// Records what a listing saw. `present`: every candidate name in the folder (names
     /// gone are forgotten); `pending`: the candidates the ledger has not settled, whose size
     /// and mtime start (or keep) their settle clock.
-    public mutating func observe(present: some Sequence<String>, pending: [Candidate], now: Double) {
+    mutating func observe(present: some Sequence<String>, pending: [Candidate], now: Double) {
         let present = Set(present.map(Name.init))
         closed.formIntersection(present)
         writing.formIntersection(present)
@@ -92,7 +92,7 @@ public struct FileReadiness: Sendable {
     }
 
     /// Whether `candidate` (as just listed and observed) may be read now.
-    public func isReady(_ candidate: Candidate, now: Double) -> Bool {
+    func isReady(_ candidate: Candidate, now: Double) -> Bool {
         let name = Name(candidate.name)
         if mode == .inotify {
             if writing.contains(name) { return false }
@@ -105,7 +105,7 @@ public struct FileReadiness: Sendable {
 
     /// The earliest time a pending file not yet ready could become ready by settling (when
     /// to look again), or nil.
-    public func nextSettleDeadline(now: Double) -> Double? {
+    func nextSettleDeadline(now: Double) -> Double? {
         var earliest: Double?
         for (name, seen) in observed {
             if mode == .inotify && (writing.contains(name) || closed.contains(name)) { continue }
@@ -117,11 +117,11 @@ public struct FileReadiness: Sendable {
     }
 
     /// The file was ingested (or recorded): its close no longer needs remembering.
-    public mutating func consumed(_ name: String) {
+    mutating func consumed(_ name: String) {
         closed.remove(Name(name))
         observed[Name(name)] = nil
     }
 
     /// Names a writer still has open (inotify mode), for status and tests.
-    public var namesBeingWritten: [String] { writing.map(\.text).sorted() }
+    var namesBeingWritten: [String] { writing.map(\.text).sorted() }
 }

@@ -5,7 +5,7 @@ import Foundation
 #endif
 
 /// What inotify said about a name in the drop folder.
-public enum WatchEvent: Sendable, Equatable {
+enum WatchEvent: Sendable, Equatable {
     /// A writer closed the file (IN_CLOSE_WRITE): its bytes are complete.
     case closedAfterWrite(String)
     /// The file was renamed into the folder (IN_MOVED_TO): complete by convention.
@@ -23,11 +23,11 @@ public enum WatchEvent: Sendable, Equatable {
 }
 
 /// The watch errors, with what to do.
-public enum WatchError: Error, CustomStringConvertible, Equatable {
+enum WatchError: Error, CustomStringConvertible, Equatable {
     case unavailable(reason: String)
     case cannotWatch(folder: String, reason: String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .unavailable(let reason):
             "inotify is not available (\(reason)); falling back to polling the folder"
@@ -49,8 +49,8 @@ public enum WatchError: Error, CustomStringConvertible, Equatable {
 /// The mask is close-after-write and rename-in (the two moments a file is complete, SPEC
 /// §2.3), create and modify (a writer at work: never read until it closes), delete and
 /// rename-out, and the folder's own removal. Not a recursive watch: sub-folders are ignored.
-public final class InotifyWatcher {
-    public let fd: Int32
+final class InotifyWatcher {
+    let fd: Int32
     private var watchDescriptor: Int32 = -1
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
 
@@ -59,7 +59,7 @@ public final class InotifyWatcher {
         | UInt32(IN_DELETE) | UInt32(IN_MOVED_FROM) | UInt32(IN_DELETE_SELF) | UInt32(IN_MOVE_SELF)
         | UInt32(IN_ONLYDIR)
 
-    public init() throws(WatchError) {
+    init() throws(WatchError) {
         let fd = inotify_init1(Int32(IN_NONBLOCK) | Int32(IN_CLOEXEC))
         guard fd >= 0 else { throw WatchError.unavailable(reason: String(cString: strerror(errno))) }
         self.fd = fd
@@ -68,10 +68,10 @@ public final class InotifyWatcher {
     deinit { close(fd) }
 
     /// True while the folder has a live watch.
-    public var isWatching: Bool { watchDescriptor >= 0 }
+    var isWatching: Bool { watchDescriptor >= 0 }
 
     /// Watches `folder` (replacing any earlier watch).
-    public func watch(_ folder: String) throws(WatchError) {
+    func watch(_ folder: String) throws(WatchError) {
         unwatch()
         let wd = inotify_add_watch(fd, folder, Self.mask)
         guard wd >= 0 else {
@@ -80,13 +80,13 @@ public final class InotifyWatcher {
         watchDescriptor = wd
     }
 
-    public func unwatch() {
+    func unwatch() {
         if watchDescriptor >= 0 { _ = inotify_rm_watch(fd, watchDescriptor) }
         watchDescriptor = -1
     }
 
     /// Reads every queued event without blocking.
-    public func drain() -> [WatchEvent] {
+    func drain() -> [WatchEvent] {
         var events: [WatchEvent] = []
         while true {
             let count = buffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress, raw.count) }
@@ -105,7 +105,7 @@ public final class InotifyWatcher {
     /// Parses a buffer of `struct inotify_event` records (wd, mask, cookie, len, name[len]
     /// NUL-padded) into (watch descriptor, event). Unknown events, and name-less ones other
     /// than the folder's own, are dropped.
-    public static func parse(_ bytes: ArraySlice<UInt8>) -> [(wd: Int32, event: WatchEvent)] {
+    static func parse(_ bytes: ArraySlice<UInt8>) -> [(wd: Int32, event: WatchEvent)] {
         var events: [(wd: Int32, event: WatchEvent)] = []
         var offset = bytes.startIndex
         let header = 16

@@ -8,25 +8,25 @@ import Logging
 
 /// The fixed `MESSAGE_ID`s of podpipe's journal records, chosen by the `event` metadata key
 /// of a log call (``LogEventKind`` holds them).
-public enum PodpipeMessageID {
+enum PodpipeMessageID {
     /// `event` metadata value → 128-bit id (32 lower-case hex digits).
-    public static let byEvent: [String: String] = Dictionary(
+    static let byEvent: [String: String] = Dictionary(
         uniqueKeysWithValues: LogEventKind.allCases.compactMap { event in
             event.messageID.map { (event.rawValue, $0) }
         })
 
     /// The id for a record whose `event` metadata is `event`, if that kind has one.
-    public static func forEvent(_ event: String) -> String? { byEvent[event] }
+    static func forEvent(_ event: String) -> String? { byEvent[event] }
 }
 
 /// Builds native journal records (`KEY=value` fields) from swift-log events. Pure: the
 /// handler below sends what this returns, the tests check it without a journal.
-public enum JournalRecord {
+enum JournalRecord {
     /// Journal field names are upper-case ASCII letters, digits and `_`, at most 64
     /// characters, not starting with `_` or a digit. Metadata keys get the `PODPIPE_`
     /// prefix; any other character becomes `_` (`duration_ms` → `PODPIPE_DURATION_MS`,
     /// `new-events` → `PODPIPE_NEW_EVENTS`).
-    public static func fieldName(forMetadataKey key: String) -> String {
+    static func fieldName(forMetadataKey key: String) -> String {
         var name = "PODPIPE_"
         for byte in key.utf8 {
             switch byte {
@@ -41,7 +41,7 @@ public enum JournalRecord {
 
     /// syslog priority of a swift-log level (journal `PRIORITY=`): trace and debug 7, info
     /// 6, notice 5, warning 4, error 3, critical 2.
-    public static func priority(_ level: Logger.Level) -> Int {
+    static func priority(_ level: Logger.Level) -> Int {
         switch level {
         case .trace, .debug: 7
         case .info: 6
@@ -57,7 +57,7 @@ public enum JournalRecord {
     /// the metadata as `PODPIPE_*` fields sorted by name (and `PODPIPE_ERROR` for an error
     /// attached to the event). Values may contain newlines: the native protocol (and
     /// `sd_journal_sendv`) carry them as binary-safe fields.
-    public static func fields(
+    static func fields(
         level: Logger.Level, message: String, metadata: Logger.Metadata, identifier: String,
         file: String, line: UInt, function: String, error: (any Error)? = nil
     ) -> [String] {
@@ -82,11 +82,11 @@ public enum JournalRecord {
 
 /// Sends records to the journal's native socket with `sd_journal_sendv` (the variadic
 /// `sd_journal_send` is not callable from Swift).
-public enum JournalSender {
+enum JournalSender {
     /// Sends one record; returns false when the journal refused it (no journal running,
     /// a record over the socket's limits), so that the caller can fall back to stderr.
     @discardableResult
-    public static func send(_ fields: [String]) -> Bool {
+    static func send(_ fields: [String]) -> Bool {
         var buffer: [UInt8] = []
         var ranges: [Range<Int>] = []
         for field in fields {
@@ -109,7 +109,7 @@ public enum JournalSender {
     /// True when stderr is the journal's stream for this process: systemd sets
     /// `JOURNAL_STREAM=<device>:<inode>` of the stream socket it connected to stderr
     /// (systemd.exec(5)); a redirected stderr no longer matches.
-    public static func stderrIsJournal(environment: [String: String] = ProcessInfo.processInfo.environment)
+    static func stderrIsJournal(environment: [String: String] = ProcessInfo.processInfo.environment)
         -> Bool
     {
         guard let value = environment["JOURNAL_STREAM"] else { return false }
@@ -126,30 +126,30 @@ public enum JournalSender {
 /// podpipe's swift-log handler: native journal records (``JournalRecord``) when the shared
 /// ``LoggingControl`` says so, readable stderr lines otherwise. The level and the target are
 /// read from the control at each call, so that SIGHUP can change them for every logger.
-public struct PodpipeLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
+struct PodpipeLogHandler: LogHandler {
+    var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
     let label: String
     let control: LoggingControl
     private var levelOverride: Logger.Level?
 
-    public init(label: String, control: LoggingControl, metadataProvider: Logger.MetadataProvider? = nil) {
+    init(label: String, control: LoggingControl, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
         self.control = control
         self.metadataProvider = metadataProvider
     }
 
-    public var logLevel: Logger.Level {
+    var logLevel: Logger.Level {
         get { levelOverride ?? control.level }
         set { levelOverride = newValue }
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
@@ -173,8 +173,8 @@ public struct PodpipeLogHandler: LogHandler {
 /// and the error pass through ``TerminalText/escape(_:)`` (file names, ids and raw lines come
 /// from input); a value with a space, a quote or nothing in it is then quoted. Journal
 /// records keep exact values in their fields instead (``JournalRecord``).
-public enum StderrLine {
-    public static func format(
+enum StderrLine {
+    static func format(
         date: Date, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata,
         error: (any Error)? = nil
     ) -> String {

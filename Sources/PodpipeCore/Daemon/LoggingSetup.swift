@@ -4,13 +4,13 @@ import Synchronization
 
 /// The process-wide logging settings that every ``PodpipeLogHandler`` reads at each call:
 /// the level and whether records go to the journal. SIGHUP updates them in place.
-public final class LoggingControl: Sendable {
+final class LoggingControl: Sendable {
     private let levelIndex: Atomic<Int>
     private let journal: Atomic<Bool>
     /// `SYSLOG_IDENTIFIER` of journal records.
-    public let identifier: String
+    let identifier: String
 
-    public init(level: Logger.Level, useJournal: Bool, identifier: String) {
+    init(level: Logger.Level, useJournal: Bool, identifier: String) {
         levelIndex = Atomic(Self.levels.firstIndex(of: level) ?? 2)
         journal = Atomic(useJournal)
         self.identifier = identifier
@@ -18,15 +18,15 @@ public final class LoggingControl: Sendable {
 
     static let levels: [Logger.Level] = Logger.Level.allCases
 
-    public var level: Logger.Level {
+    var level: Logger.Level {
         let index = levelIndex.load(ordering: .relaxed)
         return Self.levels.indices.contains(index) ? Self.levels[index] : .info
     }
 
-    public var useJournal: Bool { journal.load(ordering: .relaxed) }
+    var useJournal: Bool { journal.load(ordering: .relaxed) }
 
     /// Applies `log.level` and `log.target` from a (re)loaded configuration.
-    public func apply(
+    func apply(
         _ config: PodpipeConfig, environment: [String: String] = ProcessInfo.processInfo.environment
     ) {
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
@@ -36,7 +36,7 @@ public final class LoggingControl: Sendable {
 
     /// `journal` always, `stderr` never, `auto` when stderr is the journal's stream
     /// (`JOURNAL_STREAM` matches fd 2, as under systemd).
-    public static func useJournal(_ target: LogTarget, environment: [String: String]) -> Bool {
+    static func useJournal(_ target: LogTarget, environment: [String: String]) -> Bool {
         switch target {
         case .journal: true
         case .stderr: false
@@ -50,7 +50,7 @@ public enum PodpipeLogging {
     private static let installed = Mutex<LoggingControl?>(nil)
 
     /// The control of the bootstrapped logging system (nil before ``bootstrap(_:label:)``).
-    public static var control: LoggingControl? { installed.withLock { $0 } }
+    static var control: LoggingControl? { installed.withLock { $0 } }
 
     /// Sets up swift-log once for the process (journal records or stderr lines, per
     /// `log.target`) and returns the root logger. Later calls only re-apply the settings.

@@ -10,16 +10,16 @@ import Synchronization
 /// `WATCHDOG=1`, `RELOADING=1`, `STOPPING=1`. A no-op when `NOTIFY_SOCKET` is not set (not
 /// run by systemd with `Type=notify`). libsystemd's `sd_notify` does the socket work
 /// (abstract and path sockets, credentials); it is safe to call from any thread.
-public final class SystemdNotifier: Sendable {
+final class SystemdNotifier: Sendable {
     /// True when `NOTIFY_SOCKET` is set.
-    public let enabled: Bool
+    let enabled: Bool
     /// The watchdog period systemd expects pings within (`WATCHDOG_USEC` for this pid), or
     /// nil when the watchdog is off.
-    public let watchdogInterval: Double?
+    let watchdogInterval: Double?
     private let lastPing = Atomic<UInt64>(0)
     private let lastStatus = Mutex<String>("")
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         enabled = !(environment["NOTIFY_SOCKET"] ?? "").isEmpty
         var usec: UInt64 = 0
         if sd_watchdog_enabled(0, &usec) > 0, usec > 0 {
@@ -31,16 +31,16 @@ public final class SystemdNotifier: Sendable {
 
     /// Sends `KEY=value` lines in one datagram. Returns false when sending failed.
     @discardableResult
-    public func send(_ lines: [String]) -> Bool {
+    func send(_ lines: [String]) -> Bool {
         guard enabled, !lines.isEmpty else { return false }
         return sd_notify(0, lines.joined(separator: "\n")) > 0
     }
 
     /// `READY=1` with the current status line.
-    public func ready(status: String) { send(["READY=1", "STATUS=\(Self.oneLine(status))"]) }
+    func ready(status: String) { send(["READY=1", "STATUS=\(Self.oneLine(status))"]) }
 
     /// `STATUS=…`, only when it changed since the last one sent.
-    public func status(_ text: String) {
+    func status(_ text: String) {
         let line = Self.oneLine(text)
         let changed = lastStatus.withLock { last -> Bool in
             if last == line { return false }
@@ -52,17 +52,17 @@ public final class SystemdNotifier: Sendable {
 
     /// `RELOADING=1` with `MONOTONIC_USEC` (CLOCK_MONOTONIC now, as systemd requires for
     /// `Type=notify-reload` and accepts for `notify`). `READY=1` must follow.
-    public func reloading() {
+    func reloading() {
         send([
             "RELOADING=1", "MONOTONIC_USEC=\(Self.monotonicMicroseconds())", "STATUS=reloading configuration",
         ])
     }
 
-    public func stopping(status: String) { send(["STOPPING=1", "STATUS=\(Self.oneLine(status))"]) }
+    func stopping(status: String) { send(["STOPPING=1", "STATUS=\(Self.oneLine(status))"]) }
 
     /// `WATCHDOG=1`, at most every third of the watchdog period (callers may call it as often
     /// as they like: from the work loop and every few thousand lines of a file).
-    public func watchdogPing() {
+    func watchdogPing() {
         guard let interval = watchdogInterval else { return }
         let now = Self.monotonicMicroseconds()
         let last = lastPing.load(ordering: .relaxed)
@@ -73,7 +73,7 @@ public final class SystemdNotifier: Sendable {
     }
 
     /// Seconds until the next watchdog ping is due (nil when the watchdog is off).
-    public func secondsUntilWatchdogPing() -> Double? {
+    func secondsUntilWatchdogPing() -> Double? {
         guard let interval = watchdogInterval else { return nil }
         let last = lastPing.load(ordering: .relaxed)
         let due = last &+ UInt64(interval * 1_000_000 / 3)
@@ -85,7 +85,7 @@ public final class SystemdNotifier: Sendable {
         text.replacingOccurrences(of: "\n", with: " ")
     }
 
-    public static func monotonicMicroseconds() -> UInt64 {
+    static func monotonicMicroseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000

@@ -17,16 +17,16 @@ import PodpipeRules
 /// - Events whose time lies past 9999-12-31 (``Timestamps/latestSupported``, accepted
 ///   before the rule bounded them) are left out of gold: no day, date text or SQLite date
 ///   function holds them. `podpipectl revalidate` rejects them.
-public enum GoldArithmetic {
+enum GoldArithmetic {
     /// A pair's rate in units of 10^-9 never counts for more than this.
-    public static let rateCapE9: Int64 = 1_000_000 * 1_000_000_000
+    static let rateCapE9: Int64 = 1_000_000 * 1_000_000_000
 
     /// The SQL condition on silver_event rows gold reads (see the type's comment).
     static let silverEventInRange = "ts <= \(Timestamps.latestSupported)"
 
     /// A silver duration as gold counts it: in 0...maxDurationSeconds.
     @inlinable
-    public static func duration(_ seconds: Int64) -> Int64 {
+    static func duration(_ seconds: Int64) -> Int64 {
         min(max(seconds, 0), EventValidator.maxDurationSeconds)
     }
 
@@ -34,7 +34,7 @@ public enum GoldArithmetic {
     /// a non-positive duration. The same value as the exact integer formula
     /// (S / D) × 10^9 + ((S % D) × 10^9 + D / 2) / D that gold used before, wherever that
     /// formula did not overflow.
-    public static func rateE9(sum: Int64, episodeSeconds: Int64) -> Int64 {
+    static func rateE9(sum: Int64, episodeSeconds: Int64) -> Int64 {
         guard sum > 0, episodeSeconds > 0 else { return 0 }
         let divisor = Int128(episodeSeconds)
         let rate = (Int128(sum) * 1_000_000_000 + divisor / 2) / divisor

@@ -28,25 +28,25 @@ import PodpipeRules
 /// The caller owns the transaction: call ``refresh(_:now:forceFull:)`` inside the writer's
 /// transaction (e.g. `DatabasePool.write`), so that readers see either the previous gold or
 /// the new one, never half of it, and a failure rolls everything back.
-public struct GoldRefresher: Sendable {
+struct GoldRefresher: Sendable {
     /// The most silver events folded in by one pass of `refresh_20_events` (bounds the
     /// temporary tables of a large incremental backlog).
-    public var chunkSize: Int
+    var chunkSize: Int
 
     /// A backlog of new events larger than this and than a quarter of silver is folded in by
     /// a full rebuild rather than incrementally: an incremental event costs about four times
     /// a rebuilt one (doc/performance.md), so past a quarter of silver the rebuild is cheaper.
-    public var fullRebuildMinimum: Int
+    var fullRebuildMinimum: Int
 
     /// Keys the full rebuild holds in memory before writing them out (bounds its memory;
     /// see ``GoldFullRebuild``). Tests set it tiny so that every aggregate is merged.
-    public var fullRebuildSpillEntries: Int
+    var fullRebuildSpillEntries: Int
 
     /// Where a full rebuild may read silver on a second thread while the refreshing
     /// transaction writes (see ``GoldFullRebuild``): the writer's own pool, and only when the
     /// refreshing transaction has not changed silver (it would read the last committed one).
     /// Nil: one thread.
-    public var scanReader: (any DatabaseReader)?
+    var scanReader: (any DatabaseReader)?
 
     /// The next batch gathered while the files loaded (Pipeline's), taken instead of a scan of
     /// silver when it matches the range exactly. Nil: always scan.
@@ -54,7 +54,7 @@ public struct GoldRefresher: Sendable {
 
     /// Creates a refresher. `chunkSize`: events per pass (default 200,000);
     /// `fullRebuildMinimum`: see ``fullRebuildMinimum`` (default 50,000).
-    public init(
+    init(
         chunkSize: Int = 200_000, fullRebuildMinimum: Int = 50_000,
         fullRebuildSpillEntries: Int = 65_536, scanReader: (any DatabaseReader)? = nil
     ) {
@@ -78,14 +78,14 @@ public struct GoldRefresher: Sendable {
     /// True when silver changed since the last refresh (new events, new reference data, a
     /// rebuilt silver) or gold was never refreshed. Cheap: reads `pipeline_state` and the
     /// largest `silver_event.event_id`.
-    public static func isStale(_ db: Database) throws -> Bool {
+    static func isStale(_ db: Database) throws -> Bool {
         let state = try GoldState.read(db)
         return state.plan(forceFull: false) != .none
     }
 
     /// The time of the last refresh that changed gold (`gold.refreshed_at`, ISO 8601 UTC),
     /// or nil when gold was never refreshed.
-    public static func refreshedAt(_ db: Database) throws -> String? {
+    static func refreshedAt(_ db: Database) throws -> String? {
         try PipelineState.get(.goldRefreshedAt, db)
     }
 
@@ -102,7 +102,7 @@ public struct GoldRefresher: Sendable {
     ///   - forceFull: rebuild everything even if an incremental refresh would do.
     /// - Throws: ``GoldError`` (`notInTransaction`, or `stepFailed` naming the SQL step).
     @discardableResult
-    public func refresh(_ db: Database, now: Date, forceFull: Bool = false) throws
+    func refresh(_ db: Database, now: Date, forceFull: Bool = false) throws
         -> GoldRefreshSummary
     {
         guard db.isInsideTransaction else { throw GoldError.notInTransaction }
@@ -257,30 +257,30 @@ public struct GoldRefresher: Sendable {
 }
 
 /// What one ``GoldRefresher/refresh(_:now:forceFull:)`` did.
-public struct GoldRefreshSummary: Sendable, Equatable {
+struct GoldRefreshSummary: Sendable, Equatable {
     /// How gold was refreshed (`none`: silver unchanged, nothing written).
-    public var mode: GoldRefreshMode
+    var mode: GoldRefreshMode
     /// Silver events folded into gold by this refresh (all of silver for a full rebuild).
-    public var newEvents: Int
+    var newEvents: Int
     /// Wall time of the refresh, in milliseconds.
-    public var durationMs: Int
+    var durationMs: Int
     /// The watermark before the refresh: events with a larger event_id were folded in.
-    public var fromEventId: Int64
+    var fromEventId: Int64
     /// The watermark after the refresh (the largest silver event_id).
-    public var toEventId: Int64
+    var toEventId: Int64
     /// Whether changed reference data (users, episodes) was reconciled.
-    public var referenceChanged: Bool
+    var referenceChanged: Bool
     /// The `silver.generation` the gold now reflects.
-    public var generation: String
+    var generation: String
     /// The `silver.reference_version` the gold now reflects.
-    public var referenceVersion: String
+    var referenceVersion: String
     /// An incremental refresh took the batch gathered while the files loaded
     /// (``GoldPrefetch``) instead of scanning silver and probing gold itself.
-    public var gathered = false
+    var gathered = false
 }
 
 /// Errors of the gold refresh, with what to do about them.
-public enum GoldError: Error, CustomStringConvertible {
+enum GoldError: Error, CustomStringConvertible {
     /// `refresh` was called outside a transaction.
     case notInTransaction
     /// A refresh step's SQL failed; the caller's transaction must be rolled back.
@@ -291,7 +291,7 @@ public enum GoldError: Error, CustomStringConvertible {
     /// probed (a bug: nothing was written).
     case batchNotProbed(key: String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .batchNotProbed(let key):
             "incremental gold refresh: the batch's key (\(key)) was never probed against gold (an internal error); the refresh is rolled back, gold stays as it was; report it, and run `podpipectl refresh --full` to rebuild gold meanwhile"
@@ -400,7 +400,7 @@ enum GoldClock {
 }
 
 /// How a gold refresh ran.
-public enum GoldRefreshMode: String, Sendable, Equatable {
+enum GoldRefreshMode: String, Sendable, Equatable {
     /// Silver unchanged since the last refresh: nothing was written.
     case none
     /// The events past the watermark (and changed reference rows) were folded in.

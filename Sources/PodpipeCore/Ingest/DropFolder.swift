@@ -5,42 +5,42 @@ import Foundation
 #endif
 
 /// A file in the drop folder that podpipe would ingest.
-public struct Candidate: Sendable, Equatable {
-    public var name: String
-    public var path: String
-    public var kind: FileKind
-    public var gzip: Bool
-    public var size: Int64
-    public var mtimeNs: Int64
+struct Candidate: Sendable, Equatable {
+    var name: String
+    var path: String
+    var kind: FileKind
+    var gzip: Bool
+    var size: Int64
+    var mtimeNs: Int64
     /// The file's status-change time (ctime) and inode: with size and modification time,
     /// what tells the ledger that the file may hold new bytes (0: not known).
-    public var changeNs: Int64 = 0
-    public var inode: Int64 = 0
+    var changeNs: Int64 = 0
+    var inode: Int64 = 0
     /// The path's bytes when the name is not valid UTF-8 (`name` and `path` then show the
     /// bad bytes as `\xNN`, and the file is opened by these bytes).
-    public var rawPath: [UInt8]? = nil
+    var rawPath: [UInt8]? = nil
     /// Set for a symbolic link that resolves to a path outside the drop folder: that path
     /// (for the message). Such a candidate is never opened: the ingest records it
     /// `rejected` (``ReadError/linkLeavesFolder(path:target:)``), once per version of the
     /// link (its own size and modification time, not its target's).
-    public var linkLeavingFolder: String? = nil
+    var linkLeavingFolder: String? = nil
     /// For a symbolic link followed inside the folder (`path` is then its target): the
     /// bytes of the link's own path, the entry the after-commit stage moves.
-    public var entryPath: [UInt8]? = nil
+    var entryPath: [UInt8]? = nil
 
     /// The bytes of the directory entry's own path (the link itself for a symbolic link).
-    public var entryBytes: [UInt8] { entryPath ?? rawPath ?? Array(path.utf8) }
+    var entryBytes: [UInt8] { entryPath ?? rawPath ?? Array(path.utf8) }
 }
 
 /// One pass over the drop folder's entries: what to ingest and what is ignored (and why).
-public struct FolderListing: Sendable {
-    public var candidates: [Candidate]
-    public var ignored: [(name: String, reason: String)]
+struct FolderListing: Sendable {
+    var candidates: [Candidate]
+    var ignored: [(name: String, reason: String)]
 }
 
 /// Lists the drop folder (no recursion: sub-folders are ignored, which keeps a
 /// `processed/` or `rejected/` folder placed outside it, or inside, out of the way).
-public enum DropFolder {
+enum DropFolder {
     /// The reason shown for the database's own files found in the folder.
     static let databaseFileReason =
         "the podpipe database itself (or its WAL, shared-memory, journal or lock file): never ingested"
@@ -49,7 +49,7 @@ public enum DropFolder {
     ///   are never candidates, whatever their names here (a hard or symbolic link too).
     /// - Parameter selection: `watch.include` / `watch.exclude`: names of a kind they leave
     ///   out are ignored, with the glob as the reason.
-    public static func list(
+    static func list(
         _ folder: String, database: String? = nil, selection: FolderSelection = FolderSelection()
     ) throws -> FolderListing {
         var isDirectory: ObjCBool = false

@@ -3,9 +3,9 @@ public enum PodpipeExit {
     /// Every file seen was loaded, recorded as duplicate, or rejected with its reasons.
     public static let success: Int32 = 0
     /// At least one file failed (I/O or database error); it is recorded `failed` and retried.
-    public static let filesFailed: Int32 = 1
+    static let filesFailed: Int32 = 1
     /// Bad command line (argument-parser's own usage errors use 64 too).
-    public static let usage: Int32 = 64
+    static let usage: Int32 = 64
     /// The database could not be opened or written (EX_SOFTWARE-like internal failure).
     public static let databaseError: Int32 = 70
     /// Another writer holds the database: a second daemon or an overlapping `--once`.

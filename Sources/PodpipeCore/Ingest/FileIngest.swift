@@ -2,7 +2,7 @@ import Foundation
 import PodpipeRules
 
 /// What the per-file procedure decided for one file.
-public enum FileDecision: String, Sendable, Codable, Equatable {
+enum FileDecision: String, Sendable, Codable, Equatable {
     /// Its rows went to bronze and (the valid ones) to silver; some may be rejected.
     case loaded
     /// The whole file is unusable (empty, binary, not one line of JSON, a bad header…).
@@ -13,7 +13,7 @@ public enum FileDecision: String, Sendable, Codable, Equatable {
     case unchanged
 
     /// The ledger state the decision records; nil for `unchanged` (nothing is recorded).
-    public var ledgerState: LedgerState? {
+    var ledgerState: LedgerState? {
         switch self {
         case .loaded: .loaded
         case .rejected: .rejected

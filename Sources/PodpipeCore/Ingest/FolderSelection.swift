@@ -14,17 +14,17 @@ import Foundation
 /// drops: `2024/05/01/events-….ndjson`), and a file's name is its path relative to the drop
 /// folder. Never through a symbolic link (no loop, never out of the tree), never into a
 /// hidden folder, `skippedFolders` (the after-commit folders) or deeper than ``maxDepth``.
-public struct FolderSelection: Sendable, Equatable {
-    public var include: [String] = []
-    public var exclude: [String] = []
-    public var recursive = false
+struct FolderSelection: Sendable, Equatable {
+    var include: [String] = []
+    var exclude: [String] = []
+    var recursive = false
     /// Absolute paths never descended into (`ingest.processed_dir`, `ingest.rejected_dir`).
-    public var skippedFolders: [String] = []
+    var skippedFolders: [String] = []
 
     /// The deepest sub-folder listed (`a/b/…`, 16 levels): a date partition needs three.
-    public static let maxDepth = 16
+    static let maxDepth = 16
 
-    public init(
+    init(
         include: [String] = [], exclude: [String] = [], recursive: Bool = false, skippedFolders: [String] = []
     ) {
         self.include = include
@@ -34,7 +34,7 @@ public struct FolderSelection: Sendable, Equatable {
     }
 
     /// nil when the sub-folder `name` (at `path`, `depth` levels down) is listed, else why not.
-    public func reasonNotToDescend(_ name: String, path: String, depth: Int) -> String? {
+    func reasonNotToDescend(_ name: String, path: String, depth: Int) -> String? {
         if name.hasPrefix(".") { return "hidden folder (name starts with a dot): not listed" }
         if skippedFolders.contains(where: {
             ($0 as NSString).standardizingPath == (path as NSString).standardizingPath
@@ -46,7 +46,7 @@ public struct FolderSelection: Sendable, Equatable {
     }
 
     /// nil when `name` is selected, else the reason it is ignored.
-    public func reasonToIgnore(_ name: String) -> String? {
+    func reasonToIgnore(_ name: String) -> String? {
         if !include.isEmpty, !include.contains(where: { Self.matches($0, name) }) {
             return "matches no watch.include glob (\(include.joined(separator: ", "))): not read"
         }
@@ -63,7 +63,7 @@ public struct FolderSelection: Sendable, Equatable {
 
     /// Whether `path` is `folder` or inside it, by their standardized absolute paths (the
     /// configuration check; the start-up check also resolves symbolic links).
-    public static func isWithin(_ path: String, _ folder: String) -> Bool {
+    static func isWithin(_ path: String, _ folder: String) -> Bool {
         let a = (path as NSString).standardizingPath
         let b = (folder as NSString).standardizingPath
         if a == b { return true }

@@ -4,34 +4,34 @@ import Logging
 import PodpipeRules
 
 /// What happened to one file in a pass.
-public struct FileOutcome: Sendable {
-    public var name: String
-    public var state: LedgerState
-    public var rowsRead: Int64
-    public var rowsLoaded: Int64
-    public var rowsRejected: Int64
-    public var rowsDuplicate: Int64
-    public var message: String?
-    public var durationMs: Int64
+struct FileOutcome: Sendable {
+    var name: String
+    var state: LedgerState
+    var rowsRead: Int64
+    var rowsLoaded: Int64
+    var rowsRejected: Int64
+    var rowsDuplicate: Int64
+    var message: String?
+    var durationMs: Int64
 }
 
 /// The result of one ingest pass (plus the gold refresh that may follow it).
-public struct PassSummary: Sendable {
-    public var outcomes: [FileOutcome] = []
-    public var ignored: [(name: String, reason: String)] = []
-    public var gold: GoldRefreshSummary?
+struct PassSummary: Sendable {
+    var outcomes: [FileOutcome] = []
+    var ignored: [(name: String, reason: String)] = []
+    var gold: GoldRefreshSummary?
 
-    public var failedCount: Int { outcomes.filter { $0.state == .failed }.count }
+    var failedCount: Int { outcomes.filter { $0.state == .failed }.count }
 }
 
 /// The ingest pass: lists the drop folder, decides with the ledger what is new, and loads
 /// each new file in one transaction (bronze + silver + ledger row), oldest first, through
 /// the per-file procedure (``FileIngest``). What follows the ingest (the gold refresh and its
 /// prefetch) listens through an ``IngestObserver``; ``WriterSession`` puts them together.
-public final class Pipeline: @unchecked Sendable {
+final class Pipeline: @unchecked Sendable {
     /// The database, through the ingest's store boundary (SQLite's ``Store`` today).
     let store: any IngestStore
-    public let settings: PipelineSettings
+    let settings: PipelineSettings
     let logger: Logger
     let shouldStop: @Sendable () -> Bool
     let observer: (any IngestObserver)?
@@ -50,7 +50,7 @@ public final class Pipeline: @unchecked Sendable {
     /// Files in the folder that the ledger has not settled (new, changed, or failed and due).
     /// The settled ones still in the folder are announced to the observer first
     /// (``IngestObserver/fileSettled(_:_:)``, when it follows them).
-    public func pending(in listing: FolderListing, now: Date, ignoreBackoff: Bool) throws
+    func pending(in listing: FolderListing, now: Date, ignoreBackoff: Bool) throws
         -> [Candidate]
     {
         try store.verifyStillOpen()
@@ -69,7 +69,7 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// Ingests everything pending, oldest first.
-    public func ingestPending(ignoreBackoff: Bool = true) throws -> PassSummary {
+    func ingestPending(ignoreBackoff: Bool = true) throws -> PassSummary {
         var summary = PassSummary()
         let listing = try DropFolder.list(
             settings.dataLoad, database: store.location, selection: settings.selection)
@@ -83,7 +83,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Ingests one file. Returns nil when the file turned out to be already recorded (same
     /// name, same bytes, only its timestamp changed).
-    public func ingest(_ candidate: Candidate) throws -> FileOutcome? {
+    func ingest(_ candidate: Candidate) throws -> FileOutcome? {
         let started = Date()
         let log = logger.with(["file": "\(candidate.name)", "kind": "\(candidate.kind.rawValue)"])
         let procedure = FileIngest(
@@ -192,12 +192,12 @@ extension Logger {
 }
 
 /// ISO 8601 UTC text for timestamps stored in the ledger and state tables.
-public enum ISOTime {
-    public static func format(_ date: Date) -> String {
+enum ISOTime {
+    static func format(_ date: Date) -> String {
         Timestamps.formatUTC(Int64(date.timeIntervalSince1970.rounded(.down)))
     }
 
-    public static func format(nanoseconds: Int64) -> String {
+    static func format(nanoseconds: Int64) -> String {
         Timestamps.formatUTC(nanoseconds / 1_000_000_000)
     }
 

@@ -1,6 +1,6 @@
 /// Errors of the ingest pipeline that are not about one row: typed, with the file and
 /// what to do.
-public enum PipelineError: Error, CustomStringConvertible, Equatable {
+enum PipelineError: Error, CustomStringConvertible, Equatable {
     case database(message: String, file: String?)
     /// `lockFile`: the file locked, the database's resolved path (the lock is on the file).
     case anotherWriter(database: String, lockFile: String, holder: String?)
@@ -8,7 +8,7 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case dropFolderMissing(path: String)
     case interrupted
 
-    public var description: String {
+    var description: String {
         switch self {
         case .database(let message, let file):
             if let file { return "\(file): database error: \(message)" }

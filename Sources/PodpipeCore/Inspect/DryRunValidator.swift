@@ -7,35 +7,35 @@ import PodpipeRules
 #endif
 
 /// What a dry run found for one file: what `podpiped` would record and why.
-public struct DryRunFile: Sendable, Codable, Equatable {
+struct DryRunFile: Sendable, Codable, Equatable {
     /// The path as given.
-    public var path: String
+    var path: String
     /// The name the drop folder would know it by (the path's last component).
-    public var name: String
+    var name: String
     /// `events`, `episodes`, `users`; nil when the name is not an input kind.
-    public var kind: String?
+    var kind: String?
     /// What podpiped would do with it.
-    public var outcome: DryRunOutcome
-    public var message: String?
-    public var sha256: String?
-    public var sizeBytes: Int64
-    public var rowsRead: Int64 = 0
-    public var rowsLoaded: Int64 = 0
-    public var rowsRejected: Int64 = 0
-    public var rowsDuplicate: Int64 = 0
-    public var firstError: String?
-    public var firstErrorLine: Int64?
+    var outcome: DryRunOutcome
+    var message: String?
+    var sha256: String?
+    var sizeBytes: Int64
+    var rowsRead: Int64 = 0
+    var rowsLoaded: Int64 = 0
+    var rowsRejected: Int64 = 0
+    var rowsDuplicate: Int64 = 0
+    var firstError: String?
+    var firstErrorLine: Int64?
     /// Rejected rows per code (a row with several codes counts under each).
-    public var codeCounts: [String: Int] = [:]
+    var codeCounts: [String: Int] = [:]
     /// Reference files: ids the file would add to silver, and existing ids it would change.
-    public var referenceAdded: Int?
-    public var referenceChanged: Int?
+    var referenceAdded: Int?
+    var referenceChanged: Int?
     /// The first rejected rows (at most the run's `sampleLimit`).
-    public var rejects: [DryRunReject] = []
+    var rejects: [DryRunReject] = []
 }
 
 /// What `podpipectl validate` says podpiped would do with a file.
-public enum DryRunOutcome: String, Sendable, Codable, Equatable {
+enum DryRunOutcome: String, Sendable, Codable, Equatable {
     /// Loaded (possibly with rejected rows).
     case loaded
     /// The whole file is unusable.
@@ -60,19 +60,19 @@ public enum DryRunOutcome: String, Sendable, Codable, Equatable {
 }
 
 /// One rejected row of a dry run.
-public struct DryRunReject: Sendable, Codable, Equatable {
-    public var line: Int64
-    public var codes: String
-    public var raw: String
+struct DryRunReject: Sendable, Codable, Equatable {
+    var line: Int64
+    var codes: String
+    var raw: String
 }
 
 /// The result of `podpipectl validate`.
 public struct DryRunReport: Sendable, Codable, Equatable {
     /// The database compared against (duplicates, ledger), or nil when there is none.
-    public var database: String?
+    var database: String?
     /// The files in the order podpiped would process them (modification time, then name),
     /// then those it would not ingest (ignored, unreadable).
-    public var files: [DryRunFile]
+    var files: [DryRunFile]
 
     /// True when every file would be loaded (rows may be rejected), or is unchanged or a
     /// duplicate; false when one would be rejected, ignored or fail.
@@ -142,15 +142,15 @@ public struct DryRunReport: Sendable, Codable, Equatable {
 /// tables (`SQL/inspect/dry_run_shadow.sql`) private to the connection.
 public struct DryRunValidator: Sendable {
     /// The database to compare with; nil or a missing file: compare with nothing.
-    public var database: String?
-    public var futureSkewSeconds: Int64
-    public var maxLineBytes: Int
+    var database: String?
+    var futureSkewSeconds: Int64
+    var maxLineBytes: Int
     /// Rejected rows listed per file.
-    public var sampleLimit: Int
+    var sampleLimit: Int
     /// Treat every file as this kind instead of deciding from its name.
-    public var kind: FileKind?
+    var kind: FileKind?
     /// The validator's "now" (timestamp_in_future).
-    public var now: Date
+    var now: Date
 
     public init(
         database: String?, futureSkewSeconds: Int64 = 300, maxLineBytes: Int = 32 << 20,
@@ -169,7 +169,7 @@ public struct DryRunValidator: Sendable {
     /// - Throws: `StoreError` when the database exists but cannot be opened (or is from a
     ///   newer version), `DatabaseError` on a database failure. Problems with a file are
     ///   reported in its ``DryRunFile``, not thrown.
-    public func run(paths: [String]) throws -> DryRunReport {
+    func run(paths: [String]) throws -> DryRunReport {
         try run(rawPaths: paths.map { Array($0.utf8) })
     }
 

@@ -4,13 +4,13 @@ import PodpipeRules
 
 /// Filters of `podpipectl files` (nil = no filter).
 public struct LedgerFilter: Sendable, Equatable {
-    public var state: LedgerState?
-    public var kind: FileKind?
-    public var name: String?
+    var state: LedgerState?
+    var kind: FileKind?
+    var name: String?
     /// ISO 8601 UTC text: rows that finished at or after it (see ``SinceParser``).
-    public var since: String?
+    var since: String?
     /// The most rows to return; nil = all.
-    public var limit: Int?
+    var limit: Int?
 
     public init(
         state: LedgerState? = nil, kind: FileKind? = nil, name: String? = nil,
@@ -27,11 +27,11 @@ public struct LedgerFilter: Sendable, Equatable {
 /// Filters of `podpipectl rejects` (nil = no filter).
 public struct RejectFilter: Sendable, Equatable {
     /// A file name as in the ledger (every version of that name).
-    public var file: String?
+    var file: String?
     /// One validation code; rows carrying it among others match.
-    public var code: String?
+    var code: String?
     /// The most rows to return; nil = all.
-    public var limit: Int?
+    var limit: Int?
 
     public init(file: String? = nil, code: String? = nil, limit: Int? = nil) {
         self.file = file

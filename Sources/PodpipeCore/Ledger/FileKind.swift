@@ -6,7 +6,7 @@ public enum FileKind: String, Sendable, CaseIterable, Codable {
 }
 
 /// The decision for one directory entry's name.
-public enum FileClassification: Sendable, Equatable {
+enum FileClassification: Sendable, Equatable {
     case ingest(FileKind, gzip: Bool)
     case ignored(reason: String)
 }
@@ -15,8 +15,8 @@ public enum FileClassification: Sendable, Equatable {
 /// reference exports `episodes*.csv` and `users*.csv`; dotfiles, temporary names
 /// (`*.tmp`, `*.part`, `*.swp`, `*~`) and anything else are ignored with a reason.
 /// Extensions and the `episodes`/`users` prefixes match case-insensitively.
-public enum FileClassifier {
-    public static func classify(_ name: String) -> FileClassification {
+enum FileClassifier {
+    static func classify(_ name: String) -> FileClassification {
         if name.hasPrefix(".") {
             return .ignored(reason: "hidden file (name starts with a dot)")
         }
@@ -47,7 +47,7 @@ public enum FileClassifier {
     /// `.csv`; 0 when none), so that a suffix inserted before them keeps the name
     /// recognisable: `events-7.1.ndjson.gz` is still an event log. The same extensions as
     /// ``classify(_:)``.
-    public static func kindExtensionLength(_ name: String) -> Int {
+    static func kindExtensionLength(_ name: String) -> Int {
         var base = name.lowercased()
         var length = 0
         if base.hasSuffix(".gz") {

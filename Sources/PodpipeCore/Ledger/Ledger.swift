@@ -3,13 +3,13 @@ import GRDB
 
 /// The ledger's SQL, all of it for `ingest_file`'s rows as the ingest reads and writes them
 /// (SPEC §3): a file's row is inserted first in its transaction (the claim), then settled.
-public enum Ledger {
+enum Ledger {
     /// The newest ledger row for each name, keyed by the name's bytes (``nameKey(_:)``).
     ///
     /// Only the columns that tell whether a file in the folder is settled, read by position:
     /// decoding whole ``LedgerEntry`` records (Codable, snake-case keys converted per column)
     /// is the cost of `podpipectl status` and of every daemon pass on a large ledger.
-    public static func latestByName(_ db: Database) throws -> [[UInt8]: LedgerSettlement] {
+    static func latestByName(_ db: Database) throws -> [[UInt8]: LedgerSettlement] {
         let rows = try Row.fetchCursor(
             db,
             sql: """
@@ -35,7 +35,7 @@ public enum Ledger {
     /// A file name as the ledger tells names apart: by bytes, as SQLite compares them.
     /// (`String ==` is Unicode canonical equivalence: "café" spelled with a precomposed "é"
     /// and with "e" + a combining accent are equal Strings but two files on Linux.)
-    public static func nameKey(_ name: String) -> [UInt8] {
+    static func nameKey(_ name: String) -> [UInt8] {
         Array(name.utf8)
     }
 
@@ -43,7 +43,7 @@ public enum Ledger {
     /// same kind, if any. A file's identity is its bytes *as a kind*: the same bytes read
     /// as another kind are another interpretation (a users export misnamed `episodes-….csv`
     /// and rejected for its header is not "known" when it comes back correctly named).
-    public static func original(withSHA256 sha: String, kind: FileKind, _ db: Database) throws
+    static func original(withSHA256 sha: String, kind: FileKind, _ db: Database) throws
         -> LedgerEntry?
     {
         try LedgerEntry.fetchOne(
@@ -58,7 +58,7 @@ public enum Ledger {
     /// Whether a loaded or rejected entry of `kind` other than `fileId` has exactly this
     /// many bytes (cheap test before hashing a file whose bytes may already be known).
     /// `fileId` is the entry being loaded: the ledger row it inserted first has the same size.
-    public static func hasFile(ofSize size: Int64, kind: FileKind, other fileId: Int64, _ db: Database)
+    static func hasFile(ofSize size: Int64, kind: FileKind, other fileId: Int64, _ db: Database)
         throws -> Bool
     {
         try Bool.fetchOne(
@@ -71,12 +71,12 @@ public enum Ledger {
     }
 
     /// The earliest `next_attempt_at` of the files recorded `failed` (nil: none).
-    public static func nextRetryAt(_ db: Database) throws -> String? {
+    static func nextRetryAt(_ db: Database) throws -> String? {
         try String.fetchOne(
             db, sql: "SELECT min(next_attempt_at) FROM ingest_file WHERE state = 'failed'")
     }
 
-    public static func counts(_ db: Database) throws -> [LedgerState: Int] {
+    static func counts(_ db: Database) throws -> [LedgerState: Int] {
         var result: [LedgerState: Int] = [:]
         for state in LedgerState.allCases { result[state] = 0 }
         let rows = try Row.fetchAll(
@@ -92,7 +92,7 @@ public enum Ledger {
     /// (``LedgerSettlement/settles(_:)``), and `failed` files (when
     /// their retry is due, or always with `ignoreBackoff`). The one rule for a pass and for
     /// `status`'s count of files waiting.
-    public static func unsettled(
+    static func unsettled(
         _ candidates: [Candidate], latest: [[UInt8]: LedgerSettlement], now: Date, ignoreBackoff: Bool
     ) -> [Candidate] {
         let nowText = ISOTime.format(now)
@@ -109,7 +109,7 @@ public enum Ledger {
     /// them: files committed and still in the folder (the after-commit stage moves them; in
     /// `keep` mode, every file loaded so far). The complement of ``unsettled(_:latest:now:ignoreBackoff:)``
     /// but for `failed` files.
-    public static func settledFinal(_ candidates: [Candidate], latest: [[UInt8]: LedgerSettlement])
+    static func settledFinal(_ candidates: [Candidate], latest: [[UInt8]: LedgerSettlement])
         -> [(candidate: Candidate, entry: LedgerSettlement)]
     {
         candidates.compactMap { candidate in
@@ -121,7 +121,7 @@ public enum Ledger {
     }
 
     /// The count of ledger entries by where their file went (migration 0010).
-    public static func disposalCounts(_ db: Database) throws -> [AfterCommitDestination: Int] {
+    static func disposalCounts(_ db: Database) throws -> [AfterCommitDestination: Int] {
         var result: [AfterCommitDestination: Int] = [:]
         for row in try Row.fetchAll(
             db,

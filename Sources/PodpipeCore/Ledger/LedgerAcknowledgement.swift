@@ -3,12 +3,12 @@ import GRDB
 
 /// A `rejected` or `failed` ledger row and whether an operator acknowledged it
 /// (`podpipectl ack`, migration 0009).
-public struct LedgerProblem: Sendable, Equatable, Codable {
-    public var fileId: Int64
-    public var name: String
-    public var state: LedgerState
-    public var finishedAt: String
-    public var acknowledged: Bool
+struct LedgerProblem: Sendable, Equatable, Codable {
+    var fileId: Int64
+    var name: String
+    var state: LedgerState
+    var finishedAt: String
+    var acknowledged: Bool
 
     enum CodingKeys: String, CodingKey {
         case name, state, acknowledged
@@ -31,13 +31,13 @@ extension Ledger {
 
     /// Whether the database has the acknowledgements table (a database last written by a
     /// podpipe before migration 0009 has none: nothing is acknowledged there).
-    public static func hasAcknowledgements(_ db: Database) throws -> Bool {
+    static func hasAcknowledgements(_ db: Database) throws -> Bool {
         try db.tableExists("ingest_ack")
     }
 
     /// Every `rejected` and `failed` row, newest first, with whether it is acknowledged;
     /// only those of `names` when given.
-    public static func problems(names: [String]? = nil, _ db: Database) throws -> [LedgerProblem] {
+    static func problems(names: [String]? = nil, _ db: Database) throws -> [LedgerProblem] {
         let acknowledged = try hasAcknowledgements(db) ? acknowledgedCondition : "0"
         var sql = """
             SELECT f.file_id, f.name, f.state, f.finished_at, \(acknowledged) AS acknowledged
@@ -61,7 +61,7 @@ extension Ledger {
 
     /// How many `rejected` and `failed` rows are not acknowledged: what makes `status`
     /// unhealthy.
-    public static func unacknowledgedCounts(_ db: Database) throws -> (rejected: Int, failed: Int) {
+    static func unacknowledgedCounts(_ db: Database) throws -> (rejected: Int, failed: Int) {
         let acknowledged = try hasAcknowledgements(db) ? acknowledgedCondition : "0"
         let rows = try Row.fetchAll(
             db,
@@ -84,7 +84,7 @@ extension Ledger {
     /// Acknowledges the rows `fileIds` as they are now (their state, size, modification
     /// time and start), in the caller's transaction. A row that is no longer `rejected` or
     /// `failed` is left alone. Returns the rows acknowledged.
-    public static func acknowledge(fileIds: [Int64], at date: Date, _ db: Database) throws -> Int {
+    static func acknowledge(fileIds: [Int64], at date: Date, _ db: Database) throws -> Int {
         let now = ISOTime.format(date)
         var count = 0
         for fileId in fileIds {

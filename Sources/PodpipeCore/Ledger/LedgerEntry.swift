@@ -9,66 +9,66 @@ public enum LedgerState: String, Sendable, Codable, CaseIterable {
 }
 
 /// One row of `ingest_file`, the processed-file ledger.
-public struct LedgerEntry: Sendable, Codable, FetchableRecord, MutablePersistableRecord, Equatable {
-    public static let databaseTableName = "ingest_file"
+struct LedgerEntry: Sendable, Codable, FetchableRecord, MutablePersistableRecord, Equatable {
+    static let databaseTableName = "ingest_file"
 
-    public var fileId: Int64?
-    public var name: String
-    public var kind: FileKind
-    public var sha256: String
-    public var sizeBytes: Int64
-    public var mtime: String
-    public var mtimeNs: Int64
-    public var state: LedgerState
-    public var duplicateOf: Int64?
-    public var previousVersion: Int64?
-    public var rowsRead: Int64 = 0
-    public var rowsLoaded: Int64 = 0
-    public var rowsRejected: Int64 = 0
-    public var rowsDuplicate: Int64 = 0
-    public var firstError: String?
-    public var firstErrorLine: Int64?
-    public var message: String?
-    public var attempts: Int64 = 1
-    public var nextAttemptAt: String?
-    public var startedAt: String
-    public var finishedAt: String
-    public var durationMs: Int64 = 0
+    var fileId: Int64?
+    var name: String
+    var kind: FileKind
+    var sha256: String
+    var sizeBytes: Int64
+    var mtime: String
+    var mtimeNs: Int64
+    var state: LedgerState
+    var duplicateOf: Int64?
+    var previousVersion: Int64?
+    var rowsRead: Int64 = 0
+    var rowsLoaded: Int64 = 0
+    var rowsRejected: Int64 = 0
+    var rowsDuplicate: Int64 = 0
+    var firstError: String?
+    var firstErrorLine: Int64?
+    var message: String?
+    var attempts: Int64 = 1
+    var nextAttemptAt: String?
+    var startedAt: String
+    var finishedAt: String
+    var durationMs: Int64 = 0
     /// The file's bronze_event rows: bronze_id from first to last (migration 0004); nil when
     /// it has none.
-    public var bronzeFirstId: Int64?
-    public var bronzeLastId: Int64?
+    var bronzeFirstId: Int64?
+    var bronzeLastId: Int64?
     /// The file's status-change time (ns) and inode when it was read (migration 0007); nil
     /// on rows written before it.
-    public var changeNs: Int64?
-    public var inode: Int64?
+    var changeNs: Int64?
+    var inode: Int64?
     /// Where the file went after its commit, the path it was moved to, and when (migration
     /// 0010, `ingest.after`); nil while it is in the drop folder.
-    public var disposal: AfterCommitDestination?
-    public var disposedTo: String?
-    public var disposedAt: String?
+    var disposal: AfterCommitDestination?
+    var disposedTo: String?
+    var disposedAt: String?
 
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy
+    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy
         .convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy
+    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy
         .convertToSnakeCase
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) {
+    mutating func didInsert(_ inserted: InsertionSuccess) {
         fileId = inserted.rowID
     }
 }
 
 /// What a pass and `status` need of a file's newest ledger row to tell whether the file in
 /// the folder is settled (``Ledger/latestByName(_:)``).
-public struct LedgerSettlement: Sendable, Equatable {
-    public var state: LedgerState
-    public var sizeBytes: Int64
-    public var mtimeNs: Int64
-    public var nextAttemptAt: String?
-    public var changeNs: Int64? = nil
-    public var inode: Int64? = nil
+struct LedgerSettlement: Sendable, Equatable {
+    var state: LedgerState
+    var sizeBytes: Int64
+    var mtimeNs: Int64
+    var nextAttemptAt: String?
+    var changeNs: Int64? = nil
+    var inode: Int64? = nil
     /// The entry's row (nil in tests that build one by hand).
-    public var fileId: Int64? = nil
+    var fileId: Int64? = nil
 
     /// Whether `candidate` is the file this entry settled: the same size and modification
     /// time, and the same status-change time and inode where they were recorded (a file

@@ -4,15 +4,15 @@ import GRDB
 /// What `podpipectl ack` did.
 public struct AckSummary: Sendable, Codable, Equatable {
     /// The rows acknowledged now.
-    public var acknowledged: [LedgerProblem] = []
+    var acknowledged: [LedgerProblem] = []
     /// Rows of the names given that were acknowledged before.
-    public var alreadyAcknowledged: [LedgerProblem] = []
+    var alreadyAcknowledged: [LedgerProblem] = []
     /// Names given that have no rejected or failed row (nothing to acknowledge).
-    public var nothingToAcknowledge: [String] = []
+    var nothingToAcknowledge: [String] = []
     /// How the write reached the database: `writer_lock` (no writer ran: ack took the lock)
     /// or `beside_writer` (a daemon or a `--once` pass holds it: a short transaction of its
     /// own; see ``Acknowledger``).
-    public var via: String = ""
+    var via: String = ""
 
     enum CodingKeys: String, CodingKey {
         case acknowledged, via
@@ -67,7 +67,7 @@ public struct AckSummary: Sendable, Codable, Equatable {
 ///   shared side).
 public enum Acknowledger {
     /// How long `ack` waits for the writer's transaction in progress.
-    public static let besideWriterTimeout: TimeInterval = 30
+    static let besideWriterTimeout: TimeInterval = 30
 
     /// Acknowledges every `rejected` and `failed` row of `names` not yet acknowledged
     /// (nil: of every name).
@@ -156,13 +156,13 @@ public enum Acknowledger {
 }
 
 /// `podpipectl ack` could not write next to the running writer.
-public enum AckError: Error, CustomStringConvertible, Equatable {
+enum AckError: Error, CustomStringConvertible, Equatable {
     /// The writer's transaction (a large file, a full gold rebuild) outlasted the wait.
     case writerBusy(database: String, seconds: Int)
     /// The running writer's podpipe predates acknowledgements (migration 0009).
     case schemaTooOld(database: String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .writerBusy(let database, let seconds):
             "the writer of \(database) has been in one transaction (a large file or a gold refresh) for the \(seconds) s ack waited; nothing was acknowledged: try again when it is done (podpipectl status shows what it is doing)"
@@ -173,7 +173,7 @@ public enum AckError: Error, CustomStringConvertible, Equatable {
 }
 
 extension AckError: ExitCoded {
-    public var exitCode: Int32 {
+    var exitCode: Int32 {
         switch self {
         case .writerBusy: PodpipeExit.anotherWriter
         case .schemaTooOld: PodpipeExit.databaseError

@@ -2,17 +2,17 @@ import Foundation
 import GRDB
 
 /// What a prune did, so far or in all.
-public struct BronzePruneTally: Codable, Sendable, Equatable {
+struct BronzePruneTally: Codable, Sendable, Equatable {
     /// Files loaded before this time (ISO 8601 UTC) were pruned.
-    public var loadedBefore: String
+    var loadedBefore: String
     /// Event files whose valid lines had rows in bronze that this prune deleted.
-    public var files: Int64 = 0
+    var files: Int64 = 0
     /// bronze_event rows deleted.
-    public var rowsDeleted: Int64 = 0
+    var rowsDeleted: Int64 = 0
 
-    public func json() -> String { JSONText.snakeCase(self) }
+    func json() -> String { JSONText.snakeCase(self) }
 
-    public func text() -> String {
+    func text() -> String {
         "pruned bronze of event files loaded before \(loadedBefore): \(rowsDeleted) row(s) of valid lines deleted from \(files) file(s); their rejected rows, silver, gold and the ledger stay. The space is reused by new loads (VACUUM gives it back to the system: doc/operations.md)."
     }
 }

@@ -94,14 +94,14 @@ public struct MaintenanceResult: Codable, Sendable, Equatable {
     /// The `--json` rendering: the command's JSON object, or `{"error": …}`.
     public var json: String
 
-    public init(exitCode: Int32, text: String, json: String) {
+    init(exitCode: Int32, text: String, json: String) {
         self.exitCode = exitCode
         self.text = text
         self.json = json
     }
 
     /// The result of a command that threw `error`.
-    public init(failure error: any Error) {
+    init(failure error: any Error) {
         let message = "\(error)"
         self.init(
             exitCode: PodpipeExit.code(for: error), text: message,

@@ -16,7 +16,7 @@ import Foundation
 /// database, waiting behind a file's load for as long as it takes; the folder needs only
 /// the directory the database lives in, which both already write (its `-wal`).
 public struct MaintenanceMailbox: Sendable {
-    public let directory: String
+    let directory: String
 
     /// The mailbox of `database`, named after the file's resolved path, so that podpipectl
     /// and the daemon find the same folder whichever name of the file each was given.
@@ -73,7 +73,7 @@ public struct MaintenanceMailbox: Sendable {
     }
 
     /// Whether request `id` is still waiting (not yet picked up).
-    public func isWaiting(_ id: String) -> Bool {
+    func isWaiting(_ id: String) -> Bool {
         FileManager.default.fileExists(atPath: path(id, .request))
     }
 

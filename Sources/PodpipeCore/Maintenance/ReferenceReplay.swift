@@ -3,19 +3,19 @@ import GRDB
 import PodpipeRules
 
 /// What a reference replay changed, per kind.
-public struct ReferenceChange: Sendable, Codable, Equatable {
-    public var kind: String
+struct ReferenceChange: Sendable, Codable, Equatable {
+    var kind: String
     /// Ids the replay added to silver, removed from it, or whose values it changed.
-    public var added: Int
-    public var removed: Int
-    public var changed: Int
+    var added: Int
+    var removed: Int
+    var changed: Int
     /// Ids with the same values, now set by another file or line.
-    public var moved: Int
+    var moved: Int
     /// bronze_reference rows whose outcome or codes changed.
-    public var bronzeRows: Int
+    var bronzeRows: Int
 
     /// Whether silver's values changed (gold must reconcile reference data).
-    public var changesValues: Bool { added + removed + changed > 0 }
+    var changesValues: Bool { added + removed + changed > 0 }
 }
 
 /// Rebuilds `silver_episode` and `silver_user` from `bronze_reference` with the current

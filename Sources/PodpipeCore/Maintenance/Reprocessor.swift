@@ -3,30 +3,30 @@ import GRDB
 import PodpipeRules
 
 /// One ledger row `reprocess` forgets, and what goes with it.
-public struct ReprocessItem: Sendable, Codable, Equatable {
-    public var fileId: Int64
-    public var name: String
-    public var kind: String
-    public var state: String
-    public var finishedAt: String
+struct ReprocessItem: Sendable, Codable, Equatable {
+    var fileId: Int64
+    var name: String
+    var kind: String
+    var state: String
+    var finishedAt: String
     /// Bronze rows of the file (ledger rows_read of a file with rows).
-    public var bronzeRows: Int64
+    var bronzeRows: Int64
     /// Silver events (events) or reference rows (users, episodes) it contributed.
-    public var silverRows: Int64
+    var silverRows: Int64
     /// Events: how many of its silver events other files also delivered (kept there as
     /// duplicates). They leave silver with the file until it is loaded again, or until
     /// `revalidate` takes them from those files.
-    public var sharedEvents: Int64 = 0
+    var sharedEvents: Int64 = 0
 }
 
 /// What `podpipectl reprocess` forgets (the plan; also the result once applied).
 public struct ReprocessPlan: Sendable, Codable, Equatable {
-    public var items: [ReprocessItem]
-    public var dryRun: Bool
+    var items: [ReprocessItem]
+    var dryRun: Bool
     /// After applying: the reference replay's changes (reference files only).
-    public var reference: [ReferenceChange] = []
+    var reference: [ReferenceChange] = []
     /// After applying: `silver.generation` (bumped).
-    public var generation: String?
+    var generation: String?
 
     /// One JSON object (snake_case keys).
     public func json() -> String { JSONText.snakeCase(self) }
@@ -161,7 +161,7 @@ public enum Reprocessor {
     }
 
     /// Forgets the plan's rows inside the caller's write transaction.
-    public static func apply(_ plan: ReprocessPlan, in db: Database, now: Date = Date()) throws
+    static func apply(_ plan: ReprocessPlan, in db: Database, now: Date = Date()) throws
         -> ReprocessPlan
     {
         var result = plan
@@ -189,7 +189,7 @@ public enum Reprocessor {
     }
 
     /// Plans and, unless `dryRun`, applies in one transaction on the session's store.
-    public static func run(
+    static func run(
         names: [String], allVersions: Bool, dryRun: Bool, session: WriterSession
     ) throws -> ReprocessPlan {
         try session.store.pool.write { db in

@@ -4,54 +4,54 @@ import GRDBSQLite
 import PodpipeRules
 
 /// How one file's counts changed in a revalidation.
-public struct FileCountChange: Sendable, Codable, Equatable {
-    public var fileId: Int64
-    public var name: String
-    public var kind: String
-    public var loadedBefore: Int64
-    public var loadedAfter: Int64
-    public var rejectedBefore: Int64
-    public var rejectedAfter: Int64
-    public var duplicateBefore: Int64
-    public var duplicateAfter: Int64
+struct FileCountChange: Sendable, Codable, Equatable {
+    var fileId: Int64
+    var name: String
+    var kind: String
+    var loadedBefore: Int64
+    var loadedAfter: Int64
+    var rejectedBefore: Int64
+    var rejectedAfter: Int64
+    var duplicateBefore: Int64
+    var duplicateAfter: Int64
 }
 
 /// What `podpipectl revalidate` changed (or, with `--dry-run`, would change).
-public struct RevalidateSummary: Sendable, Codable, Equatable {
-    public var dryRun: Bool
+struct RevalidateSummary: Sendable, Codable, Equatable {
+    var dryRun: Bool
     /// bronze_event rows validated again (rows of files recorded `loaded`).
-    public var bronzeEvents: Int64
+    var bronzeEvents: Int64
     /// Rows kept as they were: `malformed_json` (the stored text of an over-long line is a
     /// prefix, so it cannot be judged again).
-    public var keptMalformed: Int64
+    var keptMalformed: Int64
     /// Silver events kept as they were because their lines were pruned from bronze
     /// (`podpipectl prune`): they cannot be validated again.
-    public var keptPruned: Int64 = 0
-    public var silverEventsBefore: Int64
-    public var silverEventsAfter: Int64
+    var keptPruned: Int64 = 0
+    var silverEventsBefore: Int64
+    var silverEventsAfter: Int64
     /// Natural keys that enter silver, leave it, or whose winning row or duration changes.
-    public var eventsAdded: Int64
-    public var eventsRemoved: Int64
-    public var eventsChanged: Int64
+    var eventsAdded: Int64
+    var eventsRemoved: Int64
+    var eventsChanged: Int64
     /// bronze_event rows whose outcome or codes change.
-    public var bronzeEventRowsChanged: Int64
+    var bronzeEventRowsChanged: Int64
     /// Rows per code before and after (a row with several codes counts under each).
-    public var codesBefore: [String: Int64]
-    public var codesAfter: [String: Int64]
-    public var reference: [ReferenceChange]
-    public var files: [FileCountChange]
+    var codesBefore: [String: Int64]
+    var codesAfter: [String: Int64]
+    var reference: [ReferenceChange]
+    var files: [FileCountChange]
     /// `silver.generation` after the run (bumped unless dry run).
-    public var generation: String?
+    var generation: String?
     /// The gold rebuild (`full`), nil for a dry run.
-    public var goldMode: String?
-    public var goldDurationMs: Int?
-    public var durationMs: Int
+    var goldMode: String?
+    var goldDurationMs: Int?
+    var durationMs: Int
 
     /// One JSON object (snake_case keys).
-    public func json() -> String { JSONText.snakeCase(self) }
+    func json() -> String { JSONText.snakeCase(self) }
 
     /// The human-readable summary.
-    public func text() -> String {
+    func text() -> String {
         var out = dryRun ? "revalidate (dry run: nothing was written)\n" : "revalidate\n"
         out +=
             "  events     \(bronzeEvents) bronze rows validated again (\(keptMalformed) malformed_json kept as they were)\n"
@@ -103,18 +103,18 @@ public struct RevalidateSummary: Sendable, Codable, Equatable {
 /// in order, the latest file winning (``ReferenceReplay``). The ledger's per-file counts
 /// follow, so that bronze = silver + rejected + duplicates still holds per file. Files
 /// recorded `rejected` as a whole stay rejected: `reprocess` loads them again.
-public struct Revalidator: Sendable {
-    public var futureSkewSeconds: Int64
-    public var now: Date
+struct Revalidator: Sendable {
+    var futureSkewSeconds: Int64
+    var now: Date
 
-    public init(futureSkewSeconds: Int64 = 300, now: Date = Date()) {
+    init(futureSkewSeconds: Int64 = 300, now: Date = Date()) {
         self.futureSkewSeconds = futureSkewSeconds
         self.now = now
     }
 
     /// Runs the revalidation in one transaction on the session's store; a dry run rolls it
     /// back and skips gold.
-    public func run(_ session: WriterSession, dryRun: Bool) throws -> RevalidateSummary {
+    func run(_ session: WriterSession, dryRun: Bool) throws -> RevalidateSummary {
         try session.store.pool.writeWithoutTransaction { db in
             // The scratch copy of silver can be as large as silver: on disk, not in the
             // writer's memory (the store's default is temp_store = MEMORY).
@@ -133,7 +133,7 @@ public struct Revalidator: Sendable {
     }
 
     /// The revalidation inside the caller's transaction (the caller commits or rolls back).
-    public func run(_ db: Database, dryRun: Bool) throws -> RevalidateSummary {
+    func run(_ db: Database, dryRun: Bool) throws -> RevalidateSummary {
         let started = DispatchTime.now().uptimeNanoseconds
         let silverBefore = try Int64.fetchOne(db, sql: "SELECT count(*) FROM silver_event") ?? 0
         let ledgerBefore = try Row.fetchAll(

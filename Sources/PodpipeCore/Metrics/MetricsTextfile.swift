@@ -12,8 +12,8 @@ import Logging
 /// collector, reading `*.prom`, skips), then rename(2) over the target, so a
 /// reader sees the whole previous text or the whole new one. Mode 0644 whatever the umask
 /// (the service runs with UMask=0027; node_exporter runs as another user).
-public enum MetricsTextfile {
-    public static func write(_ text: String, to path: String) throws(MetricsTextfileError) {
+enum MetricsTextfile {
+    static func write(_ text: String, to path: String) throws(MetricsTextfileError) {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         // One fixed name: only the writer (the holder of the writer lock) writes the
@@ -52,10 +52,10 @@ public enum MetricsTextfile {
 }
 
 /// The metrics textfile could not be written: which step, and the system's reason.
-public enum MetricsTextfileError: Error, CustomStringConvertible, Equatable {
+enum MetricsTextfileError: Error, CustomStringConvertible, Equatable {
     case system(path: String, step: String, errno: Int32)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .system(let path, let step, let code):
             "cannot write the metrics textfile \(path) (\(step)): \(String(cString: strerror(code))); check that its folder exists and that podpiped may write there (under systemd: ReadWritePaths=), or change metrics.textfile"
@@ -66,7 +66,7 @@ public enum MetricsTextfileError: Error, CustomStringConvertible, Equatable {
 extension MetricsTextfileError: ExitCoded {
     /// The path is configuration (`metrics.textfile`). The writer logs this error and goes
     /// on: a pass never fails on its metrics.
-    public var exitCode: Int32 { PodpipeExit.configuration }
+    var exitCode: Int32 { PodpipeExit.configuration }
 }
 
 /// The writer's export of the metrics textfile: gathers the snapshot, writes the file,

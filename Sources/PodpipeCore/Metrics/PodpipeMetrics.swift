@@ -9,38 +9,38 @@ import GRDB
 /// families without a disk (tests build a snapshot by hand).
 public struct MetricsSnapshot: Sendable {
     /// `podpipectl status`'s view: daemon, files waiting, gold, health.
-    public var status: StatusReport
+    var status: StatusReport
     /// One row of `SQL/metrics/ledger_totals.sql`.
-    public struct LedgerTotal: Sendable, Equatable {
-        public var kind: String
-        public var state: String
-        public var files: Int64
-        public var rowsRead: Int64
-        public var rowsLoaded: Int64
-        public var rowsRejected: Int64
-        public var rowsDuplicate: Int64
-        public var bytes: Int64
-        public var retries: Int64
+    struct LedgerTotal: Sendable, Equatable {
+        var kind: String
+        var state: String
+        var files: Int64
+        var rowsRead: Int64
+        var rowsLoaded: Int64
+        var rowsRejected: Int64
+        var rowsDuplicate: Int64
+        var bytes: Int64
+        var retries: Int64
     }
-    public var ledger: [LedgerTotal] = []
+    var ledger: [LedgerTotal] = []
     /// (kind, milliseconds, files) of `SQL/metrics/load_durations.sql`.
-    public var loadDurations: [(kind: String, milliseconds: Int64, files: Int64)] = []
+    var loadDurations: [(kind: String, milliseconds: Int64, files: Int64)] = []
     /// (kind, code, rows) of `SQL/inspect/rejects_by_code.sql`, unfiltered.
-    public var rejectedCodes: [(kind: String, code: String, rows: Int64)] = []
+    var rejectedCodes: [(kind: String, code: String, rows: Int64)] = []
     /// (layer, table, rows) now.
-    public var tableRows: [(layer: String, table: String, rows: Int64)] = []
+    var tableRows: [(layer: String, table: String, rows: Int64)] = []
     /// The last gold refresh that changed gold: how long it took.
-    public var goldRefreshMilliseconds: Int64?
-    public var now: Date
+    var goldRefreshMilliseconds: Int64?
+    var now: Date
 
-    public init(status: StatusReport, now: Date) {
+    init(status: StatusReport, now: Date) {
         self.status = status
         self.now = now
     }
 
     /// Upper bounds (seconds) of `podpipe_file_load_seconds`: a small file loads in
     /// milliseconds, 1M events in about 8 s, a 1 GB file in minutes.
-    public static let loadSecondsBounds: [Double] = [
+    static let loadSecondsBounds: [Double] = [
         0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800,
     ]
 
@@ -94,7 +94,7 @@ public struct MetricsSnapshot: Sendable {
     }
 
     /// The metric families, in a fixed order (see doc/operations.md, "Metrics").
-    public func families() -> [MetricFamily] {
+    func families() -> [MetricFamily] {
         var families: [MetricFamily] = []
         func family(_ name: String, _ kind: MetricFamily.Kind, _ help: String, _ samples: [MetricSample]) {
             families.append(MetricFamily(name, kind, help: help, samples: samples))

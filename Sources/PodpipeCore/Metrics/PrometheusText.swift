@@ -12,79 +12,79 @@ import Foundation
 /// ~150 lines this renderer and its tests take. It is tested against the format
 /// (escaping, cumulative buckets, `+Inf`, `_sum`/`_count`) and, where it is installed,
 /// with `promtool check metrics`.
-public struct MetricFamily: Sendable, Equatable {
-    public enum Kind: String, Sendable {
+struct MetricFamily: Sendable, Equatable {
+    enum Kind: String, Sendable {
         case counter
         case gauge
         case histogram
     }
 
     /// `[a-zA-Z_:][a-zA-Z0-9_:]*`; a counter's ends in `_total`.
-    public var name: String
-    public var help: String
-    public var kind: Kind
+    var name: String
+    var help: String
+    var kind: Kind
     /// Counter and gauge samples.
-    public var samples: [MetricSample] = []
+    var samples: [MetricSample] = []
     /// Histogram samples (one per label set).
-    public var histograms: [HistogramSample] = []
+    var histograms: [HistogramSample] = []
 
-    public init(_ name: String, _ kind: Kind, help: String, samples: [MetricSample] = []) {
+    init(_ name: String, _ kind: Kind, help: String, samples: [MetricSample] = []) {
         self.name = name
         self.kind = kind
         self.help = help
         self.samples = samples
     }
 
-    public init(histogram name: String, help: String, _ histograms: [HistogramSample]) {
+    init(histogram name: String, help: String, _ histograms: [HistogramSample]) {
         self.name = name
         self.kind = .histogram
         self.help = help
         self.histograms = histograms
     }
 
-    public var isEmpty: Bool { samples.isEmpty && histograms.isEmpty }
+    var isEmpty: Bool { samples.isEmpty && histograms.isEmpty }
 }
 
 /// A label: its name (`[a-zA-Z_][a-zA-Z0-9_]*`, set by podpipe) and its value (any text,
 /// escaped by the renderer: it may come from the database).
-public struct MetricLabel: Sendable, Equatable {
-    public var name: String
-    public var value: String
+struct MetricLabel: Sendable, Equatable {
+    var name: String
+    var value: String
 
-    public init(_ name: String, _ value: String) {
+    init(_ name: String, _ value: String) {
         self.name = name
         self.value = value
     }
 }
 
-public struct MetricSample: Sendable, Equatable {
-    public var labels: [MetricLabel]
-    public var value: Double
+struct MetricSample: Sendable, Equatable {
+    var labels: [MetricLabel]
+    var value: Double
 
-    public init(_ value: Double, _ labels: [MetricLabel] = []) {
+    init(_ value: Double, _ labels: [MetricLabel] = []) {
         self.labels = labels
         self.value = value
     }
 
-    public init(_ value: Int64, _ labels: [MetricLabel] = []) {
+    init(_ value: Int64, _ labels: [MetricLabel] = []) {
         self.init(Double(value), labels)
     }
 }
 
 /// One histogram: the count of observations at or below each upper bound (cumulative, as
 /// the format wants), their count and their sum.
-public struct HistogramSample: Sendable, Equatable {
-    public var labels: [MetricLabel]
+struct HistogramSample: Sendable, Equatable {
+    var labels: [MetricLabel]
     /// (upper bound, observations ≤ it), bounds increasing; `+Inf` is added by the
     /// renderer with ``count``.
-    public var buckets: [(upperBound: Double, cumulativeCount: Int64)]
-    public var count: Int64
-    public var sum: Double
+    var buckets: [(upperBound: Double, cumulativeCount: Int64)]
+    var count: Int64
+    var sum: Double
 
     /// The histogram of `observations` (a value and how many times it was seen) over the
     /// increasing, finite `bounds`. Counts saturate instead of trapping. `sum`: the exact
     /// sum when the caller has it (integer milliseconds), else added up here.
-    public init(
+    init(
         bounds: [Double], observations: [(value: Double, times: Int64)], labels: [MetricLabel] = [],
         sum exactSum: Double? = nil
     ) {
@@ -110,7 +110,7 @@ public struct HistogramSample: Sendable, Equatable {
         self.sum = exactSum ?? sum
     }
 
-    public static func == (lhs: HistogramSample, rhs: HistogramSample) -> Bool {
+    static func == (lhs: HistogramSample, rhs: HistogramSample) -> Bool {
         lhs.labels == rhs.labels && lhs.count == rhs.count && lhs.sum == rhs.sum
             && lhs.buckets.map(\.upperBound) == rhs.buckets.map(\.upperBound)
             && lhs.buckets.map(\.cumulativeCount) == rhs.buckets.map(\.cumulativeCount)
@@ -120,11 +120,11 @@ public struct HistogramSample: Sendable, Equatable {
 /// The Prometheus text exposition format (0.0.4): `# HELP`, `# TYPE`, then one line per
 /// sample, families in the order given, each family once. Families without samples are
 /// left out (a metric with nothing to say is absent, not zero).
-public enum PrometheusText {
+enum PrometheusText {
     /// The `Content-Type` of this format, for anything that serves it.
-    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+    static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    public static func render(_ families: [MetricFamily]) -> String {
+    static func render(_ families: [MetricFamily]) -> String {
         var out = ""
         for family in families where !family.isEmpty {
             out += "# HELP \(family.name) \(escapeHelp(family.help))\n"
@@ -156,7 +156,7 @@ public enum PrometheusText {
     /// A label value: backslash, double quote and line feed escaped as `\\`, `\"`, `\n`
     /// (the format's only escapes; every other character, a CR or a control too, stands
     /// for itself in valid UTF-8).
-    public static func escapeLabelValue(_ value: String) -> String {
+    static func escapeLabelValue(_ value: String) -> String {
         guard value.unicodeScalars.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else {
             return value
         }
@@ -173,7 +173,7 @@ public enum PrometheusText {
     }
 
     /// Help text: backslash and line feed escaped (a double quote stands for itself).
-    public static func escapeHelp(_ text: String) -> String {
+    static func escapeHelp(_ text: String) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -187,7 +187,7 @@ public enum PrometheusText {
 
     /// A sample value: whole numbers without a fraction (`42`), others in Swift's shortest
     /// round-trip form (`0.25`, `1e+20`), and `+Inf`, `-Inf`, `NaN`.
-    public static func number(_ value: Double) -> String {
+    static func number(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value < 0 ? "-Inf" : "+Inf" }
         if value.rounded(.towardZero) == value && abs(value) < 1e15 { return String(Int64(value)) }
@@ -196,7 +196,7 @@ public enum PrometheusText {
 
     /// Whether `name` is a valid metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`); label names are
     /// the same without `:`.
-    public static func isValidName(_ name: String, label: Bool = false) -> Bool {
+    static func isValidName(_ name: String, label: Bool = false) -> Bool {
         guard let first = name.unicodeScalars.first else { return false }
         func allowed(_ c: Unicode.Scalar, leading: Bool) -> Bool {
             (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c == "_" || (!label && c == ":")

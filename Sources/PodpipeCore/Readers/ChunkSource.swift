@@ -168,7 +168,7 @@ final class ChunkSource: @unchecked Sendable {
 }
 
 /// Why a file could not be read. Carries the path and what to do.
-public enum ReadError: Error, CustomStringConvertible, Equatable {
+enum ReadError: Error, CustomStringConvertible, Equatable {
     case open(path: String, errno: Int32)
     case notARegularFile(path: String)
     case io(path: String, errno: Int32)
@@ -177,7 +177,7 @@ public enum ReadError: Error, CustomStringConvertible, Equatable {
     /// A symbolic link in the drop folder that resolves to `target`, outside the folder.
     case linkLeavesFolder(path: String, target: String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .open(let path, let code):
             if code == ELOOP {
@@ -201,7 +201,7 @@ public enum ReadError: Error, CustomStringConvertible, Equatable {
     }
 
     /// Whether retrying later can help (I/O) or the file itself is bad (gzip, not a file).
-    public var isPermanent: Bool {
+    var isPermanent: Bool {
         switch self {
         case .gzip, .notARegularFile, .linkLeavesFolder: true
         case .open(_, let code): code == ELOOP

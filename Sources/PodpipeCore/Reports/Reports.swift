@@ -23,9 +23,9 @@ public enum ReportKind: String, CaseIterable, Sendable {
 public struct ReportOptions: Sendable {
     /// `YYYY-MM-DD`: the last day of the top-episodes window (other reports ignore it, but
     /// an invalid value is always an error). nil: the date of the latest valid event.
-    public var asOf: String?
+    var asOf: String?
     /// multi-episode-users: one row per day instead of the total.
-    public var byDay: Bool
+    var byDay: Bool
 
     /// Creates options; the defaults are the SPEC's defaults.
     public init(asOf: String? = nil, byDay: Bool = false) {
@@ -37,12 +37,12 @@ public struct ReportOptions: Sendable {
 /// A report's result: column names and typed rows, ready for a ``ReportRenderer``.
 public struct ReportTable: Sendable, Equatable {
     /// Column names, in output order (the CSV header).
-    public var columns: [String]
+    var columns: [String]
     /// One array of values per row, in column order.
     public var rows: [[ReportValue]]
 
     /// Creates a table; every row should have one value per column.
-    public init(columns: [String], rows: [[ReportValue]]) {
+    init(columns: [String], rows: [[ReportValue]]) {
         self.columns = columns
         self.rows = rows
     }
@@ -61,7 +61,7 @@ public enum ReportValue: Sendable, Equatable {
 }
 
 /// Errors of the reports, with what to do about them.
-public enum ReportError: Error, CustomStringConvertible, Equatable {
+enum ReportError: Error, CustomStringConvertible, Equatable {
     /// `--as-of` is not a real calendar date written `YYYY-MM-DD`.
     case invalidAsOf(String)
     /// The database predates the gold layer (migration 0002 not applied).
@@ -69,7 +69,7 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
     /// Gold tables exist but were never refreshed.
     case goldNotRefreshed
 
-    public var description: String {
+    var description: String {
         switch self {
         case .invalidAsOf(let value):
             "invalid --as-of date \"\(value)\": expected a real calendar date written YYYY-MM-DD, e.g. 2024-04-21"

@@ -7,7 +7,7 @@ import Logging
 /// listening to the ingest. `podpiped` (the daemon and `--once`) and the maintenance
 /// commands (`reprocess`, `revalidate`, `refresh`) each open one, the same way.
 public final class WriterSession: @unchecked Sendable {
-    public let store: Store
+    let store: Store
     /// Held for the session's lifetime (nil: a test's store, no lock).
     let lock: WriterLock?
     let logger: Logger
@@ -30,7 +30,7 @@ public final class WriterSession: @unchecked Sendable {
     ///
     /// - Throws: `PipelineError.anotherWriter` when another process holds the lock;
     ///   `StoreError` for a database that is missing (without `create`), foreign or newer.
-    public static func open(database: String, create: Bool, logger: Logger) throws -> WriterSession {
+    static func open(database: String, create: Bool, logger: Logger) throws -> WriterSession {
         if !create {
             // The read-only checks first: a missing file is not created, a newer schema is
             // refused before anything is written.
@@ -44,7 +44,7 @@ public final class WriterSession: @unchecked Sendable {
     /// The ingest pass over `settings.dataLoad`, its rows announced to the gold prefetch and
     /// its settled files to the after-commit stage (`settings.afterCommit`: move, delete or
     /// keep). `shouldStop` is asked between files and every few thousand lines.
-    public func pipeline(
+    func pipeline(
         _ settings: PipelineSettings, shouldStop: @escaping @Sendable () -> Bool = { false }
     ) -> Pipeline {
         let observer: any IngestObserver =
@@ -61,7 +61,7 @@ public final class WriterSession: @unchecked Sendable {
     }
 
     /// One pass: ingest everything pending, then refresh gold if silver changed.
-    public func runOnce(_ pipeline: Pipeline, ignoreBackoff: Bool = true, refreshGold: Bool = true)
+    func runOnce(_ pipeline: Pipeline, ignoreBackoff: Bool = true, refreshGold: Bool = true)
         throws -> PassSummary
     {
         var summary = try pipeline.ingestPending(ignoreBackoff: ignoreBackoff)
@@ -74,13 +74,13 @@ public final class WriterSession: @unchecked Sendable {
     /// Records that a pass completed now (`ingest.last_pass_at`, for `status`'s health and
     /// the metrics): `podpiped --once` after its pass; the daemon writes it with its
     /// heartbeat instead (a pass every second in poll mode is not worth a transaction each).
-    public func recordPass(at date: Date = Date()) throws {
+    func recordPass(at date: Date = Date()) throws {
         try store.pool.write { db in try PipelineState.set(.lastPassAt, ISOTime.format(date), db) }
     }
 
     /// Refreshes gold in one transaction when silver changed since the last refresh (or in
     /// full with `force`); nil when gold was current.
-    public func refreshGoldIfStale(force: Bool = false) throws -> GoldRefreshSummary? {
+    func refreshGoldIfStale(force: Bool = false) throws -> GoldRefreshSummary? {
         try store.pool.write { db -> GoldRefreshSummary? in
             let stale = try GoldRefresher.isStale(db)
             guard force || stale else { return nil }
@@ -90,7 +90,7 @@ public final class WriterSession: @unchecked Sendable {
 
     /// Brings gold up to date now (`podpipectl refresh`): incrementally when silver
     /// changed, in full with `full`, not at all (mode `none`) when gold is current.
-    public func refreshGold(full: Bool) throws -> GoldRefreshSummary {
+    func refreshGold(full: Bool) throws -> GoldRefreshSummary {
         try store.pool.write { db in try refresh(db, forceFull: full) }
     }
 

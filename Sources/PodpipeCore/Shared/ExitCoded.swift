@@ -1,6 +1,6 @@
 /// An error that knows the process exit code it ends a command with (doc/cli.md, "Exit
 /// codes"; README for podpiped). ``PodpipeExit/code(for:)`` is the one mapping.
-public protocol ExitCoded: Error {
+protocol ExitCoded: Error {
     var exitCode: Int32 { get }
 }
 
@@ -13,7 +13,7 @@ extension PodpipeExit {
 }
 
 extension PipelineError: ExitCoded {
-    public var exitCode: Int32 {
+    var exitCode: Int32 {
         switch self {
         case .anotherWriter: PodpipeExit.anotherWriter
         case .configuration, .dropFolderMissing: PodpipeExit.configuration
@@ -25,23 +25,23 @@ extension PipelineError: ExitCoded {
 }
 
 extension StoreError: ExitCoded {
-    public var exitCode: Int32 { PodpipeExit.databaseError }
+    var exitCode: Int32 { PodpipeExit.databaseError }
 }
 
 extension GoldError: ExitCoded {
-    public var exitCode: Int32 { PodpipeExit.databaseError }
+    var exitCode: Int32 { PodpipeExit.databaseError }
 }
 
 extension ConfigError: ExitCoded {
-    public var exitCode: Int32 { PodpipeExit.configuration }
+    var exitCode: Int32 { PodpipeExit.configuration }
 }
 
 extension AfterCommitSetupError: ExitCoded {
-    public var exitCode: Int32 { PodpipeExit.configuration }
+    var exitCode: Int32 { PodpipeExit.configuration }
 }
 
 extension MaintenanceError: ExitCoded {
-    public var exitCode: Int32 {
+    var exitCode: Int32 {
         switch self {
         case .writerBusy, .noAnswer: PodpipeExit.anotherWriter
         case .unknownFiles, .unreadableRequest: PodpipeExit.filesFailed
@@ -51,9 +51,9 @@ extension MaintenanceError: ExitCoded {
 }
 
 extension InspectError: ExitCoded {
-    public var exitCode: Int32 { PodpipeExit.filesFailed }
+    var exitCode: Int32 { PodpipeExit.filesFailed }
 }
 
 extension ReportError: ExitCoded {
-    public var exitCode: Int32 { PodpipeExit.filesFailed }
+    var exitCode: Int32 { PodpipeExit.filesFailed }
 }

@@ -4,7 +4,7 @@ import Logging
 /// for the kinds operators search for, the journal's fixed `MESSAGE_ID` (`journalctl
 /// MESSAGE_ID=…` finds every record of a kind across versions; an id never changes once
 /// shipped).
-public enum LogEventKind: String, Sendable, CaseIterable {
+enum LogEventKind: String, Sendable, CaseIterable {
     case daemonStarted = "daemon_started"
     case daemonStopping = "daemon_stopping"
     case daemonStopped = "daemon_stopped"
@@ -39,7 +39,7 @@ public enum LogEventKind: String, Sendable, CaseIterable {
     case metricsFailed = "metrics_failed"
 
     /// The journal's `MESSAGE_ID` (32 lower-case hex digits), for the kinds that have one.
-    public var messageID: String? {
+    var messageID: String? {
         switch self {
         case .daemonStarted: "d4698c1b35854f0d83eb2fc333dbd54d"
         case .daemonStopping: "97281d473c0740209c5fce1dba921f1c"
@@ -72,7 +72,7 @@ public enum LogEventKind: String, Sendable, CaseIterable {
     }
 
     /// The event of a file's ledger outcome.
-    public static func file(_ state: LedgerState) -> LogEventKind {
+    static func file(_ state: LedgerState) -> LogEventKind {
         switch state {
         case .loaded: .fileLoaded
         case .rejected: .fileRejected
@@ -82,7 +82,7 @@ public enum LogEventKind: String, Sendable, CaseIterable {
     }
 
     /// Log metadata naming this event, with `extra`.
-    public func metadata(_ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+    func metadata(_ extra: Logger.Metadata = [:]) -> Logger.Metadata {
         var metadata = extra
         metadata["event"] = .string(rawValue)
         return metadata

@@ -8,7 +8,7 @@ import Foundation
 extension Int64 {
     /// `self + other`, held at `Int64.max` / `Int64.min` instead of overflowing.
     @inlinable
-    public func saturatingAdd(_ other: Int64) -> Int64 {
+    func saturatingAdd(_ other: Int64) -> Int64 {
         let (sum, overflow) = addingReportingOverflow(other)
         guard overflow else { return sum }
         return other > 0 ? .max : .min
@@ -16,7 +16,7 @@ extension Int64 {
 
     /// `self * other`, held at `Int64.max` / `Int64.min` instead of overflowing.
     @inlinable
-    public func saturatingMultiply(_ other: Int64) -> Int64 {
+    func saturatingMultiply(_ other: Int64) -> Int64 {
         let (product, overflow) = multipliedReportingOverflow(by: other)
         guard overflow else { return product }
         return (self < 0) == (other < 0) ? .max : .min
@@ -25,7 +25,7 @@ extension Int64 {
     /// A Double as the nearest Int64, held at the bounds; NaN is 0. (`Int64(x)` traps on
     /// a non-finite or out-of-range x.)
     @inlinable
-    public init(clamping value: Double) {
+    init(clamping value: Double) {
         if value.isNaN {
             self = 0
         } else if value >= 9_223_372_036_854_775_807.0 {
@@ -43,20 +43,20 @@ extension Int64 {
 /// outside (`touch -d 2300-01-01`, a broken archive) is clamped to the bound rather than
 /// rejected, because the time only orders files (ties break by name) and is shown to
 /// operators; its bytes are what identify it. (`tv_sec * 1_000_000_000` trapped.)
-public enum FileTime {
-    public static func nanoseconds(seconds: Int, nanoseconds: Int) -> Int64 {
+enum FileTime {
+    static func nanoseconds(seconds: Int, nanoseconds: Int) -> Int64 {
         Int64(seconds).saturatingMultiply(1_000_000_000).saturatingAdd(Int64(nanoseconds))
     }
 
     /// The modification time of a `stat` result.
-    public static func modification(_ st: stat) -> Int64 {
+    static func modification(_ st: stat) -> Int64 {
         nanoseconds(seconds: st.st_mtim.tv_sec, nanoseconds: st.st_mtim.tv_nsec)
     }
 
     /// The status-change time (ctime) of a `stat` result: set by the kernel whenever the
     /// file's bytes or attributes change, and, unlike the modification time, not settable
     /// by `touch`, `cp -p`, `rsync -t` or an archive extraction.
-    public static func statusChange(_ st: stat) -> Int64 {
+    static func statusChange(_ st: stat) -> Int64 {
         nanoseconds(seconds: st.st_ctim.tv_sec, nanoseconds: st.st_ctim.tv_nsec)
     }
 }

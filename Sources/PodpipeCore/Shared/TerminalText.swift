@@ -61,14 +61,14 @@ public enum TerminalText {
     }
 
     /// The width `text` takes once escaped, in characters.
-    public static func width(_ text: String) -> Int {
+    static func width(_ text: String) -> Int {
         escape(text).count
     }
 
     /// `text` cut so that its escaped form fits in `width` characters, with an ellipsis when
     /// something was cut. Returns the *unescaped* prefix: the caller escapes once, where the
     /// text meets the terminal, and an escape sequence is never cut in half.
-    public static func clip(_ text: String, _ width: Int) -> String {
+    static func clip(_ text: String, _ width: Int) -> String {
         guard width > 1, self.width(text) > width else { return text }
         var kept = ""
         var used = 0

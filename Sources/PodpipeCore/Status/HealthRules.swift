@@ -3,57 +3,57 @@ import Foundation
 /// What `podpipectl status` judges the pipeline's health on, gathered by ``StatusReport``
 /// (from the ledger, `daemon_state`, `pipeline_state` and the folder) and given to
 /// ``HealthRules``, which need no disk.
-public struct HealthFacts: Sendable, Equatable {
+struct HealthFacts: Sendable, Equatable {
     /// The drop folder cannot be listed (its path).
-    public var folderMissing: String?
+    var folderMissing: String?
     /// `failed` and `rejected` ledger rows no operator acknowledged (`podpipectl ack`).
-    public var unacknowledgedFailed = 0
-    public var unacknowledgedRejected = 0
-    public var goldStale = false
+    var unacknowledgedFailed = 0
+    var unacknowledgedRejected = 0
+    var goldStale = false
     /// The oldest file waiting in the folder (not settled in the ledger, not a `failed`
     /// file waiting for its retry) and since when: the later of its modification and
     /// status-change times, so a file copied with its old mtime kept waits from its arrival.
-    public var oldestWaiting: WaitingFile?
+    var oldestWaiting: WaitingFile?
     /// The end of the last pass that completed (the daemon's or `podpiped --once`'s).
-    public var lastPassAt: Date?
+    var lastPassAt: Date?
     /// A daemon is running now (fresh heartbeat, live pid), and since when.
-    public var daemonRunning = false
-    public var daemonStartedAt: Date?
+    var daemonRunning = false
+    var daemonStartedAt: Date?
     /// The daemon ran here and did not stop cleanly (status exits 2), and why.
-    public var daemonExpectedButDown = false
-    public var daemonDetail: String?
+    var daemonExpectedButDown = false
+    var daemonDetail: String?
 
-    public init() {}
+    init() {}
 }
 
 /// A file waiting in the drop folder, and since when.
-public struct WaitingFile: Sendable, Equatable {
-    public var name: String
-    public var since: Date
+struct WaitingFile: Sendable, Equatable {
+    var name: String
+    var since: Date
 
-    public init(name: String, since: Date) {
+    init(name: String, since: Date) {
         self.name = name
         self.since = since
     }
 }
 
 /// The bounds of the time-based rules (`health.max_backlog_age`, `health.max_pass_age`).
-public struct HealthLimits: Sendable, Equatable {
-    public var maxBacklogAge: Double
-    public var maxPassAge: Double
+struct HealthLimits: Sendable, Equatable {
+    var maxBacklogAge: Double
+    var maxPassAge: Double
 
-    public init(maxBacklogAge: Double = 900, maxPassAge: Double = 3600) {
+    init(maxBacklogAge: Double = 900, maxPassAge: Double = 3600) {
         self.maxBacklogAge = maxBacklogAge
         self.maxPassAge = maxPassAge
     }
 
-    public init(_ config: PodpipeConfig) {
+    init(_ config: PodpipeConfig) {
         self.init(maxBacklogAge: config.maxBacklogAge, maxPassAge: config.maxPassAge)
     }
 }
 
 /// One reason the pipeline is not healthy.
-public enum HealthProblem: Sendable, Equatable {
+enum HealthProblem: Sendable, Equatable {
     case folderMissing(path: String)
     case filesFailed(Int)
     case filesRejected(Int)
@@ -66,7 +66,7 @@ public enum HealthProblem: Sendable, Equatable {
     case daemonDown(detail: String)
 
     /// The problem as `status` says it (a line of its header, an entry of `problems`).
-    public var message: String {
+    var message: String {
         switch self {
         case .folderMissing(let path): "drop folder \(path) is missing"
         case .filesFailed(let n): "\(n) file(s) failed, not acknowledged"
@@ -97,8 +97,8 @@ public enum HealthProblem: Sendable, Equatable {
 ///   runs: `podpiped --once` under a timer or cron runs on a schedule podpipe does not
 ///   know, and a schedule that stopped shows as a backlog instead (and in the metric
 ///   `podpipe_last_pass_timestamp_seconds`, for an alert on the schedule's own period).
-public enum HealthRules {
-    public static func problems(_ facts: HealthFacts, limits: HealthLimits, now: Date) -> [HealthProblem] {
+enum HealthRules {
+    static func problems(_ facts: HealthFacts, limits: HealthLimits, now: Date) -> [HealthProblem] {
         var problems: [HealthProblem] = []
         if let path = facts.folderMissing { problems.append(.folderMissing(path: path)) }
         if facts.unacknowledgedFailed > 0 { problems.append(.filesFailed(facts.unacknowledgedFailed)) }
@@ -143,7 +143,7 @@ public enum HealthRules {
     /// The file that has waited longest among `pending` (files in the folder the ledger has
     /// not settled), leaving out names whose newest ledger row is `failed`: those wait for
     /// their retry and count as failed files instead.
-    public static func oldestWaiting(_ pending: [Candidate], latest: [[UInt8]: LedgerSettlement])
+    static func oldestWaiting(_ pending: [Candidate], latest: [[UInt8]: LedgerSettlement])
         -> WaitingFile?
     {
         var oldest: (name: String, ns: Int64)?

@@ -8,23 +8,23 @@ public struct StatusReport: Sendable, Codable {
     /// The daemon part (from `daemon_state`, migration 0003, and the writer lock).
     /// `state` is `running` only with a fresh heartbeat from a live process; `writer_active`
     /// says whether any writer (the daemon or a `--once` pass) holds the database now.
-    public struct Daemon: Sendable, Codable {
-        public var state: DaemonRunState
-        public var writerActive: Bool
-        public var pid: Int?
-        public var since: String?
-        public var lastHeartbeat: String?
-        public var host: String?
-        public var watchMode: String?
-        public var folder: String?
-        public var activity: String?
-        public var lastScan: String?
-        public var lastRefresh: String?
-        public var lastReload: String?
-        public var stoppedAt: String?
-        public var stopReason: String?
-        public var expected: Bool = false
-        public var detail: String?
+    struct Daemon: Sendable, Codable {
+        var state: DaemonRunState
+        var writerActive: Bool
+        var pid: Int?
+        var since: String?
+        var lastHeartbeat: String?
+        var host: String?
+        var watchMode: String?
+        var folder: String?
+        var activity: String?
+        var lastScan: String?
+        var lastRefresh: String?
+        var lastReload: String?
+        var stoppedAt: String?
+        var stopReason: String?
+        var expected: Bool = false
+        var detail: String?
         enum CodingKeys: String, CodingKey {
             case state, pid, since, host, folder, activity, expected, detail
             case writerActive = "writer_active"
@@ -61,23 +61,23 @@ public struct StatusReport: Sendable, Codable {
             return daemon
         }
     }
-    public struct Files: Sendable, Codable {
-        public var loaded = 0
-        public var rejected = 0
-        public var duplicate = 0
-        public var failed = 0
-        public var pending = 0
-        public var ignored = 0
+    struct Files: Sendable, Codable {
+        var loaded = 0
+        var rejected = 0
+        var duplicate = 0
+        var failed = 0
+        var pending = 0
+        var ignored = 0
     }
-    public struct Rows: Sendable, Codable {
-        public var bronzeEvents: Int64 = 0
-        public var silverEvents: Int64 = 0
-        public var rejectedEvents: Int64 = 0
-        public var duplicateEvents: Int64 = 0
-        public var users: Int64 = 0
-        public var episodes: Int64 = 0
-        public var bronzeReferenceRows: Int64 = 0
-        public var rejectedReferenceRows: Int64 = 0
+    struct Rows: Sendable, Codable {
+        var bronzeEvents: Int64 = 0
+        var silverEvents: Int64 = 0
+        var rejectedEvents: Int64 = 0
+        var duplicateEvents: Int64 = 0
+        var users: Int64 = 0
+        var episodes: Int64 = 0
+        var bronzeReferenceRows: Int64 = 0
+        var rejectedReferenceRows: Int64 = 0
         enum CodingKeys: String, CodingKey {
             case users, episodes
             case bronzeEvents = "bronze_events"
@@ -88,27 +88,27 @@ public struct StatusReport: Sendable, Codable {
             case rejectedReferenceRows = "rejected_reference_rows"
         }
     }
-    public struct Gold: Sendable, Codable {
-        public var refreshedAt: String?
-        public var stale: Bool
-        public var ageSeconds: Int?
+    struct Gold: Sendable, Codable {
+        var refreshedAt: String?
+        var stale: Bool
+        var ageSeconds: Int?
         enum CodingKeys: String, CodingKey {
             case stale
             case refreshedAt = "refreshed_at"
             case ageSeconds = "age_seconds"
         }
     }
-    public struct FileError: Sendable, Codable {
-        public var file: String
-        public var state: String
-        public var line: Int64?
-        public var error: String
-        public var at: String
+    struct FileError: Sendable, Codable {
+        var file: String
+        var state: String
+        var line: Int64?
+        var error: String
+        var at: String
         /// Failed files: attempts so far and when the next one is due.
-        public var attempts: Int64?
-        public var nextAttemptAt: String?
+        var attempts: Int64?
+        var nextAttemptAt: String?
         /// A rejected or failed file an operator acknowledged (`podpipectl ack`).
-        public var acknowledged: Bool?
+        var acknowledged: Bool?
 
         enum CodingKeys: String, CodingKey {
             case file, state, line, error, at, attempts, acknowledged
@@ -119,15 +119,15 @@ public struct StatusReport: Sendable, Codable {
     // MARK: After commit (`ingest.after`, issue 16)
     /// Where settled files went (the ledger's `disposal`, migration 0010) and how many
     /// committed files are still in the folder waiting to be moved or deleted.
-    public struct AfterCommit: Sendable, Codable {
-        public var mode: AfterCommitMode
-        public var processedDir: String?
-        public var rejectedDir: String?
-        public var movedToProcessed = 0
-        public var movedToRejected = 0
-        public var deleted = 0
+    struct AfterCommit: Sendable, Codable {
+        var mode: AfterCommitMode
+        var processedDir: String?
+        var rejectedDir: String?
+        var movedToProcessed = 0
+        var movedToRejected = 0
+        var deleted = 0
         /// Files whose final entry committed and that are still in the folder (0 in keep mode).
-        public var waiting = 0
+        var waiting = 0
         enum CodingKeys: String, CodingKey {
             case mode, deleted, waiting
             case processedDir = "processed_dir"
@@ -158,23 +158,23 @@ public struct StatusReport: Sendable, Codable {
             return "after     " + parts.joined(separator: " · ")
         }
     }
-    public var afterCommit: AfterCommit? = nil
+    var afterCommit: AfterCommit? = nil
     /// Health by backlog, pass age and acknowledgements (issue 16): the facts ``HealthRules``
     /// judged, for monitoring. Every time is ISO 8601 UTC, every age whole seconds.
-    public struct Health: Sendable, Codable {
+    struct Health: Sendable, Codable {
         /// The oldest file waiting in the folder (see ``HealthRules/oldestWaiting(_:latest:)``).
-        public var oldestWaitingFile: String?
-        public var oldestWaitingSince: String?
-        public var oldestWaitingAgeSeconds: Int?
-        public var maxBacklogAgeSeconds: Int
+        var oldestWaitingFile: String?
+        var oldestWaitingSince: String?
+        var oldestWaitingAgeSeconds: Int?
+        var maxBacklogAgeSeconds: Int
         /// The last completed pass (daemon or `--once`); judged only while a daemon runs.
-        public var lastPassAt: String?
-        public var lastPassAgeSeconds: Int?
-        public var maxPassAgeSeconds: Int
+        var lastPassAt: String?
+        var lastPassAgeSeconds: Int?
+        var maxPassAgeSeconds: Int
         /// `rejected` / `failed` ledger rows, acknowledged (`podpipectl ack`) or not.
-        public var unacknowledgedRejected = 0
-        public var unacknowledgedFailed = 0
-        public var acknowledged = 0
+        var unacknowledgedRejected = 0
+        var unacknowledgedFailed = 0
+        var acknowledged = 0
         enum CodingKeys: String, CodingKey {
             case acknowledged
             case oldestWaitingFile = "oldest_waiting_file"
@@ -189,22 +189,22 @@ public struct StatusReport: Sendable, Codable {
         }
     }
 
-    public var database: String
+    var database: String
     /// The drop folder listed for files waiting and ignored (see ``folder(config:recorded:)``).
-    public var folder: String
+    var folder: String
     /// Whether ``folder`` is the configured one or the one the daemon recorded.
-    public var folderSource: FolderSource = .configuration
-    public var watchMode: String
-    public var daemon: Daemon
-    public var files: Files
-    public var rows: Rows
-    public var rejectRate: Double
-    public var gold: Gold
-    public var lastErrors: [FileError]
-    public var ignoredNames: [String]
-    public var healthy: Bool
-    public var problems: [String]
-    public var health: Health
+    var folderSource: FolderSource = .configuration
+    var watchMode: String
+    var daemon: Daemon
+    var files: Files
+    var rows: Rows
+    var rejectRate: Double
+    var gold: Gold
+    var lastErrors: [FileError]
+    var ignoredNames: [String]
+    var healthy: Bool
+    var problems: [String]
+    var health: Health
 
     enum CodingKeys: String, CodingKey {
         case database, folder, daemon, files, rows, gold, healthy, problems, health
@@ -226,7 +226,7 @@ public struct StatusReport: Sendable, Codable {
     var daemonExpectedButDown = false
 
     /// Where the folder status lists comes from.
-    public enum FolderSource: String, Sendable, Codable {
+    enum FolderSource: String, Sendable, Codable {
         /// A flag, the environment or the configuration file named it (or nothing did and no
         /// daemon ever recorded one: the built-in default).
         case configuration

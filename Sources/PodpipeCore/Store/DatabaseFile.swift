@@ -7,11 +7,11 @@ import Synchronization
 
 /// What a file *is*, whatever name reaches it: its device and inode. Two paths name the same
 /// file (a hard link, a symbolic link, a `..` path) exactly when their identities are equal.
-public struct FileIdentity: Hashable, Sendable, CustomStringConvertible {
-    public let device: UInt64
-    public let inode: UInt64
+struct FileIdentity: Hashable, Sendable, CustomStringConvertible {
+    let device: UInt64
+    let inode: UInt64
 
-    public init(device: UInt64, inode: UInt64) {
+    init(device: UInt64, inode: UInt64) {
         self.device = device
         self.inode = inode
     }
@@ -22,25 +22,25 @@ public struct FileIdentity: Hashable, Sendable, CustomStringConvertible {
 
     /// The identity of the file `path` names, following symbolic links; nil when nothing is
     /// there (or it cannot be reached).
-    public static func of(path: String) -> FileIdentity? {
+    static func of(path: String) -> FileIdentity? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         return FileIdentity(st)
     }
 
-    public var description: String { "device \(device), inode \(inode)" }
+    var description: String { "device \(device), inode \(inode)" }
 }
 
 /// The files that belong to a database: the file itself and those SQLite (and older podpipe
 /// versions) keep beside it. SQLite names them after the database's resolved path.
-public enum DatabaseFile {
+enum DatabaseFile {
     /// `-wal` and `-shm` (WAL mode), `-journal` (a rollback journal), `.lock` (the lock file
     /// of podpipe versions before the lock moved onto the database file).
     static let companionSuffixes = ["-wal", "-shm", "-journal", ".lock"]
 
     /// The database's path with symbolic links and `..` resolved (as SQLite resolves it to
     /// name its WAL). A path that does not resolve (nothing there yet) is returned as is.
-    public static func resolvedPath(_ path: String) -> String {
+    static func resolvedPath(_ path: String) -> String {
         guard let resolved = realpath(path, nil) else { return path }
         defer { free(resolved) }
         return String(cString: resolved)
@@ -48,7 +48,7 @@ public enum DatabaseFile {
 
     /// The identities of the database and of its companion files that exist now: what the
     /// drop folder must never ingest, whatever their names there.
-    public static func identities(of database: String) -> Set<FileIdentity> {
+    static func identities(of database: String) -> Set<FileIdentity> {
         let resolved = resolvedPath(database)
         var found: Set<FileIdentity> = []
         for path in [database, resolved] + companionSuffixes.map({ resolved + $0 }) {

@@ -3,11 +3,11 @@ import Foundation
 /// Where the database is, from the `database` setting: a SQLite file (the default), or a
 /// PostgreSQL server (`postgresql://…` or `postgres://…`, a libpq connection URI). A URI is
 /// never taken for a file path.
-public enum DatabaseLocation: Equatable, Sendable {
+enum DatabaseLocation: Equatable, Sendable {
     case sqlite(path: String)
     case postgresql(uri: String)
 
-    public init(_ setting: String) {
+    init(_ setting: String) {
         let lowered = setting.lowercased()
         if lowered.hasPrefix("postgresql://") || lowered.hasPrefix("postgres://") {
             self = .postgresql(uri: setting)
@@ -17,7 +17,7 @@ public enum DatabaseLocation: Equatable, Sendable {
     }
 
     /// The setting as it may be shown: a URI's password is replaced by `***`.
-    public var shown: String {
+    var shown: String {
         switch self {
         case .sqlite(let path): path
         case .postgresql(let uri): Self.redacting(uri)
@@ -26,7 +26,7 @@ public enum DatabaseLocation: Equatable, Sendable {
 
     /// `uri` with the password of its user-info part (`user:password@`) and any `password=`
     /// query parameter replaced by `***`.
-    public static func redacting(_ uri: String) -> String {
+    static func redacting(_ uri: String) -> String {
         var text = uri
         if let scheme = text.range(of: "://") {
             let rest = text[scheme.upperBound...]

@@ -33,8 +33,8 @@ enum Migrations {
 }
 
 /// Loads an analyst-facing SQL file from the bundle (`SQL/gold/…`, `SQL/reports/…`).
-public enum SQLResource {
-    public static func load(_ subdirectory: String, _ name: String) throws -> String {
+enum SQLResource {
+    static func load(_ subdirectory: String, _ name: String) throws -> String {
         guard
             let url = Bundle.module.url(
                 forResource: name, withExtension: "sql", subdirectory: "SQL/\(subdirectory)"),

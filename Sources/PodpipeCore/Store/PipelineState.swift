@@ -2,7 +2,7 @@ import GRDB
 
 /// The keys of `pipeline_state`: what the ingest tells gold about silver, and what gold
 /// records of its own refreshes.
-public enum PipelineStateKey: String, Sendable, CaseIterable, DatabaseValueConvertible {
+enum PipelineStateKey: String, Sendable, CaseIterable, DatabaseValueConvertible {
     // Written by the ingest and the maintenance commands.
     /// Bumped when silver is rebuilt or files are forgotten: gold rebuilds in full.
     case silverGeneration = "silver.generation"
@@ -24,13 +24,13 @@ public enum PipelineStateKey: String, Sendable, CaseIterable, DatabaseValueConve
 }
 
 /// Reads and writes `pipeline_state`.
-public enum PipelineState {
-    public static func get(_ key: PipelineStateKey, _ db: Database) throws -> String? {
+enum PipelineState {
+    static func get(_ key: PipelineStateKey, _ db: Database) throws -> String? {
         try String.fetchOne(
             db, sql: "SELECT value FROM pipeline_state WHERE key = ?", arguments: [key.rawValue])
     }
 
-    public static func set(_ key: PipelineStateKey, _ value: String?, _ db: Database) throws {
+    static func set(_ key: PipelineStateKey, _ value: String?, _ db: Database) throws {
         try db.execute(
             sql: """
                 INSERT INTO pipeline_state (key, value) VALUES (?, ?)
@@ -38,7 +38,7 @@ public enum PipelineState {
                 """, arguments: [key.rawValue, value])
     }
 
-    public static func increment(_ key: PipelineStateKey, _ db: Database) throws {
+    static func increment(_ key: PipelineStateKey, _ db: Database) throws {
         let current = Int64(try get(key, db) ?? "0") ?? 0
         try set(key, String(current &+ 1), db)
     }

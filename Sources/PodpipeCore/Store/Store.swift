@@ -8,14 +8,14 @@ import GRDBSQLite
 /// readers (`podpipectl`): WAL lets readers see the last committed state while a file's
 /// transaction is open, so nobody ever sees half a file or half a gold refresh.
 public final class Store: Sendable {
-    public let path: String
+    let path: String
     public let pool: DatabasePool
     /// The writer's WAL checkpoints, on a thread of their own (nil for read-only stores).
     let checkpointer: WALCheckpointer?
     /// The largest WAL file the writer's close keeps for the next run.
     let keptWALBytes: Int
     /// The file opened (see ``verifyStillAtPath()``).
-    public let identity: FileIdentity?
+    let identity: FileIdentity?
     /// An immutable reader's shared lock on the file (``ReadAccess/immutable``), released
     /// with the store.
     let sharedLock: FileIdentity?
@@ -23,7 +23,7 @@ public final class Store: Sendable {
     /// Opens (creating if needed) the database for writing and applies pending migrations.
     /// `checkpointWaitFrames`: see ``WALCheckpointer`` (tests make it small);
     /// `keptWALBytes`: see ``keepWALForTheNextRun()``.
-    public static func openForWriting(
+    static func openForWriting(
         path: String, checkpointWaitFrames: Int32? = nil, keptWALBytes: Int = defaultKeptWALBytes
     ) throws -> Store {
         let directory = (path as NSString).deletingLastPathComponent
@@ -190,7 +190,7 @@ public final class Store: Sendable {
     /// into the open, unlinked file, and every row written would be lost with it, so the
     /// writer calls this before each file and before each commit, and stops.
     /// Other errors reaching the path (a permission) are left to SQLite's own reports.
-    public func verifyStillAtPath() throws(StoreError) {
+    func verifyStillAtPath() throws(StoreError) {
         guard let identity else { return }
         var st = stat()
         guard stat(path, &st) == 0 else {
@@ -206,7 +206,7 @@ public final class Store: Sendable {
     /// power loss. The after-commit stage calls this before a file leaves the drop folder,
     /// so that no loss of power can keep the file's move and lose its commit.
     /// Called between transactions: the next write transaction may restart the WAL.
-    public func syncCommitted() throws(POSIXError) {
+    func syncCommitted() throws(POSIXError) {
         let resolved = DropFolder.realPath(path) ?? path
         var fd = open(resolved + "-wal", O_RDONLY | O_CLOEXEC)
         if fd < 0 && errno == ENOENT { fd = open(resolved, O_RDONLY | O_CLOEXEC) }
@@ -224,7 +224,7 @@ public final class Store: Sendable {
 
     /// The most bytes of WAL file kept for the next run (see ``keepWALForTheNextRun()``):
     /// twice the daemon's own bound (``WALCheckpointer/defaultWaitFrames`` of 8 KiB pages).
-    public static let defaultKeptWALBytes = 256 << 20
+    static let defaultKeptWALBytes = 256 << 20
 
     /// Arranges for the writer's close to keep the WAL file (emptied) instead of deleting it,
     /// when it is at most `keptWALBytes` (256 MiB unless opened with another bound): the
@@ -269,7 +269,7 @@ public final class Store: Sendable {
 }
 
 /// Errors opening the store, with what to do about them.
-public enum StoreError: Error, CustomStringConvertible, Equatable {
+enum StoreError: Error, CustomStringConvertible, Equatable {
     case databaseMissing(path: String)
     case schemaTooNew(path: String, unknown: [String])
     case notAPodpipeDatabase(path: String)
@@ -283,7 +283,7 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     /// A read-only user cannot read it safely (see ``ReadAccess``).
     case unreadable(path: String, reason: String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .databaseMissing(let path):
             "database \(path) does not exist: run `podpiped --once` (or start the daemon) to create it, or pass --database"

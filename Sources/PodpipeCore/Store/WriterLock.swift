@@ -13,13 +13,13 @@ import Foundation
 ///
 /// A missing database file is created empty here (through a dangling symbolic link: its
 /// target), so that the writer that creates a database holds its lock from the first byte.
-public final class WriterLock: Sendable {
+final class WriterLock: Sendable {
     /// The configured database path.
-    public let path: String
+    let path: String
     /// The file locked.
-    public let identity: FileIdentity
+    let identity: FileIdentity
 
-    public static func acquire(database: String) throws(PipelineError) -> WriterLock {
+    static func acquire(database: String) throws(PipelineError) -> WriterLock {
         // `isHeld` (podpipectl status) takes a shared lock for a few microseconds: retry
         // briefly so that a status check never makes a starting writer fail. A real writer
         // holds the lock for good, so this still fails fast (~0.5 s).
@@ -47,12 +47,12 @@ public final class WriterLock: Sendable {
 
     /// Whether some process holds the lock now (for status), without taking it. Never
     /// creates the database.
-    public static func isHeld(database: String) -> Bool {
+    static func isHeld(database: String) -> Bool {
         DatabaseFileLocks.shared.isHeldExclusively(path: database)
     }
 
     /// "pid N" of the process holding the lock, when the system says (`/proc/locks`).
-    public static func holder(database: String) -> String? {
+    static func holder(database: String) -> String? {
         LockHolder.describe(path: database)
     }
 

@@ -17,16 +17,16 @@ import Foundation
 ///
 /// Connection settings come from the URI and libpq's usual sources (`PGHOST`, `PGUSER`,
 /// `PGPASSWORD`, … and `~/.pgpass`), which libpq reads itself.
-public final class PostgresConnection {
+final class PostgresConnection {
     private var connection: OpaquePointer?
     /// The URI with any password hidden, for messages.
-    public let location: String
+    let location: String
     /// Seconds a connect or a statement may take, unless the call gives its own.
-    public var timeout: Double
+    var timeout: Double
 
     /// Connects to `uri` (`postgresql://…`), waiting at most `timeout` seconds.
     /// - Throws: ``PostgresError`` (`.connect` with libpq's message, or `.timeout`).
-    public init(uri: String, timeout: Double = 30) throws(PostgresError) {
+    init(uri: String, timeout: Double = 30) throws(PostgresError) {
         location = DatabaseLocation.redacting(uri)
         self.timeout = timeout
         let deadline = Date().addingTimeInterval(timeout)
@@ -69,7 +69,7 @@ public final class PostgresConnection {
     deinit { close() }
 
     /// Closes the connection (an open transaction is rolled back by the server).
-    public func close() {
+    func close() {
         if let connection { PQfinish(connection) }
         connection = nil
     }
@@ -77,7 +77,7 @@ public final class PostgresConnection {
     /// Runs `sql` (one statement, `$1`… bound to `parameters` as text; nil is NULL) and
     /// returns its rows as text.
     @discardableResult
-    public func query(_ sql: String, _ parameters: [String?] = [], timeout: Double? = nil)
+    func query(_ sql: String, _ parameters: [String?] = [], timeout: Double? = nil)
         throws(PostgresError)
         -> PostgresRows
     {
@@ -92,7 +92,7 @@ public final class PostgresConnection {
     }
 
     /// Runs several statements separated by semicolons, without parameters (a migration).
-    public func execute(_ script: String, timeout: Double? = nil) throws(PostgresError) {
+    func execute(_ script: String, timeout: Double? = nil) throws(PostgresError) {
         let pointer = try open()
         let deadline = Date().addingTimeInterval(timeout ?? self.timeout)
         guard PQsendQuery(pointer, script) == 1 else {
@@ -106,7 +106,7 @@ public final class PostgresConnection {
     /// data, each ending with `\n` and escaped per the COPY text format
     /// (``PostgresCopyText``), nil at the end. Returns the rows copied.
     @discardableResult
-    public func copyIn(_ sql: String, timeout: Double? = nil, rows: () -> [UInt8]?) throws(PostgresError)
+    func copyIn(_ sql: String, timeout: Double? = nil, rows: () -> [UInt8]?) throws(PostgresError)
         -> Int64
     {
         let pointer = try open()
@@ -250,9 +250,9 @@ public final class PostgresConnection {
 }
 
 /// The rows of a query, as text (NULL as nil), with the column names.
-public struct PostgresRows: Sendable, Equatable {
-    public var columns: [String] = []
-    public var rows: [[String?]] = []
+struct PostgresRows: Sendable, Equatable {
+    var columns: [String] = []
+    var rows: [[String?]] = []
 
     init() {}
 
@@ -267,13 +267,13 @@ public struct PostgresRows: Sendable, Equatable {
     }
 
     /// The first column of the first row.
-    public var scalar: String? { rows.first?.first ?? nil }
+    var scalar: String? { rows.first?.first ?? nil }
 }
 
 /// The COPY text format's escaping of one field: backslash, tab, newline and carriage
 /// return are escaped; NULL is `\N`.
-public enum PostgresCopyText {
-    public static func field(_ value: String?, into line: inout [UInt8]) {
+enum PostgresCopyText {
+    static func field(_ value: String?, into line: inout [UInt8]) {
         guard let value else {
             line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "N")])
             return
@@ -290,7 +290,7 @@ public enum PostgresCopyText {
     }
 
     /// One line of fields, tab-separated, ending with a newline.
-    public static func line(_ fields: [String?]) -> [UInt8] {
+    static func line(_ fields: [String?]) -> [UInt8] {
         var line: [UInt8] = []
         for (index, field) in fields.enumerated() {
             if index > 0 { line.append(0x09) }
@@ -302,12 +302,12 @@ public enum PostgresCopyText {
 }
 
 /// Errors of the PostgreSQL store, with where and what to do.
-public enum PostgresError: Error, CustomStringConvertible, Equatable, ExitCoded {
+enum PostgresError: Error, CustomStringConvertible, Equatable, ExitCoded {
     case connect(location: String, message: String)
     case timeout(location: String, seconds: Double, what: String)
     case statement(String, sqlState: String?, sql: String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case .connect(let location, let message):
             "cannot connect to PostgreSQL at \(location): \(message); check the server, the URI and the credentials (PGPASSWORD or ~/.pgpass)"
@@ -318,5 +318,5 @@ public enum PostgresError: Error, CustomStringConvertible, Equatable, ExitCoded 
         }
     }
 
-    public var exitCode: Int32 { PodpipeExit.databaseError }
+    var exitCode: Int32 { PodpipeExit.databaseError }
 }
