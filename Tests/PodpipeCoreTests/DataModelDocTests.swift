@@ -203,9 +203,11 @@ struct DataModelDocTests {
             #expect(
                 differing == nil, "podpipe_catalog row \(differing?.0 ?? []) expected \(differing?.1 ?? [])")
             #expect(rows.contains { $0[0] == "fact_user_interactions" && $0[1] == "listen_through_rate" })
-            // A writer that opens a database with other descriptions replaces them.
+            // A writer that opens a database whose descriptions came from another podpipe (another
+            // resource digest) replaces them.
             try store.pool.write { db in
                 try db.execute(sql: "UPDATE podpipe_catalog SET description = 'stale'")
+                try db.execute(sql: "UPDATE pipeline_state SET value = 'older' WHERE key = 'catalog.sha256'")
             }
         }
         let reopened = try folder.store()

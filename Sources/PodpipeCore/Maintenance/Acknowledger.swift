@@ -20,13 +20,7 @@ public struct AckSummary: Sendable, Codable, Equatable {
         case nothingToAcknowledge = "nothing_to_acknowledge"
     }
 
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(self), let text = String(data: data, encoding: .utf8)
-        else { return "{}" }
-        return text
-    }
+    public func json() -> String { JSONText.pretty(self) }
 
     /// One line per row; names are escaped by the caller's terminal rule (``TerminalText``).
     public func text() -> String {

@@ -31,11 +31,20 @@ enum JSONText {
     /// `value` as one pretty-printed JSON object with sorted snake_case keys and unescaped
     /// slashes, ending with a newline (`{}` if it cannot be encoded).
     static func snakeCase(_ value: some Encodable) -> String {
+        pretty(value, keys: .convertToSnakeCase) + "\n"
+    }
+
+    /// `value` as one pretty-printed JSON object with sorted keys (named by `keys`: by
+    /// default as the type's coding keys say) and unescaped slashes, without a final newline
+    /// (`{}` if it cannot be encoded).
+    static func pretty(
+        _ value: some Encodable, keys: JSONEncoder.KeyEncodingStrategy = .useDefaultKeys
+    ) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.keyEncodingStrategy = keys
         guard let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8)
         else { return "{}" }
-        return text + "\n"
+        return text
     }
 }

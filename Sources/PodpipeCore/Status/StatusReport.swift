@@ -373,13 +373,7 @@ public struct StatusReport: Sendable, Codable {
         return report
     }
 
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(self), let text = String(data: data, encoding: .utf8)
-        else { return "{}" }
-        return text
-    }
+    public func json() -> String { JSONText.pretty(self) }
 
     /// The at-a-glance text view.
     public func text() -> String {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 
@@ -9,16 +10,18 @@ import GRDB
 /// resource is older). The writer replaces them at every open, in one transaction, so that a
 /// newer podpipe brings its newer descriptions to an existing database.
 enum Catalog {
-    /// Replaces the catalog's rows with the resource's (only when they differ: an open
-    /// without a change writes nothing).
+    /// Replaces the catalog's rows with the resource's when the resource differs from the
+    /// one installed (its SHA-256 in `pipeline_state`): an open without a change only reads.
+    /// (Writing and rolling back would not do: the pages a rolled-back savepoint touched stay
+    /// dirty and are written to the WAL at every open.)
     static func install(_ writer: some DatabaseWriter) throws {
         let sql = try SQLResource.load("catalog", "podpipe_catalog")
+        let digest = SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        let installed = try writer.read { db in try PipelineState.get(.catalogDigest, db) }
+        guard installed != digest else { return }
         try writer.write { db in
-            let before = try fingerprint(db)
-            try db.inSavepoint {
-                try db.execute(sql: sql)
-                return try fingerprint(db) == before ? .rollback : .commit
-            }
+            try db.execute(sql: sql)
+            try PipelineState.set(.catalogDigest, digest, db)
         }
     }
 

@@ -21,6 +21,8 @@ enum PipelineStateKey: String, Sendable, CaseIterable, DatabaseValueConvertible 
     case goldLastMode = "gold.last_mode"
     case goldLastNewEvents = "gold.last_new_events"
     case goldLastDurationMs = "gold.last_duration_ms"
+    /// The SHA-256 of the `podpipe_catalog` rows installed (``Catalog``).
+    case catalogDigest = "catalog.sha256"
 }
 
 /// Reads and writes `pipeline_state`.
