@@ -10,7 +10,7 @@ struct Podpipectl: AsyncParsableCommand {
         commandName: "podpipectl",
         abstract: "Inspect, query and maintain a podpipe database.",
         discussion: """
-            Read-only commands (status, metrics, files, rejects, report, validate) never take \
+            Read-only commands (status, metrics, files, rejects, report, export, validate) never take \
             the writer lock and work while the daemon writes. ack writes beside a running \
             daemon. reprocess and revalidate write: \
             they need the writer lock (stop the daemon first). refresh brings gold up to \
@@ -21,6 +21,8 @@ struct Podpipectl: AsyncParsableCommand {
             Revalidate.self, Refresh.self, Prune.self, Generate.self,
             // Health and metrics (issue 16).
             Metrics.self, Ack.self,
+            // Analysts (issue 17).
+            Export.self,
         ])
 
     /// SPEC §8 puts the shared options before the subcommand
@@ -138,6 +140,7 @@ struct Status: AsyncParsableCommand {
 
 extension ReportKind: ExpressibleByArgument {}
 extension ReportFormat: ExpressibleByArgument {}
+extension MetricsGrouping: ExpressibleByArgument {}
 
 struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -149,11 +152,24 @@ struct Report: AsyncParsableCommand {
     @Argument(help: "The report: \(ReportKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var kind: ReportKind
 
-    @Option(name: .customLong("as-of"), help: "top-episodes: the last day of the 7-day window (YYYY-MM-DD).")
+    @Option(
+        name: .customLong("as-of"),
+        help: "top-episodes, podcast-metrics: the last day of the window (YYYY-MM-DD).")
     var asOf: String?
 
-    @Flag(name: .customLong("by-day"), help: "multi-episode-users: one row per day.")
+    @Flag(name: .customLong("by-day"), help: "multi-episode-users, podcast-metrics: one row per day.")
     var byDay = false
+
+    @Option(name: .long, help: "podcast-metrics: one row per episode or per podcast.")
+    var by: MetricsGrouping = .episode
+
+    @Option(name: .long, help: "podcast-metrics: the window's number of UTC days, ending on --as-of.")
+    var days: Int = 7
+
+    @Option(
+        name: .customLong("min-listeners"),
+        help: "podcast-metrics: hide the metrics of rows with fewer listeners (0: show all).")
+    var minListeners: Int = 0
 
     @Option(name: .long, help: "table, csv or json.")
     var format: ReportFormat = .table
@@ -165,7 +181,11 @@ struct Report: AsyncParsableCommand {
             let table: ReportTable
             do {
                 table = try await store.pool.read { db in
-                    try Reports.run(kind, options: ReportOptions(asOf: asOf, byDay: byDay), in: db)
+                    try Reports.run(
+                        kind,
+                        options: ReportOptions(
+                            asOf: asOf, byDay: byDay, days: days, grouping: by, minListeners: minListeners),
+                        in: db)
                 }
             } catch {
                 throw CLIError(message: "\(error)", code: 1)

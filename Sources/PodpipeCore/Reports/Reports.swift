@@ -17,6 +17,17 @@ public enum ReportKind: String, CaseIterable, Sendable {
     case dailyActivity = "daily-activity"
     /// Engagement by episode length bucket.
     case engagementByLength = "engagement-by-length"
+    /// Podcast metrics (plays, listeners, engaged listeners, qualified plays, time listened,
+    /// average consumption) per episode or podcast, over a window of days or per day.
+    case podcastMetrics = "podcast-metrics"
+}
+
+/// What one row of `podcast-metrics` is about (`--by`).
+public enum MetricsGrouping: String, CaseIterable, Sendable {
+    /// One row per episode (with its podcast and title).
+    case episode
+    /// One row per podcast; episodes not in the reference data form the podcast `''`.
+    case podcast
 }
 
 /// Options of a report run.
@@ -24,13 +35,31 @@ public struct ReportOptions: Sendable {
     /// `YYYY-MM-DD`: the last day of the top-episodes window (other reports ignore it, but
     /// an invalid value is always an error). nil: the date of the latest valid event.
     var asOf: String?
-    /// multi-episode-users: one row per day instead of the total.
+    /// multi-episode-users, podcast-metrics: one row per day instead of the total.
     var byDay: Bool
+    /// podcast-metrics: the number of UTC days of the window ending on `asOf` (1 ... 3,660).
+    var days: Int
+    /// podcast-metrics: one row per episode or per podcast.
+    var grouping: MetricsGrouping
+    /// podcast-metrics: rows with fewer listeners show every metric as NULL (0 = none).
+    var minListeners: Int
 
-    /// Creates options; the defaults are the SPEC's defaults.
-    public init(asOf: String? = nil, byDay: Bool = false) {
+    /// The largest `days`: ten years.
+    public static let maxDays = 3_660
+    /// The largest `minListeners`.
+    public static let maxMinListeners = 1_000_000_000
+
+    /// Creates options; the defaults are the SPEC's defaults (and, for podcast-metrics, the
+    /// 7 days of top-episodes, per episode, no threshold).
+    public init(
+        asOf: String? = nil, byDay: Bool = false, days: Int = 7, grouping: MetricsGrouping = .episode,
+        minListeners: Int = 0
+    ) {
         self.asOf = asOf
         self.byDay = byDay
+        self.days = days
+        self.grouping = grouping
+        self.minListeners = minListeners
     }
 }
 
@@ -68,6 +97,10 @@ enum ReportError: Error, CustomStringConvertible, Equatable {
     case goldMissing
     /// Gold tables exist but were never refreshed.
     case goldNotRefreshed
+    /// `--days` is outside 1 ... ``ReportOptions/maxDays``.
+    case invalidDays(Int)
+    /// `--min-listeners` is outside 0 ... ``ReportOptions/maxMinListeners``.
+    case invalidMinListeners(Int)
 
     var description: String {
         switch self {
@@ -77,6 +110,10 @@ enum ReportError: Error, CustomStringConvertible, Equatable {
             "this database has no gold tables (it was created by an older podpipe): run `podpiped --once` with this version to upgrade and refresh it"
         case .goldNotRefreshed:
             "gold has not been refreshed yet in this database: run `podpiped --once` (or start the daemon) and try again"
+        case .invalidDays(let value):
+            "invalid --days \(value): expected a number of days from 1 to \(ReportOptions.maxDays)"
+        case .invalidMinListeners(let value):
+            "invalid --min-listeners \(value): expected 0 (no threshold) to \(ReportOptions.maxMinListeners)"
         }
     }
 }
@@ -95,6 +132,12 @@ public enum Reports {
         if let asOf = options.asOf {
             guard let day = GoldClock.parseDay(asOf) else { throw ReportError.invalidAsOf(asOf) }
             asOfDay = day
+        }
+        guard (1...ReportOptions.maxDays).contains(options.days) else {
+            throw ReportError.invalidDays(options.days)
+        }
+        guard (0...ReportOptions.maxMinListeners).contains(options.minListeners) else {
+            throw ReportError.invalidMinListeners(options.minListeners)
         }
         guard try db.tableExists("gold_top_episodes_7d") else { throw ReportError.goldMissing }
         guard try PipelineState.get(.goldRefreshedAt, db) != nil else {
@@ -130,8 +173,31 @@ public enum Reports {
             sql = try SQLResource.load("reports", "daily_activity")
         case .engagementByLength:
             sql = try SQLResource.load("reports", "engagement_by_length")
+        case .podcastMetrics:
+            let model = try SQLResource.load("reports", "podcast_metrics")
+            let columns = podcastMetricsColumns(options)
+            sql = """
+                SELECT \(columns.joined(separator: ", ")) FROM (
+                \(model)
+                ) ORDER BY day, podcast_id, episode_id
+                """
+            arguments = [
+                "as_of_day": asOfDay, "days": options.days, "by_day": options.byDay,
+                "by_podcast": options.grouping == .podcast, "min_listeners": options.minListeners,
+            ]
         }
         return try table(db, sql: sql, arguments: arguments)
+    }
+
+    /// The columns of podcast-metrics: the period (`day`, or the window's first and last
+    /// day), the member (a podcast, or an episode with its podcast and title), the metrics.
+    static func podcastMetricsColumns(_ options: ReportOptions) -> [String] {
+        let period = options.byDay ? ["day"] : ["window_start", "window_end"]
+        let member = options.grouping == .podcast ? ["podcast_id"] : ["podcast_id", "episode_id", "title"]
+        return period + member + [
+            "plays", "listeners", "engaged_listeners", "qualified_plays", "time_listened_seconds",
+            "avg_consumption",
+        ]
     }
 
     /// Decimals of real columns (all reals of the reports are rates or averages).
