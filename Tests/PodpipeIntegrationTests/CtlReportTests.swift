@@ -46,7 +46,7 @@ struct CtlReportTests {
         _ = try box.loadSample()
         let kinds = [
             "top-episodes", "listen-through", "multi-episode-users", "cohort-retention",
-            "episode-performance", "daily-activity", "engagement-by-length",
+            "episode-performance", "daily-activity", "engagement-by-length", "podcast-metrics",
         ]
         for kind in kinds {
             let csv = try box.ctl(["report", kind, "--format", "csv"])

@@ -133,7 +133,7 @@ public enum TableExport {
                 }
                 line += "\n"
             case .json, .ndjson:
-                if format == .json { line += count == 0 ? "\n" : ",\n" }
+                if format == .json { line += count == 0 ? "\n  " : ",\n  " }
                 line += "{"
                 for index in 0..<columns.count {
                     if index > 0 { line += ", " }
