@@ -129,7 +129,7 @@ struct CtlReportTests {
         #expect(help.status == 0)
         for command in [
             "status", "files", "rejects", "report", "validate", "reprocess", "revalidate", "refresh",
-            "generate", "metrics", "ack",
+            "generate", "metrics", "ack", "export",
         ] {
             #expect(help.stdout.contains("  \(command)"), "\(command)")
         }
