@@ -32,8 +32,9 @@ public enum MetricsGrouping: String, CaseIterable, Sendable {
 
 /// Options of a report run.
 public struct ReportOptions: Sendable {
-    /// `YYYY-MM-DD`: the last day of the top-episodes window (other reports ignore it, but
-    /// an invalid value is always an error). nil: the date of the latest valid event.
+    /// `YYYY-MM-DD`: the last day of the top-episodes and podcast-metrics windows (other
+    /// reports ignore it, but an invalid value is always an error). nil: the date of the
+    /// latest valid event.
     var asOf: String?
     /// multi-episode-users, podcast-metrics: one row per day instead of the total.
     var byDay: Bool

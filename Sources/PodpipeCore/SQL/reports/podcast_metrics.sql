@@ -5,8 +5,8 @@
 -- day depends on that day's events only, so the cost follows the window's events.
 --
 -- Grain: one member (:by_podcast = 0: an episode; 1: a podcast) per UTC day (:by_day = 1)
--- or over the window (:by_day = 0), for members with at least one listening session in the
--- window. The window: the :days UTC days ending on :as_of_day (days since 1970-01-01;
+-- or over the window (:by_day = 0), for members with at least one session in the window
+-- (a session of pauses or seeks only counts as a row with 0 listeners). The window: the :days UTC days ending on :as_of_day (days since 1970-01-01;
 -- NULL = the day of the latest valid event), both ends included.
 --
 -- Sessions, from the events of one user × episode × UTC day, ordered by timestamp (then
