@@ -189,11 +189,15 @@ struct Report: AsyncParsableCommand {
     func validate() throws {
         switch kind {
         case .html:
-            if out == nil { throw ValidationError("report html needs --out FILE (or --out - for standard output)") }
+            if out == nil {
+                throw ValidationError("report html needs --out FILE (or --out - for standard output)")
+            }
             if format != nil { throw ValidationError("report html writes HTML: --format does not apply") }
             if byDay { throw ValidationError("report html: --by-day does not apply") }
         case .table:
-            if out != nil { throw ValidationError("--out is for report html; other reports print to standard output") }
+            if out != nil {
+                throw ValidationError("--out is for report html; other reports print to standard output")
+            }
         }
     }
 
@@ -223,7 +227,9 @@ struct Report: AsyncParsableCommand {
             case .table(let report):
                 let table: ReportTable
                 do {
-                    table = try await store.pool.read { db in try Reports.run(report, options: options, in: db) }
+                    table = try await store.pool.read { db in
+                        try Reports.run(report, options: options, in: db)
+                    }
                 } catch {
                     throw CLIError(message: "\(error)", code: 1)
                 }

@@ -11,14 +11,19 @@ struct HTMLReportTests {
 
     /// A page from hand-made tables (no database): one section per kind of body and chart.
     static func page(top rows: [[ReportValue]]) -> HTMLReport.Page {
-        let top = ReportTable(columns: ["rank", "episode_id", "title", "podcast_id", "completions"], rows: rows)
+        let top = ReportTable(
+            columns: ["rank", "episode_id", "title", "podcast_id", "completions"], rows: rows)
         let countries = ReportTable(
             columns: ["country", "avg_listen_through_rate", "completions"],
-            rows: [[.text("DE"), .real(0.75, decimals: 6), .integer(3)], [.text("FR"), .real(1.5, decimals: 6), .integer(1)]])
+            rows: [
+                [.text("DE"), .real(0.75, decimals: 6), .integer(3)],
+                [.text("FR"), .real(1.5, decimals: 6), .integer(1)],
+            ])
         let multi = ReportTable(columns: ["users"], rows: [[.integer(7)]])
         let sections = HTMLReport.sections
         func section(_ kind: ReportKind) -> HTMLReportSection {
-            sections.first { $0.kind == kind } ?? HTMLReportSection(kind: kind, title: "", definition: "", charts: [])
+            sections.first { $0.kind == kind }
+                ?? HTMLReportSection(kind: kind, title: "", definition: "", charts: [])
         }
         return HTMLReport.Page(
             generatedAt: Date(timeIntervalSince1970: 1_700_000_000), goldRefreshedAt: "2024-04-01T00:00:00Z",
@@ -54,8 +59,10 @@ struct HTMLReportTests {
         #expect(html.contains("p&amp;q"))
         // Every tag of the page is one the renderer writes.
         let allowed: Set<String> = [
-            "!doctype", "html", "head", "meta", "title", "style", "body", "main", "header", "h1", "h2", "p", "nav",
-            "a", "section", "figure", "figcaption", "svg", "text", "rect", "line", "polyline", "circle", "span",
+            "!doctype", "html", "head", "meta", "title", "style", "body", "main", "header", "h1", "h2", "p",
+            "nav",
+            "a", "section", "figure", "figcaption", "svg", "text", "rect", "line", "polyline", "circle",
+            "span",
             "div", "table", "thead", "tbody", "tr", "th", "td", "details", "summary",
         ]
         var tags = Set<String>()
@@ -82,7 +89,8 @@ struct HTMLReportTests {
             let report = part.section.kind.rawValue
             var covered = Set<String>()
             for (mark, text) in zip(marks, found.map(\.text)) where mark.report == report {
-                let row = try #require(part.table.rows.indices.contains(mark.row) ? part.table.rows[mark.row] : nil)
+                let row = try #require(
+                    part.table.rows.indices.contains(mark.row) ? part.table.rows[mark.row] : nil)
                 let column = try #require(part.table.columns.firstIndex(of: mark.column))
                 let exact = ReportRenderer.plain(row[column])
                 if let value = mark.value {
@@ -98,11 +106,15 @@ struct HTMLReportTests {
         // The figure of a one-row report, and the rounded label of a rate with its exact value.
         #expect(found.contains { $0.mark.report == "multi-episode-users" && $0.text == "7" })
         #expect(
-            found.contains { $0.mark.report == "listen-through" && $0.text == "150.0%" && $0.mark.value == "1.500000" })
+            found.contains {
+                $0.mark.report == "listen-through" && $0.text == "150.0%" && $0.mark.value == "1.500000"
+            })
         #expect(HTMLMark.decode("a&amp;b &lt;&#39;&#x41;&nbsp;&bogus; & x") == "a&b <'A\u{a0}&bogus; & x")
     }
 
-    @Test("bar geometry: the largest value fills the length, the others in proportion; nothing else grows a bar")
+    @Test(
+        "bar geometry: the largest value fills the length, the others in proportion; nothing else grows a bar"
+    )
     func barGeometry() {
         #expect(SVGChart.barLengths([2, 4, 1], length: 400) == [200, 400, 100])
         #expect(SVGChart.barLengths([-3, .nan, .infinity, 5], length: 10) == [0, 0, 0, 10])
@@ -140,16 +152,31 @@ struct HTMLReportTests {
     @Test("heat map: one row per cohort, one column per month number, shaded by the rate")
     func heatMap() throws {
         let table = ReportTable(
-            columns: ["cohort_month", "cohort_users", "period", "period_number", "active_users", "retention_rate"],
+            columns: [
+                "cohort_month", "cohort_users", "period", "period_number", "active_users", "retention_rate",
+            ],
             rows: [
-                [.text("2024-01"), .integer(4), .text("month"), .integer(0), .integer(4), .real(1, decimals: 6)],
-                [.text("2024-01"), .integer(4), .text("month"), .integer(2), .integer(1), .real(0.25, decimals: 6)],
-                [.text("2024-01"), .integer(4), .text("week"), .integer(1), .integer(2), .real(0.5, decimals: 6)],
-                [.text("2024-02"), .integer(2), .text("month"), .integer(0), .integer(1), .real(0.5, decimals: 6)],
+                [
+                    .text("2024-01"), .integer(4), .text("month"), .integer(0), .integer(4),
+                    .real(1, decimals: 6),
+                ],
+                [
+                    .text("2024-01"), .integer(4), .text("month"), .integer(2), .integer(1),
+                    .real(0.25, decimals: 6),
+                ],
+                [
+                    .text("2024-01"), .integer(4), .text("week"), .integer(1), .integer(2),
+                    .real(0.5, decimals: 6),
+                ],
+                [
+                    .text("2024-02"), .integer(2), .text("month"), .integer(0), .integer(1),
+                    .real(0.5, decimals: 6),
+                ],
             ])
         let section = try #require(HTMLReport.sections.first { $0.kind == .cohortRetention })
         let chart = try #require(section.charts.first)
-        let html = try #require(HTMLReport.chart(chart, table: table, report: "cohort-retention", caption: "c"))
+        let html = try #require(
+            HTMLReport.chart(chart, table: table, report: "cohort-retention", caption: "c"))
         #expect(html.contains("<th>M0</th><th>M2</th></tr>"))
         #expect(!html.contains("<th>M1</th>"), "weeks are not months")
         #expect(html.components(separatedBy: "<tr><th>2024-").count - 1 == 2)
@@ -183,7 +210,8 @@ struct HTMLReportTests {
         let world = try SilverWorld()
         try world.reference(
             users: [
-                "u1": .init(signup: "2024-01-15", country: "DE"), "u2": .init(signup: "2024-02-03", country: "FR"),
+                "u1": .init(signup: "2024-01-15", country: "DE"),
+                "u2": .init(signup: "2024-02-03", country: "FR"),
             ],
             episodes: [
                 "ep_1": .init(podcast: "p", title: Self.hostileTitle, release: "2024-01-01", duration: 1000),
@@ -205,7 +233,8 @@ struct HTMLReportTests {
         for part in page.parts {
             for chart in part.section.charts {
                 #expect(
-                    HTMLReport.chart(chart, table: part.table, report: part.section.kind.rawValue, caption: "") != nil,
+                    HTMLReport.chart(
+                        chart, table: part.table, report: part.section.kind.rawValue, caption: "") != nil,
                     "\(part.section.kind): \(chart)")
             }
         }
@@ -220,7 +249,9 @@ enum PageMarks {
     /// The values of `attribute` on every `<element …>` of `markup`, as written.
     static func attributeValues(_ attribute: String, of element: String, in markup: String) -> [String] {
         markup.components(separatedBy: "<\(element) ").dropFirst().compactMap { piece in
-            piece.firstIndex(of: ">").flatMap { HTMLMark.attribute(attribute, in: Substring(" " + piece[..<$0])) }
+            piece.firstIndex(of: ">").flatMap {
+                HTMLMark.attribute(attribute, in: Substring(" " + piece[..<$0]))
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 import CZlib
-import Testing
 import Foundation
+import Testing
 
 // Headless Chromium for the HTML report's tests (CtlHTMLReportTests): screenshots and the
 // DOM after layout, through the one process runner (`Binaries.runProgram`), and a PNG
@@ -19,7 +19,9 @@ enum Chromium {
     /// Runs headless Chromium on `page` with `arguments`, a fresh profile in `scratch`, and
     /// the time limit enforced twice: timeout(1) kills Chromium's whole process group (its
     /// renderer and GPU helpers too), the runner kills what is left.
-    static func run(_ arguments: [String], page: URL, scratch: URL, window: (Int, Int)) throws -> ProcessResult {
+    static func run(_ arguments: [String], page: URL, scratch: URL, window: (Int, Int)) throws
+        -> ProcessResult
+    {
         guard let path else { throw MissingChromium() }
         let profile = scratch.appendingPathComponent("chromium-profile-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: profile, withIntermediateDirectories: true)
@@ -91,7 +93,9 @@ struct PNGImage {
         while offset + 12 <= bytes.count {
             let length = word(offset)
             let type = String(decoding: bytes[offset + 4..<offset + 8], as: UTF8.self)
-            guard offset + 12 + length <= bytes.count else { throw Unsupported(description: "truncated chunk") }
+            guard offset + 12 + length <= bytes.count else {
+                throw Unsupported(description: "truncated chunk")
+            }
             let body = bytes[offset + 8..<offset + 8 + length]
             if type == "IHDR" { header = Array(body) }
             if type == "IDAT" { compressed += body }
@@ -126,7 +130,8 @@ struct PNGImage {
                 let x = Int(raw[source + index])
                 let left = index >= channels ? Int(pixels[target + index - channels]) : 0
                 let up = row > 0 ? Int(pixels[target - stride + index]) : 0
-                let upLeft = row > 0 && index >= channels ? Int(pixels[target - stride + index - channels]) : 0
+                let upLeft =
+                    row > 0 && index >= channels ? Int(pixels[target - stride + index - channels]) : 0
                 let predicted: Int
                 switch filter {
                 case 0: predicted = 0
@@ -159,7 +164,8 @@ struct PNGImage {
         var count = 0
         var index = 0
         while index < rgb.count {
-            if abs(Int(rgb[index]) - Int(color.0)) <= tolerance && abs(Int(rgb[index + 1]) - Int(color.1)) <= tolerance
+            if abs(Int(rgb[index]) - Int(color.0)) <= tolerance
+                && abs(Int(rgb[index + 1]) - Int(color.1)) <= tolerance
                 && abs(Int(rgb[index + 2]) - Int(color.2)) <= tolerance
             {
                 count += 1

@@ -39,9 +39,13 @@ struct CtlHTMLReportTests {
         let box = try Sandbox()
         let manifest = try SampleDataGenerator.write(ctlSpec(), to: box.dataLoad)
         // Every episode retitled by a later reference file: titles from files are hostile.
-        let episodes = (1...25).map { "ep_\($0),podcast_\($0 % 3),\"\(Self.hostile.replacingOccurrences(of: "\"", with: "\"\"")) \($0)\",2024-01-01,1800" }
+        let episodes = (1...25).map {
+            "ep_\($0),podcast_\($0 % 3),\"\(Self.hostile.replacingOccurrences(of: "\"", with: "\"\"")) \($0)\",2024-01-01,1800"
+        }
         try box.drop(
-            "episodes-zz.csv", "episode_id,podcast_id,title,release_date,duration_seconds\n" + episodes.joined(separator: "\n") + "\n",
+            "episodes-zz.csv",
+            "episode_id,podcast_id,title,release_date,duration_seconds\n" + episodes.joined(separator: "\n")
+                + "\n",
             mtime: Date().timeIntervalSince1970 + 60)
         let load = try box.podpiped()
         #expect(load.status == 0, "\(load.stderr)")
@@ -75,7 +79,9 @@ struct CtlHTMLReportTests {
         let lines = Self.probes(of: "polyline", in: laidOut)
         #expect(lines.count == 2 && lines.allSatisfy { $0.width > 0 && $0.height > 0 }, "\(lines)")
         let pageBox = try #require(Self.probes(of: "html", in: laidOut).first)
-        #expect(pageBox.width <= pageBox.height, "scroll width \(pageBox.width) within the window's \(pageBox.height)")
+        #expect(
+            pageBox.width <= pageBox.height,
+            "scroll width \(pageBox.width) within the window's \(pageBox.height)")
 
         // (c) The DOM as Chromium parsed it: no script or image came from a title, and every
         // marked number is the one of `report KIND --format json`.
@@ -91,10 +97,13 @@ struct CtlHTMLReportTests {
             let rows = try #require(try jsonValue(json.stdout) as? [[String: Any]], "\(report)")
             var shown = Set<String>()
             for item in found where item.mark.report == report {
-                let row = try #require(rows.indices.contains(item.mark.row) ? rows[item.mark.row] : nil, "\(item)")
+                let row = try #require(
+                    rows.indices.contains(item.mark.row) ? rows[item.mark.row] : nil, "\(item)")
                 let expected = try #require(row[item.mark.column], "\(report): column \(item.mark.column)")
                 let text = item.mark.value ?? item.text
-                #expect(Self.same(text, expected), "\(report) row \(item.mark.row) \(item.mark.column): \(text) vs \(expected)")
+                #expect(
+                    Self.same(text, expected),
+                    "\(report) row \(item.mark.row) \(item.mark.column): \(text) vs \(expected)")
                 if item.mark.value == nil { shown.insert("\(item.mark.row)|\(item.mark.column)") }
             }
             let every = rows.indices.flatMap { index in rows[index].keys.map { "\(index)|\($0)" } }
@@ -125,7 +134,7 @@ struct CtlHTMLReportTests {
         #expect(!dom.contains("<svg"))
         let noEvents = try Chromium.screenshot(page, scratch: box.root, window: Self.phoneTall)
         #expect(!noEvents.looksBlank, "the page's text is there")
-        #expect(noEvents.count(near: Self.barColor) < 2_000, "no bars")
+        #expect(noEvents.count(near: Self.barColor) < 100, "no bars: the chart colour is only the charts'")
     }
 
     @Test func htmlNeedsOutAndOtherReportsRefuseIt() throws {
@@ -158,11 +167,14 @@ struct CtlHTMLReportTests {
     /// The `data-probe="WxH"` of every `<element …>` of a dumped DOM.
     static func probes(of element: String, in dom: String) -> [(width: Double, height: Double)] {
         dom.components(separatedBy: "<\(element) ").dropFirst().compactMap { piece in
-            guard let end = piece.firstIndex(of: ">"), let range = piece[..<end].range(of: "data-probe=\"") else {
+            guard let end = piece.firstIndex(of: ">"), let range = piece[..<end].range(of: "data-probe=\"")
+            else {
                 return nil
             }
             let value = piece[range.upperBound...].prefix { $0 != "\"" }.split(separator: "x")
-            guard value.count == 2, let width = Double(value[0]), let height = Double(value[1]) else { return nil }
+            guard value.count == 2, let width = Double(value[0]), let height = Double(value[1]) else {
+                return nil
+            }
             return (width, height)
         }
     }

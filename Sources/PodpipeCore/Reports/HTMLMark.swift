@@ -48,7 +48,8 @@ public struct HTMLMark: Sendable, Equatable {
             else { continue }
             found.append(
                 Found(
-                    mark: HTMLMark(report: report, row: row, column: column, value: attribute("data-value", in: tag)),
+                    mark: HTMLMark(
+                        report: report, row: row, column: column, value: attribute("data-value", in: tag)),
                     text: decode(piece[piece.index(after: close)...])))
         }
         return found
@@ -69,20 +70,26 @@ public struct HTMLMark: Sendable, Equatable {
         while let amp = rest.firstIndex(of: "&") {
             out += rest[..<amp]
             let after = rest[amp...]
-            guard let semicolon = after.firstIndex(of: ";"), after.distance(from: amp, to: semicolon) <= 10 else {
+            guard let semicolon = after.firstIndex(of: ";"), after.distance(from: amp, to: semicolon) <= 10
+            else {
                 out += "&"
                 rest = rest[rest.index(after: amp)...]
                 continue
             }
             let name = after[after.index(after: amp)..<semicolon]
-            let named: [Substring: String] = ["amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'", "nbsp": "\u{a0}"]
+            let named: [Substring: String] = [
+                "amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'", "nbsp": "\u{a0}",
+            ]
             if let character = named[name] {
                 out += character
-            } else if name.hasPrefix("#x") || name.hasPrefix("#X"), let code = UInt32(name.dropFirst(2), radix: 16),
+            } else if name.hasPrefix("#x") || name.hasPrefix("#X"),
+                let code = UInt32(name.dropFirst(2), radix: 16),
                 let scalar = Unicode.Scalar(code)
             {
                 out.unicodeScalars.append(scalar)
-            } else if name.hasPrefix("#"), let code = UInt32(name.dropFirst()), let scalar = Unicode.Scalar(code) {
+            } else if name.hasPrefix("#"), let code = UInt32(name.dropFirst()),
+                let scalar = Unicode.Scalar(code)
+            {
                 out.unicodeScalars.append(scalar)
             } else {
                 out += after[...semicolon]

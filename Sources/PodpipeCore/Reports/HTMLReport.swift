@@ -70,21 +70,27 @@ public enum HTMLReport {
             kind: .topEpisodes, title: "Top episodes, 7 days",
             definition:
                 "The 10 episodes with the most completions over the 7 UTC days ending on the date of the latest event (or --as-of); ties by episode id.",
-            charts: [.bars(label: "title", detail: "episode_id", value: "completions", percent: false, limit: 10)]),
+            charts: [
+                .bars(label: "title", detail: "episode_id", value: "completions", percent: false, limit: 10)
+            ]),
         HTMLReportSection(
             kind: .listenThrough, title: "Listen-through by country",
             definition:
                 "Average listen-through rate (listened seconds ÷ episode length, over complete events) by the listener's country; may exceed 100 %.",
             charts: [
-                .bars(label: "country", detail: nil, value: "avg_listen_through_rate", percent: true, limit: 250)
+                .bars(
+                    label: "country", detail: nil, value: "avg_listen_through_rate", percent: true, limit: 250
+                )
             ]),
         HTMLReportSection(
             kind: .multiEpisodeUsers, title: "Multi-episode listeners",
-            definition: "Distinct users who listened to 3 or more different episodes on at least one UTC day.",
+            definition:
+                "Distinct users who listened to 3 or more different episodes on at least one UTC day.",
             charts: [], body: .figure(column: "users", unit: "users")),
         HTMLReportSection(
             kind: .dailyActivity, title: "Daily activity",
-            definition: "Plays and completions per UTC day with events; the table has every event type and active users.",
+            definition:
+                "Plays and completions per UTC day with events; the table has every event type and active users.",
             charts: [.lines(x: "day", series: ["plays", "completions"])]),
         HTMLReportSection(
             kind: .episodePerformance, title: "Episode performance",
@@ -99,13 +105,17 @@ public enum HTMLReport {
                 "Share of each signup month's users active in month N after signup (month 0 = the signup month). Weeks are in the table.",
             charts: [
                 .heatMap(
-                    row: "cohort_month", size: "cohort_users", filter: .init(column: "period", value: "month"),
+                    row: "cohort_month", size: "cohort_users",
+                    filter: .init(column: "period", value: "month"),
                     column: "period_number", columnPrefix: "M", value: "retention_rate")
             ]),
         HTMLReportSection(
             kind: .engagementByLength, title: "Engagement by episode length",
-            definition: "Completion rate by episode length bucket; 'unknown' for episodes missing from the reference data.",
-            charts: [.bars(label: "length_bucket", detail: nil, value: "completion_rate", percent: true, limit: 20)]),
+            definition:
+                "Completion rate by episode length bucket; 'unknown' for episodes missing from the reference data.",
+            charts: [
+                .bars(label: "length_bucket", detail: nil, value: "completion_rate", percent: true, limit: 20)
+            ]),
     ]
 
     /// A section with its table.
@@ -135,7 +145,8 @@ public enum HTMLReport {
     ) throws -> Page {
         var parts: [Part] = []
         for section in sections {
-            parts.append(Part(section: section, table: try Reports.run(section.kind, options: options, in: db)))
+            parts.append(
+                Part(section: section, table: try Reports.run(section.kind, options: options, in: db)))
         }
         return Page(
             generatedAt: generatedAt, goldRefreshedAt: try PipelineState.get(.goldRefreshedAt, db),
@@ -172,7 +183,9 @@ public enum HTMLReport {
             "<a href=\"#\(HTMLText.escape($0.section.kind.rawValue))\">\(HTMLText.escape($0.section.title))</a>"
         }.joined(separator: " ")
         html += "</nav>\n</header>\n"
-        if let activity = page.parts.first(where: { $0.section.kind == .dailyActivity }), activity.table.rows.isEmpty {
+        if let activity = page.parts.first(where: { $0.section.kind == .dailyActivity }),
+            activity.table.rows.isEmpty
+        {
             html +=
                 "<p class=\"notice\" id=\"no-events\">No events have been loaded yet: gold is refreshed but empty, so there is nothing to chart. Drop event files into the folder; the page shows them once podpiped has loaded them and refreshed gold.</p>\n"
         }
@@ -268,7 +281,8 @@ public enum HTMLReport {
                     SVGChart.Bar(
                         label: text.isEmpty ? "(none)" : text, value: number(cell),
                         text: percent ? percentText(number(cell)) : exact,
-                        mark: HTMLMark(report: report, row: rowIndex, column: value, value: percent ? exact : nil)))
+                        mark: HTMLMark(
+                            report: report, row: rowIndex, column: value, value: percent ? exact : nil)))
             }
             guard bars.contains(where: { $0.value > 0 && $0.value.isFinite }) else { return nil }
             return SVGChart.bars(bars, caption: caption + ": " + value)
@@ -345,7 +359,8 @@ public enum HTMLReport {
                 }
                 let cell = table.rows[index][valueIndex]
                 let rate = number(cell)
-                let mark = HTMLMark(report: report, row: index, column: value, value: ReportRenderer.plain(cell))
+                let mark = HTMLMark(
+                    report: report, row: index, column: value, value: ReportRenderer.plain(cell))
                 html +=
                     "<td style=\"\(heatStyle(rate))\"\(mark.attributes)>\(HTMLText.escape(percentText(rate, decimals: 0)))</td>"
             }
@@ -377,31 +392,33 @@ public enum HTMLReport {
         rate.isFinite ? ReportRenderer.fixed(rate * 100, decimals: decimals) + "%" : "–"
     }
 
+    /// The page's style. Text, links and rules use a darker blue than the charts
+    /// (SVGChart.colors[0]), so that the chart colour on a screenshot is the charts'.
     static let style = """
         :root { color-scheme: light; }
         body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #1a202c; background: #fff; }
         main { max-width: 960px; margin: 0 auto; padding: 12px; }
         h1 { font-size: 1.5em; margin: 0.2em 0; }
-        h2 { font-size: 1.2em; margin: 1.6em 0 0.3em; border-bottom: 2px solid #2b6cb0; padding-bottom: 0.15em; }
+        h2 { font-size: 1.2em; margin: 1.6em 0 0.3em; border-bottom: 2px solid #2c5282; padding-bottom: 0.15em; }
         .meta, .definition, figcaption { color: #4a5568; font-size: 0.9em; }
-        nav a { display: inline-block; margin: 0 0.8em 0.3em 0; color: #2b6cb0; }
+        nav a { display: inline-block; margin: 0 0.8em 0.3em 0; color: #2c5282; }
         .notice { background: #fffbea; border: 1px solid #d69e2e; padding: 0.6em 0.8em; border-radius: 4px; }
         .empty { color: #718096; font-style: italic; }
         figure { margin: 0.6em 0; }
-        svg.chart { display: block; width: 100%; max-width: 640px; height: auto; }
+        svg.chart { display: block; width: 100%; max-width: 560px; height: auto; }
         svg.chart text { font-size: 12px; fill: #2d3748; }
         svg.chart text.value { fill: #1a202c; font-weight: 600; }
         svg.chart text.axis { font-size: 11px; fill: #718096; }
         svg.chart .grid { stroke: #e2e8f0; stroke-width: 1; }
         .key { display: inline-block; width: 0.8em; height: 0.8em; margin: 0 0.3em 0 0.6em; border-radius: 2px; }
-        .figure .big { font-size: 2.6em; font-weight: 700; color: #2b6cb0; }
+        .figure .big { font-size: 2.6em; font-weight: 700; color: #2c5282; }
         .scroll { overflow-x: auto; max-width: 100%; }
         table { border-collapse: collapse; font-size: 0.85em; margin: 0.4em 0; }
         th, td { padding: 0.25em 0.6em; border-bottom: 1px solid #e2e8f0; text-align: left; white-space: nowrap; }
         td.num { text-align: right; font-variant-numeric: tabular-nums; }
         table.heat td { text-align: center; min-width: 2.6em; }
         table.heat td.none { background: #f7fafc; }
-        details summary { cursor: pointer; color: #2b6cb0; margin: 0.4em 0; }
+        details summary { cursor: pointer; color: #2c5282; margin: 0.4em 0; }
 
         """
 }

@@ -11,7 +11,10 @@ enum HTMLText {
     /// `>`, `"` and `'` as character references, controls as ``TerminalText`` writes them.
     static func escape(_ text: String) -> String {
         let visible = TerminalText.escape(text)
-        guard visible.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 })
+        guard
+            visible.utf8.contains(where: {
+                $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27
+            })
         else { return visible }
         var out = ""
         out.reserveCapacity(visible.utf8.count + 16)

@@ -101,11 +101,12 @@ enum SVGChart {
         let frame = Frame(left: 40, right: width - 8, top: 10, bottom: height - 26)
         let largest = series.flatMap(\.values).filter { $0.isFinite }.max() ?? 0
         var svg = openSVG(height: height, caption: caption)
-        // Axis and grid: 0, half, largest.
+        // Grid lines at 0, half and the largest value; labels at 0 and the largest.
         for share in [0.0, 0.5, 1.0] {
             let y = frame.bottom - share * (frame.bottom - frame.top)
             svg +=
                 "<line class=\"grid\" x1=\"\(coordinate(frame.left))\" y1=\"\(coordinate(y))\" x2=\"\(coordinate(frame.right))\" y2=\"\(coordinate(y))\"/>\n"
+            guard share != 0.5 else { continue }
             svg +=
                 "<text class=\"axis\" x=\"\(coordinate(frame.left - 4))\" y=\"\(coordinate(y + 4))\" text-anchor=\"end\">\(HTMLText.escape(axisNumber(largest * share)))</text>\n"
         }
