@@ -170,8 +170,7 @@ struct Report: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Argument(
-        help: "The report: \(ReportKind.allCases.map(\.rawValue).joined(separator: ", ")), or html.")
+    @Argument(help: "The report, or html: all of them as one HTML page (with --out).")
     var kind: ReportTarget
 
     @Option(name: .customLong("as-of"), help: "top-episodes: the last day of the 7-day window (YYYY-MM-DD).")
