@@ -238,7 +238,7 @@ struct HTMLReportTests {
                     "\(part.section.kind): \(chart)")
             }
         }
-        #expect(html.components(separatedBy: "<svg").count - 1 == 5)
+        #expect(html.components(separatedBy: "<svg").count - 1 == HTMLReport.svgChartCount())
         #expect(html.contains("class=\"heat\""))
         #expect(html.contains(#"<meta name="viewport" content="width=device-width, initial-scale=1">"#))
     }

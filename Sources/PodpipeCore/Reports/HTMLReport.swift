@@ -118,6 +118,17 @@ public enum HTMLReport {
             ]),
     ]
 
+    /// How many SVG charts (bars and lines; heat maps are tables) `sections` draw when
+    /// every report has rows.
+    public static func svgChartCount(_ sections: [HTMLReportSection] = sections) -> Int {
+        sections.flatMap(\.charts).filter {
+            switch $0 {
+            case .bars, .lines: true
+            case .heatMap: false
+            }
+        }.count
+    }
+
     /// A section with its table.
     public struct Part: Sendable, Equatable {
         public var section: HTMLReportSection
