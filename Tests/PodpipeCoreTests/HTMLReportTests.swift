@@ -244,6 +244,25 @@ struct HTMLReportTests {
     }
 }
 
+extension HTMLReportTests {
+    @Test("the page file is written whole: an old one replaced, no temporary left, a missing folder exits 73")
+    func outputFile() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "html-out-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("report.html").path
+        try ReportOutput.write("old page, longer than the new one\n", to: path)
+        try ReportOutput.write("<p>new</p>\n", to: path)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "<p>new</p>\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["report.html"])
+        let missing = folder.appendingPathComponent("no/such/report.html").path
+        let error = #expect(throws: ReportOutputError.self) { try ReportOutput.write("x", to: missing) }
+        #expect(error.map(PodpipeExit.code(for:)) == 73)
+        #expect(error?.description.contains(missing) == true)
+    }
+}
+
 /// Reading a rendered chart's markup in tests.
 enum PageMarks {
     /// The values of `attribute` on every `<element …>` of `markup`, as written.
