@@ -108,7 +108,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PodpipeIntegrationTests",
-            dependencies: ["PodpipeCore", "PodpipeSampleData"],
+            // CZlib: the screenshot check of the HTML report inflates Chromium's PNG.
+            dependencies: ["PodpipeCore", "PodpipeSampleData", "CZlib"],
             swiftSettings: swiftSettings
         ),
     ]

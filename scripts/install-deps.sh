@@ -4,7 +4,7 @@
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -eu
 build="libsqlite3-dev libsystemd-dev zlib1g-dev pkg-config libpq-dev"
-test="$build sqlite3 systemd gzip postgresql prometheus"
+test="$build sqlite3 systemd gzip postgresql prometheus chromium"
 case "${1:-build}" in
   build) want=$build ;;
   test) want=$test ;;

@@ -142,15 +142,39 @@ extension ReportKind: ExpressibleByArgument {}
 extension ReportFormat: ExpressibleByArgument {}
 extension MetricsGrouping: ExpressibleByArgument {}
 
+/// What `podpipectl report` makes: one report's table on stdout, or (`html`) the page of
+/// them all written to `--out`.
+enum ReportTarget: ExpressibleByArgument, Equatable {
+    case table(ReportKind)
+    case html
+
+    init?(argument: String) {
+        if argument == "html" {
+            self = .html
+        } else if let kind = ReportKind(rawValue: argument) {
+            self = .table(kind)
+        } else {
+            return nil
+        }
+    }
+
+    static var allValueStrings: [String] { ReportKind.allCases.map(\.rawValue) + ["html"] }
+}
+
 struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print an analysis table from gold.",
-        discussion: "Reports: \(ReportKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+        abstract: "Print an analysis table from gold, or write the HTML report.",
+        discussion: """
+            Reports: \(ReportKind.allCases.map(\.rawValue).joined(separator: ", ")). \
+            `report html --out FILE` writes one self-contained HTML page (inline CSS and SVG \
+            charts, nothing fetched when viewed) with all of them; its numbers are those of \
+            --format json.
+            """)
 
     @OptionGroup var common: CommonOptions
 
-    @Argument(help: "The report: \(ReportKind.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var kind: ReportKind
+    @Argument(help: "The report, or html: all of them as one HTML page (with --out).")
+    var kind: ReportTarget
 
     @Option(
         name: .customLong("as-of"),
@@ -171,28 +195,64 @@ struct Report: AsyncParsableCommand {
         help: "podcast-metrics: hide the metrics of rows with fewer listeners (0: show all).")
     var minListeners: Int = 0
 
-    @Option(name: .long, help: "table, csv or json.")
-    var format: ReportFormat = .table
+    @Option(name: .long, help: "table, csv or json (default: table).")
+    var format: ReportFormat?
+
+    @Option(name: .long, help: "html: the file to write (- for standard output).", completion: .file())
+    var out: String?
+
+    func validate() throws {
+        switch kind {
+        case .html:
+            if out == nil {
+                throw ValidationError("report html needs --out FILE (or --out - for standard output)")
+            }
+            if format != nil { throw ValidationError("report html writes HTML: --format does not apply") }
+            if byDay { throw ValidationError("report html: --by-day does not apply") }
+        case .table:
+            if out != nil {
+                throw ValidationError("--out is for report html; other reports print to standard output")
+            }
+        }
+    }
 
     func run() async throws {
         try await reporting {
             let settings = try await common.load()
             let store = try common.openStore(settings)
-            let table: ReportTable
-            do {
-                table = try await store.pool.read { db in
-                    try Reports.run(
-                        kind,
-                        options: ReportOptions(
-                            asOf: asOf, byDay: byDay, days: days, grouping: by, minListeners: minListeners),
-                        in: db)
+            let options = ReportOptions(
+                asOf: asOf, byDay: byDay, days: days, grouping: by, minListeners: minListeners)
+            switch kind {
+            case .html:
+                let page: HTMLReport.Page
+                do {
+                    page = try await store.pool.read { db in try HTMLReport.gather(options: options, in: db) }
+                } catch {
+                    throw CLIError(message: "\(error)", code: 1)
                 }
-            } catch {
-                throw CLIError(message: "\(error)", code: 1)
+                let html = HTMLReport.render(page)
+                guard let out, out != "-" else {
+                    FileHandle.standardOutput.write(Data(html.utf8))
+                    return
+                }
+                do {
+                    try ReportOutput.write(html, to: out)
+                } catch {
+                    throw CLIError(message: "\(error)", code: PodpipeExit.code(for: error))
+                }
+            case .table(let report):
+                let table: ReportTable
+                do {
+                    table = try await store.pool.read { db in
+                        try Reports.run(report, options: options, in: db)
+                    }
+                } catch {
+                    throw CLIError(message: "\(error)", code: 1)
+                }
+                let text = ReportRenderer.render(table, as: format ?? .table)
+                FileHandle.standardOutput.write(Data(text.utf8))
+                if !text.hasSuffix("\n") { FileHandle.standardOutput.write(Data("\n".utf8)) }
             }
-            let text = ReportRenderer.render(table, as: format)
-            FileHandle.standardOutput.write(Data(text.utf8))
-            if !text.hasSuffix("\n") { FileHandle.standardOutput.write(Data("\n".utf8)) }
         }
     }
 }

@@ -10,6 +10,8 @@ public enum PodpipeExit {
     public static let databaseError: Int32 = 70
     /// Another writer holds the database: a second daemon or an overlapping `--once`.
     public static let anotherWriter: Int32 = 75
+    /// An output file could not be created or written (EX_CANTCREAT): `report html --out`.
+    public static let cannotCreate: Int32 = 73
     /// Bad configuration (file missing or unreadable, invalid value), or the drop folder
     /// is missing.
     public static let configuration: Int32 = 78

@@ -57,3 +57,7 @@ extension InspectError: ExitCoded {
 extension ReportError: ExitCoded {
     var exitCode: Int32 { PodpipeExit.filesFailed }
 }
+
+extension ReportOutputError: ExitCoded {
+    var exitCode: Int32 { PodpipeExit.cannotCreate }
+}

@@ -13,7 +13,9 @@ SELECT file_id, file, kind, line, codes, raw FROM (
            b.error_codes AS codes, b.raw
     FROM bronze_event AS b
     JOIN ingest_file AS f ON f.file_id = b.file_id
-    WHERE b.outcome = 'rejected'
+    -- `<> 'silver'` repeats the partial index's condition (bronze_event_not_loaded):
+    -- SQLite does not infer it from `= 'rejected'` and would scan bronze.
+    WHERE b.outcome = 'rejected' AND b.outcome <> 'silver'
       AND (:file IS NULL OR f.name = :file)
       AND (:code IS NULL OR instr(',' || b.error_codes || ',', ',' || :code || ',') > 0)
     UNION ALL

@@ -6,7 +6,8 @@
 WITH rejected (file_id, n) AS (
     SELECT b.file_id, count(*)
     FROM bronze_event AS b
-    WHERE b.outcome = 'rejected'
+    -- `<> 'silver'`: the partial index's condition, as in rejects.sql (no scan of bronze).
+    WHERE b.outcome = 'rejected' AND b.outcome <> 'silver'
       AND (:code IS NULL OR instr(',' || b.error_codes || ',', ',' || :code || ',') > 0)
     GROUP BY b.file_id
     UNION ALL
