@@ -189,6 +189,26 @@ struct HTMLReportTests {
         #expect(html.contains(">25%</td>"))
     }
 
+    @Test("largest-first bars: the rows with the largest values, each marked with its own row")
+    func largestBars() throws {
+        let table = ReportTable(
+            columns: ["title", "episode_id", "listeners"],
+            rows: [
+                [.text("a"), .text("ep_a"), .integer(1)], [.text("b"), .text("ep_b"), .integer(7)],
+                [.text("c"), .text("ep_c"), .integer(3)], [.text("d"), .text("ep_d"), .integer(7)],
+            ])
+        let chart = HTMLReportSection.Chart.bars(
+            label: "title", detail: "episode_id", value: "listeners", percent: false, limit: 3, largest: true)
+        let html = try #require(HTMLReport.chart(chart, table: table, report: "r", caption: "c"))
+        let rows = PageMarks.attributeValues("data-row", of: "text", in: html)
+        // 7 (row 1) and 7 (row 3) in the report's order, then 3 (row 2); row 0 left out.
+        #expect(rows == ["1", "3", "2"])
+        let first = HTMLReportSection.Chart.bars(
+            label: "title", detail: "episode_id", value: "listeners", percent: false, limit: 3)
+        let inOrder = try #require(HTMLReport.chart(first, table: table, report: "r", caption: "c"))
+        #expect(PageMarks.attributeValues("data-row", of: "text", in: inOrder) == ["0", "1", "2"])
+    }
+
     @Test("gold refreshed but no events: the page says so and draws no chart")
     func emptyDatabase() throws {
         let world = try SilverWorld()

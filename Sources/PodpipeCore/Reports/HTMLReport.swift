@@ -19,7 +19,10 @@ public struct HTMLReportSection: Sendable, Equatable {
     public enum Chart: Sendable, Equatable {
         /// Horizontal bars of `value`, one per row (at most `limit`), labelled by `label`
         /// (with `detail` in parentheses when both are non-empty); rates as percentages.
-        case bars(label: String, detail: String?, value: String, percent: Bool, limit: Int)
+        /// `largest`: the `limit` rows with the largest values, largest first (for a report
+        /// ordered by its keys); otherwise the first `limit` rows in the report's order.
+        case bars(
+            label: String, detail: String?, value: String, percent: Bool, limit: Int, largest: Bool = false)
         /// Lines of the `series` columns over `x` (`YYYY-MM-DD` days: spaced by date).
         case lines(x: String, series: [String])
         /// A heat-map table: one row per distinct `row` value (with its `size`), one column
@@ -64,7 +67,7 @@ public struct HTMLReportSection: Sendable, Equatable {
 /// (a percentage on a chart or in the heat map) `data-value` holds the exact value.
 public enum HTMLReport {
     /// The sections of the page, in order: the three answers of SPEC §5, then daily
-    /// activity, episodes, cohorts, engagement by length.
+    /// activity, episodes, cohorts, engagement by length, podcast metrics.
     public static let sections: [HTMLReportSection] = [
         HTMLReportSection(
             kind: .topEpisodes, title: "Top episodes, 7 days",
@@ -115,6 +118,15 @@ public enum HTMLReport {
                 "Completion rate by episode length bucket; 'unknown' for episodes missing from the reference data.",
             charts: [
                 .bars(label: "length_bucket", detail: nil, value: "completion_rate", percent: true, limit: 20)
+            ]),
+        HTMLReportSection(
+            kind: .podcastMetrics, title: "Podcast metrics, 7 days",
+            definition:
+                "Per episode over the 7 UTC days ending on the date of the latest event (or --as-of): plays, listeners (> 0 s), engaged listeners (≥ 20 min or ≥ 40 % in a session), qualified plays (≥ 60 s a day), time listened, average consumption. Definitions: doc/analysts.md.",
+            charts: [
+                .bars(
+                    label: "title", detail: "episode_id", value: "listeners", percent: false, limit: 10,
+                    largest: true)
             ]),
     ]
 
@@ -276,13 +288,22 @@ public enum HTMLReport {
         -> String?
     {
         switch chart {
-        case .bars(let label, let detail, let value, let percent, let limit):
+        case .bars(let label, let detail, let value, let percent, let limit, let largest):
             guard let labelIndex = table.columns.firstIndex(of: label),
                 let valueIndex = table.columns.firstIndex(of: value)
             else { return nil }
             let detailIndex = detail.flatMap { table.columns.firstIndex(of: $0) }
             var bars: [SVGChart.Bar] = []
-            for (rowIndex, row) in table.rows.prefix(max(0, limit)).enumerated() {
+            var rowIndexes = Array(table.rows.indices)
+            if largest {
+                // Largest first; equal values keep the report's order (a stable sort).
+                let values: [Double] = table.rows.map { finite(number($0[valueIndex])) }
+                rowIndexes.sort { (left: Int, right: Int) -> Bool in
+                    values[left] != values[right] ? values[left] > values[right] : left < right
+                }
+            }
+            for rowIndex in rowIndexes.prefix(max(0, limit)) {
+                let row = table.rows[rowIndex]
                 let name = ReportRenderer.plain(row[labelIndex])
                 let extra = detailIndex.map { ReportRenderer.plain(row[$0]) } ?? ""
                 let text = name.isEmpty ? extra : (extra.isEmpty ? name : "\(name) (\(extra))")
@@ -390,6 +411,8 @@ public enum HTMLReport {
     }
 
     /// A cell as a number for a chart (text and NULL: 0).
+    static func finite(_ value: Double) -> Double { value.isFinite ? value : 0 }
+
     static func number(_ value: ReportValue) -> Double {
         switch value {
         case .integer(let number): Double(number)
