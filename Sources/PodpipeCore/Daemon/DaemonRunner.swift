@@ -582,7 +582,9 @@ final class DaemonRunner {
         if next.database != config.database {
             logger.warning(
                 "the database cannot change while running (it needs the writer lock): keeping \(DatabaseLocation(config.database).shown); restart podpiped to use \(DatabaseLocation(next.database).shown)",
-                metadata: LogEventKind.reloadFailed.metadata(["database": "\(DatabaseLocation(next.database).shown)"]))
+                metadata: LogEventKind.reloadFailed.metadata([
+                    "database": "\(DatabaseLocation(next.database).shown)"
+                ]))
             next.database = config.database
         }
         let changed = Self.changedKeys(from: config, to: next)
