@@ -46,6 +46,7 @@ struct Reprocess: AsyncParsableCommand {
     func run() async throws {
         try await handling {
             let settings = try await common.load()
+            try PostgresRefusal.requireSQLite(settings.database, for: "podpipectl reprocess")
             // The plan first, read-only: unknown names are refused without touching the
             // database (not even a WAL checkpoint).
             let store = try common.openStore(settings)
@@ -155,6 +156,7 @@ struct HandOffOptions: ParsableArguments {
 func runAsWriter(_ command: MaintenanceCommand, database: String, json: Bool, handOff: HandOffOptions)
     async throws
 {
+    try PostgresRefusal.requireSQLite(database, for: "podpipectl \(command.name)")
     let writer = WriterSession.writerHolder(database: database)
     let result: MaintenanceResult
     if writer.held {

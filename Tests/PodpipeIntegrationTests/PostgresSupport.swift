@@ -1,5 +1,7 @@
 import Foundation
 
+@testable import PodpipeCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -13,7 +15,8 @@ final class PostgresServer {
     let port: Int
     private let binaries: String
     private let asUser: [String]
-    private let server = Process()
+    private var server = Process()
+    private var data: String { directory + "/data" }
 
     /// The libpq URI of the server's `postgres` database.
     var uri: String { "postgresql:///postgres?host=\(directory)&port=\(port)&user=postgres" }
@@ -46,10 +49,15 @@ final class PostgresServer {
         } else {
             asUser = []
         }
-        let data = directory + "/data"
         let initdb = try run(
             "\(binaries)/initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"])
         guard initdb.status == 0 else { throw PostgresServerError("initdb failed: \(initdb.stderr)") }
+        try start()
+    }
+
+    /// Starts the server on the cluster (again after ``crash()``) and waits for its socket.
+    func start() throws {
+        server = Process()
         // The server in the foreground, a child of this process (as DaemonProcess runs
         // podpiped): pg_ctl's daemonised server leaves its launcher unreaped here.
         server.executableURL = URL(fileURLWithPath: asUser.first ?? "\(binaries)/postgres")
@@ -73,13 +81,29 @@ final class PostgresServer {
             }
             usleep(50_000)
         }
-        usleep(200_000)
+        // The socket appears before the server accepts connections ("the database system
+        // is starting up"): wait until one succeeds.
+        while (try? PostgresConnection(uri: uri, timeout: 5)) == nil {
+            guard server.isRunning, Date() < deadline else {
+                let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                stop()
+                throw PostgresServerError("the PostgreSQL server did not accept connections: \(log)")
+            }
+            usleep(50_000)
+        }
+    }
+
+    /// Stops the server at once (`pg_ctl stop -m immediate`: no shutdown checkpoint,
+    /// connections cut, the next start recovers from the WAL), keeping its cluster.
+    func crash() {
+        _ = try? run(
+            "\(binaries)/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], discardOutput: true)
+        server.waitUntilExit()
     }
 
     func stop() {
         _ = try? run(
-            "\(binaries)/pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"],
-            discardOutput: true)
+            "\(binaries)/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], discardOutput: true)
         try? FileManager.default.removeItem(atPath: directory)
     }
 
