@@ -123,10 +123,15 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         try await reporting {
             let settings = try await common.load()
-            let store = try common.openStore(settings)
             let report: StatusReport
             do {
-                report = try StatusReport.gather(store: store, config: settings)
+                if let warehouse = try Warehouse.open(settings) {
+                    report = try warehouse.status(config: settings)
+                } else {
+                    report = try StatusReport.gather(store: try common.openStore(settings), config: settings)
+                }
+            } catch let error as CLIError {
+                throw error
             } catch {
                 throw CLIError(message: "\(error)", code: PodpipeExit.databaseError)
             }
@@ -161,12 +166,17 @@ struct Report: AsyncParsableCommand {
     func run() async throws {
         try await reporting {
             let settings = try await common.load()
-            let store = try common.openStore(settings)
+            let options = ReportOptions(asOf: asOf, byDay: byDay)
             let table: ReportTable
             do {
-                table = try await store.pool.read { db in
-                    try Reports.run(kind, options: ReportOptions(asOf: asOf, byDay: byDay), in: db)
+                if let warehouse = try Warehouse.open(settings) {
+                    table = try warehouse.report(kind, options: options)
+                } else {
+                    let store = try common.openStore(settings)
+                    table = try await store.pool.read { db in try Reports.run(kind, options: options, in: db) }
                 }
+            } catch let error as CLIError {
+                throw error
             } catch {
                 throw CLIError(message: "\(error)", code: 1)
             }

@@ -1,0 +1,179 @@
+import Foundation
+import GRDB
+import PodpipeSampleData
+import Testing
+
+@testable import PodpipeCore
+
+/// Gold, reports and status on PostgreSQL (issue 18) against a real server: the same silver
+/// as a SQLite database loaded by the real `podpiped --once` gives the same gold, row by
+/// row, and the same text of every report in every format.
+@Suite("PostgreSQL gold, reports and status against a real server", .serialized)
+struct PostgresGoldTests {
+    /// Every fault kind of SPEC §2.1 and the ledger's edge cases, several days.
+    static let spec = SampleDataSpec(
+        seed: 11, events: 4_000, users: 80, episodes: 30, eventFiles: 4, gzipFiles: 1,
+        dirtyRate: 0.05, duplicateRate: 0.02, days: 45, recordEvents: false, ledgerEdgeCases: true)
+
+    @Test func goldAndReportsEqualSQLitesAfterEventsAndReferenceUpdates() throws {
+        let box = try Sandbox()
+        _ = try SampleDataGenerator.write(Self.spec, to: box.dataLoad)
+        let first = try box.podpiped()
+        #expect(first.status == 0, "\(first.stderr)")
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let connection = try PostgresConnection(uri: server.uri, timeout: 60)
+        try PostgresMigrations.migrate(connection)
+        let refresher = PostgresGoldRefresher()
+
+        // 1. Everything at once: a full rebuild.
+        try SilverCopy.copy(from: box.database, to: connection, folder: box.dataLoad)
+        #expect(try refresher.refresh(connection, now: Date()).mode == .full)
+        try expectSameGold(box, connection)
+        try expectSameReports(box, connection, asOf: "2024-01-20")
+        #expect(try refresher.refresh(connection, now: Date()).mode == .none)
+
+        // 2. New events only: incremental from the watermark, on any day of history.
+        let late = (0..<40).map { index in
+            let day = 1 + index % 30
+            let type = ["play", "complete", "pause", "seek"][index % 4]
+            return
+                #"{"user_id": "u\#(index % 7 + 1)", "episode_id": "ep_\#(index % 5 + 1)", "event_type": "\#(type)", "timestamp": "2024-01-\#(String(format: "%02d", day))T10:00:00Z", "duration": \#(300 + index * 17)}"#
+        }
+        try box.drop("events-late.ndjson", late.joined(separator: "\n") + "\n")
+        #expect(try box.podpiped().status == 0)
+        try SilverCopy.copy(from: box.database, to: connection, folder: box.dataLoad, references: false)
+        let incremental = try refresher.refresh(connection, now: Date())
+        #expect(incremental.mode == .incremental)
+        #expect(incremental.newEvents > 0)
+        try expectSameGold(box, connection)
+        try expectSameReports(box, connection, asOf: nil)
+
+        // 3. A reference update (users move country and cohort, an episode's length changes)
+        //    with more events: PostgreSQL rebuilds, SQLite reconciles; the same gold.
+        let users = try box.rows("SELECT user_id FROM silver_user ORDER BY user_id LIMIT 5")
+            .compactMap { $0["user_id"] as String? }
+        var csv = "user_id,signup_date,country\n"
+        for (index, user) in users.enumerated() { csv += "\(user),2023-0\(index + 1)-15,ZZ\(index % 2)\n" }
+        try box.drop("users-update.csv", csv, mtime: Date().timeIntervalSince1970 + 5)
+        let episode = try #require(
+            try box.query("SELECT episode_id FROM silver_episode ORDER BY episode_id LIMIT 1", as: String.self))
+        try box.drop(
+            "episodes-update.csv",
+            "episode_id,podcast_id,title,release_date,duration_seconds\n\(episode),pod_x,\"Re-cut, \"\"longer\"\"\",2023-12-01,7777\n",
+            mtime: Date().timeIntervalSince1970 + 6)
+        #expect(try box.podpiped().status == 0)
+        try SilverCopy.copy(from: box.database, to: connection, folder: box.dataLoad)
+        #expect(try refresher.refresh(connection, now: Date()).mode == .full)
+        try expectSameGold(box, connection)
+        try expectSameReports(box, connection, asOf: "2024-02-03")
+    }
+
+    /// Every gold table and view (`gold_*`, `dim_*`, `fact_*`), every column but the
+    /// interaction / file ids, the same rows; reals compared exactly.
+    func expectSameGold(_ box: Sandbox, _ connection: PostgresConnection) throws {
+        let sqlite = try DatabaseQueue(path: box.database)
+        let postgres = PostgresQueries(connection: connection)
+        try sqlite.read { db in
+            let names = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT name FROM sqlite_master WHERE type IN ('table', 'view')
+                      AND (name LIKE 'gold\\_%' ESCAPE '\\' OR name LIKE 'dim\\_%' ESCAPE '\\'
+                           OR name LIKE 'fact\\_%' ESCAPE '\\')
+                    ORDER BY name
+                    """)
+            #expect(names.count >= 25)
+            for name in names {
+                let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(\(name))").compactMap {
+                    row -> String? in
+                    let column: String = row["name"] ?? ""
+                    return column.hasSuffix("event_id") || column.hasSuffix("file_id")
+                        || column == "interaction_id" ? nil : column
+                }
+                let select = "SELECT \(columns.map { "\"\($0)\"" }.joined(separator: ", ")) FROM \(name)"
+                let expected = try SQLiteQueries(db: db).table(select, []).rows.map { "\($0)" }.sorted()
+                let actual = try postgres.table(select, []).rows.map { "\($0)" }.sorted()
+                #expect(actual.count == expected.count, "\(name): \(actual.count) rows, SQLite \(expected.count)")
+                let differing = zip(expected, actual).filter { $0 != $1 }
+                #expect(differing.isEmpty, "\(name): \(differing.prefix(3))")
+            }
+        }
+    }
+
+    /// Every report, every format: PostgreSQL's text equals `podpipectl report`'s on SQLite.
+    func expectSameReports(_ box: Sandbox, _ connection: PostgresConnection, asOf: String?) throws {
+        let warehouse = Warehouse(connection: connection)
+        var runs: [(ReportKind, ReportOptions, [String])] = ReportKind.allCases.map { ($0, ReportOptions(), []) }
+        runs.append((.multiEpisodeUsers, ReportOptions(byDay: true), ["--by-day"]))
+        if let asOf { runs.append((.topEpisodes, ReportOptions(asOf: asOf), ["--as-of", asOf])) }
+        for (kind, options, flags) in runs {
+            let table = try warehouse.report(kind, options: options)
+            #expect(!table.rows.isEmpty, "\(kind.rawValue) \(flags) has rows")
+            for format in ReportFormat.allCases {
+                let sqlite = try box.ctl(["report", kind.rawValue] + flags + ["--format", format.rawValue])
+                #expect(sqlite.status == 0, "\(sqlite.stderr)")
+                let text = ReportRenderer.render(table, as: format)
+                #expect(text == sqlite.stdout, "report \(kind.rawValue) \(flags) --format \(format.rawValue)")
+            }
+        }
+    }
+}
+
+/// Fills PostgreSQL's silver (and ledger) from a SQLite database made by the real
+/// `podpiped --once`: the events past PostgreSQL's largest event id (COPY), and the reference
+/// rows (when `references`) and the ledger as they are now (replaced: the change triggers
+/// log every reference row).
+enum SilverCopy {
+    static func copy(
+        from path: String, to connection: PostgresConnection, folder: String, references: Bool = true
+    ) throws {
+        let sqlite = try DatabaseQueue(path: path)
+        let known = Int64(try connection.query("SELECT COALESCE(MAX(event_id), 0) FROM silver_event").scalar ?? "0") ?? 0
+        try connection.execute("BEGIN")
+        try table(
+            sqlite, connection, "silver_event",
+            "event_id, ts, user_id, episode_id, event_type, duration, file_id, line_no",
+            where: "event_id > \(known)")
+        if references {
+            try connection.execute("DELETE FROM silver_user; DELETE FROM silver_episode")
+            try table(sqlite, connection, "silver_user", "user_id, signup_date, country, file_id, line_no")
+            try table(
+                sqlite, connection, "silver_episode",
+                "episode_id, podcast_id, title, release_date, duration_seconds, file_id, line_no")
+        }
+        try connection.execute("DELETE FROM ingest_file")
+        let ledger = try sqlite.read { db in
+            try Row.fetchAll(db, sql: "PRAGMA table_info(ingest_file)").compactMap { $0["name"] as String? }
+        }
+        try table(sqlite, connection, "ingest_file", ledger.joined(separator: ", "))
+        try connection.query(
+            "UPDATE ingest_file SET host = $1, data_load = $2", [DaemonLiveness.hostName(), folder])
+        try connection.execute("COMMIT")
+    }
+
+    static func table(
+        _ sqlite: DatabaseQueue, _ connection: PostgresConnection, _ name: String, _ columns: String,
+        where condition: String = "1"
+    ) throws {
+        let rows = try sqlite.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(name) WHERE \(condition)").map { row in
+                row.databaseValues.map { value -> String? in
+                    switch value.storage {
+                    case .null: nil
+                    case .int64(let number): String(number)
+                    case .double(let number): "\(number)"
+                    case .string(let text): text
+                    case .blob(let data): String(decoding: data, as: UTF8.self)
+                    }
+                }
+            }
+        }
+        var index = 0
+        try connection.copyIn("COPY \(name) (\(columns)) FROM STDIN") {
+            guard index < rows.count else { return nil }
+            defer { index += 1 }
+            return PostgresCopyText.line(rows[index])
+        }
+    }
+}
