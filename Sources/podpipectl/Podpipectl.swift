@@ -173,7 +173,8 @@ struct Report: AsyncParsableCommand {
                     table = try warehouse.report(kind, options: options)
                 } else {
                     let store = try common.openStore(settings)
-                    table = try await store.pool.read { db in try Reports.run(kind, options: options, in: db) }
+                    table = try await store.pool.read { db in try Reports.run(kind, options: options, in: db)
+                    }
                 }
             } catch let error as CLIError {
                 throw error

@@ -33,13 +33,33 @@ struct PostgresGoldTests {
         try expectSameReports(box, connection, asOf: "2024-01-20")
         #expect(try refresher.refresh(connection, now: Date()).mode == .none)
 
-        // 2. New events only: incremental from the watermark, on any day of history.
-        let late = (0..<40).map { index in
-            let day = 1 + index % 30
-            let type = ["play", "complete", "pause", "seek"][index % 4]
-            return
-                #"{"user_id": "u\#(index % 7 + 1)", "episode_id": "ep_\#(index % 5 + 1)", "event_type": "\#(type)", "timestamp": "2024-01-\#(String(format: "%02d", day))T10:00:00Z", "duration": \#(300 + index * 17)}"#
+        // 2. New events only: incremental from the watermark, on days of history, by users
+        //    already active those days (their distinct counters must not count twice) and
+        //    by new users.
+        let active = try box.rows(
+            """
+            SELECT user_id, ts / 86400 AS day FROM silver_event GROUP BY user_id, ts / 86400
+            ORDER BY (ts / 86400 * 7919 + length(user_id) * 31 + unicode(substr(user_id, -1))) % 101
+            LIMIT 40
+            """)
+        let episodes = try box.rows("SELECT episode_id FROM silver_episode ORDER BY episode_id LIMIT 6")
+            .compactMap { $0["episode_id"] as String? }
+        var late: [String] = []
+        for (index, row) in active.enumerated() {
+            let user: String = row["user_id"] ?? "user_1"
+            let day: Int64 = row["day"] ?? 19_725
+            for (offset, episode) in episodes.enumerated() where offset <= index % 4 {
+                let type = ["play", "complete", "pause", "seek"][(index + offset) % 4]
+                let stamp = ISOTime.format(
+                    Date(timeIntervalSince1970: Double(day * 86_400 + 3_600 + Int64(offset) * 61)))
+                late.append(
+                    #"{"user_id": "\#(user)", "episode_id": "\#(episode)", "event_type": "\#(type)", "timestamp": "\#(stamp)", "duration": \#(300 + index * 17)}"#
+                )
+            }
         }
+        late.append(
+            #"{"user_id": "newcomer", "episode_id": "ep_new", "event_type": "complete", "timestamp": "2024-01-05T10:00:00Z", "duration": 60}"#
+        )
         try box.drop("events-late.ndjson", late.joined(separator: "\n") + "\n")
         #expect(try box.podpiped().status == 0)
         try SilverCopy.copy(from: box.database, to: connection, folder: box.dataLoad, references: false)
@@ -57,7 +77,8 @@ struct PostgresGoldTests {
         for (index, user) in users.enumerated() { csv += "\(user),2023-0\(index + 1)-15,ZZ\(index % 2)\n" }
         try box.drop("users-update.csv", csv, mtime: Date().timeIntervalSince1970 + 5)
         let episode = try #require(
-            try box.query("SELECT episode_id FROM silver_episode ORDER BY episode_id LIMIT 1", as: String.self))
+            try box.query(
+                "SELECT episode_id FROM silver_episode ORDER BY episode_id LIMIT 1", as: String.self))
         try box.drop(
             "episodes-update.csv",
             "episode_id,podcast_id,title,release_date,duration_seconds\n\(episode),pod_x,\"Re-cut, \"\"longer\"\"\",2023-12-01,7777\n",
@@ -94,7 +115,8 @@ struct PostgresGoldTests {
                 let select = "SELECT \(columns.map { "\"\($0)\"" }.joined(separator: ", ")) FROM \(name)"
                 let expected = try SQLiteQueries(db: db).table(select, []).rows.map { "\($0)" }.sorted()
                 let actual = try postgres.table(select, []).rows.map { "\($0)" }.sorted()
-                #expect(actual.count == expected.count, "\(name): \(actual.count) rows, SQLite \(expected.count)")
+                #expect(
+                    actual.count == expected.count, "\(name): \(actual.count) rows, SQLite \(expected.count)")
                 let differing = zip(expected, actual).filter { $0 != $1 }
                 #expect(differing.isEmpty, "\(name): \(differing.prefix(3))")
             }
@@ -104,7 +126,9 @@ struct PostgresGoldTests {
     /// Every report, every format: PostgreSQL's text equals `podpipectl report`'s on SQLite.
     func expectSameReports(_ box: Sandbox, _ connection: PostgresConnection, asOf: String?) throws {
         let warehouse = Warehouse(connection: connection)
-        var runs: [(ReportKind, ReportOptions, [String])] = ReportKind.allCases.map { ($0, ReportOptions(), []) }
+        var runs: [(ReportKind, ReportOptions, [String])] = ReportKind.allCases.map {
+            ($0, ReportOptions(), [])
+        }
         runs.append((.multiEpisodeUsers, ReportOptions(byDay: true), ["--by-day"]))
         if let asOf { runs.append((.topEpisodes, ReportOptions(asOf: asOf), ["--as-of", asOf])) }
         for (kind, options, flags) in runs {
@@ -129,7 +153,9 @@ enum SilverCopy {
         from path: String, to connection: PostgresConnection, folder: String, references: Bool = true
     ) throws {
         let sqlite = try DatabaseQueue(path: path)
-        let known = Int64(try connection.query("SELECT COALESCE(MAX(event_id), 0) FROM silver_event").scalar ?? "0") ?? 0
+        let known =
+            Int64(try connection.query("SELECT COALESCE(MAX(event_id), 0) FROM silver_event").scalar ?? "0")
+            ?? 0
         try connection.execute("BEGIN")
         try table(
             sqlite, connection, "silver_event",
@@ -158,7 +184,7 @@ enum SilverCopy {
     ) throws {
         let rows = try sqlite.read { db in
             try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(name) WHERE \(condition)").map { row in
-                row.databaseValues.map { value -> String? in
+                Array(row.databaseValues).map { value -> String? in
                     switch value.storage {
                     case .null: nil
                     case .int64(let number): String(number)

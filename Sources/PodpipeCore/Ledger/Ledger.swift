@@ -161,7 +161,8 @@ enum Ledger {
     static func disposalCounts(_ store: some QueryRunner) throws -> [AfterCommitDestination: Int] {
         var result: [AfterCommitDestination: Int] = [:]
         let table = try store.table(
-            "SELECT disposal, count(*) AS n FROM ingest_file WHERE disposal IS NOT NULL GROUP BY disposal", [])
+            "SELECT disposal, count(*) AS n FROM ingest_file WHERE disposal IS NOT NULL GROUP BY disposal", []
+        )
         for row in table.rows where row.count == 2 {
             if let destination = row[0].stringValue.flatMap(AfterCommitDestination.init(rawValue:)) {
                 result[destination] = Int(clamping: row[1].int64Value ?? 0)

@@ -265,7 +265,9 @@ public struct StatusReport: Sendable, Codable {
         report.afterCommit = try store.pool.read { db in
             try AfterCommit.gather(config.afterCommit, SQLiteQueries(db: db))
         }
-        try report.judge(config: config, now: now) { _ in try store.pool.read { db in try Ledger.latestByName(db) } }
+        try report.judge(config: config, now: now) { _ in
+            try store.pool.read { db in try Ledger.latestByName(db) }
+        }
         return report
     }
 

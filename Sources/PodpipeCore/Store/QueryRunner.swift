@@ -40,7 +40,9 @@ extension QueryRunner {
 
     /// `pipeline_state`'s value for `key`, or nil when unset.
     func pipelineState(_ key: PipelineStateKey) throws -> String? {
-        guard case .text(let value) = try scalar("SELECT value FROM pipeline_state WHERE key = $1", [.text(key.rawValue)])
+        guard
+            case .text(let value) = try scalar(
+                "SELECT value FROM pipeline_state WHERE key = $1", [.text(key.rawValue)])
         else { return nil }
         return value
     }
