@@ -61,6 +61,7 @@ struct Ack: AsyncParsableCommand {
     func run() async throws {
         try await handling {
             let settings = try await common.load()
+            try PostgresRefusal.requireSQLite(settings.database, for: "podpipectl ack")
             let summary = try Acknowledger.run(names: all ? nil : names, database: settings.database)
             emit(json ? summary.json() : summary.text())
         }

@@ -170,6 +170,7 @@ struct Validate: AsyncParsableCommand {
     func run() async throws {
         try await handling {
             let settings = try await common.load()
+            try PostgresRefusal.requireSQLite(settings.database, for: "podpipectl validate")
             let validator = DryRunValidator(
                 database: settings.database, futureSkewSeconds: settings.futureSkew,
                 maxLineBytes: settings.maxLineBytes, sampleLimit: rows, kind: kind)

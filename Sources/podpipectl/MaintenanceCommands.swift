@@ -155,6 +155,7 @@ struct HandOffOptions: ParsableArguments {
 func runAsWriter(_ command: MaintenanceCommand, database: String, json: Bool, handOff: HandOffOptions)
     async throws
 {
+    try PostgresRefusal.requireSQLite(database, for: "podpipectl \(command.name)")
     let writer = WriterSession.writerHolder(database: database)
     let result: MaintenanceResult
     if writer.held {

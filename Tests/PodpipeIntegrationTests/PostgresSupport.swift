@@ -13,7 +13,8 @@ final class PostgresServer {
     let port: Int
     private let binaries: String
     private let asUser: [String]
-    private let server = Process()
+    private var server = Process()
+    private var data: String { directory + "/data" }
 
     /// The libpq URI of the server's `postgres` database.
     var uri: String { "postgresql:///postgres?host=\(directory)&port=\(port)&user=postgres" }
@@ -46,10 +47,15 @@ final class PostgresServer {
         } else {
             asUser = []
         }
-        let data = directory + "/data"
         let initdb = try run(
             "\(binaries)/initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"])
         guard initdb.status == 0 else { throw PostgresServerError("initdb failed: \(initdb.stderr)") }
+        try start()
+    }
+
+    /// Starts the server on the cluster (again after ``crash()``) and waits for its socket.
+    func start() throws {
+        server = Process()
         // The server in the foreground, a child of this process (as DaemonProcess runs
         // podpiped): pg_ctl's daemonised server leaves its launcher unreaped here.
         server.executableURL = URL(fileURLWithPath: asUser.first ?? "\(binaries)/postgres")
@@ -76,10 +82,16 @@ final class PostgresServer {
         usleep(200_000)
     }
 
+    /// Stops the server at once (`pg_ctl stop -m immediate`: no shutdown checkpoint,
+    /// connections cut, the next start recovers from the WAL), keeping its cluster.
+    func crash() {
+        _ = try? run("\(binaries)/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], discardOutput: true)
+        server.waitUntilExit()
+    }
+
     func stop() {
         _ = try? run(
-            "\(binaries)/pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"],
-            discardOutput: true)
+            "\(binaries)/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], discardOutput: true)
         try? FileManager.default.removeItem(atPath: directory)
     }
 

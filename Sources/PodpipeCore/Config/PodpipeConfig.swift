@@ -28,7 +28,7 @@ public enum LogTarget: String, Sendable, CaseIterable {
 /// | key (JSON path)          | environment                      | default          | allowed |
 /// |--------------------------|----------------------------------|------------------|---------|
 /// | `data_load`              | `PODPIPE_DATA_LOAD`              | `data_load`      | a path |
-/// | `database`               | `PODPIPE_DATABASE`               | `podpipe.sqlite` | a path |
+/// | `database`               | `PODPIPE_DATABASE`               | `podpipe.sqlite` | a path, or a `postgresql://` URI |
 /// | `watch.mode`             | `PODPIPE_WATCH_MODE`             | `inotify`        | inotify, poll |
 /// | `watch.rescan_interval`  | `PODPIPE_WATCH_RESCAN_INTERVAL`  | `60` (seconds)   | 1…86400 |
 /// | `watch.settle`           | `PODPIPE_WATCH_SETTLE`           | `2` (seconds)    | 0…3600 |
@@ -184,18 +184,14 @@ public struct PodpipeConfig: Sendable, Equatable {
         } else {
             databaseSetting = try check(.database, ConfigSetting.database.text)
         }
-        if let (setting, source) = databaseSetting, case .postgresql(let uri) = DatabaseLocation(setting) {
-            throw ConfigError.invalidValue(
-                key: "database", source: source,
-                value: DatabaseLocation.redacting(uri),
-                expected:
-                    "a SQLite file path: this version of podpipe cannot store in PostgreSQL yet (its connection layer is in place; the store is not)"
-            )
-        }
         config.dataLoadOrigin =
             overrides.dataLoad != nil
             ? .flag : raw(.dataLoad).map { $0.1.origin } ?? .builtInDefault
-        config.database = try path(.database, flag: overrides.database, default: config.database)
+        if let (setting, _) = databaseSetting, case .postgresql = DatabaseLocation(setting) {
+            config.database = setting
+        } else {
+            config.database = try path(.database, flag: overrides.database, default: config.database)
+        }
         if let (text, _) = try check(.watchMode, ConfigSetting.watchMode.text) {
             config.watchMode = WatchMode(rawValue: text) ?? config.watchMode
         }

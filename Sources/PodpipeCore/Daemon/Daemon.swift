@@ -23,17 +23,18 @@ public final class Daemon: Sendable {
 
     /// One pass; returns the process exit code (see `PodpipeExit`).
     public func runOnce() -> Int32 {
-        let session: WriterSession
+        let session: any IngestWriter
         switch open() {
         case .success(let opened): session = opened
         case .failure(let failure): return failure.code
         }
         // The metrics textfile is written after the pass whatever came of it (the metrics
         // then show the failure); it never changes the exit code.
-        defer { MetricsExporter(logger: logger).export(store: session.store, config: config) }
+        defer { session.exportMetrics(MetricsExporter(logger: logger), config: config) }
         do {
-            let summary = try session.runOnce(session.pipeline(config.pipeline))
-            try session.recordPass()
+            let summary = try session.runOnce(
+                session.pipeline(config.pipeline, shouldStop: { false }), ignoreBackoff: true, refreshGold: true)
+            try session.recordPass(at: Date())
             let loaded = summary.outcomes.filter { $0.state == .loaded }.count
             logger.info(
                 "pass finished",
@@ -76,7 +77,7 @@ public final class Daemon: Sendable {
         // Signals first: a SIGTERM during start-up (opening a large database) still stops
         // cleanly instead of killing the process mid-migration.
         signals.install(logger: logger, notifier: notifier)
-        let session: WriterSession
+        let session: any IngestWriter
         switch open() {
         case .success(let opened): session = opened
         case .failure(let failure): return failure.code
@@ -87,8 +88,9 @@ public final class Daemon: Sendable {
         return runner.run()
     }
 
-    /// The writer session on the configured database, after checking the drop folder.
-    private func open() -> Result<WriterSession, OpenFailure> {
+    /// The writer session on the configured database (a SQLite file, or a PostgreSQL server
+    /// for a `postgresql://` URI), after checking the drop folder.
+    private func open() -> Result<any IngestWriter, OpenFailure> {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: config.dataLoad, isDirectory: &isDirectory),
             isDirectory.boolValue
@@ -104,14 +106,25 @@ public final class Daemon: Sendable {
             logger.error("\(error)", metadata: ["ingest_after": "\(config.afterCommit.mode.rawValue)"])
             return .failure(OpenFailure(error.exitCode))
         }
+        let location = DatabaseLocation(config.database)
         do {
-            return .success(try WriterSession.open(database: config.database, create: true, logger: logger))
+            switch location {
+            case .sqlite:
+                return .success(try WriterSession.open(database: config.database, create: true, logger: logger))
+            case .postgresql(let uri):
+                try PostgresWriterSession.refuseUnsupported(config)
+                return .success(try PostgresWriterSession.open(uri: uri, dataLoad: config.dataLoad, logger: logger))
+            }
         } catch let error as PipelineError {
             logger.error(
-                "\(error)", metadata: LogEventKind.writerRefused.metadata(["database": "\(config.database)"]))
+                "\(error)", metadata: LogEventKind.writerRefused.metadata(["database": "\(location.shown)"]))
+            return .failure(OpenFailure(error.exitCode))
+        } catch let error as PostgresWriterBusy {
+            logger.error(
+                "\(error)", metadata: LogEventKind.writerRefused.metadata(["database": "\(location.shown)"]))
             return .failure(OpenFailure(error.exitCode))
         } catch {
-            logger.error("cannot open the database \(config.database): \(error)")
+            logger.error("cannot open the database \(location.shown): \(error)")
             return .failure(OpenFailure(PodpipeExit.code(for: error)))
         }
     }

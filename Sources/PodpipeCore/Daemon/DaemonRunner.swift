@@ -32,15 +32,15 @@ final class DaemonRunner {
     private var config: PodpipeConfig
     private let overrides: PodpipeConfig.Overrides
     private let logger: Logger
-    private let session: WriterSession
-    /// Maintenance commands podpipectl hands over (run between two files).
-    private let mailbox: MaintenanceMailbox
+    private let session: any IngestWriter
+    /// Maintenance commands podpipectl hands over (run between two files); nil where the
+    /// store does not serve them (PostgreSQL, for now).
+    private let mailbox: MaintenanceMailbox?
     /// A handed-over command has more to do (a prune's batches): served again at the next
     /// turn, between two files or when idle.
     private var maintenanceDue = false
     /// The progress of the prunes under way, by request id.
     private var pruners: [String: BronzePruner] = [:]
-    private var store: Store { session.store }
     private let signals: DaemonSignals
     private let notifier: SystemdNotifier
     private var pipeline: Pipeline
@@ -78,13 +78,13 @@ final class DaemonRunner {
 
     init(
         config: PodpipeConfig, overrides: PodpipeConfig.Overrides, logger: Logger,
-        session: WriterSession, signals: DaemonSignals, notifier: SystemdNotifier
+        session: any IngestWriter, signals: DaemonSignals, notifier: SystemdNotifier
     ) {
         self.config = config
         self.overrides = overrides
         self.logger = logger
         self.session = session
-        self.mailbox = MaintenanceMailbox(database: config.database)
+        self.mailbox = session.maintenanceMailbox(database: config.database)
         self.signals = signals
         self.notifier = notifier
         self.pipeline = Self.makePipeline(config, session: session, signals: signals, notifier: notifier)
@@ -100,7 +100,7 @@ final class DaemonRunner {
     }
 
     static func makePipeline(
-        _ config: PodpipeConfig, session: WriterSession, signals: DaemonSignals,
+        _ config: PodpipeConfig, session: any IngestWriter, signals: DaemonSignals,
         notifier: SystemdNotifier
     ) -> Pipeline {
         // Called every 4,096 lines of a file: the stop check, and proof of progress for the
@@ -116,15 +116,14 @@ final class DaemonRunner {
     // MARK: - Lifecycle
 
     func run() -> Int32 {
-        goldRefreshedAt = try? store.pool.read { db in try GoldRefresher.refreshedAt(db) }.flatMap(
-            ISOTime.parse)
+        goldRefreshedAt = try? session.goldRefreshedAt().flatMap(ISOTime.parse)
         setUpWatch()
         let ready = scan()
         writeState()
         logger.info(
             "daemon started",
             metadata: LogEventKind.daemonStarted.metadata([
-                "folder": "\(config.dataLoad)", "database": "\(config.database)",
+                "folder": "\(config.dataLoad)", "database": "\(DatabaseLocation(config.database).shown)",
                 "pid": "\(getpid())", "watch_mode": "\(effectiveMode.rawValue)",
                 "config": "\(config.configFile ?? "none")", "pending": "\(ready?.count ?? 0)",
             ]))
@@ -132,10 +131,10 @@ final class DaemonRunner {
         if !signals.stopRequested { notifier.ready(status: statusLine()) }
         // Requests handed over while no daemon ran still stand.
         do {
-            try mailbox.prepare()
+            try mailbox?.prepare()
         } catch {
             logger.warning(
-                "cannot create \(mailbox.directory) for the commands podpipectl hands over: \(error)",
+                "cannot create \(mailbox?.directory ?? "") for the commands podpipectl hands over: \(error)",
                 metadata: LogEventKind.maintenanceFailed.metadata())
         }
         serveMaintenance()
@@ -166,7 +165,7 @@ final class DaemonRunner {
         state.cleanStop = true
         state.activity = "stopped"
         writeState()
-        metrics.export(store: store, config: config)  // podpipe_daemon_up 0
+        session.exportMetrics(metrics, config: config)  // podpipe_daemon_up 0
         logger.info(
             "daemon stopped",
             metadata: LogEventKind.daemonStopped.metadata([
@@ -361,8 +360,7 @@ final class DaemonRunner {
     /// Asks for a pass when the earliest `failed` file falls due, so that it is retried when
     /// its backoff ends rather than at the next full rescan.
     private func scheduleRetry() {
-        guard let text = try? store.pool.read({ db in try Ledger.nextRetryAt(db) }),
-            let due = ISOTime.parse(text)
+        guard let text = try? session.nextRetryAt(), let due = ISOTime.parse(text)
         else { return }
         let delay = due.timeIntervalSinceNow
         // A due time already past was seen by the listing that just ran (the file is not
@@ -412,7 +410,7 @@ final class DaemonRunner {
         if later >= heartbeatDueAt || (idle && stateDirty && later - lastStateWrite >= 1) { writeState() }
         if config.metricsTextfile != nil, Self.clock() >= metricsDueAt {
             let started = Self.clock()
-            metrics.export(store: store, config: config)
+            session.exportMetrics(metrics, config: config)
             metricsWrittenAt = Self.clock()
             metricsCost = metricsWrittenAt - started
             metricsDirty = false
@@ -426,7 +424,7 @@ final class DaemonRunner {
         activity = "refreshing gold"
         notifier.status(statusLine())
         do {
-            if try session.refreshGoldIfStale() != nil {
+            if try session.refreshGoldIfStale(force: false) != nil {
                 goldRefreshedAt = Date()
                 state.lastRefreshAt = ISOTime.format(Date())
                 stateDirty = true
@@ -447,6 +445,7 @@ final class DaemonRunner {
     /// first, each as podpipectl would run it itself, and answers each with its result.
     private func serveMaintenance() {
         maintenanceDue = false
+        guard let mailbox else { return }
         mailbox.removeResults(olderThan: 86_400)
         for (id, command) in mailbox.pending() {
             if signals.stopRequested { return }
@@ -459,8 +458,8 @@ final class DaemonRunner {
                 var pruner = pruners[id]
                 // A turn of at most a second: the files waiting are not held up for long.
                 guard
-                    let finished = try command.run(
-                        on: session, now: Date(), pruner: &pruner, budget: DaemonTiming.maintenanceTurn)
+                    let finished = try session.runMaintenance(
+                        command, now: Date(), pruner: &pruner, budget: DaemonTiming.maintenanceTurn)
                 else {
                     pruners[id] = pruner
                     maintenanceDue = true
@@ -491,7 +490,7 @@ final class DaemonRunner {
                     metadata: LogEventKind.maintenanceFailed.metadata(["request": "\(id)"]))
             }
             if command.asksForAPass { requestPass(after: 0) }
-            if let refreshed = try? store.pool.read({ db in try GoldRefresher.refreshedAt(db) }) {
+            if let refreshed = try? session.goldRefreshedAt() {
                 state.lastRefreshAt = refreshed
                 goldRefreshedAt = ISOTime.parse(refreshed)
             }
@@ -515,10 +514,7 @@ final class DaemonRunner {
         let record = state
         let pass = lastPassAt.map { ISOTime.format($0) }
         do {
-            try store.pool.write { db in
-                try record.save(db)
-                if let pass { try PipelineState.set(.lastPassAt, pass, db) }
-            }
+            try session.writeDaemonState(record, lastPass: pass)
         } catch {
             logger.warning(
                 "cannot record the daemon's heartbeat: \(error)",
@@ -585,8 +581,8 @@ final class DaemonRunner {
         }
         if next.database != config.database {
             logger.warning(
-                "the database cannot change while running (it needs the writer lock): keeping \(config.database); restart podpiped to use \(next.database)",
-                metadata: LogEventKind.reloadFailed.metadata(["database": "\(next.database)"]))
+                "the database cannot change while running (it needs the writer lock): keeping \(DatabaseLocation(config.database).shown); restart podpiped to use \(DatabaseLocation(next.database).shown)",
+                metadata: LogEventKind.reloadFailed.metadata(["database": "\(DatabaseLocation(next.database).shown)"]))
             next.database = config.database
         }
         let changed = Self.changedKeys(from: config, to: next)

@@ -118,3 +118,31 @@ extension ISOTime {
         return Date(timeIntervalSince1970: TimeInterval(seconds))
     }
 }
+
+/// `daemon_state` on PostgreSQL: one row per host (PostgreSQL's migration 0001), written
+/// by that host's daemon.
+enum PostgresDaemonState {
+    static let columns = [
+        "host", "state", "pid", "started_at", "heartbeat_at", "heartbeat_interval_s", "stale_after_s",
+        "watch_mode", "data_load", "config_file", "activity", "last_scan_at", "last_refresh_at",
+        "last_reload_at", "files_loaded", "files_rejected", "files_duplicate", "files_failed",
+        "stopped_at", "stop_reason", "clean_stop",
+    ]
+
+    static func save(_ record: DaemonStateRecord, _ connection: PostgresConnection) throws {
+        let values: [String?] = [
+            record.host, record.state.rawValue, String(record.pid), record.startedAt, record.heartbeatAt,
+            String(record.heartbeatIntervalS), String(record.staleAfterS), record.watchMode, record.dataLoad,
+            record.configFile, record.activity, record.lastScanAt, record.lastRefreshAt, record.lastReloadAt,
+            String(record.filesLoaded), String(record.filesRejected), String(record.filesDuplicate),
+            String(record.filesFailed), record.stoppedAt, record.stopReason, record.cleanStop ? "1" : "0",
+        ]
+        let placeholders = (1...columns.count).map { "$\($0)" }.joined(separator: ", ")
+        let updates = columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        try connection.query(
+            """
+            INSERT INTO daemon_state (\(columns.joined(separator: ", "))) VALUES (\(placeholders))
+            ON CONFLICT (host) DO UPDATE SET \(updates)
+            """, values)
+    }
+}

@@ -27,6 +27,56 @@ struct FileLoadCounts: Sendable, Equatable {
             firstErrorLine = line
         }
     }
+
+    /// Counts one line of an event file and returns what it becomes in bronze. `inserted`:
+    /// whether a valid line's row went into silver; nil when the database decides it later
+    /// (PostgreSQL's set-based insert): the line counts as a duplicate until
+    /// ``countValid(loaded:)`` says how many were new. Both engines count with it.
+    mutating func count(_ line: ParsedLine, inserted: Bool?) -> EventLineOutcome {
+        rowsRead += 1
+        switch line.outcome {
+        case .blank:
+            // Never sent by the parser; kept in bronze as rejected if it were.
+            return .rejected("malformed_json")
+        case .valid:
+            jsonRows += 1
+            if inserted == true {
+                rowsLoaded += 1
+                return .silver
+            }
+            rowsDuplicate += 1
+            return inserted == nil ? .valid : .duplicate
+        case .invalid(let errors):
+            if !errors.contains(.malformedJSON) { jsonRows += 1 }
+            rowsRejected += 1
+            let codes = errors.text
+            noteError(codes, line: line.lineNo)
+            return .rejected(codes)
+        }
+    }
+
+    /// `loaded` of the valid lines counted with `inserted: nil` went into silver.
+    mutating func countValid(loaded: Int64) {
+        let moved = min(max(0, loaded), rowsDuplicate)
+        rowsLoaded += moved
+        rowsDuplicate -= moved
+    }
+
+    /// After an event file's last line: no line at all is an empty file (rejected, nothing
+    /// kept); no line of JSON rejects the file with its rows kept in bronze.
+    mutating func finishEventFile() throws {
+        if rowsRead == 0 { throw FileRejection.empty }
+        if jsonRows == 0 { rejection = .notJSON(lines: rowsRead) }
+    }
+}
+
+/// What a line of an event file becomes in bronze (``FileLoadCounts/count(_:inserted:)``).
+enum EventLineOutcome: Equatable {
+    case silver
+    case duplicate
+    /// Valid; new to silver or a duplicate is decided by the database.
+    case valid
+    case rejected(String)
 }
 
 /// Why a whole file is unusable (ledger state `rejected`).
@@ -110,10 +160,16 @@ struct EventFileLoader {
     static let batchLines = 4096
     static let batchBytes = 1 << 20
 
-    func load(source: ChunkSource, fileId: Int64, db: Database) throws -> FileLoadCounts {
+    /// Runs the parser thread over `source` while `body` takes its batches from the
+    /// hand-off (both engines' writers); the parser is stopped and waited for before this
+    /// returns, so the caller may read `source` again.
+    static func withParser<Result>(
+        source: ChunkSource, validator: EventValidator, lineReader: LineReader,
+        _ body: (HandOff<ParserMessage>) throws -> Result
+    ) throws -> Result {
         let handOff = HandOff<ParserMessage>(capacity: 4)
         let finished = HandOff<Bool>(capacity: 1)
-        let thread = Thread { [validator, lineReader] in
+        let thread = Thread {
             Self.parse(source: source, validator: validator, lineReader: lineReader, into: handOff)
             finished.put(true)
         }
@@ -124,6 +180,18 @@ struct EventFileLoader {
             handOff.close()
             _ = finished.take()
         }
+        return try body(handOff)
+    }
+
+    func load(source: ChunkSource, fileId: Int64, db: Database) throws -> FileLoadCounts {
+        try Self.withParser(source: source, validator: validator, lineReader: lineReader) { handOff in
+            try load(from: handOff, source: source, fileId: fileId, db: db)
+        }
+    }
+
+    private func load(
+        from handOff: HandOff<ParserMessage>, source: ChunkSource, fileId: Int64, db: Database
+    ) throws -> FileLoadCounts {
         // The file's bronze rows get the bronze_ids after the largest so far (one writer,
         // consecutive rowids): the ledger records that range (migration 0004).
         let before = try Int64.fetchOne(db, sql: "SELECT max(bronze_id) FROM bronze_event") ?? 0
@@ -278,30 +346,17 @@ struct EventFileLoader {
                         statement.bindTextNoCopy(
                             base + 3,
                             UnsafeRawBufferPointer(rebasing: bytes[line.start..<(line.start + line.length)]))
-                        switch line.outcome {
-                        case .blank:
-                            // Never sent by the parser; kept in bronze as rejected if it were.
-                            statement.bindStatic(base + 4, "rejected")
-                            statement.bindStatic(base + 5, "malformed_json")
-                        case .valid:
-                            counts.jsonRows += 1
-                            if inserted[index] {
-                                counts.rowsLoaded += 1
-                                statement.bindStatic(base + 4, "silver")
-                            } else {
-                                counts.rowsDuplicate += 1
-                                statement.bindStatic(base + 4, "duplicate")
-                            }
+                        switch counts.count(line, inserted: inserted[index]) {
+                        case .silver:
+                            statement.bindStatic(base + 4, "silver")
                             statement.bindNull(base + 5)
-                        case .invalid(let errors):
-                            if !errors.contains(.malformedJSON) { counts.jsonRows += 1 }
-                            counts.rowsRejected += 1
-                            let codes = errors.text
-                            counts.noteError(codes, line: line.lineNo)
+                        case .duplicate, .valid:
+                            statement.bindStatic(base + 4, "duplicate")
+                            statement.bindNull(base + 5)
+                        case .rejected(let codes):
                             statement.bindStatic(base + 4, "rejected")
                             statement.bindText(base + 5, codes)
                         }
-                        counts.rowsRead += 1
                     }
                     _ = try statement.run()
                     next += rows
@@ -311,8 +366,7 @@ struct EventFileLoader {
                 }
             }
         }
-        if counts.rowsRead == 0 { throw FileRejection.empty }
-        if counts.jsonRows == 0 { counts.rejection = .notJSON(lines: counts.rowsRead) }
+        try counts.finishEventFile()
         return counts
     }
 

@@ -29,6 +29,9 @@ enum KnownBytes {
     case ledger(LedgerEntry)
     /// A file given earlier in the same dry run (it is not in the ledger).
     case earlierInRun(name: String)
+    /// A loaded or rejected ledger entry of another drop folder (another host's, on a shared
+    /// PostgreSQL database): a duplicate whatever its name, since names are per folder.
+    case elsewhere(LedgerEntry)
 }
 
 /// A file's ledger row as the procedure starts it: its id, the attempt number, and the
@@ -250,7 +253,7 @@ struct FileIngest {
             return FileIngestResult(
                 decision: .unchanged, entry: entry, counts: FileLoadCounts(),
                 message: LedgerMessage.unchanged(original), original: original)
-        case .ledger(let original):
+        case .ledger(let original), .elsewhere(let original):
             entry.duplicateOf = original.fileId
             let before = try referencePlace(of: original, session)
             let result = try finish(

@@ -293,6 +293,18 @@ enum Ledger {
             sql:
                 "SELECT * FROM ingest_file WHERE name = ? AND state = 'failed' ORDER BY file_id DESC LIMIT 1",
             arguments: [candidate.name])
+        var entry = failureEntry(
+            candidate, previous: previous, message: message, started: started, backoff: backoff)
+        try entry.save(db)
+        return entry
+    }
+
+    /// The `failed` entry of a failed attempt at `candidate` (`previous`: its `failed` entry
+    /// so far, updated in place): its next attempt `backoff` seconds on, doubled per
+    /// attempt, capped at 1 h. Both engines record it.
+    static func failureEntry(
+        _ candidate: Candidate, previous: LedgerEntry?, message: String, started: Date, backoff: Double
+    ) -> LedgerEntry {
         let attempts = (previous?.attempts ?? 0) + 1
         let finished = Date()
         let delay = min(3600.0, max(0, backoff) * pow(2.0, Double(min(attempts - 1, 12))))
@@ -313,7 +325,297 @@ enum Ledger {
         entry.nextAttemptAt = ISOTime.format(finished.addingTimeInterval(delay))
         entry.finishedAt = ISOTime.format(finished)
         entry.durationMs = ISOTime.milliseconds(from: started, to: finished)
-        try entry.save(db)
         return entry
+    }
+}
+
+// MARK: - PostgreSQL
+
+/// Where a host's names live on a shared PostgreSQL database: a name is a name in one drop
+/// folder of one host (`ingest_file.host`, `data_load`). Look-ups by name stay in the scope;
+/// look-ups by bytes span every host.
+struct LedgerScope: Sendable, Equatable {
+    var host: String
+    var dataLoad: String
+}
+
+/// The ledger's SQL on PostgreSQL: the same reads and writes of `ingest_file` as ``Ledger``,
+/// in PostgreSQL's dialect, by-name look-ups within a ``LedgerScope``.
+enum PostgresLedger {
+    /// The columns of ``LedgerEntry``, in the order ``entry(_:)`` reads them.
+    static let columns = """
+        file_id, name, kind, sha256, size_bytes, mtime, mtime_ns, state, duplicate_of, previous_version, \
+        rows_read, rows_loaded, rows_rejected, rows_duplicate, first_error, first_error_line, message, \
+        attempts, next_attempt_at, started_at, finished_at, duration_ms, bronze_first_id, bronze_last_id, \
+        change_ns, inode, disposal, disposed_to, disposed_at
+        """
+
+    /// A row of ``columns`` as an entry.
+    static func entry(_ row: [String?]) throws -> LedgerEntry {
+        func text(_ index: Int) -> String? { index < row.count ? row[index] : nil }
+        func int(_ index: Int) -> Int64? { text(index).flatMap { Int64($0) } }
+        let name = text(1) ?? ""
+        guard let kind = text(2).flatMap(FileKind.init(rawValue:)),
+            let state = text(7).flatMap(LedgerState.init(rawValue:))
+        else {
+            throw PipelineError.database(
+                message: "the ledger row of \(name) has an unknown kind or state", file: name)
+        }
+        return LedgerEntry(
+            fileId: int(0), name: name, kind: kind, sha256: text(3) ?? "", sizeBytes: int(4) ?? 0,
+            mtime: text(5) ?? "", mtimeNs: int(6) ?? 0, state: state, duplicateOf: int(8),
+            previousVersion: int(9), rowsRead: int(10) ?? 0, rowsLoaded: int(11) ?? 0,
+            rowsRejected: int(12) ?? 0, rowsDuplicate: int(13) ?? 0, firstError: text(14),
+            firstErrorLine: int(15), message: text(16), attempts: int(17) ?? 1, nextAttemptAt: text(18),
+            startedAt: text(19) ?? "", finishedAt: text(20) ?? "", durationMs: int(21) ?? 0,
+            bronzeFirstId: int(22), bronzeLastId: int(23), changeNs: int(24), inode: int(25),
+            disposal: text(26).flatMap(AfterCommitDestination.init(rawValue:)), disposedTo: text(27),
+            disposedAt: text(28))
+    }
+
+    /// The entry's values in ``columns`` order, without file_id.
+    private static func values(_ entry: LedgerEntry) -> [String?] {
+        [
+            entry.name, entry.kind.rawValue, entry.sha256, String(entry.sizeBytes), entry.mtime,
+            String(entry.mtimeNs), entry.state.rawValue, entry.duplicateOf.map(String.init),
+            entry.previousVersion.map(String.init), String(entry.rowsRead), String(entry.rowsLoaded),
+            String(entry.rowsRejected), String(entry.rowsDuplicate), entry.firstError,
+            entry.firstErrorLine.map(String.init), entry.message, String(entry.attempts), entry.nextAttemptAt,
+            entry.startedAt, entry.finishedAt, String(entry.durationMs), entry.bronzeFirstId.map(String.init),
+            entry.bronzeLastId.map(String.init), entry.changeNs.map(String.init), entry.inode.map(String.init),
+            entry.disposal?.rawValue, entry.disposedTo, entry.disposedAt,
+        ]
+    }
+
+    private static var valueColumns: [Substring] {
+        columns.split(separator: ",").dropFirst().map { $0.drop { $0 == " " } }
+    }
+
+    private static func fetch(_ sql: String, _ parameters: [String?], _ connection: PostgresConnection)
+        throws -> LedgerEntry?
+    {
+        guard let row = try connection.query(sql, parameters).rows.first else { return nil }
+        return try entry(row)
+    }
+
+    /// ``Ledger/latestByName(_:)`` within `scope`.
+    static func latestByName(_ scope: LedgerScope, _ connection: PostgresConnection) throws
+        -> [[UInt8]: LedgerSettlement]
+    {
+        let rows = try connection.query(
+            """
+            SELECT name, state, size_bytes, mtime_ns, next_attempt_at, change_ns, inode, file_id
+            FROM ingest_file WHERE host = $1 AND data_load = $2 ORDER BY file_id
+            """, [scope.host, scope.dataLoad])
+        var result: [[UInt8]: LedgerSettlement] = [:]
+        for row in rows.rows {
+            let name = row[0] ?? ""
+            guard let state = row[1].flatMap(LedgerState.init(rawValue:)) else {
+                throw PipelineError.database(
+                    message: "the ledger row of \(name) has an unknown state", file: name)
+            }
+            result[Ledger.nameKey(name)] = LedgerSettlement(
+                state: state, sizeBytes: row[2].flatMap { Int64($0) } ?? 0,
+                mtimeNs: row[3].flatMap { Int64($0) } ?? 0, nextAttemptAt: row[4],
+                changeNs: row[5].flatMap { Int64($0) }, inode: row[6].flatMap { Int64($0) },
+                fileId: row[7].flatMap { Int64($0) })
+        }
+        return result
+    }
+
+    /// ``Ledger/original(withSHA256:kind:_:)``, on every host's rows.
+    static func original(withSHA256 sha: String, kind: FileKind, _ connection: PostgresConnection)
+        throws -> (entry: LedgerEntry, scope: LedgerScope)?
+    {
+        guard
+            let row = try connection.query(
+                """
+                SELECT \(columns), host, data_load FROM ingest_file
+                WHERE sha256 = $1 AND kind = $2 AND state IN ('loaded', 'rejected')
+                ORDER BY file_id LIMIT 1
+                """, [sha, kind.rawValue]
+            ).rows.first
+        else { return nil }
+        let count = row.count
+        return (try entry(row), LedgerScope(host: row[count - 2] ?? "", dataLoad: row[count - 1] ?? ""))
+    }
+
+    /// ``Ledger/hasFile(ofSize:kind:other:_:)``, on every host's rows.
+    static func hasFile(
+        ofSize size: Int64, kind: FileKind, other fileId: Int64, _ connection: PostgresConnection
+    ) throws -> Bool {
+        try connection.query(
+            """
+            SELECT EXISTS (SELECT 1 FROM ingest_file
+                           WHERE size_bytes = $1 AND kind = $2 AND state IN ('loaded', 'rejected')
+                             AND file_id <> $3)
+            """, [String(size), kind.rawValue, String(fileId)]
+        ).scalar == "t"
+    }
+
+    /// The earliest `next_attempt_at` of the scope's `failed` files (nil: none).
+    static func nextRetryAt(_ scope: LedgerScope, _ connection: PostgresConnection) throws -> String? {
+        try connection.query(
+            "SELECT min(next_attempt_at) FROM ingest_file WHERE state = 'failed' AND host = $1 AND data_load = $2",
+            [scope.host, scope.dataLoad]
+        ).scalar
+    }
+
+    /// ``Ledger/claim(_:_:)``: the row inserted first in the file's transaction.
+    static func claim(_ entry: LedgerEntry, _ scope: LedgerScope, _ connection: PostgresConnection)
+        throws -> LedgerClaim
+    {
+        var entry = entry
+        if let failed = try fetch(
+            """
+            SELECT \(columns) FROM ingest_file
+            WHERE host = $1 AND data_load = $2 AND name = $3 AND state = 'failed'
+            ORDER BY file_id DESC LIMIT 1
+            """, [scope.host, scope.dataLoad, entry.name], connection)
+        {
+            entry.attempts = failed.attempts + 1
+            try connection.query(
+                "DELETE FROM ingest_file WHERE host = $1 AND data_load = $2 AND name = $3 AND state = 'failed'",
+                [scope.host, scope.dataLoad, entry.name])
+        }
+        let previous = try latestSettled(named: entry.name, scope, connection)
+        let fileId = try insert(entry, scope, connection)
+        return LedgerClaim(fileId: fileId, attempts: entry.attempts, previous: previous)
+    }
+
+    private static func insert(_ entry: LedgerEntry, _ scope: LedgerScope, _ connection: PostgresConnection)
+        throws -> Int64
+    {
+        let names = valueColumns.joined(separator: ", ")
+        let count = valueColumns.count
+        let placeholders = (1...(count + 2)).map { "$\($0)" }.joined(separator: ", ")
+        let id = try connection.query(
+            "INSERT INTO ingest_file (\(names), host, data_load) VALUES (\(placeholders)) RETURNING file_id",
+            values(entry) + [scope.host, scope.dataLoad]
+        ).scalar
+        guard let id, let fileId = Int64(id) else {
+            throw PipelineError.database(message: "ledger insert returned no id", file: entry.name)
+        }
+        return fileId
+    }
+
+    /// ``Ledger/latestSettled(named:_:)`` within `scope`.
+    static func latestSettled(named name: String, _ scope: LedgerScope, _ connection: PostgresConnection)
+        throws -> LedgerEntry?
+    {
+        try fetch(
+            """
+            SELECT \(columns) FROM ingest_file
+            WHERE host = $1 AND data_load = $2 AND name = $3 AND state <> 'failed'
+            ORDER BY file_id DESC LIMIT 1
+            """, [scope.host, scope.dataLoad, name], connection)
+    }
+
+    /// ``Ledger/settleUnchanged(_:original:_:)``.
+    static func settleUnchanged(_ entry: LedgerEntry, original: LedgerEntry, _ connection: PostgresConnection)
+        throws
+    {
+        try connection.query("DELETE FROM ingest_file WHERE file_id = $1", [entry.fileId.map(String.init)])
+        try connection.query(
+            """
+            UPDATE ingest_file
+            SET delivered_mtime_ns = greatest(coalesce(delivered_mtime_ns, mtime_ns), $4::bigint),
+                mtime = $1, mtime_ns = $4, change_ns = $2, inode = $3
+            WHERE file_id = $5
+            """,
+            [
+                entry.mtime, entry.changeNs.map(String.init), entry.inode.map(String.init), String(entry.mtimeNs),
+                original.fileId.map(String.init),
+            ])
+    }
+
+    /// ``Ledger/record(_:_:)``: the file's final entry.
+    static func record(_ entry: LedgerEntry, _ connection: PostgresConnection) throws {
+        let assignments = valueColumns.enumerated().map { "\($1) = $\($0 + 1)" }.joined(separator: ", ")
+        try connection.query(
+            "UPDATE ingest_file SET \(assignments) WHERE file_id = $\(valueColumns.count + 1)",
+            values(entry) + [entry.fileId.map(String.init)])
+    }
+
+    /// Whether the final entry `entry` is committed: after a COMMIT whose reply was lost.
+    static func isRecorded(_ entry: LedgerEntry, _ connection: PostgresConnection) throws -> Bool {
+        guard let fileId = entry.fileId else { return false }
+        return try connection.query(
+            "SELECT state FROM ingest_file WHERE file_id = $1 AND started_at = $2",
+            [String(fileId), entry.startedAt]
+        ).scalar == entry.state.rawValue
+    }
+
+    /// ``Ledger/recordFailure(_:message:started:backoff:_:)`` within `scope`.
+    static func recordFailure(
+        _ candidate: Candidate, message: String, started: Date, backoff: Double, _ scope: LedgerScope,
+        _ connection: PostgresConnection
+    ) throws -> LedgerEntry {
+        let previous = try fetch(
+            """
+            SELECT \(columns) FROM ingest_file
+            WHERE host = $1 AND data_load = $2 AND name = $3 AND state = 'failed'
+            ORDER BY file_id DESC LIMIT 1
+            """, [scope.host, scope.dataLoad, candidate.name], connection)
+        var entry = Ledger.failureEntry(
+            candidate, previous: previous, message: message, started: started, backoff: backoff)
+        if previous == nil {
+            entry.fileId = try insert(entry, scope, connection)
+        } else {
+            try record(entry, connection)
+        }
+        return entry
+    }
+
+    /// ``Ledger/referencePlaces(ofFile:_:)`` for one loaded reference file.
+    static func referencePlace(ofFile fileId: Int64, _ connection: PostgresConnection) throws
+        -> ReferencePlace?
+    {
+        guard
+            let own = try connection.query(
+                """
+                SELECT greatest(mtime_ns, coalesce(delivered_mtime_ns, mtime_ns)), name FROM ingest_file
+                WHERE state = 'loaded' AND kind <> 'events' AND file_id = $1
+                """, [String(fileId)]
+            ).rows.first
+        else { return nil }
+        var place = ReferencePlace(mtimeNs: own[0].flatMap { Int64($0) } ?? 0, name: own[1] ?? "")
+        for row in try connection.query(
+            """
+            SELECT mtime_ns, name FROM ingest_file
+            WHERE state = 'duplicate' AND kind <> 'events'
+              AND (sha256, kind) = (SELECT sha256, kind FROM ingest_file WHERE file_id = $1)
+            """, [String(fileId)]
+        ).rows {
+            let copy = ReferencePlace(mtimeNs: row[0].flatMap { Int64($0) } ?? 0, name: row[1] ?? "")
+            if place < copy { place = copy }
+        }
+        return place
+    }
+}
+
+/// `pipeline_state` on PostgreSQL (``PipelineState``'s keys and meaning).
+enum PostgresPipelineState {
+    static func get(_ key: PipelineStateKey, _ connection: PostgresConnection) throws -> String? {
+        try connection.query("SELECT value FROM pipeline_state WHERE key = $1", [key.rawValue]).scalar
+    }
+
+    static func set(_ key: PipelineStateKey, _ value: String?, _ connection: PostgresConnection) throws {
+        try connection.query(
+            """
+            INSERT INTO pipeline_state (key, value) VALUES ($1, $2)
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value
+            """, [key.rawValue, value])
+    }
+
+    /// Adds one, in one statement (hosts increment the same counters).
+    static func increment(_ key: PipelineStateKey, _ connection: PostgresConnection) throws {
+        try connection.query(
+            """
+            INSERT INTO pipeline_state (key, value) VALUES ($1, '1')
+            ON CONFLICT (key) DO UPDATE SET value = (
+                CASE WHEN pipeline_state.value ~ '^[0-9]{1,18}$' THEN pipeline_state.value::bigint ELSE 0 END + 1
+            )::text
+            """, [key.rawValue])
     }
 }

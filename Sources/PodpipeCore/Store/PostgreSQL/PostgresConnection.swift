@@ -68,6 +68,13 @@ final class PostgresConnection {
 
     deinit { close() }
 
+    /// Whether the connection is still up as far as libpq knows (a server that went away is
+    /// noticed at the next call, which fails; the store then connects again).
+    var isOpen: Bool {
+        guard let connection else { return false }
+        return PQstatus(connection) == CONNECTION_OK
+    }
+
     /// Closes the connection (an open transaction is rolled back by the server).
     func close() {
         if let connection { PQfinish(connection) }
@@ -274,19 +281,41 @@ struct PostgresRows: Sendable, Equatable {
 }
 
 /// The COPY text format's escaping of one field: backslash, tab, newline and carriage
-/// return are escaped; NULL is `\N`.
+/// return are escaped; NULL is `\N`. PostgreSQL's text holds neither NUL nor invalid UTF-8:
+/// a NUL character becomes U+FFFD, and so does each invalid sequence of raw bytes (``raw(_:into:)``).
 enum PostgresCopyText {
     static func field(_ value: String?, into line: inout [UInt8]) {
         guard let value else {
             line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "N")])
             return
         }
-        for byte in value.utf8 {
+        escape(value.utf8, into: &line)
+    }
+
+    /// Raw bytes of unknown encoding (a bronze line as received) as one field: valid UTF-8
+    /// (the usual case, checked first) is escaped as it is; otherwise each invalid sequence
+    /// becomes U+FFFD.
+    static func raw(_ bytes: UnsafeRawBufferPointer, into line: inout [UInt8]) {
+        var plain = true
+        for byte in bytes where byte >= 0x80 || byte == 0 {
+            plain = false
+            break
+        }
+        if plain {
+            escape(bytes, into: &line)
+        } else {
+            escape(String(decoding: bytes, as: UTF8.self).utf8, into: &line)
+        }
+    }
+
+    private static func escape<Bytes: Sequence<UInt8>>(_ bytes: Bytes, into line: inout [UInt8]) {
+        for byte in bytes {
             switch byte {
             case UInt8(ascii: "\\"): line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
             case 0x09: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
             case 0x0A: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
             case 0x0D: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x00: line.append(contentsOf: [0xEF, 0xBF, 0xBD])
             default: line.append(byte)
             }
         }

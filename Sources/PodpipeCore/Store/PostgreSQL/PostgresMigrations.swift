@@ -80,4 +80,24 @@ enum PostgresLockKey {
     static let namespace: Int32 = 0x706F_6470
     /// Held (transaction-level) while the schema migrations run.
     static let migrations: Int32 = 1
+    /// Held (transaction-level) by the gold refresh: one at a time across hosts.
+    static let goldRefresh: Int32 = 2
+    /// Held (session-level, for two statements) while a file's bronze_id range is reserved.
+    static let bronzeIds: Int32 = 3
+    /// Classes of keys (added to ``namespace``) whose second int is `hashtext` of a text:
+    /// a file's bytes (kind and SHA-256; transaction-level, see ``PostgresIngestSession``).
+    static let fileBytes: Int32 = 1
+    /// A writer's (host, drop folder) (session-level, ``PostgresWriterSession``).
+    static let writers: Int32 = 2
+
+    /// A key of a class (``namespace`` + class) and a text hashed by the server.
+    struct Text: Sendable, Equatable {
+        var classId: Int32
+        var text: String
+    }
+
+    /// The writer lock of a host's drop folder.
+    static func writer(_ scope: LedgerScope) -> Text {
+        Text(classId: namespace + writers, text: scope.host + "\n" + scope.dataLoad)
+    }
 }

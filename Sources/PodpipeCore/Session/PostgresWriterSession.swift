@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+
+/// The gold refresh on PostgreSQL, called by the PostgreSQL writer after a pass and by the
+/// daemon when gold is due (the read side builds it: gold's tables and SQL on the server).
+/// Refreshes when silver changed (or in full with `force`), in one transaction, under the
+/// advisory lock that lets one refresh run at a time across hosts; nil when gold was current.
+protocol PostgresGoldRefreshing: Sendable {
+    func refreshIfStale(_ store: PostgresStore, force: Bool, logger: Logger) throws -> GoldRefreshSummary?
+}
+
+/// No gold refresh (silver is loaded; gold waits for the read side's refresher).
+struct NoPostgresGoldRefresh: PostgresGoldRefreshing {
+    func refreshIfStale(_ store: PostgresStore, force: Bool, logger: Logger) throws -> GoldRefreshSummary? {
+        nil
+    }
+}
+
+enum PostgresGold {
+    /// The refresher podpiped uses on PostgreSQL: the one place it is chosen.
+    static let refresher: any PostgresGoldRefreshing = NoPostgresGoldRefresh()
+}
+
+/// What the writer does not do on PostgreSQL yet, refused with its exit code (78: a
+/// configuration this version cannot serve) and what to do instead.
+enum PostgresNotYet: Error, CustomStringConvertible, Equatable, ExitCoded {
+    /// A setting or command that needs the SQLite store.
+    case unsupported(what: String, instead: String)
+
+    var description: String {
+        switch self {
+        case .unsupported(let what, let instead):
+            "\(what) is not yet on PostgreSQL (it works on a SQLite database); \(instead)"
+        }
+    }
+
+    var exitCode: Int32 { PodpipeExit.configuration }
+}
+
+/// The one writer of a drop folder into a PostgreSQL database: a session-level advisory lock
+/// per (host, drop folder) instead of SQLite's `flock` (hosts each run their own podpiped
+/// on their own folders, all into one database), the store, the ingest pass (unchanged above
+/// ``IngestStore``) and the gold refresh through ``PostgresGoldRefreshing``.
+///
+/// The lock lives with the connection: when the server drops it (a restart), the store
+/// connects again and takes the lock again before anything else; if another podpiped took it
+/// meanwhile, this one stops (`PipelineError.anotherWriter`).
+final class PostgresWriterSession: IngestWriter, @unchecked Sendable {
+    let store: PostgresStore
+    let logger: Logger
+    let gold: any PostgresGoldRefreshing
+
+    init(store: PostgresStore, logger: Logger, gold: any PostgresGoldRefreshing = PostgresGold.refresher) {
+        self.store = store
+        self.logger = logger
+        self.gold = gold
+    }
+
+    /// Connects, migrates, and takes the writer lock of (this host, `dataLoad`).
+    /// - Throws: `PipelineError.anotherWriter` when another podpiped holds it.
+    static func open(uri: String, dataLoad: String, logger: Logger) throws -> PostgresWriterSession {
+        let store = try PostgresStore.open(uri: uri, logger: logger)
+        store.scope = LedgerScope(host: DaemonLiveness.hostName(), dataLoad: dataLoad)
+        store.writerLock = PostgresLockKey.writer(store.scope)
+        try store.takeWriterLock(store.connection)
+        return PostgresWriterSession(store: store, logger: logger)
+    }
+
+    /// Settings the PostgreSQL writer cannot serve yet, refused at start.
+    static func refuseUnsupported(_ config: PodpipeConfig) throws {
+        if config.afterCommit.mode != .keep {
+            throw PostgresNotYet.unsupported(
+                what: "ingest.after = \(config.afterCommit.mode.rawValue)",
+                instead: "use ingest.after = keep with a PostgreSQL database")
+        }
+        if config.metricsTextfile != nil {
+            throw PostgresNotYet.unsupported(
+                what: "metrics.textfile", instead: "leave metrics.textfile unset with a PostgreSQL database")
+        }
+    }
+
+    func pipeline(_ settings: PipelineSettings, shouldStop: @escaping @Sendable () -> Bool) -> Pipeline {
+        Pipeline(store: store, settings: settings, logger: logger, shouldStop: shouldStop, observer: nil)
+    }
+
+    func runOnce(_ pipeline: Pipeline, ignoreBackoff: Bool, refreshGold: Bool) throws -> PassSummary {
+        var summary = try pipeline.ingestPending(ignoreBackoff: ignoreBackoff)
+        if refreshGold { summary.gold = try refreshGoldIfStale(force: false) }
+        return summary
+    }
+
+    func recordPass(at date: Date) throws {
+        try PostgresPipelineState.set(.lastPassAt, ISOTime.format(date), store.live())
+    }
+
+    func refreshGoldIfStale(force: Bool) throws -> GoldRefreshSummary? {
+        _ = try store.live()
+        return try gold.refreshIfStale(store, force: force, logger: logger)
+    }
+
+    func goldRefreshedAt() throws -> String? {
+        try PostgresPipelineState.get(.goldRefreshedAt, store.live())
+    }
+
+    func nextRetryAt() throws -> String? {
+        try PostgresLedger.nextRetryAt(store.scope, store.live())
+    }
+
+    func writeDaemonState(_ record: DaemonStateRecord, lastPass: String?) throws {
+        _ = try store.transaction { connection in
+            try PostgresDaemonState.save(record, connection)
+            if let lastPass { try PostgresPipelineState.set(.lastPassAt, lastPass, connection) }
+        }
+    }
+
+    func exportMetrics(_ exporter: MetricsExporter, config: PodpipeConfig) {}
+
+    func maintenanceMailbox(database: String) -> MaintenanceMailbox? { nil }
+
+    func runMaintenance(
+        _ command: MaintenanceCommand, now: Date, pruner: inout BronzePruner?, budget: Double?
+    ) throws -> MaintenanceResult? {
+        throw PostgresNotYet.unsupported(
+            what: "podpipectl \(command.name)", instead: "run it against a SQLite database")
+    }
+}
+
+/// The commands that need the SQLite store, refused on a PostgreSQL database.
+public enum PostgresRefusal {
+    /// Throws (exit 78, "not yet on PostgreSQL") when `database` is a PostgreSQL URI:
+    /// `what` (a podpipectl command) works on a SQLite database only for now.
+    public static func requireSQLite(_ database: String, for what: String) throws {
+        guard case .postgresql = DatabaseLocation(database) else { return }
+        throw PostgresNotYet.unsupported(what: what, instead: "run it against a SQLite database")
+    }
+}
