@@ -90,6 +90,92 @@ struct PostgresGoldTests {
         try expectSameReports(box, connection, asOf: "2024-02-03")
     }
 
+    /// The real `podpiped --once` into PostgreSQL and into SQLite from one drop folder
+    /// (generated, every fault kind), then again after a reference update and more events:
+    /// `podpipectl report` gives the same text for every report in every format, and
+    /// `podpipectl status --json` the same keys and values but the paths and times, plus the
+    /// `hosts` array on PostgreSQL.
+    @Test func realPodpipedGivesSQLitesReportsAndStatus() throws {
+        let box = try Sandbox()
+        _ = try SampleDataGenerator.write(Self.spec, to: box.dataLoad)
+        let server = try PostgresServer()
+        defer { server.stop() }
+        func both() throws {
+            let sqlite = try box.podpiped()
+            #expect(sqlite.status == 0, "\(sqlite.stderr)")
+            let postgres = try Binaries.run(
+                "podpiped", ["--data-load", box.dataLoad, "--database", server.uri, "--once"])
+            #expect(postgres.status == 0, "\(postgres.stderr)")
+        }
+        try both()
+        try expectSameReportsAndStatus(box, uri: server.uri, asOf: "2024-01-20")
+
+        let users = try box.rows("SELECT user_id FROM silver_user ORDER BY user_id LIMIT 4")
+            .compactMap { $0["user_id"] as String? }
+        var csv = "user_id,signup_date,country\n"
+        for (index, user) in users.enumerated() { csv += "\(user),2023-1\(index)-03,QQ\n" }
+        try box.drop("users-moved.csv", csv, mtime: Date().timeIntervalSince1970 + 5)
+        try box.drop(
+            "events-more.ndjson",
+            users.map {
+                #"{"user_id": "\#($0)", "episode_id": "ep_1", "event_type": "complete", "timestamp": "2024-01-09T08:00:00Z", "duration": 900}"#
+            }.joined(separator: "\n") + "\n", mtime: Date().timeIntervalSince1970 + 6)
+        try both()
+        try expectSameReportsAndStatus(box, uri: server.uri, asOf: nil)
+    }
+
+    func expectSameReportsAndStatus(_ box: Sandbox, uri: String, asOf: String?) throws {
+        var runs: [[String]] = ReportKind.allCases.map { [$0.rawValue] }
+        runs.append(["multi-episode-users", "--by-day"])
+        if let asOf { runs.append(["top-episodes", "--as-of", asOf]) }
+        for args in runs {
+            for format in ReportFormat.allCases {
+                let flags = ["--format", format.rawValue]
+                let sqlite = try box.ctl(["report"] + args + flags)
+                let postgres = try Binaries.run(
+                    "podpipectl",
+                    ["report"] + args + ["--database", uri, "--data-load", box.dataLoad] + flags)
+                #expect(sqlite.status == 0 && postgres.status == 0, "\(sqlite.stderr) \(postgres.stderr)")
+                #expect(postgres.stdout == sqlite.stdout, "report \(args) \(flags)")
+            }
+        }
+        let sqlite = try box.ctl(["status", "--json"])
+        let postgres = try Binaries.run(
+            "podpipectl", ["status", "--json", "--database", uri, "--data-load", box.dataLoad])
+        #expect(sqlite.status == postgres.status, "\(sqlite.stdout) \(postgres.stdout)")
+        var expected = try #require(try jsonValue(sqlite.stdout) as? [String: Any])
+        var actual = try #require(try jsonValue(postgres.stdout) as? [String: Any])
+        let hosts = try #require(actual.removeValue(forKey: "hosts") as? [[String: Any]])
+        #expect(hosts.count == 1)
+        #expect(hosts.first?["host"] as? String == DaemonLiveness.hostName())
+        #expect(hosts.first?["ledger_files"] as? Int == (try box.query("SELECT count(*) FROM ingest_file")))
+        #expect(expected["files"] != nil && expected["rows"] != nil)
+        expected = Self.timeless(expected)
+        actual = Self.timeless(actual)
+        #expect(
+            try JSONSerialization.data(withJSONObject: actual, options: [.sortedKeys])
+                == JSONSerialization.data(withJSONObject: expected, options: [.sortedKeys]),
+            "\(actual) vs \(expected)")
+    }
+
+    /// A status object without its database path and its times (ages and instants).
+    static func timeless(_ object: [String: Any]) -> [String: Any] {
+        let times: Set<String> = [
+            "database", "at", "refreshed_at", "age_seconds", "last_pass_at", "last_pass_age_seconds",
+        ]
+        var result: [String: Any] = [:]
+        for (key, value) in object where !times.contains(key) {
+            if let nested = value as? [String: Any] {
+                result[key] = timeless(nested)
+            } else if let list = value as? [[String: Any]] {
+                result[key] = list.map(timeless)
+            } else {
+                result[key] = value
+            }
+        }
+        return result
+    }
+
     /// Every gold table and view (`gold_*`, `dim_*`, `fact_*`), every column but the
     /// interaction / file ids, the same rows; reals compared exactly.
     func expectSameGold(_ box: Sandbox, _ connection: PostgresConnection) throws {

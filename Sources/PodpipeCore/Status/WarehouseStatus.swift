@@ -5,30 +5,33 @@ import Foundation
 /// the warehouse's totals, `files.waiting` this host's folder) plus `hosts`, every host that
 /// ever ran a daemon against the warehouse, as its daemon last recorded itself.
 extension StatusReport {
-    /// One host of the warehouse (`daemon_state`, one row per host).
+    /// One host of the warehouse: its daemon (`daemon_state`, one row per host) and its
+    /// rows in the ledger. A host that only ran `podpiped --once` has no daemon fields.
     struct Host: Sendable, Codable, Equatable {
         var host: String
         /// `running` only with a fresh heartbeat (and, on this host, a live pid).
         var state: DaemonRunState
         /// Why (``DaemonLiveness``'s reason).
         var detail: String
-        var pid: Int64
-        var since: String
-        var lastHeartbeat: String
-        /// The end of the host's last pass (its last scan of the folder).
+        var pid: Int64?
+        var since: String?
+        var lastHeartbeat: String?
+        /// The end of the daemon's last pass (its last listing of the folder).
         var lastPass: String?
-        var folder: String
+        var folder: String?
         var activity: String?
-        /// Files in the host's folder not settled in the ledger, as the host last counted
-        /// them (nil: not recorded).
+        /// Files in the host's folder not settled in the ledger, as the host's daemon last
+        /// counted them (nil: not recorded).
         var filesWaiting: Int64?
         /// Files the host's daemon loaded, rejected, found duplicate, failed since it started.
-        var filesLoaded: Int64
-        var filesRejected: Int64
-        var filesDuplicate: Int64
-        var filesFailed: Int64
-        /// Files of the ledger this host recorded, all time.
+        var filesLoaded: Int64?
+        var filesRejected: Int64?
+        var filesDuplicate: Int64?
+        var filesFailed: Int64?
+        /// The host's rows in the ledger (every file version it recorded), and when its
+        /// latest one finished.
         var ledgerFiles: Int64
+        var lastFileAt: String?
 
         enum CodingKeys: String, CodingKey {
             case host, state, detail, pid, since, folder, activity
@@ -40,7 +43,44 @@ extension StatusReport {
             case filesDuplicate = "files_duplicate"
             case filesFailed = "files_failed"
             case ledgerFiles = "ledger_files"
+            case lastFileAt = "last_file_at"
         }
+
+        /// The host as recorded, its daemon judged by ``DaemonLiveness`` (`thisHost`: the
+        /// host running `status`, whose pids can be checked).
+        init(_ entry: HostRecord, now: Date, thisHost: String) {
+            host = entry.host
+            ledgerFiles = entry.ledgerFiles
+            lastFileAt = entry.lastFileAt
+            guard let record = entry.record else {
+                state = .stopped
+                detail = "no daemon ran on this host (podpiped --once)"
+                return
+            }
+            let liveness = DaemonLiveness.judge(record, now: now, host: thisHost)
+            state = liveness.running ? .running : .stopped
+            detail = liveness.reason
+            pid = record.pid
+            since = record.startedAt
+            lastHeartbeat = record.heartbeatAt
+            lastPass = record.lastScanAt
+            folder = record.dataLoad
+            activity = liveness.running ? record.activity : nil
+            filesWaiting = entry.filesWaiting
+            filesLoaded = record.filesLoaded
+            filesRejected = record.filesRejected
+            filesDuplicate = record.filesDuplicate
+            filesFailed = record.filesFailed
+        }
+    }
+
+    /// A row of `SQL/postgres/status/hosts.sql`.
+    struct HostRecord {
+        var host: String
+        var record: DaemonStateRecord?
+        var filesWaiting: Int64?
+        var ledgerFiles: Int64
+        var lastFileAt: String?
     }
 
     /// The status of a PostgreSQL warehouse, read in one REPEATABLE READ transaction (one
@@ -56,26 +96,14 @@ extension StatusReport {
         var report: StatusReport
         do {
             let records = try hostRecords(store)
-            let mine = records.first { $0.record.host == thisHost }
+            let mine = records.first { $0.host == thisHost }?.record
             report = try recorded(
                 store, config: config, now: now,
-                daemon: Daemon.gather(mine?.record, writerActive: mine?.record.state == .running, now: now),
-                recordedFolder: mine?.record.dataLoad, goldStale: PostgresGoldRefresher.isStale(connection))
+                daemon: Daemon.gather(mine, writerActive: mine?.state == .running, now: now),
+                recordedFolder: mine?.dataLoad, goldStale: PostgresGoldRefresher.isStale(connection))
             report.database = DatabaseLocation.redacting(config.database)
             report.afterCommit = try AfterCommit.gather(config.afterCommit, store)
-            report.hosts = records.map { entry in
-                let liveness = DaemonLiveness.judge(entry.record, now: now, host: thisHost)
-                return Host(
-                    host: entry.record.host, state: liveness.running ? .running : .stopped,
-                    detail: liveness.reason, pid: entry.record.pid, since: entry.record.startedAt,
-                    lastHeartbeat: entry.record.heartbeatAt, lastPass: entry.record.lastScanAt,
-                    folder: entry.record.dataLoad,
-                    activity: liveness.running ? entry.record.activity : nil,
-                    filesWaiting: entry.filesWaiting, filesLoaded: entry.record.filesLoaded,
-                    filesRejected: entry.record.filesRejected,
-                    filesDuplicate: entry.record.filesDuplicate, filesFailed: entry.record.filesFailed,
-                    ledgerFiles: entry.ledgerFiles)
-            }
+            report.hosts = records.map { Host($0, now: now, thisHost: thisHost) }
             try report.judge(config: config, now: now, latest: latest)
             try connection.execute("COMMIT")
         } catch {
@@ -85,27 +113,31 @@ extension StatusReport {
         return report
     }
 
-    /// Every host's `daemon_state` row with what the ledger says of it.
-    static func hostRecords(_ store: some QueryRunner) throws
-        -> [(record: DaemonStateRecord, filesWaiting: Int64?, ledgerFiles: Int64)]
-    {
+    /// Every host: its `daemon_state` row (nil for a host that only ran `--once`) and what
+    /// the ledger says of it.
+    static func hostRecords(_ store: some QueryRunner) throws -> [HostRecord] {
         let table = try store.table(try SQLResource.load("postgres/status", "hosts"), [])
         return table.rows.compactMap { row in
-            guard row.count == 23, let host = row[0].stringValue, let pid = row[2].int64Value,
+            guard row.count == 24, let host = row[0].stringValue else { return nil }
+            var entry = HostRecord(
+                host: host, record: nil, filesWaiting: row[21].int64Value,
+                ledgerFiles: row[22].int64Value ?? 0, lastFileAt: row[23].stringValue)
+            if let pid = row[2].int64Value,
                 let state = row[1].stringValue.flatMap(DaemonRunState.init(rawValue:))
-            else { return nil }
-            let record = DaemonStateRecord(
-                state: state, pid: pid, host: host, startedAt: row[3].stringValue ?? "",
-                heartbeatAt: row[4].stringValue ?? "", heartbeatIntervalS: row[5].int64Value ?? 0,
-                staleAfterS: row[6].int64Value ?? 0, watchMode: row[7].stringValue ?? "",
-                dataLoad: row[8].stringValue ?? "", configFile: row[9].stringValue,
-                activity: row[10].stringValue, lastScanAt: row[11].stringValue,
-                lastRefreshAt: row[12].stringValue, lastReloadAt: row[13].stringValue,
-                filesLoaded: row[14].int64Value ?? 0, filesRejected: row[15].int64Value ?? 0,
-                filesDuplicate: row[16].int64Value ?? 0, filesFailed: row[17].int64Value ?? 0,
-                stoppedAt: row[18].stringValue, stopReason: row[19].stringValue,
-                cleanStop: row[20].int64Value == 1)
-            return (record, row[21].int64Value, row[22].int64Value ?? 0)
+            {
+                entry.record = DaemonStateRecord(
+                    state: state, pid: pid, host: host, startedAt: row[3].stringValue ?? "",
+                    heartbeatAt: row[4].stringValue ?? "", heartbeatIntervalS: row[5].int64Value ?? 0,
+                    staleAfterS: row[6].int64Value ?? 0, watchMode: row[7].stringValue ?? "",
+                    dataLoad: row[8].stringValue ?? "", configFile: row[9].stringValue,
+                    activity: row[10].stringValue, lastScanAt: row[11].stringValue,
+                    lastRefreshAt: row[12].stringValue, lastReloadAt: row[13].stringValue,
+                    filesLoaded: row[14].int64Value ?? 0, filesRejected: row[15].int64Value ?? 0,
+                    filesDuplicate: row[16].int64Value ?? 0, filesFailed: row[17].int64Value ?? 0,
+                    stoppedAt: row[18].stringValue, stopReason: row[19].stringValue,
+                    cleanStop: row[20].int64Value == 1)
+            }
+            return entry
         }
     }
 
@@ -123,11 +155,17 @@ extension StatusReport {
         var lines = ["hosts     \(running) running · \(hosts.count - running) stopped"]
         for host in hosts {
             var line = "  \(host.host)  \(host.state)"
-            if host.state == .running { line += " (pid \(host.pid))" } else { line += " (\(host.detail))" }
-            line += " · heartbeat \(host.lastHeartbeat)"
-            line += host.lastPass.map { " · last pass \($0)" } ?? " · no pass recorded"
+            if host.state == .running, let pid = host.pid {
+                line += " (pid \(pid))"
+            } else {
+                line += " (\(host.detail))"
+            }
+            line += host.lastHeartbeat.map { " · heartbeat \($0)" } ?? ""
+            line += host.lastPass.map { " · last pass \($0)" } ?? ""
             line += host.filesWaiting.map { " · \($0) waiting" } ?? ""
-            line += " · \(host.ledgerFiles) files in the ledger · folder \(host.folder)"
+            line += " · \(host.ledgerFiles) files in the ledger"
+            line += host.lastFileAt.map { " (latest \($0))" } ?? ""
+            line += host.folder.map { " · folder \($0)" } ?? ""
             lines.append(line)
         }
         return lines

@@ -1,10 +1,12 @@
 import Foundation
+import Logging
 import PodpipeRules
 
 /// Refreshes gold (SPEC §5) on a PostgreSQL server: set-based SQL on the server
 /// (`SQL/postgres/gold/`), in one transaction of its own (readers see the old gold or the
-/// new one, never half), under the transaction-level advisory lock ('podp', ``lockKey``) so
-/// that exactly one refresh runs at a time across every host.
+/// new one, never half), under the transaction-level advisory lock
+/// (``PostgresLockKey/goldRefresh``) so that exactly one refresh runs at a time across every
+/// host. podpiped calls it through ``PostgresGoldRefreshing`` after a pass.
 ///
 /// - Incremental (new silver events since the event-id watermark, no reference change):
 ///   `refresh_batch` groups the events with `watermark < event_id <= max(event_id)` by
@@ -23,11 +25,6 @@ import PodpipeRules
 /// refresh waits for file transactions in flight on any host and sees silver frozen: the
 /// watermark never passes an event that another host commits later.
 struct PostgresGoldRefresher: Sendable {
-    /// The advisory-lock key of the gold refresh, in podpipe's namespace ('podp').
-    static let lockKey: Int32 = 2
-    /// podpipe's advisory-lock namespace ('podp', as SQLite's application_id).
-    static let lockNamespace: Int32 = 0x706F_6470
-
     /// Seconds one refresh statement may take (a full rebuild of a large silver is one
     /// statement per step).
     var statementTimeout: Double = 600
@@ -51,7 +48,8 @@ struct PostgresGoldRefresher: Sendable {
         do {
             try connection.query(
                 "SELECT pg_advisory_xact_lock($1, $2)",
-                [String(Self.lockNamespace), String(Self.lockKey)], timeout: statementTimeout)
+                [String(PostgresLockKey.namespace), String(PostgresLockKey.goldRefresh)],
+                timeout: statementTimeout)
             let summary = try refreshLocked(connection, now: now, forceFull: forceFull, started: started)
             try connection.execute("COMMIT", timeout: statementTimeout)
             return summary
@@ -176,5 +174,13 @@ struct PostgresGoldRefresher: Sendable {
             return .full
         }
         return mode
+    }
+}
+
+extension PostgresGoldRefresher: PostgresGoldRefreshing {
+    /// The writer's hook: refreshes on the store's live connection; nil when gold was current.
+    func refreshIfStale(_ store: PostgresStore, force: Bool, logger: Logger) throws -> GoldRefreshSummary? {
+        let summary = try refresh(store.live(), now: Date(), forceFull: force)
+        return summary.mode == .none ? nil : summary
     }
 }
