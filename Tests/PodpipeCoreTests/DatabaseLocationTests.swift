@@ -46,7 +46,8 @@ struct DatabaseLocationTests {
     }
 
     @Test func aDatabaseWithMigrationsThisBinaryLacksIsNewer() {
-        #expect(PostgresMigrations.unknown(recorded: ["0001_a", "0002_b"], known: ["0001_a", "0002_b"]).isEmpty)
+        #expect(
+            PostgresMigrations.unknown(recorded: ["0001_a", "0002_b"], known: ["0001_a", "0002_b"]).isEmpty)
         #expect(PostgresMigrations.unknown(recorded: ["0001_a"], known: ["0001_a", "0002_b"]).isEmpty)
         #expect(PostgresMigrations.unknown(recorded: ["0003_c", "0001_a"], known: ["0001_a"]) == ["0003_c"])
         #expect(PostgresMigrations.files().first?.0 == "0001_ledger_bronze_silver")

@@ -17,7 +17,8 @@ import Testing
 struct PostgresIngestTests {
     /// `podpiped --once` on a folder into `uri`.
     static func once(_ folder: String, _ uri: String, env: [String: String] = [:]) throws -> ProcessResult {
-        try Binaries.run("podpiped", ["--once", "--data-load", folder, "--database", uri], env: env, timeout: 300)
+        try Binaries.run(
+            "podpiped", ["--once", "--data-load", folder, "--database", uri], env: env, timeout: 300)
     }
 
     /// Text of a value as both dumps write it: NULL as ∅, NUL as U+FFFD (PostgreSQL's text
@@ -84,7 +85,8 @@ struct PostgresIngestTests {
         return try db.read { db in
             var lines: [String] = []
             for (table, sql) in dumpQueries {
-                for row in try Row.fetchAll(db, sql: sql.replacingOccurrences(of: "RAW", with: "CAST(b.raw AS BLOB)"))
+                for row in try Row.fetchAll(
+                    db, sql: sql.replacingOccurrences(of: "RAW", with: "CAST(b.raw AS BLOB)"))
                 {
                     let values = row.databaseValues.map { value -> String in
                         switch value.storage {
@@ -132,7 +134,7 @@ struct PostgresIngestTests {
         #expect(postgres.status == 0, "\(postgres.stderr)")
         let expected = try Self.dump(sqlite: box.database)
         #expect(expected.contains { $0.hasPrefix("ledger|") && $0.contains("|duplicate|") })
-        #expect(expected.filter { $0.hasPrefix("silver_event|") }.count == manifest.silverRows)
+        #expect(expected.filter { $0.hasPrefix("silver_event|") }.count == manifest.expectedSilverEvents)
         Self.expectSame(expected, try Self.dump(postgres: server.uri))
 
         // A second pass settles everything: nothing is loaded again.
@@ -154,17 +156,28 @@ struct PostgresIngestTests {
         defer { server.stop() }
         let first = try Sandbox()
         let second = try Sandbox()
-        let files = (0..<6).map { index in (name: "events-\(index).ndjson", text: eventLines(2_000, seed: index)) }
+        // Valid events (their silver rows already make the second host wait for the first),
+        // and files whose every line is rejected: nothing goes to silver, so only the claim
+        // on the bytes (the advisory lock and the unique index) keeps them from loading twice.
+        let rejectedLines = (0..<20_000).map { #"{"event_type": "bogus", "user_id": "u\#($0)"}"# + "\n" }
+        let files =
+            (0..<6).map { index in (name: "events-\(index).ndjson", text: eventLines(2_000, seed: index)) }
+            + (0..<2).map { index in
+                (name: "events-bad-\(index).ndjson", text: "{\"n\": \(index)}\n" + rejectedLines.joined())
+            }
         for (index, file) in files.enumerated() {
             try first.drop(file.name, file.text, mtime: 1_700_000_000 + Double(index))
             // The other host's copy under another name, so that only the bytes tell.
             try second.drop("copy-" + file.name, file.text, mtime: 1_700_000_000 + Double(index))
         }
         let uri = server.uri
+        let folders = [first.dataLoad, second.dataLoad]
         let results = Mutex<[ProcessResult]>([])
         DispatchQueue.concurrentPerform(iterations: 2) { index in
-            let result = try? Self.once(index == 0 ? first.dataLoad : second.dataLoad, uri)
-            results.withLock { $0.append(result ?? ProcessResult(status: -1, stdout: "", stderr: "did not run")) }
+            let result = try? Self.once(folders[index], uri)
+            results.withLock {
+                $0.append(result ?? ProcessResult(status: -1, stdout: "", stderr: "did not run"))
+            }
         }
         for result in results.withLock({ $0 }) { #expect(result.status == 0, "\(result.stderr)") }
         let connection = try PostgresConnection(uri: uri)
@@ -173,8 +186,9 @@ struct PostgresIngestTests {
         ).rows
         #expect(states.count == files.count)
         for row in states { #expect(row[1] == "duplicate,loaded", "\(row)") }
-        #expect(try connection.query("SELECT count(*) FROM silver_event").scalar == String(files.count * 2_000))
-        #expect(try connection.query("SELECT count(*) FROM bronze_event").scalar == String(files.count * 2_000))
+        #expect(try connection.query("SELECT count(*) FROM silver_event").scalar == "12000")
+        #expect(
+            try connection.query("SELECT count(*) FROM bronze_event").scalar == String(12_000 + 2 * 20_001))
         // Each loaded file's bronze rows have consecutive ids: the ledger's range holds them.
         let ranges = try connection.query(
             """
@@ -200,7 +214,8 @@ struct PostgresIngestTests {
         let killed = try Self.once(box.dataLoad, server.uri, env: ["PODPIPE_CRASH_AT": "event-rows:4500"])
         #expect(killed.status != 0)
         let connection = try PostgresConnection(uri: server.uri)
-        #expect(try connection.query("SELECT string_agg(name, ',') FROM ingest_file").scalar == "events-a.ndjson")
+        #expect(
+            try connection.query("SELECT string_agg(name, ',') FROM ingest_file").scalar == "events-a.ndjson")
         #expect(try connection.query("SELECT count(*) FROM bronze_event").scalar == "3000")
         #expect(try connection.query("SELECT count(*) FROM silver_event").scalar == "3000")
         // Killed again just before the second file's COMMIT: still nothing of it.
@@ -211,7 +226,9 @@ struct PostgresIngestTests {
         let rerun = try Self.once(box.dataLoad, server.uri)
         #expect(rerun.status == 0, "\(rerun.stderr)")
         #expect(
-            try connection.query("SELECT string_agg(name || ':' || state, ',' ORDER BY name) FROM ingest_file").scalar
+            try connection.query(
+                "SELECT string_agg(name || ':' || state, ',' ORDER BY name) FROM ingest_file"
+            ).scalar
                 == "events-a.ndjson:loaded,events-b.ndjson:loaded")
         #expect(try connection.query("SELECT count(*) FROM bronze_event").scalar == "6000")
         #expect(try connection.query("SELECT count(*) FROM silver_event").scalar == "6000")
@@ -225,7 +242,9 @@ struct PostgresIngestTests {
         let daemon = try DaemonProcess(
             box: box,
             arguments: ["--data-load", box.dataLoad, "--database", server.uri],
-            env: ["PODPIPE_WATCH_MODE": "poll", "PODPIPE_WATCH_RESCAN_INTERVAL": "1", "PODPIPE_WATCH_SETTLE": "0",
+            env: [
+                "PODPIPE_WATCH_MODE": "poll", "PODPIPE_WATCH_RESCAN_INTERVAL": "1",
+                "PODPIPE_WATCH_SETTLE": "0",
                 "PODPIPE_INGEST_RETRY_BACKOFF": "1",
             ])
         #expect(daemon.waitReady(), "\(daemon.stderr)")
@@ -237,12 +256,15 @@ struct PostgresIngestTests {
         server.crash()
         // Files arrive while the server is down.
         for index in 1...3 {
-            try box.drop("events-\(index).ndjson", eventLines(500, seed: index), mtime: 1_700_000_000 + Double(index))
+            try box.drop(
+                "events-\(index).ndjson", eventLines(500, seed: index), mtime: 1_700_000_000 + Double(index))
         }
         #expect(eventually { daemon.stderr.contains("retrying") }, "\(daemon.stderr)")
         try server.start()
         #expect(
-            eventually(timeout: 90) { count("SELECT count(*) FROM ingest_file WHERE state = 'loaded'") == "4" },
+            eventually(timeout: 90) {
+                count("SELECT count(*) FROM ingest_file WHERE state = 'loaded'") == "4"
+            },
             "\(daemon.stderr)")
         #expect(count("SELECT count(*) FROM silver_event") == "2000")
         #expect(count("SELECT count(*) FROM bronze_event") == "2000")

@@ -85,7 +85,8 @@ final class PostgresServer {
     /// Stops the server at once (`pg_ctl stop -m immediate`: no shutdown checkpoint,
     /// connections cut, the next start recovers from the WAL), keeping its cluster.
     func crash() {
-        _ = try? run("\(binaries)/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], discardOutput: true)
+        _ = try? run(
+            "\(binaries)/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], discardOutput: true)
         server.waitUntilExit()
     }
 

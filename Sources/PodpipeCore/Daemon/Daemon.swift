@@ -33,7 +33,8 @@ public final class Daemon: Sendable {
         defer { session.exportMetrics(MetricsExporter(logger: logger), config: config) }
         do {
             let summary = try session.runOnce(
-                session.pipeline(config.pipeline, shouldStop: { false }), ignoreBackoff: true, refreshGold: true)
+                session.pipeline(config.pipeline, shouldStop: { false }), ignoreBackoff: true,
+                refreshGold: true)
             try session.recordPass(at: Date())
             let loaded = summary.outcomes.filter { $0.state == .loaded }.count
             logger.info(
@@ -110,10 +111,12 @@ public final class Daemon: Sendable {
         do {
             switch location {
             case .sqlite:
-                return .success(try WriterSession.open(database: config.database, create: true, logger: logger))
+                return .success(
+                    try WriterSession.open(database: config.database, create: true, logger: logger))
             case .postgresql(let uri):
                 try PostgresWriterSession.refuseUnsupported(config)
-                return .success(try PostgresWriterSession.open(uri: uri, dataLoad: config.dataLoad, logger: logger))
+                return .success(
+                    try PostgresWriterSession.open(uri: uri, dataLoad: config.dataLoad, logger: logger))
             }
         } catch let error as PipelineError {
             logger.error(

@@ -104,7 +104,8 @@ struct PostgresEventLoader {
                 out.append(contentsOf: String(line.lineNo).utf8)
                 out.append(0x09)
                 PostgresCopyText.raw(
-                    UnsafeRawBufferPointer(rebasing: bytes[line.start..<(line.start + line.length)]), into: &out)
+                    UnsafeRawBufferPointer(rebasing: bytes[line.start..<(line.start + line.length)]),
+                    into: &out)
                 out.append(0x09)
                 if case .valid(let event) = line.outcome {
                     out.append(contentsOf: "\\N\t".utf8)
@@ -191,13 +192,15 @@ struct PostgresReferenceRows: ReferenceRowWriter {
             user_id text COLLATE "C", signup_date text COLLATE "C", country text COLLATE "C", line_no bigint
             """
         try connection.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS \(stageTable) (\(columns)) ON COMMIT DROP; TRUNCATE \(stageTable)")
+            "CREATE TEMP TABLE IF NOT EXISTS \(stageTable) (\(columns)) ON COMMIT DROP; TRUNCATE \(stageTable)"
+        )
     }
 
     mutating func bronze(line: Int64, raw: String, fields: String?, codes: String?) throws {
         bronzeText.append(
             contentsOf: PostgresCopyText.line([
-                String(fileId), String(line), kind.rawValue, raw, fields, codes == nil ? "silver" : "rejected", codes,
+                String(fileId), String(line), kind.rawValue, raw, fields,
+                codes == nil ? "silver" : "rejected", codes,
             ]))
         if bronzeText.count >= Self.flushBytes { try flush() }
     }

@@ -157,7 +157,9 @@ struct ReferenceFileLoader {
 
     /// Loads the file's rows; `place`: the file's place in the file order (its modification
     /// time and name), which its valid rows carry into silver.
-    func load<Writer: ReferenceRowWriter>(source: ChunkSource, place: ReferencePlace, into writer: inout Writer)
+    func load<Writer: ReferenceRowWriter>(
+        source: ChunkSource, place: ReferencePlace, into writer: inout Writer
+    )
         throws -> FileLoadCounts
     {
         var reader = try CSVRecordReader(

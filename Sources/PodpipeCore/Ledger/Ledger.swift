@@ -382,7 +382,8 @@ enum PostgresLedger {
             String(entry.rowsRejected), String(entry.rowsDuplicate), entry.firstError,
             entry.firstErrorLine.map(String.init), entry.message, String(entry.attempts), entry.nextAttemptAt,
             entry.startedAt, entry.finishedAt, String(entry.durationMs), entry.bronzeFirstId.map(String.init),
-            entry.bronzeLastId.map(String.init), entry.changeNs.map(String.init), entry.inode.map(String.init),
+            entry.bronzeLastId.map(String.init), entry.changeNs.map(String.init),
+            entry.inode.map(String.init),
             entry.disposal?.rawValue, entry.disposedTo, entry.disposedAt,
         ]
     }
@@ -524,7 +525,8 @@ enum PostgresLedger {
             WHERE file_id = $5
             """,
             [
-                entry.mtime, entry.changeNs.map(String.init), entry.inode.map(String.init), String(entry.mtimeNs),
+                entry.mtime, entry.changeNs.map(String.init), entry.inode.map(String.init),
+                String(entry.mtimeNs),
                 original.fileId.map(String.init),
             ])
     }

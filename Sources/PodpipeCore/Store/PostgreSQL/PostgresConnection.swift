@@ -61,6 +61,9 @@ final class PostgresConnection {
             state = PQconnectPoll(pointer)
         }
         _ = PQsetnonblocking(pointer, 1)
+        // The server's notices (`CREATE TABLE IF NOT EXISTS` skipping, …) would go to stderr
+        // unformatted, past the logger: dropped. Errors come back with their results.
+        _ = PQsetNoticeProcessor(pointer, { _, _ in }, nil)
         // PostgreSQL 14+: a statement whose client went away (our deadline) stops within a
         // second instead of running to its end. Older servers refuse the setting: ignored.
         _ = try? query("SET client_connection_check_interval = 1000")
