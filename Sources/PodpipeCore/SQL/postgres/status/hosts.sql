@@ -13,4 +13,4 @@ SELECT COALESCE(d.host, l.host) AS host, d.state, d.pid, d.started_at, d.heartbe
        d.clean_stop, d.files_waiting, COALESCE(l.files, 0) AS ledger_files, l.last_file_at
 FROM daemon_state AS d
 FULL JOIN ledger AS l ON l.host = d.host
-ORDER BY 1 COLLATE "C"
+ORDER BY COALESCE(d.host, l.host) COLLATE "C"
