@@ -124,6 +124,43 @@ struct PostgresGoldTests {
         try expectSameReportsAndStatus(box, uri: server.uri, asOf: nil)
     }
 
+    /// A running daemon on PostgreSQL: `status` shows its host running, with the files it
+    /// waits for as it recorded them (they are still settling), and stopped after SIGTERM.
+    @Test func statusShowsEachHostsDaemonAndTheFilesItWaitsFor() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let box = try Sandbox()
+        try box.drop("events-a.ndjson", eventLines(20, seed: 1))
+        try box.drop("events-b.ndjson", eventLines(20, seed: 2))
+        let daemon = try DaemonProcess(
+            box: box, arguments: ["--data-load", box.dataLoad, "--database", server.uri],
+            env: [
+                "PODPIPE_WATCH_MODE": "poll", "PODPIPE_WATCH_RESCAN_INTERVAL": "1",
+                "PODPIPE_WATCH_SETTLE": "3600",
+            ])
+        #expect(daemon.waitReady(), "\(daemon.stderr)")
+        func status() throws -> [String: Any] {
+            let run = try Binaries.run(
+                "podpipectl", ["status", "--json", "--database", server.uri, "--data-load", box.dataLoad])
+            return try #require(try jsonValue(run.stdout) as? [String: Any], "\(run.stderr)")
+        }
+        func host(_ report: [String: Any]) -> [String: Any]? {
+            (report["hosts"] as? [[String: Any]])?.first {
+                $0["host"] as? String == DaemonLiveness.hostName()
+            }
+        }
+        #expect(eventually { (try? status()).flatMap(host)?["files_waiting"] as? Int == 2 })
+        let running = try status()
+        #expect(host(running)?["state"] as? String == "running")
+        #expect(host(running)?["pid"] as? Int == Int(daemon.pid))
+        #expect((running["daemon"] as? [String: Any])?["state"] as? String == "running")
+        #expect((running["files"] as? [String: Any])?["pending"] as? Int == 2)
+        #expect(daemon.stop() != nil)
+        let stopped = try status()
+        #expect(host(stopped)?["state"] as? String == "stopped")
+        #expect((stopped["daemon"] as? [String: Any])?["state"] as? String == "stopped")
+    }
+
     func expectSameReportsAndStatus(_ box: Sandbox, uri: String, asOf: String?) throws {
         var runs: [[String]] = ReportKind.allCases.map { [$0.rawValue] }
         runs.append(["multi-episode-users", "--by-day"])

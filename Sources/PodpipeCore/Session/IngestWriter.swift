@@ -22,7 +22,7 @@ protocol IngestWriter: AnyObject, Sendable {
     /// Writes the daemon's row in `daemon_state` and, with `lastPass`, `ingest.last_pass_at`.
     func writeDaemonState(_ record: DaemonStateRecord, lastPass: String?) throws
     /// Records the files waiting in the folder after a listing, where a store keeps it for
-    /// other hosts' `podpipectl status` (PostgreSQL: `daemon_state.files_waiting`; SQLite:
+    /// other hosts' `podpipectl status` (PostgreSQL: `daemon_waiting`; SQLite:
     /// nothing, status lists the folder itself).
     func recordWaiting(_ count: Int) throws
     /// Writes the metrics textfile (`metrics.textfile`), when configured.

@@ -141,11 +141,15 @@ extension StatusReport {
         }
     }
 
-    /// Records this host's files waiting (`daemon_state.files_waiting`, migration 0003) after
-    /// a pass, in its own statement (the daemon's row is this host's only).
+    /// Records this host's files waiting (`daemon_waiting`, migration 0003) after a folder
+    /// listing, in its own statement (the row is this host's only).
     static func recordWaiting(_ count: Int, host: String, _ connection: PostgresConnection) throws {
         try connection.query(
-            "UPDATE daemon_state SET files_waiting = $1 WHERE host = $2", [String(count), host])
+            """
+            INSERT INTO daemon_waiting (host, files_waiting, recorded_at) VALUES ($1, $2, $3)
+            ON CONFLICT (host) DO UPDATE SET files_waiting = excluded.files_waiting,
+                                             recorded_at = excluded.recorded_at
+            """, [host, String(count), ISOTime.format(Date())])
     }
 
     /// `hosts  2 running, 1 stopped` and one line per host, for the text view.
