@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import PodpipeSampleData
 import Synchronization
 import Testing
@@ -202,6 +203,70 @@ struct PostgresIngestTests {
         #expect(ranges == String(files.count))
         #expect(
             try connection.query("SELECT count(DISTINCT host || data_load) FROM ingest_file").scalar == "2")
+    }
+
+    /// The claim on bytes, step by step on two connections (two hosts): the second host's
+    /// look-up of the same bytes waits on the first's open transaction (an advisory lock on
+    /// kind and digest, not a row either could see), then finds its committed row.
+    @Test func aSecondHostWaitsForTheFirstsClaimOnTheSameBytes() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let logger = Logger(label: "test")
+        let first = try PostgresStore.open(uri: server.uri, logger: logger)
+        let second = try PostgresStore.open(uri: server.uri, logger: logger)
+        let entry = LedgerEntry(
+            fileId: nil, name: "events-a.ndjson", kind: .events, sha256: "", sizeBytes: 10,
+            mtime: "2024-01-01T00:00:00Z", mtimeNs: 1, state: .loaded, startedAt: "2024-01-01T00:00:00Z",
+            finishedAt: "2024-01-01T00:00:00Z")
+        let sha = String(repeating: "ab", count: 32)
+        try first.connection.execute("BEGIN")
+        var hostA = PostgresIngestSession(
+            connection: first.connection, scope: LedgerScope(host: "a", dataLoad: "/srv/a"))
+        var claimed = entry
+        claimed.fileId = try hostA.claim(entry).fileId
+        claimed.sha256 = sha
+        #expect(try hostA.knownBytes(sha256: sha, kind: .events, other: claimed.fileId ?? 0) == nil)
+
+        /// Written by the thread before it signals `done`, read after the wait.
+        final class Answer: @unchecked Sendable { var text = "" }
+        let answer = Answer()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            var text = "nothing"
+            do {
+                try second.connection.execute("BEGIN")
+                var hostB = PostgresIngestSession(
+                    connection: second.connection, scope: LedgerScope(host: "b", dataLoad: "/srv/b"))
+                var copy = entry
+                copy.name = "copy.ndjson"
+                let fileId = try hostB.claim(copy).fileId
+                switch try hostB.knownBytes(sha256: sha, kind: .events, other: fileId) {
+                case .elsewhere(let original): text = "elsewhere \(original.name)"
+                case .ledger(let original): text = "ledger \(original.name)"
+                case .earlierInRun(let name): text = "earlier \(name)"
+                case nil: text = "nothing"
+                }
+                try second.connection.execute("ROLLBACK")
+            } catch {
+                text = "\(error)"
+            }
+            answer.text = text
+            done.signal()
+        }
+        thread.start()
+        // The second host waits on the advisory lock the first holds.
+        let observer = try PostgresConnection(uri: server.uri)
+        #expect(
+            eventually {
+                (try? observer.query(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                )
+                .scalar) == "1"
+            })
+        try hostA.record(claimed)
+        try first.connection.execute("COMMIT")
+        done.wait()
+        #expect(answer.text == "elsewhere events-a.ndjson")
     }
 
     @Test func aKillMidFileKeepsNothingOfItAndTheRerunLoadsItOnce() throws {

@@ -61,7 +61,10 @@ CREATE INDEX ingest_file_state ON ingest_file (state, finished_at);
 -- The claim's guarantee: the same bytes read as one kind are loaded once, whichever host
 -- gets them (the ingest also serialises the look-up on an advisory lock per digest, so a
 -- second host waits for the first's commit and records `duplicate` instead of failing here).
-CREATE UNIQUE INDEX ingest_file_loaded_bytes ON ingest_file (kind, sha256) WHERE state = 'loaded';
+-- A claim row has no digest yet (sha256 = ''): left out, or every host's open claim would
+-- make the others' claims wait.
+CREATE UNIQUE INDEX ingest_file_loaded_bytes ON ingest_file (kind, sha256)
+    WHERE state = 'loaded' AND sha256 <> '';
 
 -- Bronze: every non-blank line of every event file, as received. Grain: one physical line.
 -- outcome: 'silver' (loaded), 'rejected' (error_codes says why), 'duplicate' (valid, but its
