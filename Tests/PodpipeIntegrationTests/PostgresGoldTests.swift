@@ -154,11 +154,13 @@ struct PostgresGoldTests {
         #expect(host(running)?["state"] as? String == "running")
         #expect(host(running)?["pid"] as? Int == Int(daemon.pid))
         #expect((running["daemon"] as? [String: Any])?["state"] as? String == "running")
+        #expect((running["daemon"] as? [String: Any])?["writer_active"] as? Bool == true)
         #expect((running["files"] as? [String: Any])?["pending"] as? Int == 2)
         #expect(daemon.stop() != nil)
         let stopped = try status()
         #expect(host(stopped)?["state"] as? String == "stopped")
         #expect((stopped["daemon"] as? [String: Any])?["state"] as? String == "stopped")
+        #expect((stopped["daemon"] as? [String: Any])?["writer_active"] as? Bool == false)
     }
 
     func expectSameReportsAndStatus(_ box: Sandbox, uri: String, asOf: String?) throws {

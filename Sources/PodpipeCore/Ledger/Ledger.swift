@@ -32,32 +32,6 @@ enum Ledger {
         return result
     }
 
-    /// The newest ledger row for each name of one host's drop folder in a warehouse several
-    /// hosts share (PostgreSQL's `ingest_file.host`, `.data_load`), through the read seam:
-    /// what `podpipectl status` compares that folder with.
-    static func latestByName(_ store: some QueryRunner, host: String, folder: String) throws
-        -> [[UInt8]: LedgerSettlement]
-    {
-        let table = try store.table(
-            """
-            SELECT name, state, size_bytes, mtime_ns, next_attempt_at, change_ns, inode, file_id
-            FROM ingest_file WHERE host = $1 AND data_load = $2 ORDER BY file_id
-            """, [.text(host), .text(folder)])
-        var result: [[UInt8]: LedgerSettlement] = [:]
-        for row in table.rows where row.count == 8 {
-            let name = row[0].stringValue ?? ""
-            guard let state = row[1].stringValue.flatMap(LedgerState.init(rawValue:)) else {
-                throw PipelineError.database(
-                    message: "the ledger row of \(name) has an unknown state \(row[1])", file: name)
-            }
-            result[nameKey(name)] = LedgerSettlement(
-                state: state, sizeBytes: row[2].int64Value ?? -1, mtimeNs: row[3].int64Value ?? -1,
-                nextAttemptAt: row[4].stringValue, changeNs: row[5].int64Value, inode: row[6].int64Value,
-                fileId: row[7].int64Value)
-        }
-        return result
-    }
-
     /// A file name as the ledger tells names apart: by bytes, as SQLite compares them.
     /// (`String ==` is Unicode canonical equivalence: "café" spelled with a precomposed "é"
     /// and with "e" + a combining accent are equal Strings but two files on Linux.)

@@ -99,7 +99,11 @@ extension StatusReport {
             let mine = records.first { $0.host == thisHost }?.record
             report = try recorded(
                 store, config: config, now: now,
-                daemon: Daemon.gather(mine, writerActive: mine?.state == .running, now: now),
+                daemon: Daemon.gather(
+                    mine,
+                    writerActive: writerActive(
+                        store, folder: folder(config: config, recorded: mine?.dataLoad).0),
+                    now: now),
                 recordedFolder: mine?.dataLoad, goldStale: PostgresGoldRefresher.isStale(connection))
             report.database = DatabaseLocation.redacting(config.database)
             report.afterCommit = try AfterCommit.gather(config.afterCommit, store)
@@ -111,6 +115,15 @@ extension StatusReport {
             throw error
         }
         return report
+    }
+
+    /// Whether a writer of this host's `folder` holds its advisory lock now
+    /// (`SQL/postgres/status/writer_active.sql`).
+    static func writerActive(_ store: some QueryRunner, folder: String) throws -> Bool {
+        let lock = PostgresLockKey.writer(LedgerScope(host: DaemonLiveness.hostName(), dataLoad: folder))
+        return try store.scalar(
+            try SQLResource.load("postgres/status", "writer_active"),
+            [.integer(Int64(lock.classId)), .text(lock.text)]) == .integer(1)
     }
 
     /// Every host: its `daemon_state` row (nil for a host that only ran `--once`) and what

@@ -29,8 +29,8 @@ public final class Warehouse {
     /// folder are compared with this host's ledger rows for that folder.
     public func status(config: PodpipeConfig, now: Date = Date()) throws -> StatusReport {
         try StatusReport.gather(postgres: connection, config: config, now: now) { folder in
-            try Ledger.latestByName(
-                PostgresQueries(connection: connection), host: DaemonLiveness.hostName(), folder: folder)
+            try PostgresLedger.latestByName(
+                LedgerScope(host: DaemonLiveness.hostName(), dataLoad: folder), connection)
         }
     }
 }
