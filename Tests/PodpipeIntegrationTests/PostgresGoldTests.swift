@@ -124,6 +124,44 @@ struct PostgresGoldTests {
         try expectSameReportsAndStatus(box, uri: server.uri, asOf: nil)
     }
 
+    /// One refresh at a time across hosts, and the watermark's gate: while a refresh holds
+    /// its advisory lock, a second refresh and any write to silver wait (here: until their
+    /// deadline); once it commits, both go through.
+    @Test func aRefreshExcludesOtherRefreshesAndHoldsSilverWritesBack() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let holder = try PostgresConnection(uri: server.uri, timeout: 20)
+        try PostgresMigrations.migrate(holder)
+        try holder.execute("BEGIN")
+        try holder.query(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            [String(PostgresLockKey.namespace), String(PostgresLockKey.goldRefresh)])
+        let other = try PostgresConnection(uri: server.uri, timeout: 20)
+        #expect {
+            try PostgresGoldRefresher(statementTimeout: 1).refresh(other, now: Date())
+        } throws: { error in
+            guard case .timeout = error as? PostgresError else { return false }
+            return true
+        }
+        let writer = try PostgresConnection(uri: server.uri, timeout: 20)
+        let insert = """
+            INSERT INTO silver_event (ts, user_id, episode_id, event_type, duration, file_id, line_no)
+            VALUES (1704067200, 'u', 'e', 'play', 10, 1, 1)
+            """
+        #expect {
+            try writer.query(insert, timeout: 1)
+        } throws: { error in
+            guard case .timeout = error as? PostgresError else { return false }
+            return true
+        }
+        try holder.execute("COMMIT")
+        let again = try PostgresConnection(uri: server.uri, timeout: 20)
+        try again.query(insert)
+        let summary = try PostgresGoldRefresher().refresh(again, now: Date())
+        #expect(summary.mode == .full)
+        #expect(summary.newEvents == 1)
+    }
+
     /// A running daemon on PostgreSQL: `status` shows its host running, with the files it
     /// waits for as it recorded them (they are still settling), and stopped after SIGTERM.
     @Test func statusShowsEachHostsDaemonAndTheFilesItWaitsFor() throws {
