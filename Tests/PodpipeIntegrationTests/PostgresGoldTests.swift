@@ -69,8 +69,8 @@ struct PostgresGoldTests {
         try expectSameGold(box, connection)
         try expectSameReports(box, connection, asOf: nil)
 
-        // 3. A reference update (users move country and cohort, an episode's length changes)
-        //    with more events: PostgreSQL rebuilds, SQLite reconciles; the same gold.
+        // 3. A reference update (users move country and cohort, an episode's length changes):
+        //    both reconcile only the changed members; the same gold.
         let users = try box.rows("SELECT user_id FROM silver_user ORDER BY user_id LIMIT 5")
             .compactMap { $0["user_id"] as String? }
         var csv = "user_id,signup_date,country\n"
@@ -85,9 +85,14 @@ struct PostgresGoldTests {
             mtime: Date().timeIntervalSince1970 + 6)
         #expect(try box.podpiped().status == 0)
         try SilverCopy.copy(from: box.database, to: connection, folder: box.dataLoad)
-        #expect(try refresher.refresh(connection, now: Date()).mode == .full)
+        let reconciled = try refresher.refresh(connection, now: Date())
+        #expect(reconciled.mode == .incremental)
+        #expect(reconciled.referenceChanged)
         try expectSameGold(box, connection)
         try expectSameReports(box, connection, asOf: "2024-02-03")
+        // The incremental reconciliation equals a rebuild from scratch.
+        #expect(try refresher.refresh(connection, now: Date(), forceFull: true).mode == .full)
+        try expectSameGold(box, connection)
     }
 
     /// The real `podpiped --once` into PostgreSQL and into SQLite from one drop folder

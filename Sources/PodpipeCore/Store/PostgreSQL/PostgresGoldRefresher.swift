@@ -8,16 +8,17 @@ import PodpipeRules
 /// (``PostgresLockKey/goldRefresh``) so that exactly one refresh runs at a time across every
 /// host. podpiped calls it through ``PostgresGoldRefreshing`` after a pass.
 ///
-/// - Incremental (new silver events since the event-id watermark, no reference change):
+/// - Incremental (new silver events since the event-id watermark, and changed reference
+///   rows): `refresh_reference` (when the change log `gold_reference_change`, filled by
+///   triggers on `silver_user` / `silver_episode`, is not empty) moves only the changed
+///   users' and episodes' contributions, as SQLite's `refresh_10_reference`; then
 ///   `refresh_batch` groups the events with `watermark < event_id <= max(event_id)` by
-///   (day, user, episode), `refresh_events` probes those keys against gold and folds them in
-///   (cost: the new events and the gold rows of their keys).
-/// - Full (first refresh, silver shrank or `silver.generation` changed, reference data
-///   changed — `gold_reference_change` not empty —, or forced): `refresh_reset` empties gold
-///   and rebuilds the reference snapshots, then the same `refresh_batch` + `refresh_events`
-///   fold in all of silver as one batch. So the two paths are one SQL; a reference change
-///   costs a set-based rebuild (PostgreSQL hash-aggregates; SQLite reconciles only the changed
-///   members, `refresh_10_reference`). doc/scale-out.md says why and what comes next.
+///   (day, user, episode), and `refresh_events` probes those keys against gold and folds
+///   them in (cost: the new events, the changed members, and the gold rows of their keys).
+/// - Full (first refresh, silver shrank or `silver.generation` changed, or forced):
+///   `refresh_reset` empties gold and rebuilds the reference snapshots, then the same
+///   `refresh_batch` + `refresh_events` fold in all of silver as one batch: the full rebuild
+///   and the incremental refresh are one SQL.
 /// - Both: `refresh_dim_date`, then the answer models rebuild the small answer tables, and
 ///   `pipeline_state` records the same `gold.*` keys as SQLite's refresher.
 ///
@@ -64,17 +65,24 @@ struct PostgresGoldRefresher: Sendable {
     ) throws -> GoldRefreshSummary {
         let state = try Self.read(connection)
         let mode = Self.plan(state, forceFull: forceFull)
+        let referenceChanged =
+            mode == .full || state.referenceChangesPending
+            || state.referenceVersion != state.seenReferenceVersion
         var summary = GoldRefreshSummary(
             mode: mode, newEvents: 0, durationMs: 0,
             fromEventId: mode == .full ? 0 : (state.watermark ?? 0),
-            toEventId: state.maxEventId, referenceChanged: mode == .full,
+            toEventId: state.maxEventId, referenceChanged: referenceChanged,
             generation: state.generation, referenceVersion: state.referenceVersion)
         guard mode != .none else {
             summary.toEventId = state.watermark ?? 0
             summary.durationMs = GoldRefresher.elapsedMs(since: started)
             return summary
         }
-        if mode == .full { try run(connection, "refresh_reset") }
+        if mode == .full {
+            try run(connection, "refresh_reset")
+        } else if referenceChanged {
+            try run(connection, "refresh_reference")
+        }
         try run(connection, "batch_table")
         try connection.query(
             try SQLResource.load("postgres/gold", "refresh_batch"),
@@ -87,8 +95,11 @@ struct PostgresGoldRefresher: Sendable {
         ).scalar
         summary.newEvents = counted.flatMap { Int($0) } ?? 0
         try run(connection, "refresh_events")
+        // After a reference change dim_date is fitted to the new span (it may narrow: a
+        // corrected signup date), as SQLite's GoldRefresher.fitCalendar.
+        if referenceChanged { try connection.query("DELETE FROM dim_date", timeout: statementTimeout) }
         try connection.query(
-            try SQLResource.load("postgres/gold", "refresh_dim_date"), [mode == .full ? "true" : "false"],
+            try SQLResource.load("postgres/gold", "refresh_dim_date"), [referenceChanged ? "true" : "false"],
             timeout: statementTimeout)
         FaultInjection.reach(.goldRefresh)
         try rebuildAnswers(connection)
@@ -163,17 +174,10 @@ struct PostgresGoldRefresher: Sendable {
             maxEventId: maxEventId, referenceChangesPending: pending)
     }
 
-    /// SQLite's plan (``GoldState/Snapshot/plan(forceFull:fullRebuildMinimum:)``), with one
-    /// rule of PostgreSQL's: pending reference changes rebuild (the rebuild is the same
-    /// set-based SQL; a large backlog alone never does).
+    /// SQLite's plan (``GoldState/Snapshot/plan(forceFull:fullRebuildMinimum:)``), but a
+    /// large backlog alone never rebuilds (both paths are the same set-based SQL).
     static func plan(_ state: GoldState.Snapshot, forceFull: Bool) -> GoldRefreshMode {
-        let mode = state.plan(forceFull: forceFull)
-        if mode == .incremental
-            && (state.referenceChangesPending || state.referenceVersion != state.seenReferenceVersion)
-        {
-            return .full
-        }
-        return mode
+        state.plan(forceFull: forceFull)
     }
 }
 
