@@ -220,8 +220,8 @@ CREATE TABLE gold_ref_episode (
 
 -- The ids whose gold-relevant reference values (a user's country or signup date, an
 -- episode's duration) changed, appeared or disappeared since the last refresh; filled by
--- the triggers below in the ingest's own transaction. Not empty: the next refresh rebuilds
--- gold from silver (PostgresGoldRefresher: set-based, see doc/scale-out.md).
+-- the triggers below in the ingest's own transaction; read and emptied by the next
+-- refresh (SQL/postgres/gold/refresh_reference.sql), which moves only those members.
 CREATE TABLE gold_reference_change (
     kind text COLLATE "C" NOT NULL CHECK (kind IN ('user', 'episode')),
     id   text COLLATE "C" NOT NULL,

@@ -3,8 +3,8 @@
 -- refresh_20_events; the definitions are those of SQLite's migration 0002).
 -- After refresh_reset (an empty gold, the batch = all of silver) it is the full rebuild;
 -- otherwise the incremental refresh from the event-id watermark. Reference snapshots
--- (gold_ref_user / gold_ref_episode) equal silver here: a reference change makes the
--- refresher rebuild.
+-- (gold_ref_user / gold_ref_episode) equal silver here: refresh_reference (or refresh_reset)
+-- has just aligned them.
 --
 -- Silver is append-only between rebuilds, so every counter only grows, and a distinct
 -- counter is incremented exactly when its key is seen for the first time: first the batch's

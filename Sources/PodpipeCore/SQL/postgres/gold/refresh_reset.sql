@@ -1,5 +1,5 @@
 -- refresh_reset — the first step of a FULL gold rebuild on PostgreSQL (first refresh, a
--- silver rebuilt or shrunk, reference data changed, or forced): empties every aggregate,
+-- silver rebuilt or shrunk, or forced): empties every aggregate,
 -- snapshot and answer, and rebuilds the reference snapshots and cohort sizes from silver
 -- (SQLite's refresh_00_reset + refresh_05_full). refresh_events then folds in every silver
 -- event as one batch into the empty aggregates: the full rebuild and the incremental
