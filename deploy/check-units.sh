@@ -29,7 +29,17 @@ if [ -n "$out" ] || [ "$status" -ne 0 ]; then
   echo "$out" >&2
   exit 1
 fi
+# The services with the PostgreSQL drop-in (network to one address) applied.
 for unit in podpiped.service podpiped-once.service; do
+  cat "$tmp/$unit" "$here/podpiped-postgresql.conf" > "$tmp/postgresql-$unit"
+done
+out=$(cd "$tmp" && systemd-analyze verify postgresql-podpiped.service postgresql-podpiped-once.service 2>&1) || status=$?
+if [ -n "$out" ] || [ "$status" -ne 0 ]; then
+  echo "systemd-analyze verify, with the PostgreSQL drop-in (exit $status):" >&2
+  echo "$out" >&2
+  exit 1
+fi
+for unit in podpiped.service podpiped-once.service postgresql-podpiped.service postgresql-podpiped-once.service; do
   if ! systemd-analyze security --offline=true --threshold=20 "$tmp/$unit" > "$tmp/security.txt" 2>&1; then
     cat "$tmp/security.txt" >&2
     echo "$unit: exposure above 2.0" >&2

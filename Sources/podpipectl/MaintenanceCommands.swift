@@ -46,6 +46,7 @@ struct Reprocess: AsyncParsableCommand {
     func run() async throws {
         try await handling {
             let settings = try await common.load()
+            try PostgresRefusal.requireSQLite(settings.database, for: "podpipectl reprocess")
             // The plan first, read-only: unknown names are refused without touching the
             // database (not even a WAL checkpoint).
             let store = try common.openStore(settings)

@@ -1,5 +1,7 @@
 import Foundation
 
+@testable import PodpipeCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -79,7 +81,16 @@ final class PostgresServer {
             }
             usleep(50_000)
         }
-        usleep(200_000)
+        // The socket appears before the server accepts connections ("the database system
+        // is starting up"): wait until one succeeds.
+        while (try? PostgresConnection(uri: uri, timeout: 5)) == nil {
+            guard server.isRunning, Date() < deadline else {
+                let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                stop()
+                throw PostgresServerError("the PostgreSQL server did not accept connections: \(log)")
+            }
+            usleep(50_000)
+        }
     }
 
     /// Stops the server at once (`pg_ctl stop -m immediate`: no shutdown checkpoint,

@@ -83,6 +83,13 @@ public final class Store: Sendable {
     }
 
     static func openForReading(path: String, access: ReadAccess?) throws -> Store {
+        // A PostgreSQL URI is never a file (nor shown with its password): a command that
+        // reads the database through SQLite has no PostgreSQL path yet.
+        if case .postgresql(let uri) = DatabaseLocation(path) {
+            throw PostgresNotYet.unsupported(
+                what: "reading \(DatabaseLocation.redacting(uri)) with this command",
+                instead: "run it against a SQLite database")
+        }
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError.databaseMissing(path: path)
         }
