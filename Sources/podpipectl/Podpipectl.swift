@@ -125,10 +125,15 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         try await reporting {
             let settings = try await common.load()
-            let store = try common.openStore(settings)
             let report: StatusReport
             do {
-                report = try StatusReport.gather(store: store, config: settings)
+                if let warehouse = try Warehouse.open(settings) {
+                    report = try warehouse.status(config: settings)
+                } else {
+                    report = try StatusReport.gather(store: try common.openStore(settings), config: settings)
+                }
+            } catch let error as CLIError {
+                throw error
             } catch {
                 throw CLIError(message: "\(error)", code: PodpipeExit.databaseError)
             }
@@ -219,14 +224,27 @@ struct Report: AsyncParsableCommand {
     func run() async throws {
         try await reporting {
             let settings = try await common.load()
-            let store = try common.openStore(settings)
             let options = ReportOptions(
                 asOf: asOf, byDay: byDay, days: days, grouping: by, minListeners: minListeners)
+            // A PostgreSQL warehouse, or nil for a SQLite file.
+            let warehouse: Warehouse?
+            do {
+                warehouse = try Warehouse.open(settings)
+            } catch {
+                throw CLIError(message: "\(error)", code: 1)
+            }
             switch kind {
             case .html:
                 let page: HTMLReport.Page
                 do {
-                    page = try await store.pool.read { db in try HTMLReport.gather(options: options, in: db) }
+                    if let warehouse {
+                        page = try warehouse.htmlPage(options: options)
+                    } else {
+                        let store = try common.openStore(settings)
+                        page = try await store.pool.read { db in try HTMLReport.gather(options: options, in: db) }
+                    }
+                } catch let error as CLIError {
+                    throw error
                 } catch {
                     throw CLIError(message: "\(error)", code: 1)
                 }
@@ -243,9 +261,16 @@ struct Report: AsyncParsableCommand {
             case .table(let report):
                 let table: ReportTable
                 do {
-                    table = try await store.pool.read { db in
-                        try Reports.run(report, options: options, in: db)
+                    if let warehouse {
+                        table = try warehouse.report(report, options: options)
+                    } else {
+                        let store = try common.openStore(settings)
+                        table = try await store.pool.read { db in
+                            try Reports.run(report, options: options, in: db)
+                        }
                     }
+                } catch let error as CLIError {
+                    throw error
                 } catch {
                     throw CLIError(message: "\(error)", code: 1)
                 }

@@ -71,6 +71,8 @@ final class DaemonRunner {
     // and the textfile, written when a pass or a refresh changed something, at most every
     // `DaemonTiming.metricsInterval` seconds, and at least that often (ages stay fresh).
     private var lastPassAt: Date?
+    /// The files waiting last recorded through ``IngestWriter/recordWaiting(_:)``.
+    private var recordedWaiting: Int?
     private let metrics: MetricsExporter
     private var metricsDirty = true
     private var metricsWrittenAt: Double = -.infinity
@@ -301,6 +303,10 @@ final class DaemonRunner {
             return nil
         }
         let now = Self.clock()
+        if pending.count != recordedWaiting {
+            // For other hosts' `podpipectl status` (a warehouse); a failure waits for the next listing.
+            if (try? session.recordWaiting(pending.count)) != nil { recordedWaiting = pending.count }
+        }
         readiness.observe(present: listing.candidates.map(\.name), pending: pending, now: now)
         noteIgnored(listing.ignored)
         // Written with the next heartbeat (a scan that finds nothing is not worth a write).

@@ -77,12 +77,18 @@ enum Ledger {
     }
 
     static func counts(_ db: Database) throws -> [LedgerState: Int] {
+        try counts(SQLiteQueries(db: db))
+    }
+
+    /// ``counts(_:)-(Database)`` through the read seam (any engine).
+    static func counts(_ store: some QueryRunner) throws -> [LedgerState: Int] {
         var result: [LedgerState: Int] = [:]
         for state in LedgerState.allCases { result[state] = 0 }
-        let rows = try Row.fetchAll(
-            db, sql: "SELECT state, count(*) AS n FROM ingest_file GROUP BY state")
-        for row in rows {
-            if let state = LedgerState(rawValue: row["state"]) { result[state] = row["n"] }
+        let table = try store.table("SELECT state, count(*) AS n FROM ingest_file GROUP BY state", [])
+        for row in table.rows where row.count == 2 {
+            if let state = row[0].stringValue.flatMap(LedgerState.init(rawValue:)) {
+                result[state] = Int(clamping: row[1].int64Value ?? 0)
+            }
         }
         return result
     }
@@ -122,14 +128,18 @@ enum Ledger {
 
     /// The count of ledger entries by where their file went (migration 0010).
     static func disposalCounts(_ db: Database) throws -> [AfterCommitDestination: Int] {
+        try disposalCounts(SQLiteQueries(db: db))
+    }
+
+    /// ``disposalCounts(_:)-(Database)`` through the read seam (any engine).
+    static func disposalCounts(_ store: some QueryRunner) throws -> [AfterCommitDestination: Int] {
         var result: [AfterCommitDestination: Int] = [:]
-        for row in try Row.fetchAll(
-            db,
-            sql:
-                "SELECT disposal, count(*) AS n FROM ingest_file WHERE disposal IS NOT NULL GROUP BY disposal"
-        ) {
-            if let destination = AfterCommitDestination(rawValue: row["disposal"]) {
-                result[destination] = row["n"]
+        let table = try store.table(
+            "SELECT disposal, count(*) AS n FROM ingest_file WHERE disposal IS NOT NULL GROUP BY disposal", []
+        )
+        for row in table.rows where row.count == 2 {
+            if let destination = row[0].stringValue.flatMap(AfterCommitDestination.init(rawValue:)) {
+                result[destination] = Int(clamping: row[1].int64Value ?? 0)
             }
         }
         return result

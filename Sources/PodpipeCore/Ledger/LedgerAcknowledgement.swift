@@ -62,19 +62,24 @@ extension Ledger {
     /// How many `rejected` and `failed` rows are not acknowledged: what makes `status`
     /// unhealthy.
     static func unacknowledgedCounts(_ db: Database) throws -> (rejected: Int, failed: Int) {
-        let acknowledged = try hasAcknowledgements(db) ? acknowledgedCondition : "0"
-        let rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT f.state, count(*) AS n FROM ingest_file AS f
-                WHERE f.state IN ('rejected', 'failed') AND NOT \(acknowledged)
-                GROUP BY f.state
-                """)
+        try unacknowledgedCounts(SQLiteQueries(db: db))
+    }
+
+    /// ``unacknowledgedCounts(_:)-(Database)`` through the read seam (any engine).
+    static func unacknowledgedCounts(_ store: some QueryRunner) throws -> (rejected: Int, failed: Int) {
+        let acknowledged = try store.relationExists("ingest_ack") ? acknowledgedCondition : "(1 = 0)"
+        let table = try store.table(
+            """
+            SELECT f.state, count(*) AS n FROM ingest_file AS f
+            WHERE f.state IN ('rejected', 'failed') AND NOT \(acknowledged)
+            GROUP BY f.state
+            """, [])
         var counts = (rejected: 0, failed: 0)
-        for row in rows {
-            switch LedgerState.fromDatabaseValue(row["state"]) {
-            case .rejected: counts.rejected = row["n"]
-            case .failed: counts.failed = row["n"]
+        for row in table.rows where row.count == 2 {
+            let n = Int(clamping: row[1].int64Value ?? 0)
+            switch row[0].stringValue.flatMap(LedgerState.init(rawValue:)) {
+            case .rejected: counts.rejected = n
+            case .failed: counts.failed = n
             default: break
             }
         }

@@ -166,13 +166,21 @@ public enum HTMLReport {
         _ sections: [HTMLReportSection] = sections, options: ReportOptions, generatedAt: Date = Date(),
         in db: Database
     ) throws -> Page {
+        try gather(sections, options: options, generatedAt: generatedAt, on: SQLiteQueries(db: db))
+    }
+
+    /// The same through the read seam (SQLite or PostgreSQL), in the caller's snapshot.
+    static func gather(
+        _ sections: [HTMLReportSection] = sections, options: ReportOptions, generatedAt: Date = Date(),
+        on store: some QueryRunner
+    ) throws -> Page {
         var parts: [Part] = []
         for section in sections {
             parts.append(
-                Part(section: section, table: try Reports.run(section.kind, options: options, in: db)))
+                Part(section: section, table: try Reports.run(section.kind, options: options, on: store)))
         }
         return Page(
-            generatedAt: generatedAt, goldRefreshedAt: try PipelineState.get(.goldRefreshedAt, db),
+            generatedAt: generatedAt, goldRefreshedAt: try store.pipelineState(.goldRefreshedAt),
             asOf: options.asOf, parts: parts)
     }
 

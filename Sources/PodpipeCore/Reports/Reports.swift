@@ -119,14 +119,23 @@ enum ReportError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Runs the reports. Read-only: every report is one SELECT over the gold tables and views.
+/// Runs the reports. Read-only: every report is one SELECT over the gold tables and views,
+/// through the read seam (``QueryRunner``): SQLite's `SQL/reports/*.sql` or PostgreSQL's
+/// `SQL/postgres/reports/*.sql`, the same columns and order.
 public enum Reports {
+    /// Runs `kind` on a SQLite connection (inside the caller's read transaction).
+    public static func run(_ kind: ReportKind, options: ReportOptions, in db: Database)
+        throws -> ReportTable
+    {
+        try run(kind, options: options, on: SQLiteQueries(db: db))
+    }
+
     /// Runs `kind` and returns its table (columns in the order of SPEC §8 for the three
     /// contract reports). Reals are rates, rendered with six decimals.
     ///
     /// - Throws: ``ReportError`` for an invalid `asOf` or a database without refreshed gold;
-    ///   `DatabaseError` for database failures.
-    public static func run(_ kind: ReportKind, options: ReportOptions, in db: Database)
+    ///   the engine's error for database failures.
+    static func run(_ kind: ReportKind, options: ReportOptions, on store: some QueryRunner)
         throws -> ReportTable
     {
         var asOfDay: Int64?
@@ -140,54 +149,57 @@ public enum Reports {
         guard (0...ReportOptions.maxMinListeners).contains(options.minListeners) else {
             throw ReportError.invalidMinListeners(options.minListeners)
         }
-        guard try db.tableExists("gold_top_episodes_7d") else { throw ReportError.goldMissing }
-        guard try PipelineState.get(.goldRefreshedAt, db) != nil else {
+        guard try store.relationExists("gold_top_episodes_7d") else { throw ReportError.goldMissing }
+        guard try store.pipelineState(.goldRefreshedAt) != nil else {
             throw ReportError.goldNotRefreshed
         }
 
         let sql: String
-        var arguments: StatementArguments = [:]
+        var parameters: [ReportValue] = []
         switch kind {
         case .topEpisodes:
             if let asOfDay {
                 // The same model the refresher materializes, for another window end.
-                let model = try SQLResource.load("gold", "gold_top_episodes_7d")
+                let model = try store.resource("gold", "gold_top_episodes_7d")
                 sql = """
                     SELECT rank, episode_id, title, podcast_id, completions FROM (
                     \(model)
-                    ) ORDER BY rank
+                    ) AS model ORDER BY rank
                     """
-                arguments = ["as_of_day": asOfDay]
+                parameters = [.integer(asOfDay)]
             } else {
-                sql = try SQLResource.load("reports", "top_episodes")
+                sql = try store.resource("reports", "top_episodes")
             }
         case .listenThrough:
-            sql = try SQLResource.load("reports", "listen_through")
+            sql = try store.resource("reports", "listen_through")
         case .multiEpisodeUsers:
-            sql = try SQLResource.load(
+            sql = try store.resource(
                 "reports", options.byDay ? "multi_episode_users_by_day" : "multi_episode_users")
         case .cohortRetention:
-            sql = try SQLResource.load("reports", "cohort_retention")
+            sql = try store.resource("reports", "cohort_retention")
         case .episodePerformance:
-            sql = try SQLResource.load("reports", "episode_performance")
+            sql = try store.resource("reports", "episode_performance")
         case .dailyActivity:
-            sql = try SQLResource.load("reports", "daily_activity")
+            sql = try store.resource("reports", "daily_activity")
         case .engagementByLength:
-            sql = try SQLResource.load("reports", "engagement_by_length")
+            sql = try store.resource("reports", "engagement_by_length")
         case .podcastMetrics:
-            let model = try SQLResource.load("reports", "podcast_metrics")
+            let model = try store.resource("reports", "podcast_metrics")
             let columns = podcastMetricsColumns(options)
             sql = """
                 SELECT \(columns.joined(separator: ", ")) FROM (
                 \(model)
-                ) ORDER BY day, podcast_id, episode_id
+                ) AS model ORDER BY day, podcast_id, episode_id
                 """
-            arguments = [
-                "as_of_day": asOfDay, "days": options.days, "by_day": options.byDay,
-                "by_podcast": options.grouping == .podcast, "min_listeners": options.minListeners,
+            // In the order the model's parameters first appear: as_of_day, days, by_day,
+            // by_podcast, min_listeners ($1 … $5 in PostgreSQL's).
+            parameters = [
+                asOfDay.map(ReportValue.integer) ?? .null, .integer(Int64(options.days)),
+                .integer(options.byDay ? 1 : 0), .integer(options.grouping == .podcast ? 1 : 0),
+                .integer(Int64(options.minListeners)),
             ]
         }
-        return try table(db, sql: sql, arguments: arguments)
+        return try store.table(sql, parameters)
     }
 
     /// The columns of podcast-metrics: the period (`day`, or the window's first and last

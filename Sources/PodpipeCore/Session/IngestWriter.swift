@@ -21,6 +21,10 @@ protocol IngestWriter: AnyObject, Sendable {
     func nextRetryAt() throws -> String?
     /// Writes the daemon's row in `daemon_state` and, with `lastPass`, `ingest.last_pass_at`.
     func writeDaemonState(_ record: DaemonStateRecord, lastPass: String?) throws
+    /// Records the files waiting in the folder after a listing, where a store keeps it for
+    /// other hosts' `podpipectl status` (PostgreSQL: `daemon_waiting`; SQLite:
+    /// nothing, status lists the folder itself).
+    func recordWaiting(_ count: Int) throws
     /// Writes the metrics textfile (`metrics.textfile`), when configured.
     func exportMetrics(_ exporter: MetricsExporter, config: PodpipeConfig)
     /// The folder where podpipectl hands maintenance commands over; nil where they are not
@@ -47,6 +51,8 @@ extension WriterSession: IngestWriter {
             if let lastPass { try PipelineState.set(.lastPassAt, lastPass, db) }
         }
     }
+
+    func recordWaiting(_ count: Int) throws {}
 
     func exportMetrics(_ exporter: MetricsExporter, config: PodpipeConfig) {
         exporter.export(store: store, config: config)

@@ -18,7 +18,7 @@ struct NoPostgresGoldRefresh: PostgresGoldRefreshing {
 
 enum PostgresGold {
     /// The refresher podpiped uses on PostgreSQL: the one place it is chosen.
-    static let refresher: any PostgresGoldRefreshing = NoPostgresGoldRefresh()
+    static let refresher: any PostgresGoldRefreshing = PostgresGoldRefresher()
 }
 
 /// What the writer does not do on PostgreSQL yet, refused with its exit code (78: a
@@ -111,6 +111,10 @@ final class PostgresWriterSession: IngestWriter, @unchecked Sendable {
             try PostgresDaemonState.save(record, connection)
             if let lastPass { try PostgresPipelineState.set(.lastPassAt, lastPass, connection) }
         }
+    }
+
+    func recordWaiting(_ count: Int) throws {
+        try StatusReport.recordWaiting(count, host: store.scope.host, store.live())
     }
 
     func exportMetrics(_ exporter: MetricsExporter, config: PodpipeConfig) {}

@@ -136,8 +136,10 @@ public struct StatusReport: Sendable, Codable {
             case movedToRejected = "moved_to_rejected"
         }
 
-        static func gather(_ settings: AfterCommitSettings, _ db: Database) throws -> AfterCommit {
-            let counts = try Ledger.disposalCounts(db)
+        static func gather(_ settings: AfterCommitSettings, _ store: some QueryRunner) throws
+            -> AfterCommit
+        {
+            let counts = try Ledger.disposalCounts(store)
             let moving = settings.mode == .move
             return AfterCommit(
                 mode: settings.mode, processedDir: moving ? settings.processedDir : nil,
@@ -205,9 +207,12 @@ public struct StatusReport: Sendable, Codable {
     var healthy: Bool
     var problems: [String]
     var health: Health
+    /// PostgreSQL only (a warehouse several hosts share): every host (``Host``); nil (no
+    /// key) on SQLite.
+    var hosts: [Host]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case database, folder, daemon, files, rows, gold, healthy, problems, health
+        case database, folder, daemon, files, rows, gold, healthy, problems, health, hosts
         case watchMode = "watch_mode"
         case folderSource = "folder_source"
         case rejectRate = "reject_rate"
@@ -252,125 +257,156 @@ public struct StatusReport: Sendable, Codable {
         let writerActive = WriterLock.isHeld(database: config.database)
         var report = try store.pool.read { db -> StatusReport in
             let daemonRecord = try DaemonStateRecord.read(db)
-            let counts = try Ledger.counts(db)
-            var files = Files()
-            files.loaded = counts[.loaded] ?? 0
-            files.rejected = counts[.rejected] ?? 0
-            files.duplicate = counts[.duplicate] ?? 0
-            files.failed = counts[.failed] ?? 0
-            var rows = Rows()
-            let sums = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT
-                      coalesce(sum(CASE WHEN kind = 'events' THEN rows_read END), 0) AS bronze,
-                      coalesce(sum(CASE WHEN kind = 'events' THEN rows_loaded END), 0) AS silver,
-                      coalesce(sum(CASE WHEN kind = 'events' THEN rows_rejected END), 0) AS rejected,
-                      coalesce(sum(CASE WHEN kind = 'events' THEN rows_duplicate END), 0) AS duplicate,
-                      coalesce(sum(CASE WHEN kind <> 'events' THEN rows_read END), 0) AS ref_bronze,
-                      coalesce(sum(CASE WHEN kind <> 'events' THEN rows_rejected END), 0) AS ref_rejected
-                    FROM ingest_file WHERE state IN ('loaded', 'rejected')
-                    """)
-            if let sums {
-                rows.bronzeEvents = sums["bronze"]
-                rows.silverEvents = sums["silver"]
-                rows.rejectedEvents = sums["rejected"]
-                rows.duplicateEvents = sums["duplicate"]
-                rows.bronzeReferenceRows = sums["ref_bronze"]
-                rows.rejectedReferenceRows = sums["ref_rejected"]
-            }
-            rows.users = try Int64.fetchOne(db, sql: "SELECT count(*) FROM silver_user") ?? 0
-            rows.episodes = try Int64.fetchOne(db, sql: "SELECT count(*) FROM silver_episode") ?? 0
-            let refreshedAt = try PipelineState.get(.goldRefreshedAt, db)
-            let stale = try GoldRefresher.isStale(db)
-            var age: Int?
-            if let refreshedAt, let seconds = Timestamps.parse(refreshedAt) {
-                age = Int(now.timeIntervalSince1970) - Int(seconds)
-            }
-            let acknowledged =
-                try Ledger.hasAcknowledgements(db)
-                ? "state IN ('rejected', 'failed') AND \(Ledger.acknowledgedCondition)" : "0"
-            let errors = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT name, state, first_error_line, coalesce(message, first_error, '') AS error,
-                           finished_at, attempts, next_attempt_at, \(acknowledged) AS acknowledged
-                    FROM ingest_file AS f
-                    WHERE state IN ('rejected', 'failed') OR rows_rejected > 0
-                    ORDER BY finished_at DESC, file_id DESC LIMIT 5
-                    """
-            ).map { row in
-                FileError(
-                    file: row["name"], state: row["state"], line: row["first_error_line"],
-                    error: row["error"], at: row["finished_at"],
-                    attempts: (row["state"] as String?) == "failed" ? row["attempts"] : nil,
-                    nextAttemptAt: row["next_attempt_at"],
-                    acknowledged: (row["acknowledged"] as Bool?) == true ? true : nil)
-            }
-            let rate =
-                rows.bronzeEvents > 0 ? Double(rows.rejectedEvents) / Double(rows.bronzeEvents) : 0
-            let (folder, folderSource) = Self.folder(config: config, recorded: daemonRecord?.dataLoad)
-            // Health (issue 16), in the same snapshot as the counts.
-            let unacknowledged = try Ledger.unacknowledgedCounts(db)
-            var health = Health(maxBacklogAgeSeconds: 0, maxPassAgeSeconds: 0)
-            health.unacknowledgedRejected = unacknowledged.rejected
-            health.unacknowledgedFailed = unacknowledged.failed
-            health.acknowledged =
-                files.rejected + files.failed - unacknowledged.rejected - unacknowledged.failed
-            health.lastPassAt = try PipelineState.get(.lastPassAt, db)
-            return StatusReport(
-                database: config.database, folder: folder, folderSource: folderSource,
-                watchMode: config.watchMode.rawValue,
+            return try recorded(
+                SQLiteQueries(db: db), config: config, now: now,
                 daemon: Daemon.gather(daemonRecord, writerActive: writerActive, now: now),
-                files: files, rows: rows, rejectRate: rate,
-                gold: Gold(refreshedAt: refreshedAt, stale: stale, ageSeconds: age),
-                lastErrors: errors, ignoredNames: [], healthy: true, problems: [], health: health)
+                recordedFolder: daemonRecord?.dataLoad, goldStale: GoldRefresher.isStale(db))
         }
-        report.afterCommit = try store.pool.read { db in try AfterCommit.gather(config.afterCommit, db) }
+        report.afterCommit = try store.pool.read { db in
+            try AfterCommit.gather(config.afterCommit, SQLiteQueries(db: db))
+        }
+        try report.judge(config: config, now: now) { _ in
+            try store.pool.read { db in try Ledger.latestByName(db) }
+        }
+        return report
+    }
+
+    /// What the database records (ledger, silver and reference counts, gold, the last errors,
+    /// acknowledgements), through the read seam: the same SQL on every engine, in one
+    /// snapshot (the caller's read transaction).
+    static func recorded(
+        _ store: some QueryRunner, config: PodpipeConfig, now: Date, daemon: Daemon,
+        recordedFolder: String?, goldStale: Bool
+    ) throws -> StatusReport {
+        let counts = try Ledger.counts(store)
+        var files = Files()
+        files.loaded = counts[.loaded] ?? 0
+        files.rejected = counts[.rejected] ?? 0
+        files.duplicate = counts[.duplicate] ?? 0
+        files.failed = counts[.failed] ?? 0
+        var rows = Rows()
+        let sums = try store.table(
+            """
+            SELECT
+              coalesce(sum(CASE WHEN kind = 'events' THEN rows_read END), 0) AS bronze,
+              coalesce(sum(CASE WHEN kind = 'events' THEN rows_loaded END), 0) AS silver,
+              coalesce(sum(CASE WHEN kind = 'events' THEN rows_rejected END), 0) AS rejected,
+              coalesce(sum(CASE WHEN kind = 'events' THEN rows_duplicate END), 0) AS duplicate,
+              coalesce(sum(CASE WHEN kind <> 'events' THEN rows_read END), 0) AS ref_bronze,
+              coalesce(sum(CASE WHEN kind <> 'events' THEN rows_rejected END), 0) AS ref_rejected
+            FROM ingest_file WHERE state IN ('loaded', 'rejected')
+            """, [])
+        if let sum = sums.rows.first, sum.count == 6 {
+            // (PostgreSQL's sum of bigint is numeric: read as a real, whole.)
+            func whole(_ value: ReportValue) -> Int64 {
+                switch value {
+                case .integer(let number): number
+                case .real(let number, _): Int64(exactly: number.rounded()) ?? 0
+                default: 0
+                }
+            }
+            rows.bronzeEvents = whole(sum[0])
+            rows.silverEvents = whole(sum[1])
+            rows.rejectedEvents = whole(sum[2])
+            rows.duplicateEvents = whole(sum[3])
+            rows.bronzeReferenceRows = whole(sum[4])
+            rows.rejectedReferenceRows = whole(sum[5])
+        }
+        rows.users = try store.scalar("SELECT count(*) FROM silver_user")?.int64Value ?? 0
+        rows.episodes = try store.scalar("SELECT count(*) FROM silver_episode")?.int64Value ?? 0
+        let refreshedAt = try store.pipelineState(.goldRefreshedAt)
+        var age: Int?
+        if let refreshedAt, let seconds = Timestamps.parse(refreshedAt) {
+            age = Int(now.timeIntervalSince1970) - Int(seconds)
+        }
+        let acknowledged =
+            try store.relationExists("ingest_ack")
+            ? "state IN ('rejected', 'failed') AND \(Ledger.acknowledgedCondition)" : "(1 = 0)"
+        let errors = try store.table(
+            """
+            SELECT name, state, first_error_line, coalesce(message, first_error, '') AS error,
+                   finished_at, attempts, next_attempt_at, \(acknowledged) AS acknowledged
+            FROM ingest_file AS f
+            WHERE state IN ('rejected', 'failed') OR rows_rejected > 0
+            ORDER BY finished_at DESC, file_id DESC LIMIT 5
+            """, []
+        ).rows.compactMap { row -> FileError? in
+            guard row.count == 8 else { return nil }
+            let state = row[1].stringValue ?? ""
+            return FileError(
+                file: row[0].stringValue ?? "", state: state, line: row[2].int64Value,
+                error: row[3].stringValue ?? "", at: row[4].stringValue ?? "",
+                attempts: state == "failed" ? row[5].int64Value : nil,
+                nextAttemptAt: row[6].stringValue,
+                acknowledged: row[7].int64Value == 1 ? true : nil)
+        }
+        let rate =
+            rows.bronzeEvents > 0 ? Double(rows.rejectedEvents) / Double(rows.bronzeEvents) : 0
+        let (folder, folderSource) = Self.folder(config: config, recorded: recordedFolder)
+        // Health (issue 16), in the same snapshot as the counts.
+        let unacknowledged = try Ledger.unacknowledgedCounts(store)
+        var health = Health(maxBacklogAgeSeconds: 0, maxPassAgeSeconds: 0)
+        health.unacknowledgedRejected = unacknowledged.rejected
+        health.unacknowledgedFailed = unacknowledged.failed
+        health.acknowledged =
+            files.rejected + files.failed - unacknowledged.rejected - unacknowledged.failed
+        health.lastPassAt = try store.pipelineState(.lastPassAt)
+        return StatusReport(
+            database: config.database, folder: folder, folderSource: folderSource,
+            watchMode: config.watchMode.rawValue, daemon: daemon,
+            files: files, rows: rows, rejectRate: rate,
+            gold: Gold(refreshedAt: refreshedAt, stale: goldStale, ageSeconds: age),
+            lastErrors: errors, ignoredNames: [], healthy: true, problems: [], health: health)
+    }
+
+    /// The folder (files waiting, ignored names) and the health rules over what was
+    /// recorded. `latest`: the ledger's newest row per name of the folder it is given.
+    mutating func judge(
+        config: PodpipeConfig, now: Date, latest: (_ folder: String) throws -> [[UInt8]: LedgerSettlement]
+    ) throws {
         // Files waiting: in the folder but not settled in the ledger.
         var facts = HealthFacts()
         if let listing = try? DropFolder.list(
-            report.folder, database: config.database, selection: config.selection)
+            self.folder, database: config.database, selection: config.selection)
         {
-            let ledger = try store.pool.read { db in try Ledger.latestByName(db) }
+            let ledger = try latest(folder)
             let pending = Ledger.unsettled(listing.candidates, latest: ledger, now: now, ignoreBackoff: true)
-            report.files.pending = pending.count
+            self.files.pending = pending.count
             if config.afterCommit.mode != .keep {
-                report.afterCommit?.waiting = Ledger.settledFinal(listing.candidates, latest: ledger).count
+                self.afterCommit?.waiting = Ledger.settledFinal(listing.candidates, latest: ledger).count
             }
-            report.files.ignored = listing.ignored.count
-            report.ignoredNames = listing.ignored.map { "\($0.name): \($0.reason)" }
+            self.files.ignored = listing.ignored.count
+            self.ignoredNames = listing.ignored.map { "\($0.name): \($0.reason)" }
             facts.oldestWaiting = HealthRules.oldestWaiting(pending, latest: ledger)
         } else {
-            facts.folderMissing = report.folder
+            facts.folderMissing = self.folder
         }
-        if report.daemon.state == .running, let mode = report.daemon.watchMode {
-            report.watchMode = mode
+        if self.daemon.state == .running, let mode = self.daemon.watchMode {
+            self.watchMode = mode
         }
-        report.daemonExpectedButDown = report.daemon.expected && report.daemon.state != .running
+        self.daemonExpectedButDown = self.daemon.expected && self.daemon.state != .running
         // Health (issue 16): acknowledgements, the backlog, the last pass.
-        facts.unacknowledgedRejected = report.health.unacknowledgedRejected
-        facts.unacknowledgedFailed = report.health.unacknowledgedFailed
-        facts.goldStale = report.gold.stale
-        facts.lastPassAt = report.health.lastPassAt.flatMap(ISOTime.parse)
-        facts.daemonRunning = report.daemon.state == .running
-        facts.daemonStartedAt = report.daemon.since.flatMap(ISOTime.parse)
-        facts.daemonExpectedButDown = report.daemonExpectedButDown
-        facts.daemonDetail = report.daemon.detail
+        facts.unacknowledgedRejected = self.health.unacknowledgedRejected
+        facts.unacknowledgedFailed = self.health.unacknowledgedFailed
+        facts.goldStale = self.gold.stale
+        facts.lastPassAt = self.health.lastPassAt.flatMap(ISOTime.parse)
+        facts.daemonRunning = self.daemon.state == .running
+        facts.daemonStartedAt = self.daemon.since.flatMap(ISOTime.parse)
+        facts.daemonExpectedButDown = self.daemonExpectedButDown
+        facts.daemonDetail = self.daemon.detail
         let limits = HealthLimits(config)
-        report.problems = HealthRules.problems(facts, limits: limits, now: now).map(\.message)
-        report.health.oldestWaitingFile = facts.oldestWaiting?.name
-        report.health.oldestWaitingSince = facts.oldestWaiting.map { ISOTime.format($0.since) }
-        report.health.oldestWaitingAgeSeconds = facts.oldestWaiting.map {
+        self.problems = HealthRules.problems(facts, limits: limits, now: now).map(\.message)
+        self.health.oldestWaitingFile = facts.oldestWaiting?.name
+        self.health.oldestWaitingSince = facts.oldestWaiting.map { ISOTime.format($0.since) }
+        self.health.oldestWaitingAgeSeconds = facts.oldestWaiting.map {
             HealthRules.wholeSeconds(now.timeIntervalSince($0.since))
         }
-        report.health.maxBacklogAgeSeconds = HealthRules.wholeSeconds(limits.maxBacklogAge)
-        report.health.lastPassAgeSeconds = facts.lastPassAt.map {
+        self.health.maxBacklogAgeSeconds = HealthRules.wholeSeconds(limits.maxBacklogAge)
+        self.health.lastPassAgeSeconds = facts.lastPassAt.map {
             HealthRules.wholeSeconds(now.timeIntervalSince($0))
         }
-        report.health.maxPassAgeSeconds = HealthRules.wholeSeconds(limits.maxPassAge)
-        report.healthy = report.problems.isEmpty
-        return report
+        self.health.maxPassAgeSeconds = HealthRules.wholeSeconds(limits.maxPassAge)
+        self.healthy = self.problems.isEmpty
     }
 
     public func json() -> String { JSONText.pretty(self) }
@@ -408,6 +444,7 @@ public struct StatusReport: Sendable, Codable {
             goldLine = "never refreshed"
         }
         lines.append("gold      \(goldLine)")
+        lines.append(contentsOf: hostLines())
         lines.append("health    \(healthLine())")
         if !lastErrors.isEmpty {
             lines.append("last errors:")

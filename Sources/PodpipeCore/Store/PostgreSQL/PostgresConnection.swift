@@ -259,9 +259,11 @@ final class PostgresConnection {
     }
 }
 
-/// The rows of a query, as text (NULL as nil), with the column names.
+/// The rows of a query, as text (NULL as nil), with the column names and their type OIDs
+/// (`PQftype`: what the text means, e.g. 20 = int8, 701 = float8; see `PostgresQueries`).
 struct PostgresRows: Sendable, Equatable {
     var columns: [String] = []
+    var types: [UInt32] = []
     var rows: [[String?]] = []
 
     init() {}
@@ -269,6 +271,7 @@ struct PostgresRows: Sendable, Equatable {
     init(_ result: OpaquePointer) {
         let fieldCount = PQnfields(result)
         columns = (0..<fieldCount).map { String(cString: PQfname(result, $0)) }
+        types = (0..<fieldCount).map { UInt32(PQftype(result, $0)) }
         rows = (0..<PQntuples(result)).map { row in
             (0..<fieldCount).map { column in
                 PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
