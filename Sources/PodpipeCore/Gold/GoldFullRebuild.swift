@@ -7,17 +7,18 @@ import GRDBSQLite
 ///
 /// SQLite has no hash aggregation: every `GROUP BY` that no index serves sorts its input, and
 /// those sorts were most of the set-based SQL rebuild's time (doc/performance.md). This type reads `silver_event` once
-/// (in rowid order, or in time order when silver's rowids do not follow time: ``silverScanSQL(_:)``)
-/// and aggregates in hash tables keyed by interned user/episode numbers.
+/// in rowid order (one sequential read of the table, ``silverScanSQL``), whatever the order of
+/// its timestamps, and aggregates in hash tables keyed by interned user/episode numbers.
 ///
 /// Memory: the three large keyed aggregates ((day, user, episode), (user, episode),
 /// (day, episode)) are held in hash tables (``WordTable``) of at most `spillEntries` keys
-/// together; when full they are handed to the writer, which sorts them in primary-key order:
-/// the (day, …) keys are merged into the rows already written (`INSERT … ON CONFLICT DO
-/// UPDATE`; silver is mostly in time order, so these are mostly appends), the (user, episode)
-/// sums, which every spill spreads over the whole key space, go to a temporary file as a
-/// sorted run (``SortedRuns``), merged once at the end into the empty table. Then the tables
-/// are emptied. What depends on a complete key — the distinct-user counters per day, each
+/// together; when full they are handed to the writer, which sorts each in its table's
+/// primary-key order and writes it to a temporary file as a sorted run (``SortedRuns``). Once
+/// the scan is done, the runs of each aggregate are merged once, in key order, into its empty
+/// table: every row is an append, however the spills' keys interleave (merging each spill
+/// into the rows already written rewrote pages all over the table whenever silver's rows were
+/// not in time order: every file of late-synced events spans the same months, issue 15). Then
+/// the tables are emptied. What depends on a complete key — the distinct-user counters per day, each
 /// user's active days and cohorts, listeners per episode, the listen-through rate per pair —
 /// is derived afterwards by streaming the written tables (or the merged runs) in key order.
 /// What stays in memory grows with the number of distinct
@@ -45,6 +46,33 @@ struct GoldFullRebuild {
     private struct PairRecord {
         var pair: Pair
         var sums: PairSums
+    }
+
+    /// One (day, user, episode) key of a spill and whether it was listened to, as its sorted
+    /// run stores it (24 bytes).
+    private struct TripleRecord {
+        var triple: Triple
+        var listened: Bool
+    }
+
+    /// One (day, episode) completion count of a spill, as its sorted run stores it (24 bytes).
+    private struct EpisodeDayRecord {
+        var key: DayEpisode
+        var completions: Int64
+    }
+
+    /// The sorted runs of the keyed aggregates, one run of each per spill, merged once at the
+    /// end (see ``SortedRuns``).
+    private struct SpillRuns {
+        let triples: SortedRuns<TripleRecord>
+        let pairs: SortedRuns<PairRecord>
+        let episodeDays: SortedRuns<EpisodeDayRecord>
+
+        init() throws {
+            triples = try SortedRuns()
+            pairs = try SortedRuns()
+            episodeDays = try SortedRuns()
+        }
     }
 
     private struct EpisodeSums {
@@ -107,22 +135,23 @@ struct GoldFullRebuild {
     ) throws -> Int {
         let deferred = try dropDeferredIndexes(db)
         var rebuild: GoldFullRebuild
-        // The (user, episode) sums of every spill, each spill a sorted run (see SortedRuns).
-        let pairRuns = try SortedRuns<PairRecord>()
+        // The keyed aggregates of every spill, each spill a sorted run (see SortedRuns).
+        let runs = try SpillRuns()
         if let scanner {
             rebuild = try scanConcurrently(
-                scanner, spillEntries: max(1, spillEntries), writer: db, pairRuns: pairRuns)
+                scanner, spillEntries: max(1, spillEntries), writer: db, runs: runs)
         } else {
             rebuild = GoldFullRebuild(spillEntries: max(1, spillEntries))
-            try rebuild.scan(db) { try Self.write($0, db, pairRuns) }
-            try Self.write(rebuild.takeSpill(), db, pairRuns)
+            try rebuild.scan(db) { try Self.write($0, runs) }
+            try Self.write(rebuild.takeSpill(), runs)
             rebuild.releaseTables()
         }
         rebuild.updateRanks()
+        try rebuild.writeDayKeys(db, runs)
         try rebuild.deriveDayUsers(db)
         let userReference = try rebuild.referenceByUser(db)
         try rebuild.deriveCohorts(db, userReference)
-        try rebuild.writePairs(db, userReference, pairRuns)
+        try rebuild.writePairs(db, userReference, runs.pairs)
         try rebuild.writeSmallTables(db)
         try createIndexes(deferred, db)
         return rebuild.events
@@ -175,7 +204,7 @@ struct GoldFullRebuild {
     /// (at most one waits) with `writer`; returns the scan's state for the derived tables.
     private static func scanConcurrently(
         _ scanner: any DatabaseReader, spillEntries: Int, writer db: Database,
-        pairRuns: SortedRuns<PairRecord>
+        runs: SpillRuns
     ) throws -> GoldFullRebuild {
         let handOff = HandOff<ScanMessage>(capacity: 1)
         let finished = DispatchSemaphore(value: 0)
@@ -211,7 +240,7 @@ struct GoldFullRebuild {
         }
         while let message = handOff.take() {
             switch message {
-            case .spill(let spill): try write(spill, db, pairRuns)
+            case .spill(let spill): try write(spill, runs)
             case .done(let rebuild): return rebuild
             case .failed(let error): throw error
             }
@@ -224,56 +253,23 @@ struct GoldFullRebuild {
 
     // MARK: - Scan
 
-    /// All of silver that gold reads, in rowid order: one sequential read of the table. NOT
-    /// INDEXED: the in-range condition on ts alone makes SQLite walk the natural-key index
-    /// and look every row up in the table.
-    static let rowidOrderScanSQL = """
+    /// All of silver that gold reads, in rowid order: one sequential read of the table,
+    /// whatever the order of the timestamps (the keyed aggregates go to sorted runs, so the
+    /// order of the rows does not matter to the writes). NOT INDEXED: the in-range condition
+    /// on ts alone makes SQLite walk the natural-key index and look every row up in the table
+    /// (a random read per row: on silver whose files each span the same months, that walk grew
+    /// faster than silver, doc/performance.md).
+    static let silverScanSQL = """
         SELECT ts, user_id, episode_id, event_type, duration FROM silver_event NOT INDEXED
         WHERE \(GoldArithmetic.silverEventInRange)
         """
-
-    /// The same rows in time order, through the natural-key index (a table lookup per row).
-    static let timeOrderScanSQL = """
-        SELECT ts, user_id, episode_id, event_type, duration
-        FROM silver_event INDEXED BY silver_event_natural_key
-        WHERE \(GoldArithmetic.silverEventInRange) ORDER BY ts
-        """
-
-    /// Timestamps sampled along silver's rowids to choose the scan's order.
-    static let orderSamples = 64
-
-    /// The scan's SQL for this silver. Each spill's (day, …) keys are merged into the rows
-    /// written before: read in time order they append, read out of it they land among the
-    /// days already written, and each spill then rewrites pages all over those days (more of
-    /// them as the history grows). Silver's rowid order follows time when files arrive in time
-    /// order; when every file spans the same months (late syncs: issue 15) it starts over with
-    /// every file. So: rowid order (cheaper to read) when ``orderSamples`` timestamps taken at
-    /// even steps of event_id ascend but for at most two steps back, time order otherwise.
-    static func silverScanSQL(_ db: Database) throws -> String {
-        guard
-            let row = try Row.fetchOne(db, sql: "SELECT min(event_id), max(event_id) FROM silver_event"),
-            let first = row[0] as Int64?, let last = row[1] as Int64?, first >= 0, last > first
-        else { return rowidOrderScanSQL }
-        let sample = try db.makeStatement(
-            sql: "SELECT ts FROM silver_event WHERE event_id >= ? ORDER BY event_id LIMIT 1")
-        let step = (last - first) / Int64(orderSamples)
-        var previous = Int64.min
-        var stepsBack = 0
-        for index in 0...Int64(orderSamples) {
-            // 0 ≤ first ≤ first + index × step ≤ last: no overflow.
-            guard let ts = try Int64.fetchOne(sample, arguments: [first + index * step]) else { continue }
-            if ts < previous { stepsBack += 1 }
-            previous = ts
-        }
-        return stepsBack <= 2 ? rowidOrderScanSQL : timeOrderScanSQL
-    }
 
     /// Reads all of silver once; hands every `spillEntries` keys to `emit` (see ``takeSpill()``).
     private mutating func scan(_ db: Database, emit: (Spill) throws -> Void) throws {
         var currentDay: Int64?
         var currentSums = DaySums()
         try GoldRows.forEach(
-            db, try Self.silverScanSQL(db), step: "full rebuild (scan of silver_event)"
+            db, Self.silverScanSQL, step: "full rebuild (scan of silver_event)"
         ) { handle in
             events += 1
             let ts = sqlite3_column_int64(handle, 0)
@@ -297,7 +293,7 @@ struct GoldFullRebuild {
                 Self.or(&$0, listened)
             }
 
-            // Silver is mostly in time order: keep the current day's sums out of the table.
+            // Silver is often in time order: keep the current day's sums out of the table.
             if day != currentDay {
                 if let previous = currentDay { days[previous] = currentSums }
                 currentDay = day
@@ -361,9 +357,9 @@ struct GoldFullRebuild {
     /// balances the two threads), with the names their numbers stand for and the names'
     /// ranks (copies: the scan goes on interning while the writer binds them).
     private struct Spill: Sendable {
-        var triples: [(Triple, Bool)]
+        var triples: [TripleRecord]
         var pairs: [PairRecord]
-        var episodeDays: [(DayEpisode, Int64)]
+        var episodeDays: [EpisodeDayRecord]
         var userNames: [String]
         var episodeNames: [String]
         var userRank: [Int32]
@@ -379,17 +375,19 @@ struct GoldFullRebuild {
     /// Takes the keyed aggregates held in memory and empties them.
     private mutating func takeSpill() -> Spill {
         updateRanks()
-        var tripleRows: [(Triple, Bool)] = []
+        var tripleRows: [TripleRecord] = []
         tripleRows.reserveCapacity(triples.count)
-        triples.forEach { tripleRows.append((Triple(key: $0), $1)) }
+        triples.forEach { tripleRows.append(TripleRecord(triple: Triple(key: $0), listened: $1)) }
         triples.removeAll()
         var pairRows: [PairRecord] = []
         pairRows.reserveCapacity(pairs.count)
         pairs.forEach { pairRows.append(PairRecord(pair: Pair(key: $0), sums: $1)) }
         pairs.removeAll()
-        var episodeDays: [(DayEpisode, Int64)] = []
+        var episodeDays: [EpisodeDayRecord] = []
         episodeDays.reserveCapacity(dayEpisodeCompletions.count)
-        dayEpisodeCompletions.forEach { episodeDays.append((DayEpisode(key: $0), $1)) }
+        dayEpisodeCompletions.forEach {
+            episodeDays.append(EpisodeDayRecord(key: DayEpisode(key: $0), completions: $1))
+        }
         dayEpisodeCompletions.removeAll()
         return Spill(
             triples: tripleRows, pairs: pairRows, episodeDays: episodeDays,
@@ -397,45 +395,69 @@ struct GoldFullRebuild {
             episodeRank: episodeRank)
     }
 
-    /// Sorts a spill in key order and writes it, merged into the rows of earlier spills; its
-    /// (user, episode) sums are appended to `pairRuns` as one sorted run.
-    private static func write(_ spill: Spill, _ db: Database, _ pairRuns: SortedRuns<PairRecord>) throws {
+    /// Sorts a spill's keyed aggregates in key order and appends each as one run to `runs`
+    /// (on the writer's thread: sorting there balances the two threads).
+    private static func write(_ spill: Spill, _ runs: SpillRuns) throws {
         var spill = spill
-        let userNames = spill.userNames
-        let episodeNames = spill.episodeNames
         let userRank = spill.userRank
         let episodeRank = spill.episodeRank
-        spill.triples.sort {
-            if $0.0.day != $1.0.day { return $0.0.day < $1.0.day }
-            if $0.0.user != $1.0.user { return userRank[Int($0.0.user)] < userRank[Int($1.0.user)] }
-            return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
-        }
+        spill.triples.sort { Self.precedes($0.triple, $1.triple, userRank, episodeRank) }
+        try runs.triples.append(spill.triples)
         spill.pairs.sort { Self.precedes($0.pair, $1.pair, userRank, episodeRank) }
-        try pairRuns.append(spill.pairs)
-        spill.episodeDays.sort {
-            if $0.0.day != $1.0.day { return $0.0.day < $1.0.day }
-            return episodeRank[Int($0.0.episode)] < episodeRank[Int($1.0.episode)]
+        try runs.pairs.append(spill.pairs)
+        spill.episodeDays.sort { Self.precedes($0.key, $1.key, episodeRank) }
+        try runs.episodeDays.append(spill.episodeDays)
+    }
+
+    /// Merges the (day, user, episode) runs into gold_agg_day_user_episode (each key once,
+    /// listened if any of its events was a play or complete) and the (day, episode) runs into
+    /// gold_agg_episode_day (completions summed): in key order into the empty tables, so every
+    /// row is an append, whatever the order in which silver was read.
+    private func writeDayKeys(_ db: Database, _ runs: SpillRuns) throws {
+        let userRank = self.userRank
+        let episodeRank = self.episodeRank
+        var insertTriple = try BatchInsert(
+            db, into: "gold_agg_day_user_episode (day, user_id, episode_id, listened)", columns: 4)
+        var triple: TripleRecord?
+        func endTriple() throws {
+            guard let record = triple else { return }
+            insertTriple.append(.integer(record.triple.day))
+            insertTriple.append(.text(userIds.texts[Int(record.triple.user)]))
+            insertTriple.append(.text(episodeIds.texts[Int(record.triple.episode)]))
+            insertTriple.append(.integer(record.listened ? 1 : 0))
+            try insertTriple.endRow()
         }
-        try BatchInsert.insertAll(
-            spill.triples, db, into: "gold_agg_day_user_episode (day, user_id, episode_id, listened)",
-            columns: 4,
-            merge:
-                "ON CONFLICT (day, user_id, episode_id) DO UPDATE SET listened = max(listened, excluded.listened)"
-        ) { row, insert in
-            insert.append(.integer(row.0.day))
-            insert.append(.text(userNames[Int(row.0.user)]))
-            insert.append(.text(episodeNames[Int(row.0.episode)]))
-            insert.append(.integer(row.1 ? 1 : 0))
+        try runs.triples.merge(by: { Self.precedes($0.triple, $1.triple, userRank, episodeRank) }) { record in
+            if let open = triple, open.triple == record.triple {
+                if record.listened { triple?.listened = true }
+                return
+            }
+            try endTriple()
+            triple = record
         }
-        try BatchInsert.insertAll(
-            spill.episodeDays, db, into: "gold_agg_episode_day (day, episode_id, completions)", columns: 3,
-            merge:
-                "ON CONFLICT (day, episode_id) DO UPDATE SET completions = completions + excluded.completions"
-        ) { row, insert in
-            insert.append(.integer(row.0.day))
-            insert.append(.text(episodeNames[Int(row.0.episode)]))
-            insert.append(.integer(row.1))
+        try endTriple()
+        try insertTriple.finish()
+
+        var insertEpisodeDay = try BatchInsert(
+            db, into: "gold_agg_episode_day (day, episode_id, completions)", columns: 3)
+        var episodeDay: EpisodeDayRecord?
+        func endEpisodeDay() throws {
+            guard let record = episodeDay else { return }
+            insertEpisodeDay.append(.integer(record.key.day))
+            insertEpisodeDay.append(.text(episodeIds.texts[Int(record.key.episode)]))
+            insertEpisodeDay.append(.integer(record.completions))
+            try insertEpisodeDay.endRow()
         }
+        try runs.episodeDays.merge(by: { Self.precedes($0.key, $1.key, episodeRank) }) { record in
+            if let open = episodeDay, open.key == record.key {
+                episodeDay?.completions += record.completions
+                return
+            }
+            try endEpisodeDay()
+            episodeDay = record
+        }
+        try endEpisodeDay()
+        try insertEpisodeDay.finish()
     }
 
     /// From (day, user, episode) in key order: the distinct-user counters of each day, the
@@ -557,6 +579,23 @@ struct GoldFullRebuild {
     @inline(__always)
     private static func precedes(_ a: Pair, _ b: Pair, _ userRank: [Int32], _ episodeRank: [Int32]) -> Bool {
         if a.user != b.user { return userRank[Int(a.user)] < userRank[Int(b.user)] }
+        return episodeRank[Int(a.episode)] < episodeRank[Int(b.episode)]
+    }
+
+    /// (day, user, episode) order: gold_agg_day_user_episode's key (ids by their bytes).
+    @inline(__always)
+    private static func precedes(
+        _ a: Triple, _ b: Triple, _ userRank: [Int32], _ episodeRank: [Int32]
+    ) -> Bool {
+        if a.day != b.day { return a.day < b.day }
+        if a.user != b.user { return userRank[Int(a.user)] < userRank[Int(b.user)] }
+        return episodeRank[Int(a.episode)] < episodeRank[Int(b.episode)]
+    }
+
+    /// (day, episode) order: gold_agg_episode_day's key.
+    @inline(__always)
+    private static func precedes(_ a: DayEpisode, _ b: DayEpisode, _ episodeRank: [Int32]) -> Bool {
+        if a.day != b.day { return a.day < b.day }
         return episodeRank[Int(a.episode)] < episodeRank[Int(b.episode)]
     }
 

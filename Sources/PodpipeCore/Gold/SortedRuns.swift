@@ -5,14 +5,16 @@ import Foundation
 #endif
 
 /// Sorted runs of fixed-size records in an anonymous temporary file, merged back in order:
-/// the full gold rebuild's external sort of the (user, episode) sums.
+/// the full gold rebuild's external sort of its keyed aggregates ((user, episode) sums,
+/// (day, user, episode) keys, (day, episode) completions).
 ///
 /// Each spill of the rebuild covers the whole (user, episode) key space (its events are a
-/// slice of time, its pairs are any). Merged into `gold_agg_user_episode` spill by spill,
-/// every pair after the first spill would be an upsert between the rows already written.
-/// Written here instead (sequential writes, 32 bytes a
-/// pair), merged once at the end and inserted in key order into the empty table, each pair
-/// once. Memory stays bounded: one read buffer per run during the merge.
+/// slice of silver, its pairs are any), and when silver's rows are not in time order (every
+/// file spanning the same months) its (day, …) keys cover every day too. Merged into their
+/// tables spill by spill, every key after the first spill would be an upsert between the rows
+/// already written. Written here instead (sequential writes, 24 or 32 bytes a key), merged
+/// once at the end and inserted in key order into the empty table, each key once. Memory
+/// stays bounded: one read buffer per run during the merge (one merge at a time).
 ///
 /// The file is unlinked as soon as it is created: nothing is left behind by a crash. Used on
 /// the writer's thread only: it appends a run as it writes each spill, then merges.
