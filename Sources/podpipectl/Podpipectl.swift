@@ -241,7 +241,9 @@ struct Report: AsyncParsableCommand {
                         page = try warehouse.htmlPage(options: options)
                     } else {
                         let store = try common.openStore(settings)
-                        page = try await store.pool.read { db in try HTMLReport.gather(options: options, in: db) }
+                        page = try await store.pool.read { db in
+                            try HTMLReport.gather(options: options, in: db)
+                        }
                     }
                 } catch let error as CLIError {
                     throw error
