@@ -131,14 +131,7 @@ public struct PodcastMetricsOracle: Sendable {
         asOf: String? = nil, days: Int = 7, byPodcast: Bool = false, byDay: Bool = false,
         minListeners: Int = 0
     ) -> [Row] {
-        let last: Int
-        if let asOf, let parsed = CivilTime.parseDay(asOf) {
-            last = parsed
-        } else if let latest = events.map(\.timestamp).max() {
-            last = Self.day(latest)
-        } else {
-            return []
-        }
+        guard let last = lastDay(asOf: asOf) else { return [] }
         struct Key: Hashable {
             var day: Int?
             var member: String
@@ -207,16 +200,15 @@ public struct PodcastMetricsOracle: Sendable {
         }
     }
 
+    /// The last day of the window: `asOf`, or the day of the latest event (nil: no events).
+    func lastDay(asOf: String?) -> Int? {
+        if let asOf, let parsed = CivilTime.parseDay(asOf) { return parsed }
+        return events.map(\.timestamp).max().map(Self.day)
+    }
+
     /// The window of `rows(asOf:days:…)`: its first and last day, `YYYY-MM-DD`.
     public func window(asOf: String? = nil, days: Int = 7) -> (start: String, end: String)? {
-        let last: Int
-        if let asOf, let parsed = CivilTime.parseDay(asOf) {
-            last = parsed
-        } else if let latest = events.map(\.timestamp).max() {
-            last = Self.day(latest)
-        } else {
-            return nil
-        }
+        guard let last = lastDay(asOf: asOf) else { return nil }
         return (CivilTime.formatDay(last - days + 1), CivilTime.formatDay(last))
     }
 }
