@@ -10,6 +10,8 @@
 #   7. the same on data shaped like the seed sample (issue 15): each file spans the same four
 #      months in random timestamp order, CRLF: 1M fresh, +100k onto it; with BENCH_5M=1 also
 #      5M fresh in both shapes and +100k seed-shaped onto the seed-shaped 5M
+#   8. 1M fresh and +100k into a throwaway PostgreSQL server (initdb, Unix socket), beside
+#      the SQLite figures of 1 and 2 (BENCH_PG=1; RUNS_PG, default 1)
 #
 # Beside the spec's job done by DuckDB (scripts/duckdb_pipeline.py), the seed shapes are also
 # run through the seed project's own pipeline as a plain DuckDB script (no de-duplication, no
@@ -258,6 +260,46 @@ if [ "${BENCH_5M:-0}" = 1 ]; then
 fi
 RUNS=$SAVED_RUNS
 rm -rf "$W/base" "$W/i" "$W/in" "$W"/*.ref "$W"/db* "$W"/duck* "$W"/seed*
+
+# PostgreSQL (issue 18, BENCH_PG=1): the same 1M fresh and +100k onto it into a throwaway
+# server (initdb in the work folder, Unix socket only, fsync off as in the tests), beside
+# the SQLite figures above. The +100k runs on a copy of the loaded database (CREATE DATABASE
+# … TEMPLATE) with the same drop folder: the ledger's names are per (host, folder).
+if [ "${BENCH_PG:-0}" = 1 ]; then
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -x "$PGBIN/initdb" ] || { echo "BENCH_PG=1: no PostgreSQL server (apt-get install postgresql)" >&2; exit 1; }
+  # A folder of its own: the server runs as postgres when this runs as root, and the work
+  # folder is private to its owner.
+  PGDIR=$(mktemp -d /tmp/podpipe-bench-pg.XXXXXX); PGPORT=$((20000 + $$ % 20000))
+  AS=""; if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; AS="runuser -u postgres --"; fi
+  $AS "$PGBIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
+  $AS "$PGBIN/postgres" -D "$PGDIR/data" -k "$PGDIR" -p "$PGPORT" -c listen_addresses= \
+    -c fsync=off >"$PGDIR/server.log" 2>&1 &
+  PGPID=$!
+  trap 'kill $PGPID 2>/dev/null || true; wait $PGPID 2>/dev/null || true; rm -rf "$W" "$PGDIR"' EXIT
+  until "$PGBIN/pg_isready" -q -h "$PGDIR" -p "$PGPORT"; do sleep 0.2; done
+  psql_() { PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -q -h "$PGDIR" -p "$PGPORT" -U postgres -d postgres -c "$1" >/dev/null; }
+  uri() { echo "postgresql:///$1?host=$PGDIR&port=$PGPORT&user=postgres"; }
+  RUNS_PG=${RUNS_PG:-1}
+  SAVED_RUNS=$RUNS; RUNS=$RUNS_PG
+  SETUP="psql_ 'DROP DATABASE IF EXISTS fresh' && psql_ 'CREATE DATABASE fresh' && rm -rf $W/in && cp -r $DATA/1m $W/in && rm -f $W/in/.done"
+  measure podpipe-pg-1m -- "$PODPIPED" --once --data-load "$W/in" --database "$(uri fresh)"
+  rm -rf "$W/pgin" && cp -a "$DATA/1m" "$W/pgin" && rm -f "$W/pgin/.done"
+  psql_ 'CREATE DATABASE base'
+  "$PODPIPED" --once --data-load "$W/pgin" --database "$(uri base)" 2>/dev/null
+  SETUP="psql_ 'DROP DATABASE IF EXISTS inc' && psql_ 'CREATE DATABASE inc TEMPLATE base' && cp $INC $W/pgin/events-0011.ndjson"
+  measure podpipe-pg-plus-100k -- "$PODPIPED" --once --data-load "$W/pgin" --database "$(uri inc)"
+  RUNS=$SAVED_RUNS
+  awk -v a="$(cat /tmp/bench.podpipe-pg-1m.wall)" -v b="$(cat /tmp/bench.podpipe-1m.wall)" \
+    -v c="$(cat /tmp/bench.duckdb-1m.wall)" \
+    'BEGIN {printf "ratio PostgreSQL/SQLite, 1M fresh: %.2f (PostgreSQL/duckdb %.2f)\n", a / b, a / c}'
+  awk -v a="$(cat /tmp/bench.podpipe-pg-plus-100k.wall)" -v b="$(cat /tmp/bench.podpipe-plus-100k.wall)" \
+    -v c="$(cat /tmp/bench.duckdb-plus-100k.wall)" \
+    'BEGIN {printf "ratio PostgreSQL/SQLite, +100k: %.2f (PostgreSQL/duckdb %.2f)\n", a / b, a / c}'
+  kill "$PGPID"; wait "$PGPID" 2>/dev/null || true
+  trap 'rm -rf "$W"' EXIT
+  rm -rf "$W/pgin" "$W/in" "$PGDIR"
+fi
 
 if [ "${BENCH_1GB:-0}" = 1 ]; then
   gen "$DATA/1gb" 8000000 1 3
