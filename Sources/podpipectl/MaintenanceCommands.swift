@@ -18,7 +18,9 @@ struct Reprocess: AsyncParsableCommand {
             folder. Writes the database: run by podpipectl when no writer runs, or handed \
             to the running daemon, which runs it after the current file (and then loads the \
             files again); podpipectl waits for the result (--no-wait: returns at once). \
-            --dry-run only reads.
+            --dry-run only reads. On a PostgreSQL database podpipectl runs it itself, beside \
+            any running daemon (no hand-off): the names are this host's, in its drop folder, \
+            and the pass of this host's daemon loads the files again.
             """)
 
     @OptionGroup var common: CommonOptions
@@ -46,7 +48,20 @@ struct Reprocess: AsyncParsableCommand {
     func run() async throws {
         try await handling {
             let settings = try await common.load()
-            try PostgresRefusal.requireSQLite(settings.database, for: "podpipectl reprocess")
+            if settings.databaseIsPostgreSQL {
+                // The server: the plan and the command each in one transaction of their own
+                // (unknown names are refused before anything is written).
+                if dryRun {
+                    let plan = try MaintenanceCommand.reprocessPlan(
+                        names: names, allVersions: allVersions, onPostgreSQL: settings)
+                    emit(json ? plan.json() : plan.text())
+                    return
+                }
+                try await runAsWriter(
+                    .reprocess(names: names, allVersions: allVersions), settings: settings, json: json,
+                    handOff: handOff)
+                return
+            }
             // The plan first, read-only: unknown names are refused without touching the
             // database (not even a WAL checkpoint).
             let store = try common.openStore(settings)
@@ -58,8 +73,8 @@ struct Reprocess: AsyncParsableCommand {
                 return
             }
             try await runAsWriter(
-                .reprocess(names: names, allVersions: allVersions), database: settings.database,
-                json: json, handOff: handOff)
+                .reprocess(names: names, allVersions: allVersions), settings: settings, json: json,
+                handOff: handOff)
         }
     }
 }
@@ -77,7 +92,8 @@ struct Revalidate: AsyncParsableCommand {
             changed. Writes the database: run by podpipectl when no writer runs, or handed \
             to the running daemon, which runs it after the current file; podpipectl waits \
             for the result (--no-wait: returns at once). --dry-run computes the same report \
-            and rolls it back.
+            and rolls it back. On a PostgreSQL database podpipectl runs it itself, beside any \
+            running daemon (no hand-off): every host's loads wait for its transaction.
             """)
 
     @OptionGroup var common: CommonOptions
@@ -95,7 +111,7 @@ struct Revalidate: AsyncParsableCommand {
             let settings = try await common.load()
             try await runAsWriter(
                 .revalidate(dryRun: dryRun, futureSkewSeconds: settings.futureSkew),
-                database: settings.database, json: json, handOff: handOff)
+                settings: settings, json: json, handOff: handOff)
         }
     }
 }
@@ -109,7 +125,8 @@ struct Refresh: AsyncParsableCommand {
             with --full) and prints what it did. When the daemon runs, it owns the database: \
             the refresh is handed to it, it runs it after the current file, and podpipectl \
             waits for the result (--no-wait: returns at once). Another writer (a --once \
-            pass): exit 75.
+            pass): exit 75. On a PostgreSQL database podpipectl refreshes itself, beside any \
+            running daemon (no hand-off; one refresh at a time across hosts).
             """)
 
     @OptionGroup var common: CommonOptions
@@ -126,7 +143,7 @@ struct Refresh: AsyncParsableCommand {
         try await handling {
             let settings = try await common.load()
             try await runAsWriter(
-                .refresh(full: full), database: settings.database, json: json, handOff: handOff)
+                .refresh(full: full), settings: settings, json: json, handOff: handOff)
         }
     }
 }
@@ -150,16 +167,22 @@ struct HandOffOptions: ParsableArguments {
     }
 }
 
-/// Runs `command` as the database's writer: here, when no writer holds the database; handed
-/// to the running daemon (``MaintenanceMailbox``) when it does, waiting for its result
-/// unless `--no-wait`. Prints the result; a failed command ends with its exit code.
-func runAsWriter(_ command: MaintenanceCommand, database: String, json: Bool, handOff: HandOffOptions)
+/// Runs `command` as the database's writer. SQLite: here, when no writer holds the database;
+/// handed to the running daemon (``MaintenanceMailbox``) when it does, waiting for its result
+/// unless `--no-wait`. PostgreSQL: here, always, beside any running daemon (the server
+/// serves many writers; the command takes the locks it needs). Prints the result; a failed
+/// command ends with its exit code.
+func runAsWriter(_ command: MaintenanceCommand, settings: PodpipeConfig, json: Bool, handOff: HandOffOptions)
     async throws
 {
-    try PostgresRefusal.requireSQLite(database, for: "podpipectl \(command.name)")
-    let writer = WriterSession.writerHolder(database: database)
+    let database = settings.database
+    let writer =
+        settings.databaseIsPostgreSQL
+        ? (held: false, holder: nil) : WriterSession.writerHolder(database: database)
     let result: MaintenanceResult
-    if writer.held {
+    if settings.databaseIsPostgreSQL {
+        result = try command.run(onPostgreSQL: settings)
+    } else if writer.held {
         guard let pid = try? DaemonControl.runningDaemonPID(database: database), writer.holder == "pid \(pid)"
         else {
             throw CLIError(
@@ -223,7 +246,8 @@ struct Prune: AsyncParsableCommand {
             event files recorded loaded before --bronze-before; their rejected rows, silver, \
             gold, the ledger and reference files' bronze stay. In batches, each its own short \
             transaction; when the daemon runs it is handed to it, which works on it about a \
-            second at a time between files. revalidate then keeps the silver rows of pruned \
+            second at a time between files (on a PostgreSQL database podpipectl runs it \
+            itself, beside any running daemon: no hand-off). revalidate then keeps the silver rows of pruned \
             files as they are (their lines are gone). The space is reused by new loads; VACUUM \
             (daemon stopped) returns it to the system.
             """)
@@ -245,7 +269,7 @@ struct Prune: AsyncParsableCommand {
             let settings = try await common.load()
             let before = try SinceParser.parse(bronzeBefore)
             try await runAsWriter(
-                .prune(loadedBefore: before), database: settings.database, json: json, handOff: handOff)
+                .prune(loadedBefore: before), settings: settings, json: json, handOff: handOff)
         }
     }
 }

@@ -134,9 +134,15 @@ public enum Inspect {
 
     /// Ledger names that contain `name` or that `name` contains (case-insensitive), at most 5.
     static func suggestions(for name: String, _ db: Database) throws -> [String] {
+        suggestions(for: name, among: try fileNames(db))
+    }
+
+    /// Of `names` (in order), those that contain `name` or that `name` contains
+    /// (case-insensitive), at most 5.
+    static func suggestions(for name: String, among names: [String]) -> [String] {
         let needle = name.lowercased()
         guard !needle.isEmpty else { return [] }
-        return try fileNames(db).filter {
+        return names.filter {
             let candidate = $0.lowercased()
             return candidate.contains(needle) || needle.contains(candidate)
         }.prefix(5).map { $0 }

@@ -215,37 +215,46 @@ enum Ledger {
     static func referencePlaces(ofFile fileId: Int64? = nil, _ db: Database) throws
         -> [Int64: ReferencePlace]
     {
+        try referencePlaces(ofFile: fileId, SQLiteQueries(db: db))
+    }
+
+    /// ``referencePlaces(ofFile:_:)`` through the read seam: the same SQL on both engines.
+    static func referencePlaces(ofFile fileId: Int64? = nil, _ db: any QueryRunner) throws
+        -> [Int64: ReferencePlace]
+    {
         struct Bytes: Hashable {
             var sha256: String
             var kind: String
         }
-        let only = fileId == nil ? "" : "AND file_id = ?"
-        let arguments: StatementArguments = fileId.map { [$0] } ?? []
+        let only = fileId == nil ? "" : "AND file_id = $1"
+        let arguments: [ReportValue] = fileId.map { [.integer($0)] } ?? []
         var places: [Int64: ReferencePlace] = [:]
         var files: [Bytes: [Int64]] = [:]
-        let own = try Row.fetchCursor(
-            db,
-            sql: """
-                SELECT file_id, sha256, kind, max(mtime_ns, coalesce(delivered_mtime_ns, mtime_ns)), name
-                FROM ingest_file
-                WHERE state = 'loaded' AND kind <> 'events' \(only)
-                """, arguments: arguments)
-        while let row = try own.next() {
-            let id: Int64 = row[0]
-            places[id] = ReferencePlace(mtimeNs: row[3], name: row[4])
-            files[Bytes(sha256: row[1], kind: row[2]), default: []].append(id)
+        let own = try db.table(
+            """
+            SELECT file_id, sha256, kind,
+                   CASE WHEN coalesce(delivered_mtime_ns, mtime_ns) > mtime_ns
+                        THEN delivered_mtime_ns ELSE mtime_ns END,
+                   name
+            FROM ingest_file
+            WHERE state = 'loaded' AND kind <> 'events' \(only)
+            """, arguments)
+        for row in own.rows where row.count == 5 {
+            let id = row[0].int64Value ?? 0
+            places[id] = ReferencePlace(mtimeNs: row[3].int64Value ?? 0, name: row[4].stringValue ?? "")
+            files[Bytes(sha256: row[1].stringValue ?? "", kind: row[2].stringValue ?? ""), default: []]
+                .append(id)
         }
         guard !files.isEmpty else { return [:] }
-        let copies = try Row.fetchCursor(
-            db,
-            sql: """
-                SELECT sha256, kind, mtime_ns, name FROM ingest_file
-                WHERE state = 'duplicate' AND kind <> 'events'
-                  \(fileId == nil ? "" : "AND (sha256, kind) = (SELECT sha256, kind FROM ingest_file WHERE file_id = ?)")
-                """, arguments: arguments)
-        while let row = try copies.next() {
-            let copy = ReferencePlace(mtimeNs: row[2], name: row[3])
-            for id in files[Bytes(sha256: row[0], kind: row[1])] ?? [] {
+        let copies = try db.table(
+            """
+            SELECT sha256, kind, mtime_ns, name FROM ingest_file
+            WHERE state = 'duplicate' AND kind <> 'events'
+              \(fileId == nil ? "" : "AND (sha256, kind) = (SELECT sha256, kind FROM ingest_file WHERE file_id = $1)")
+            """, arguments)
+        for row in copies.rows where row.count == 4 {
+            let copy = ReferencePlace(mtimeNs: row[2].int64Value ?? 0, name: row[3].stringValue ?? "")
+            for id in files[Bytes(sha256: row[0].stringValue ?? "", kind: row[1].stringValue ?? "")] ?? [] {
                 if let place = places[id], place < copy { places[id] = copy }
             }
         }

@@ -46,38 +46,40 @@ struct BronzePruner {
     }
 
     /// Runs one batch in the caller's transaction; sets ``done`` when no file is left.
-    mutating func step(_ db: Database, now: Date) throws {
+    /// The same SQL on both engines; on PostgreSQL the batch first holds silver writers back
+    /// (``MaintenanceDatabase/holdSilverWriters()``), so that it never runs inside another
+    /// host's `revalidate` or `reprocess`, which read bronze and silver as one state.
+    mutating func step(_ db: any MaintenanceDatabase, now: Date) throws {
+        try db.holdSilverWriters()
         if current == nil {
             guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT file_id, bronze_first_id, bronze_last_id FROM ingest_file
-                        WHERE file_id > ? AND state = 'loaded' AND kind = 'events'
-                          AND finished_at < ? AND bronze_first_id IS NOT NULL
-                        ORDER BY file_id LIMIT 1
-                        """, arguments: [lastFileId, tally.loadedBefore])
+                let row = try db.table(
+                    """
+                    SELECT file_id, bronze_first_id, bronze_last_id FROM ingest_file
+                    WHERE file_id > $1 AND state = 'loaded' AND kind = 'events'
+                      AND finished_at < $2 AND bronze_first_id IS NOT NULL
+                    ORDER BY file_id LIMIT 1
+                    """, [.integer(lastFileId), .text(tally.loadedBefore)]
+                ).rows.first, row.count == 3
             else {
                 done = true
                 return
             }
-            let fileId: Int64 = row["file_id"] ?? 0
-            current = (fileId, row["bronze_first_id"] ?? 0, row["bronze_last_id"] ?? -1, 0)
+            let fileId = row[0].int64Value ?? 0
+            current = (fileId, row[1].int64Value ?? 0, row[2].int64Value ?? -1, 0)
             lastFileId = fileId
         }
         guard var file = current else { return }
         let upTo = min(file.last, file.next.addingReportingOverflow(max(1, window) - 1).partialValue)
-        try db.execute(
-            sql: """
-                DELETE FROM bronze_event
-                WHERE bronze_id BETWEEN ? AND ? AND file_id = ? AND outcome <> 'rejected'
-                """, arguments: [file.next, upTo, file.fileId])
-        let deleted = Int64(db.changesCount)
+        let deleted = try db.execute(
+            """
+            DELETE FROM bronze_event
+            WHERE bronze_id BETWEEN $1 AND $2 AND file_id = $3 AND outcome <> 'rejected'
+            """, [.integer(file.next), .integer(upTo), .integer(file.fileId)])
         if deleted > 0 {
             try db.execute(
-                sql:
-                    "UPDATE ingest_file SET bronze_pruned_at = ? WHERE file_id = ? AND bronze_pruned_at IS NULL",
-                arguments: [ISOTime.format(now), file.fileId])
+                "UPDATE ingest_file SET bronze_pruned_at = $1 WHERE file_id = $2 AND bronze_pruned_at IS NULL",
+                [.text(ISOTime.format(now)), .integer(file.fileId)])
             if file.deleted == 0 { tally.files += 1 }
             file.deleted += deleted
             tally.rowsDeleted += deleted
@@ -90,12 +92,17 @@ struct BronzePruner {
         }
     }
 
-    /// Runs batches, each in its own transaction on `session`'s writer, until done or, with
-    /// `budget`, until that many seconds have passed (the daemon's turn between two files).
-    mutating func run(on session: WriterSession, now: Date, budget: Double?) throws {
+    /// ``step(_:now:)`` on a GRDB connection (in the caller's write transaction).
+    mutating func step(_ db: Database, now: Date) throws {
+        try step(SQLiteQueries(db: db), now: now)
+    }
+
+    /// Runs batches, each in its own transaction on `writer`, until done or, with `budget`,
+    /// until that many seconds have passed (the daemon's turn between two files).
+    mutating func run(on writer: any MaintenanceWriter, now: Date, budget: Double?) throws {
         let started = Date()
         while !done {
-            try session.store.pool.write { db in try step(db, now: now) }
+            try writer.write { db in try step(db, now: now) }
             if let budget, Date().timeIntervalSince(started) >= budget { return }
         }
     }

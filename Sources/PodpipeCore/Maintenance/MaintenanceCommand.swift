@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// A maintenance command that writes the database (`podpipectl refresh`, `reprocess`,
 /// `revalidate`), run on a writer's session. podpipectl runs it itself when no writer
@@ -37,8 +38,41 @@ public enum MaintenanceCommand: Codable, Sendable, Equatable {
     /// its result.
     /// - Throws: the command's own errors (``MaintenanceError``, `StoreError`, …).
     public func run(on session: WriterSession, now: Date = Date()) throws -> MaintenanceResult {
+        try runToEnd(on: session, now: now)
+    }
+
+    /// Runs the command on the PostgreSQL database of `settings` from podpipectl, beside any
+    /// running daemon: no hand-off (the server serves many writers); each command takes the
+    /// locks it needs in its own transactions. Names (`reprocess`) are this host's, in
+    /// `settings`' drop folder.
+    /// - Throws: the command's own errors, `PostgresError`.
+    public func run(onPostgreSQL settings: PodpipeConfig, now: Date = Date()) throws -> MaintenanceResult {
+        let session = try Self.postgresSession(settings)
+        defer { session.store.connection.close() }
+        return try runToEnd(on: session, now: now)
+    }
+
+    /// `podpipectl reprocess --dry-run` on the PostgreSQL database of `settings`: the plan,
+    /// read in a transaction that is rolled back.
+    public static func reprocessPlan(names: [String], allVersions: Bool, onPostgreSQL settings: PodpipeConfig)
+        throws -> ReprocessPlan
+    {
+        let session = try postgresSession(settings)
+        defer { session.store.connection.close() }
+        return try Reprocessor.run(names: names, allVersions: allVersions, dryRun: true, writer: session)
+    }
+
+    private static func postgresSession(_ settings: PodpipeConfig) throws -> PostgresWriterSession {
+        guard case .postgresql(let uri) = DatabaseLocation(settings.database) else {
+            throw PostgresNotYet.unsupported(what: "a SQLite path", instead: "give a postgresql:// URI")
+        }
+        return try PostgresWriterSession.forMaintenance(
+            uri: uri, dataLoad: settings.dataLoad, logger: Logger(label: "podpipectl"))
+    }
+
+    private func runToEnd(on writer: any MaintenanceWriter, now: Date) throws -> MaintenanceResult {
         var pruner: BronzePruner?
-        guard let result = try run(on: session, now: now, pruner: &pruner, budget: nil) else {
+        guard let result = try run(on: writer, now: now, pruner: &pruner, budget: nil) else {
             throw MaintenanceError.unfinished(command: name)
         }
         return result
@@ -47,22 +81,22 @@ public enum MaintenanceCommand: Codable, Sendable, Equatable {
     /// Runs the command, or with `budget` (seconds) a turn of it: a prune that has batches
     /// left when its turn ends returns nil, its progress in `pruner`, to go on at the next
     /// turn (the daemon gives it turns between two files). The other commands are one
-    /// transaction each and always finish.
-    func run(on session: WriterSession, now: Date, pruner: inout BronzePruner?, budget: Double?) throws
+    /// transaction each and always finish. The same procedure on either engine.
+    func run(on writer: any MaintenanceWriter, now: Date, pruner: inout BronzePruner?, budget: Double?) throws
         -> MaintenanceResult?
     {
         switch self {
         case .prune(let loadedBefore):
             var progress = pruner ?? BronzePruner(loadedBefore: loadedBefore)
-            try progress.run(on: session, now: now, budget: budget)
+            try progress.run(on: writer, now: now, budget: budget)
             pruner = progress
             guard progress.done else { return nil }
             return MaintenanceResult(
                 exitCode: PodpipeExit.success, text: progress.tally.text(), json: progress.tally.json())
         case .refresh(let full):
-            let before = try session.store.pool.read { db in try GoldRefresher.refreshedAt(db) }
-            let summary = try session.refreshGold(full: full)
-            let after = try session.store.pool.read { db in try GoldRefresher.refreshedAt(db) }
+            let before = try writer.goldRefreshedAt()
+            let summary = try writer.refreshGold(full: full)
+            let after = try writer.goldRefreshedAt()
             let json = """
                 {"mode": "\(summary.mode.rawValue)", "new_events": \(summary.newEvents), "duration_ms": \(summary.durationMs), \
                 "watermark_event_id": \(summary.toEventId), "refreshed_at": \(after.map { "\"\($0)\"" } ?? "null")}
@@ -74,11 +108,11 @@ public enum MaintenanceCommand: Codable, Sendable, Equatable {
             return MaintenanceResult(exitCode: PodpipeExit.success, text: text, json: json)
         case .reprocess(let names, let allVersions):
             let plan = try Reprocessor.run(
-                names: names, allVersions: allVersions, dryRun: false, session: session)
+                names: names, allVersions: allVersions, dryRun: false, writer: writer)
             return MaintenanceResult(exitCode: PodpipeExit.success, text: plan.text(), json: plan.json())
         case .revalidate(let dryRun, let futureSkewSeconds):
             let summary = try Revalidator(futureSkewSeconds: futureSkewSeconds, now: now).run(
-                session, dryRun: dryRun)
+                writer, dryRun: dryRun)
             return MaintenanceResult(
                 exitCode: PodpipeExit.success, text: summary.text(), json: summary.json())
         }

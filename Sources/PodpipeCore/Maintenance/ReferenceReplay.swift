@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import PodpipeRules
 
 /// What a reference replay changed, per kind.
@@ -36,33 +35,34 @@ struct ReferenceReplay {
     var fileCounts: [Int64: FileLoadCounts] = [:]
 
     /// Runs the replay into TEMP tables, applies it to silver when something differs, and
-    /// bumps `silver.reference_version` when values changed. Inside the caller's transaction.
-    mutating func run(_ db: Database, apply: Bool) throws -> [ReferenceChange] {
-        try db.execute(sql: try SQLResource.load("maintenance", "reference_replay_setup"))
-        let episode = try db.makeStatement(
-            sql: ReferenceFileLoader.upsertSQL(.episodes, into: "temp.replay_episode"))
-        let user = try db.makeStatement(sql: ReferenceFileLoader.upsertSQL(.users, into: "temp.replay_user"))
-        let change = try db.makeStatement(
-            sql: "INSERT INTO temp.replay_reference_bronze (bronze_id, outcome, error_codes) VALUES (?, ?, ?)"
-        )
+    /// bumps `silver.reference_version` when values changed. Inside the caller's transaction,
+    /// on either engine (its own `reference_replay_*.sql`).
+    mutating func run(_ db: any MaintenanceDatabase, apply: Bool) throws -> [ReferenceChange] {
+        try db.executeScript(try db.resource("maintenance", "reference_replay_setup"))
+        let episode = ReferenceFileLoader.upsertSQL(
+            .episodes, into: "replay_episode", rows: "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        let user = ReferenceFileLoader.upsertSQL(
+            .users, into: "replay_user", rows: "VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        let change =
+            "INSERT INTO replay_reference_bronze (bronze_id, outcome, error_codes) VALUES ($1, $2, $3)"
         let places = try Ledger.referencePlaces(db)
-        let rows = try Row.fetchCursor(
-            db,
-            sql: """
-                SELECT r.bronze_id, r.file_id, r.line_no, r.kind, r.fields, r.outcome, r.error_codes
-                FROM bronze_reference AS r
-                JOIN ingest_file AS f ON f.file_id = r.file_id
-                WHERE f.state = 'loaded'
-                ORDER BY r.file_id, r.line_no
-                """)
-        while let row = try rows.next() {
-            let bronzeId: Int64 = row["bronze_id"] ?? 0
-            let fileId: Int64 = row["file_id"] ?? 0
-            let line: Int64 = row["line_no"] ?? 0
-            let kind: String = row["kind"] ?? ""
-            let raw: String = row["fields"] ?? ""
-            let oldOutcome: String = row["outcome"] ?? ""
-            let oldCodes: String? = row["error_codes"]
+        let rows = try db.table(
+            """
+            SELECT r.bronze_id, r.file_id, r.line_no, r.kind, r.fields, r.outcome, r.error_codes
+            FROM bronze_reference AS r
+            JOIN ingest_file AS f ON f.file_id = r.file_id
+            WHERE f.state = 'loaded'
+            ORDER BY r.file_id, r.line_no
+            """, []
+        ).rows
+        for row in rows where row.count == 7 {
+            let bronzeId = row[0].int64Value ?? 0
+            let fileId = row[1].int64Value ?? 0
+            let line = row[2].int64Value ?? 0
+            let kind = row[3].stringValue ?? ""
+            let raw = row[4].stringValue ?? ""
+            let oldOutcome = row[5].stringValue ?? ""
+            let oldCodes = row[6].stringValue
             var codes = oldCodes
             var counted = true
             let place = places[fileId] ?? ReferencePlace(mtimeNs: 0, name: "")
@@ -78,10 +78,13 @@ struct ReferenceReplay {
                         releaseDate: fields[3], durationSeconds: fields[4])
                     {
                     case .success(let e):
-                        try episode.execute(arguments: [
-                            e.episodeId, e.podcastId, e.title, e.releaseDate, e.durationSeconds, fileId, line,
-                            place.mtimeNs, place.name,
-                        ])
+                        try db.execute(
+                            episode,
+                            [
+                                .text(e.episodeId), .text(e.podcastId), .text(e.title), .text(e.releaseDate),
+                                .integer(e.durationSeconds), .integer(fileId), .integer(line),
+                                .integer(place.mtimeNs), .text(place.name),
+                            ])
                     case .failure(let errors): codes = errors.text
                     }
                 } else {
@@ -89,9 +92,12 @@ struct ReferenceReplay {
                         userId: fields[0], signupDate: fields[1], country: fields[2])
                     {
                     case .success(let u):
-                        try user.execute(arguments: [
-                            u.userId, u.signupDate, u.country, fileId, line, place.mtimeNs, place.name,
-                        ])
+                        try db.execute(
+                            user,
+                            [
+                                .text(u.userId), .text(u.signupDate), .text(u.country), .integer(fileId),
+                                .integer(line), .integer(place.mtimeNs), .text(place.name),
+                            ])
                     case .failure(let errors): codes = errors.text
                     }
                 }
@@ -116,21 +122,24 @@ struct ReferenceReplay {
             fileCounts[fileId] = counts
             let outcome = codes == nil ? "silver" : "rejected"
             if outcome != oldOutcome || codes != oldCodes {
-                try change.execute(arguments: [bronzeId, outcome, codes])
+                try db.execute(
+                    change, [.integer(bronzeId), .text(outcome), codes.map { .text($0) } ?? .null])
             }
         }
-        let changes = try Row.fetchAll(
-            db, sql: try SQLResource.load("maintenance", "reference_replay_diff")
-        ).map { row in
-            ReferenceChange(
-                kind: row["kind"] ?? "", added: row["added"] ?? 0, removed: row["removed"] ?? 0,
-                changed: row["changed"] ?? 0, moved: row["moved"] ?? 0, bronzeRows: row["bronze"] ?? 0)
+        let changes = try db.table(try db.resource("maintenance", "reference_replay_diff"), []).rows.map {
+            row in
+            func int(_ index: Int) -> Int {
+                Int(truncatingIfNeeded: index < row.count ? row[index].int64Value ?? 0 : 0)
+            }
+            return ReferenceChange(
+                kind: row.first?.stringValue ?? "", added: int(1), removed: int(2), changed: int(3),
+                moved: int(4), bronzeRows: int(5))
         }
         let differs = changes.contains { $0.changesValues || $0.moved > 0 || $0.bronzeRows > 0 }
         if apply && differs {
-            try db.execute(sql: try SQLResource.load("maintenance", "reference_replay_apply"))
+            try db.executeScript(try db.resource("maintenance", "reference_replay_apply"))
             if changes.contains(where: \.changesValues) {
-                try PipelineState.increment(.silverReferenceVersion, db)
+                try db.incrementState(.silverReferenceVersion)
             }
         }
         return changes

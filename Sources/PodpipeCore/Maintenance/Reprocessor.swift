@@ -71,52 +71,65 @@ public struct ReprocessPlan: Sendable, Codable, Equatable {
 /// it is loaded again. When the file is then loaded again from the same bytes, silver and
 /// gold come back exactly as they were (its events get new event ids).
 public enum Reprocessor {
-    /// The ledger rows `names` designate.
+    /// The ledger rows `names` designate (SQLite; podpipectl's read-only plan).
     ///
     /// - Throws: ``MaintenanceError/unknownFiles(_:suggestions:)`` when a name is not in
     ///   the ledger.
     public static func plan(names: [String], allVersions: Bool, dryRun: Bool, in db: Database)
         throws -> ReprocessPlan
     {
+        try plan(names: names, allVersions: allVersions, dryRun: dryRun, in: SQLiteQueries(db: db))
+    }
+
+    /// The ledger rows `names` designate, within the database's scope of names
+    /// (``MaintenanceDatabase/nameScope``: on PostgreSQL, this host's drop folder).
+    static func plan(names: [String], allVersions: Bool, dryRun: Bool, in db: any MaintenanceDatabase)
+        throws -> ReprocessPlan
+    {
         var items: [ReprocessItem] = []
         var missing: [String] = []
         var suggestions: [String] = []
+        let (inScope, scopeArguments) = scopeCondition(db, from: 2)
         for name in names.uniqued() {
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT file_id, name, kind, state, finished_at, rows_read, rows_loaded
-                    FROM ingest_file WHERE name = ? ORDER BY file_id DESC
-                    """, arguments: [name])
+            let rows = try db.table(
+                """
+                SELECT file_id, name, kind, state, finished_at, rows_read, rows_loaded
+                FROM ingest_file WHERE name = $1\(inScope) ORDER BY file_id DESC
+                """, [.text(name)] + scopeArguments
+            ).rows
             if rows.isEmpty {
                 missing.append(name)
-                suggestions += try Inspect.suggestions(for: name, db)
+                let (scope, arguments) = scopeCondition(db, from: 1, joiner: "WHERE")
+                let known = try db.table(
+                    "SELECT DISTINCT name FROM ingest_file\(scope) ORDER BY name", arguments
+                ).rows.compactMap { $0.first?.stringValue }
+                suggestions += Inspect.suggestions(for: name, among: known)
                 continue
             }
-            for row in allVersions ? rows : Array(rows.prefix(1)) {
-                let fileId: Int64 = row["file_id"] ?? 0
-                let kind: String = row["kind"] ?? ""
-                let state: String = row["state"] ?? ""
+            for row in allVersions ? rows : Array(rows.prefix(1)) where row.count == 7 {
+                let fileId = row[0].int64Value ?? 0
+                let kind = row[2].stringValue ?? ""
+                let state = row[3].stringValue ?? ""
                 let hasRows = state == "loaded" || state == "rejected"
                 var silverRows: Int64 = 0
                 var shared: Int64 = 0
                 if state == "loaded" {
                     if kind == "events" {
-                        silverRows = row["rows_loaded"] ?? 0
+                        silverRows = row[6].int64Value ?? 0
                         shared = try sharedEvents(fileId: fileId, db)
                     } else {
                         let table = kind == "episodes" ? "silver_episode" : "silver_user"
                         silverRows =
-                            try Int64.fetchOne(
-                                db, sql: "SELECT count(*) FROM \(table) WHERE file_id = ?",
-                                arguments: [fileId]) ?? 0
+                            try db.scalar(
+                                "SELECT count(*) FROM \(table) WHERE file_id = $1", [.integer(fileId)]
+                            )?.int64Value ?? 0
                     }
                 }
                 items.append(
                     ReprocessItem(
-                        fileId: fileId, name: row["name"] ?? name, kind: kind, state: state,
-                        finishedAt: row["finished_at"] ?? "",
-                        bronzeRows: hasRows ? (row["rows_read"] ?? 0) : 0, silverRows: silverRows,
+                        fileId: fileId, name: row[1].stringValue ?? name, kind: kind, state: state,
+                        finishedAt: row[4].stringValue ?? "",
+                        bronzeRows: hasRows ? (row[5].int64Value ?? 0) : 0, silverRows: silverRows,
                         sharedEvents: shared))
             }
         }
@@ -126,20 +139,30 @@ public enum Reprocessor {
         return ReprocessPlan(items: items, dryRun: dryRun)
     }
 
+    /// The condition that keeps ledger rows to the database's scope of names, with its
+    /// parameters numbered from `first`: empty on SQLite.
+    static func scopeCondition(_ db: any MaintenanceDatabase, from first: Int, joiner: String = "AND")
+        -> (sql: String, arguments: [ReportValue])
+    {
+        guard let scope = db.nameScope else { return ("", []) }
+        return (
+            " \(joiner) host = $\(first) AND data_load = $\(first + 1)",
+            [.text(scope.host), .text(scope.dataLoad)]
+        )
+    }
+
     /// The distinct silver events of `fileId` that other files also delivered (their copies
     /// are `duplicate` rows in bronze): a scan of the file's silver rows and of the
     /// duplicate rows (a small share of bronze), validated again to get their keys.
-    static func sharedEvents(fileId: Int64, _ db: Database) throws -> Int64 {
+    static func sharedEvents(fileId: Int64, _ db: any MaintenanceDatabase) throws -> Int64 {
         var keys = Set<String>()
-        let own = try Row.fetchCursor(
-            db, sql: "SELECT ts, user_id, episode_id, event_type FROM silver_event WHERE file_id = ?",
-            arguments: [fileId])
-        while let row = try own.next() {
-            let ts: Int64 = row["ts"] ?? 0
-            let user: String = row["user_id"] ?? ""
-            let episode: String = row["episode_id"] ?? ""
-            let type: String = row["event_type"] ?? ""
-            keys.insert("\(ts)\u{1F}\(user)\u{1F}\(episode)\u{1F}\(type)")
+        let own = try db.table(
+            "SELECT ts, user_id, episode_id, event_type FROM silver_event WHERE file_id = $1",
+            [.integer(fileId)])
+        for row in own.rows where row.count == 4 {
+            keys.insert(
+                "\(row[0].int64Value ?? 0)\u{1F}\(row[1].stringValue ?? "")\u{1F}\(row[2].stringValue ?? "")\u{1F}\(row[3].stringValue ?? "")"
+            )
         }
         guard !keys.isEmpty else { return 0 }
         // These rows were valid when loaded; time only moves forward, and the skew is not
@@ -147,11 +170,11 @@ public enum Reprocessor {
         let validator = EventValidator(
             now: Int64(Date().timeIntervalSince1970), allowedFutureSkewSeconds: Int64.max / 4)
         var shared = Set<String>()
-        let duplicates = try Row.fetchCursor(
-            db, sql: "SELECT raw FROM bronze_event WHERE outcome = 'duplicate' AND file_id <> ?",
-            arguments: [fileId])
-        while let row = try duplicates.next() {
-            let raw: String = row["raw"] ?? ""
+        let duplicates = try db.table(
+            "SELECT raw FROM bronze_event WHERE outcome = 'duplicate' AND file_id <> $1",
+            [.integer(fileId)])
+        for row in duplicates.rows {
+            let raw = row.first?.stringValue ?? ""
             guard case .valid(let event) = validator.validate(raw) else { continue }
             let key =
                 "\(event.timestamp)\u{1F}\(event.userId)\u{1F}\(event.episodeId)\u{1F}\(event.eventType.name)"
@@ -160,41 +183,44 @@ public enum Reprocessor {
         return Int64(shared.count)
     }
 
-    /// Forgets the plan's rows inside the caller's write transaction.
-    static func apply(_ plan: ReprocessPlan, in db: Database, now: Date = Date()) throws
+    /// Forgets the plan's rows inside the caller's write transaction (the engine's
+    /// `reprocess_setup.sql` and `reprocess_forget.sql`; on PostgreSQL the latter first takes
+    /// the locks that keep other hosts' loads of the same bytes and silver writes out).
+    static func apply(_ plan: ReprocessPlan, in db: any MaintenanceDatabase, now: Date = Date()) throws
         -> ReprocessPlan
     {
         var result = plan
         result.dryRun = false
-        try db.execute(
-            sql: """
-                DROP TABLE IF EXISTS temp.reprocess_file;
-                CREATE TEMP TABLE reprocess_file (file_id INTEGER PRIMARY KEY);
-                """)
+        try db.executeScript(try db.resource("maintenance", "reprocess_setup"))
         for item in plan.items {
             try db.execute(
-                sql: "INSERT OR IGNORE INTO temp.reprocess_file (file_id) VALUES (?)",
-                arguments: [item.fileId])
+                "INSERT INTO reprocess_file (file_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                [.integer(item.fileId)])
         }
-        try db.execute(sql: try SQLResource.load("maintenance", "reprocess_forget"))
-        try db.execute(sql: "DROP TABLE temp.reprocess_file")
+        try db.executeScript(try db.resource("maintenance", "reprocess_forget"))
+        try db.executeScript("DROP TABLE reprocess_file")
         if plan.items.contains(where: { $0.kind != "events" }) {
             var replay = ReferenceReplay()
             result.reference = try replay.run(db, apply: true)
         }
-        try PipelineState.increment(.silverGeneration, db)
-        try PipelineState.set(.silverLastChangeAt, ISOTime.format(now), db)
-        result.generation = try PipelineState.get(.silverGeneration, db)
+        try db.incrementState(.silverGeneration)
+        try db.setState(.silverLastChangeAt, ISOTime.format(now))
+        result.generation = try db.pipelineState(.silverGeneration)
         return result
     }
 
-    /// Plans and, unless `dryRun`, applies in one transaction on the session's store.
+    /// ``apply(_:in:now:)`` on a GRDB connection (in the caller's write transaction).
+    static func apply(_ plan: ReprocessPlan, in db: Database, now: Date = Date()) throws -> ReprocessPlan {
+        try apply(plan, in: SQLiteQueries(db: db), now: now)
+    }
+
+    /// Plans and, unless `dryRun`, applies in one transaction on the writer.
     static func run(
-        names: [String], allVersions: Bool, dryRun: Bool, session: WriterSession
+        names: [String], allVersions: Bool, dryRun: Bool, writer: any MaintenanceWriter
     ) throws -> ReprocessPlan {
-        try session.store.pool.write { db in
+        try writer.maintenanceTransaction { db in
             let plan = try plan(names: names, allVersions: allVersions, dryRun: dryRun, in: db)
-            return dryRun ? plan : try apply(plan, in: db)
+            return dryRun ? (plan, false) : (try apply(plan, in: db), true)
         }
     }
 }

@@ -112,56 +112,49 @@ struct Revalidator: Sendable {
         self.now = now
     }
 
-    /// Runs the revalidation in one transaction on the session's store; a dry run rolls it
-    /// back and skips gold.
-    func run(_ session: WriterSession, dryRun: Bool) throws -> RevalidateSummary {
-        try session.store.pool.writeWithoutTransaction { db in
-            // The scratch copy of silver can be as large as silver: on disk, not in the
-            // writer's memory (the store's default is temp_store = MEMORY).
-            try db.execute(sql: "PRAGMA temp_store = FILE")
-            defer { try? db.execute(sql: "PRAGMA temp_store = MEMORY") }
-            var summary: RevalidateSummary?
-            try db.inTransaction(.immediate) {
-                summary = try run(db, dryRun: dryRun)
-                return dryRun ? .rollback : .commit
-            }
-            guard let summary else {
-                throw PipelineError.database(message: "revalidation produced no summary", file: nil)
-            }
-            return summary
-        }
+    /// Runs the revalidation in one transaction on the writer; a dry run rolls it back and
+    /// skips gold.
+    func run(_ writer: any MaintenanceWriter, dryRun: Bool) throws -> RevalidateSummary {
+        try writer.maintenanceTransaction { db in (try run(db, dryRun: dryRun), !dryRun) }
     }
 
-    /// The revalidation inside the caller's transaction (the caller commits or rolls back).
+    /// ``run(_:dryRun:)`` on a GRDB connection inside the caller's transaction.
     func run(_ db: Database, dryRun: Bool) throws -> RevalidateSummary {
+        try run(SQLiteQueries(db: db), dryRun: dryRun)
+    }
+
+    /// The revalidation inside the caller's transaction (the caller commits or rolls back),
+    /// on either engine: its own `revalidate_*.sql`, and its own scan of bronze
+    /// (``MaintenanceDatabase/scanBronzeEvents(_:counts:)``).
+    func run(_ db: any MaintenanceDatabase, dryRun: Bool) throws -> RevalidateSummary {
         let started = DispatchTime.now().uptimeNanoseconds
-        let silverBefore = try Int64.fetchOne(db, sql: "SELECT count(*) FROM silver_event") ?? 0
-        let ledgerBefore = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT file_id, name, kind, rows_loaded, rows_rejected, rows_duplicate, first_error,
-                       first_error_line, message
-                FROM ingest_file WHERE state = 'loaded'
-                """
-        )
+        try db.holdSilverWriters()
+        let silverBefore = try db.scalar("SELECT count(*) FROM silver_event")?.int64Value ?? 0
+        let ledgerBefore = try db.table(
+            """
+            SELECT file_id, name, kind, rows_loaded, rows_rejected, rows_duplicate, first_error,
+                   first_error_line, message
+            FROM ingest_file WHERE state = 'loaded'
+            """, []
+        ).rows
         let codesBefore = try codeCounts(db)
 
-        try db.execute(sql: try SQLResource.load("maintenance", "revalidate_events_setup"))
+        try db.executeScript(try db.resource("maintenance", "revalidate_events_setup"))
         var counts: [Int64: FileLoadCounts] = [:]
-        let scan = try scanEvents(db, counts: &counts)
+        let scan = try db.scanBronzeEvents(self, counts: &counts)
 
         var replay = ReferenceReplay()
         let reference = try replay.run(db, apply: true)
         for (fileId, fileCounts) in replay.fileCounts { counts[fileId] = fileCounts }
 
         guard
-            let diff = try Row.fetchOne(
-                db, sql: try SQLResource.load("maintenance", "revalidate_events_diff"))
+            let diff = try db.table(try db.resource("maintenance", "revalidate_events_diff"), []).rows.first,
+            diff.count == 3
         else { throw PipelineError.database(message: "revalidate diff returned no row", file: nil) }
-        let added: Int64 = diff["added"] ?? 0
-        let removed: Int64 = diff["removed"] ?? 0
-        let changed: Int64 = diff["changed"] ?? 0
-        try db.execute(sql: try SQLResource.load("maintenance", "revalidate_events_apply"))
+        let added = diff[0].int64Value ?? 0
+        let removed = diff[1].int64Value ?? 0
+        let changed = diff[2].int64Value ?? 0
+        try db.executeScript(try db.resource("maintenance", "revalidate_events_apply"))
 
         let files = try updateLedger(db, before: ledgerBefore, counts: counts)
         let nowText = ISOTime.format(now)
@@ -169,18 +162,21 @@ struct Revalidator: Sendable {
             dryRun: dryRun, bronzeEvents: scan.rows, keptMalformed: scan.keptMalformed,
             keptPruned: scan.keptPruned,
             silverEventsBefore: silverBefore,
-            silverEventsAfter: try Int64.fetchOne(db, sql: "SELECT count(*) FROM silver_event") ?? 0,
+            silverEventsAfter: try db.scalar("SELECT count(*) FROM silver_event")?.int64Value ?? 0,
             eventsAdded: added, eventsRemoved: removed, eventsChanged: changed,
             bronzeEventRowsChanged: scan.bronzeChanged, codesBefore: codesBefore,
             codesAfter: try codeCounts(db), reference: reference, files: files,
             durationMs: 0)
-        try db.execute(
-            sql: "DROP TABLE IF EXISTS temp.revalidated_event; DROP TABLE IF EXISTS temp.revalidated_bronze")
+        try db.executeScript(
+            """
+            DROP TABLE IF EXISTS revalidated_event; DROP TABLE IF EXISTS revalidated_bronze;
+            DROP TABLE IF EXISTS pruned_silver
+            """)
         if !dryRun {
-            try PipelineState.increment(.silverGeneration, db)
-            try PipelineState.set(.silverLastChangeAt, nowText, db)
-            summary.generation = try PipelineState.get(.silverGeneration, db)
-            let gold = try GoldRefresher().refresh(db, now: now, forceFull: true)
+            try db.incrementState(.silverGeneration)
+            try db.setState(.silverLastChangeAt, nowText)
+            summary.generation = try db.pipelineState(.silverGeneration)
+            let gold = try db.rebuildGold(now: now)
             summary.goldMode = gold.mode.rawValue
             summary.goldDurationMs = gold.durationMs
         }
@@ -188,43 +184,124 @@ struct Revalidator: Sendable {
         return summary
     }
 
-    /// Validates every bronze_event row of the loaded event files again, in load order
-    /// (`revalidate_event_files.sql`: file by file, then line), into
-    /// `temp.revalidated_event` (first key wins) and `temp.revalidated_bronze` (changes).
-    /// Raw bytes are read as stored (no UTF-8 repair), as the loader validated them.
-    ///
-    /// A file pruned from bronze (`bronze_pruned_at`) first gets its silver rows as they are,
-    /// in line order (their lines are gone); its remaining (rejected) rows are validated
-    /// again after them. Its pruned duplicate lines stay counted as duplicates.
-    func scanEvents(_ db: Database, counts: inout [Int64: FileLoadCounts]) throws
-        -> (rows: Int64, keptMalformed: Int64, bronzeChanged: Int64, keptPruned: Int64)
-    {
-        let pruned = try Dictionary(
-            uniqueKeysWithValues: Row.fetchAll(
-                db,
-                sql: """
-                    SELECT file_id, rows_duplicate FROM ingest_file
-                    WHERE bronze_pruned_at IS NOT NULL AND state = 'loaded' AND kind = 'events'
-                    """
-            ).map { row -> (Int64, Int64) in (row["file_id"] ?? 0, row["rows_duplicate"] ?? 0) })
-        try db.execute(
-            sql: """
-                DROP TABLE IF EXISTS temp.pruned_silver;
-                CREATE TEMP TABLE pruned_silver AS
-                    SELECT ts, user_id, episode_id, event_type, duration, file_id, line_no
-                    FROM silver_event
-                    WHERE \(pruned.isEmpty ? "false" : "file_id IN (\(pruned.keys.map(String.init).joined(separator: ",")))");
-                CREATE INDEX temp.pruned_silver_file ON pruned_silver (file_id, line_no);
-                """)
-        defer { try? db.execute(sql: "DROP TABLE IF EXISTS temp.pruned_silver") }
-        let carry = try db.makeStatement(
-            sql: """
-                INSERT OR IGNORE INTO temp.revalidated_event
-                    (ts, user_id, episode_id, event_type, duration, file_id, line_no)
-                SELECT ts, user_id, episode_id, event_type, duration, file_id, line_no
-                FROM temp.pruned_silver WHERE file_id = ? ORDER BY line_no
-                """)
+    /// What the scan of bronze found.
+    struct ScanTally: Equatable {
+        var rows: Int64 = 0
+        var keptMalformed: Int64 = 0
+        var bronzeChanged: Int64 = 0
         var keptPruned: Int64 = 0
+    }
+
+    /// What the current rules make of one bronze_event row, before the first-wins rule.
+    enum Verdict {
+        /// Kept as it was: a `malformed_json` row (its stored text may be a prefix) or a
+        /// blank one (never stored).
+        case kept
+        case valid(CleanEvent)
+        case invalid(String)
+    }
+
+    /// Judges one stored row (`oldCodes` as stored) with `validator`.
+    static func verdict(_ raw: UnsafeRawBufferPointer, oldCodes: String?, _ validator: EventValidator)
+        -> Verdict
+    {
+        if oldCodes == EventErrorCode.malformedJSON.rawValue { return .kept }
+        switch validator.validate(raw) {
+        case .blank: return .kept
+        case .valid(let event): return .valid(event)
+        case .invalid(let errors): return .invalid(errors.text)
+        }
+    }
+
+    /// Counts one judged row into `counts` and returns its new outcome and codes, or nil when
+    /// it keeps them. `won`: whether a valid row's natural key was new (the first row wins).
+    static func settle(
+        _ verdict: Verdict, won: Bool, line: Int64, oldOutcome: String, oldCodes: String?,
+        counts: inout FileLoadCounts, tally: inout ScanTally
+    ) -> (outcome: String, codes: String?)? {
+        tally.rows += 1
+        counts.rowsRead += 1
+        let outcome: String
+        var codes: String?
+        switch verdict {
+        case .kept:
+            if oldCodes == EventErrorCode.malformedJSON.rawValue {
+                tally.keptMalformed += 1
+                counts.rowsRejected += 1
+                counts.noteError(EventErrorCode.malformedJSON.rawValue, line: line)
+                return nil
+            }
+            outcome = oldOutcome
+            codes = oldCodes
+            if oldOutcome == "silver" { counts.rowsLoaded += 1 } else { counts.rowsRejected += 1 }
+        case .valid:
+            if won {
+                outcome = "silver"
+                counts.rowsLoaded += 1
+            } else {
+                outcome = "duplicate"
+                counts.rowsDuplicate += 1
+            }
+        case .invalid(let text):
+            outcome = "rejected"
+            codes = text
+            counts.rowsRejected += 1
+            counts.noteError(text, line: line)
+        }
+        guard outcome != oldOutcome || codes != oldCodes else { return nil }
+        tally.bronzeChanged += 1
+        return (outcome, codes)
+    }
+
+    /// The event files to validate again, in load order, and the pruned ones among them
+    /// (file id → its duplicate count): `revalidate_event_files.sql`.
+    func eventFiles(_ db: any MaintenanceDatabase) throws -> (files: [Int64], pruned: [Int64: Int64]) {
+        let files = try db.table(try db.resource("maintenance", "revalidate_event_files"), []).rows
+            .compactMap { $0.first?.int64Value }
+        var pruned: [Int64: Int64] = [:]
+        for row in try db.table(
+            """
+            SELECT file_id, rows_duplicate FROM ingest_file
+            WHERE bronze_pruned_at IS NOT NULL AND state = 'loaded' AND kind = 'events'
+            """, []
+        ).rows where row.count == 2 {
+            pruned[row[0].int64Value ?? 0] = row[1].int64Value ?? 0
+        }
+        return (files, pruned)
+    }
+
+    /// A file pruned from bronze (`bronze_pruned_at`) first gets its silver rows as they are,
+    /// in line order (their lines are gone; `pruned_silver`, made by the setup); its remaining
+    /// (rejected) rows are validated again after them. Its pruned duplicate lines stay
+    /// counted as duplicates.
+    func carryPruned(
+        _ db: any MaintenanceDatabase, fileId: Int64, duplicates: Int64, counts: inout FileLoadCounts,
+        tally: inout ScanTally
+    ) throws {
+        let carried =
+            try db.scalar("SELECT count(*) FROM pruned_silver WHERE file_id = $1", [.integer(fileId)])?
+            .int64Value ?? 0
+        let inserted = try db.execute(
+            """
+            INSERT INTO revalidated_event (ts, user_id, episode_id, event_type, duration, file_id, line_no)
+            SELECT ts, user_id, episode_id, event_type, duration, file_id, line_no
+            FROM pruned_silver WHERE file_id = $1 ORDER BY line_no
+            ON CONFLICT DO NOTHING
+            """, [.integer(fileId)])
+        tally.keptPruned += inserted
+        counts.rowsRead += carried + duplicates
+        counts.rowsLoaded += inserted
+        counts.rowsDuplicate += carried - inserted + duplicates
+    }
+
+    /// SQLite's scan: every bronze_event row of the loaded event files validated again, in
+    /// load order (file by file, then line), into `temp.revalidated_event` (first key wins,
+    /// `INSERT OR IGNORE`) and `temp.revalidated_bronze` (changes), through raw statements.
+    /// Raw bytes are read as stored (no UTF-8 repair), as the loader validated them.
+    func scanEvents(_ db: Database, counts: inout [Int64: FileLoadCounts]) throws -> ScanTally {
+        let queries = SQLiteQueries(db: db)
+        let (files, pruned) = try eventFiles(queries)
+        var tally = ScanTally()
         let validator = EventValidator(
             now: Int64(now.timeIntervalSince1970), allowedFutureSkewSeconds: futureSkewSeconds)
         let insert = try BulkStatement(
@@ -236,8 +313,6 @@ struct Revalidator: Sendable {
                 """)
         let change = try BulkStatement(
             db, sql: "INSERT INTO temp.revalidated_bronze (bronze_id, outcome, error_codes) VALUES (?, ?, ?)")
-        let files = try Int64.fetchAll(
-            db, sql: try SQLResource.load("maintenance", "revalidate_event_files"))
         let select = try db.makeStatement(
             sql: """
                 SELECT b.bronze_id, b.line_no, b.raw, b.outcome, b.error_codes
@@ -248,24 +323,11 @@ struct Revalidator: Sendable {
                 ORDER BY b.bronze_id
                 """)
         let handle = select.sqliteStatement
-        let malformed = EventErrorCode.malformedJSON.rawValue
-        var rows: Int64 = 0
-        var kept: Int64 = 0
-        var changed: Int64 = 0
         for fileId in files {
             var fileCounts = FileLoadCounts()
-            if let prunedDuplicates = pruned[fileId] {
-                let carried =
-                    try Int64.fetchOne(
-                        db, sql: "SELECT count(*) FROM temp.pruned_silver WHERE file_id = ?",
-                        arguments: [fileId])
-                    ?? 0
-                try carry.execute(arguments: [fileId])
-                let inserted = Int64(db.changesCount)
-                keptPruned += inserted
-                fileCounts.rowsRead += carried + prunedDuplicates
-                fileCounts.rowsLoaded += inserted
-                fileCounts.rowsDuplicate += carried - inserted + prunedDuplicates
+            if let duplicates = pruned[fileId] {
+                try carryPruned(
+                    queries, fileId: fileId, duplicates: duplicates, counts: &fileCounts, tally: &tally)
             }
             sqlite3_reset(handle)
             sqlite3_bind_int64(handle, 1, fileId)
@@ -273,32 +335,14 @@ struct Revalidator: Sendable {
             let rc = try RawRows.step(handle) { handle in
                 let bronzeId = sqlite3_column_int64(handle, 0)
                 let lineNo = sqlite3_column_int64(handle, 1)
-                rows += 1
-                fileCounts.rowsRead += 1
                 let oldOutcome = Self.text(handle, 3) ?? ""
                 let oldCodes = Self.text(handle, 4)
-                if oldCodes == malformed {
-                    kept += 1
-                    fileCounts.rowsRejected += 1
-                    fileCounts.noteError(malformed, line: lineNo)
-                    return
-                }
                 let rawBytes = sqlite3_column_blob(handle, 2)
                 let rawCount = Int(sqlite3_column_bytes(handle, 2))
                 let raw = UnsafeRawBufferPointer(start: rawBytes, count: rawBytes == nil ? 0 : rawCount)
-                let outcome: String
-                var codes: String?
-                switch validator.validate(raw) {
-                case .blank:
-                    // Blank lines are never stored; keep such a row as it was.
-                    outcome = oldOutcome
-                    codes = oldCodes
-                    if oldOutcome == "silver" {
-                        fileCounts.rowsLoaded += 1
-                    } else {
-                        fileCounts.rowsRejected += 1
-                    }
-                case .valid(let event):
+                let verdict = Self.verdict(raw, oldCodes: oldCodes, validator)
+                var won = false
+                if case .valid(let event) = verdict {
                     insert.bind(1, event.timestamp)
                     insert.bindText(2, event.userId)
                     insert.bindText(3, event.episodeId)
@@ -306,26 +350,17 @@ struct Revalidator: Sendable {
                     if let duration = event.duration { insert.bind(5, duration) } else { insert.bindNull(5) }
                     insert.bind(6, fileId)
                     insert.bind(7, lineNo)
-                    if try insert.run() == 1 {
-                        outcome = "silver"
-                        fileCounts.rowsLoaded += 1
-                    } else {
-                        outcome = "duplicate"
-                        fileCounts.rowsDuplicate += 1
-                    }
-                case .invalid(let errors):
-                    outcome = "rejected"
-                    codes = errors.text
-                    fileCounts.rowsRejected += 1
-                    fileCounts.noteError(errors.text, line: lineNo)
+                    won = try insert.run() == 1
                 }
-                if outcome != oldOutcome || codes != oldCodes {
-                    changed += 1
-                    change.bind(1, bronzeId)
-                    change.bindText(2, outcome)
-                    if let codes { change.bindText(3, codes) } else { change.bindNull(3) }
-                    _ = try change.run()
-                }
+                guard
+                    let new = Self.settle(
+                        verdict, won: won, line: lineNo, oldOutcome: oldOutcome, oldCodes: oldCodes,
+                        counts: &fileCounts, tally: &tally)
+                else { return }
+                change.bind(1, bronzeId)
+                change.bindText(2, new.outcome)
+                if let codes = new.codes { change.bindText(3, codes) } else { change.bindNull(3) }
+                _ = try change.run()
             }
             guard rc == SQLITE_DONE else {
                 throw PipelineError.database(
@@ -333,7 +368,104 @@ struct Revalidator: Sendable {
             }
             counts[fileId] = fileCounts
         }
-        return (rows, kept, changed, keptPruned)
+        return tally
+    }
+
+    /// PostgreSQL's scan: the same rows in the same order, read a window of bronze_id at a
+    /// time; the window's valid events go to a staging table by COPY and into
+    /// `revalidated_event` by one `INSERT … ON CONFLICT DO NOTHING RETURNING line_no` in line
+    /// order (the first row of a key wins, as SQLite's row-by-row `INSERT OR IGNORE`); the
+    /// changed outcomes go to `revalidated_bronze` by COPY.
+    func scanEvents(_ db: PostgresMaintenanceQueries, counts: inout [Int64: FileLoadCounts]) throws
+        -> ScanTally
+    {
+        let connection = db.connection
+        let (files, pruned) = try eventFiles(db)
+        var tally = ScanTally()
+        let validator = EventValidator(
+            now: Int64(now.timeIntervalSince1970), allowedFutureSkewSeconds: futureSkewSeconds)
+        let window: Int64 = 16_384
+        func copy(_ sql: String, _ text: [UInt8]) throws {
+            guard !text.isEmpty else { return }
+            var sent = false
+            try connection.copyIn(sql, timeout: 3600) {
+                if sent { return nil }
+                sent = true
+                return text
+            }
+        }
+        for fileId in files {
+            var fileCounts = FileLoadCounts()
+            if let duplicates = pruned[fileId] {
+                try carryPruned(
+                    db, fileId: fileId, duplicates: duplicates, counts: &fileCounts, tally: &tally)
+            }
+            guard
+                let range = try connection.query(
+                    "SELECT bronze_first_id, bronze_last_id FROM ingest_file WHERE file_id = $1",
+                    [String(fileId)]
+                ).rows.first, range.count == 2,
+                let first = range[0].flatMap({ Int64($0) }), let last = range[1].flatMap({ Int64($0) })
+            else {
+                counts[fileId] = fileCounts
+                continue
+            }
+            var next = first
+            while next <= last {
+                let upTo = min(last, next.addingReportingOverflow(window - 1).partialValue)
+                let rows = try connection.query(
+                    """
+                    SELECT bronze_id, line_no, raw, outcome, error_codes FROM bronze_event
+                    WHERE bronze_id BETWEEN $1 AND $2 AND file_id = $3 ORDER BY bronze_id
+                    """, [String(next), String(upTo), String(fileId)], timeout: 3600
+                ).rows
+                var verdicts: [Verdict] = []
+                verdicts.reserveCapacity(rows.count)
+                var stage: [UInt8] = []
+                for row in rows where row.count == 5 {
+                    var raw = row[2] ?? ""
+                    let verdict = raw.withUTF8 { bytes in
+                        Self.verdict(UnsafeRawBufferPointer(bytes), oldCodes: row[4], validator)
+                    }
+                    if case .valid(let event) = verdict {
+                        stage.append(
+                            contentsOf: PostgresCopyText.line([
+                                String(event.timestamp), event.userId, event.episodeId, event.eventType.name,
+                                event.duration.map { String($0) }, String(fileId), row[1],
+                            ]))
+                    }
+                    verdicts.append(verdict)
+                }
+                try connection.execute("TRUNCATE revalidate_stage")
+                try copy(
+                    "COPY revalidate_stage (ts, user_id, episode_id, event_type, duration, file_id, line_no) FROM STDIN",
+                    stage)
+                let won = Set(
+                    try connection.query(
+                        """
+                        INSERT INTO revalidated_event (ts, user_id, episode_id, event_type, duration, file_id, line_no)
+                        SELECT ts, user_id, episode_id, event_type, duration, file_id, line_no
+                        FROM revalidate_stage ORDER BY line_no
+                        ON CONFLICT DO NOTHING RETURNING line_no
+                        """, timeout: 3600
+                    ).rows.compactMap { $0.first.flatMap { $0 }.flatMap { Int64($0) } })
+                var changes: [UInt8] = []
+                for (row, verdict) in zip(rows.filter { $0.count == 5 }, verdicts) {
+                    let line = row[1].flatMap { Int64($0) } ?? 0
+                    guard
+                        let new = Self.settle(
+                            verdict, won: won.contains(line), line: line, oldOutcome: row[3] ?? "",
+                            oldCodes: row[4], counts: &fileCounts, tally: &tally)
+                    else { continue }
+                    changes.append(contentsOf: PostgresCopyText.line([row[0], new.outcome, new.codes]))
+                }
+                try copy("COPY revalidated_bronze (bronze_id, outcome, error_codes) FROM STDIN", changes)
+                next = upTo.addingReportingOverflow(1).partialValue
+                if upTo == Int64.max { break }
+            }
+            counts[fileId] = fileCounts
+        }
+        return tally
     }
 
     static func text(_ handle: OpaquePointer, _ column: Int32) -> String? {
@@ -342,41 +474,33 @@ struct Revalidator: Sendable {
     }
 
     /// Rows per code over event bronze (a row with several codes counts under each).
-    func codeCounts(_ db: Database) throws -> [String: Int64] {
+    func codeCounts(_ db: any MaintenanceDatabase) throws -> [String: Int64] {
         var result: [String: Int64] = [:]
-        let rows = try Row.fetchAll(
-            db,
-            sql:
-                "SELECT error_codes, count(*) AS n FROM bronze_event WHERE outcome = 'rejected' GROUP BY error_codes"
-        )
-        for row in rows {
-            let codes: String = row["error_codes"] ?? ""
-            let n: Int64 = row["n"] ?? 0
+        let rows = try db.table(
+            "SELECT error_codes, count(*) AS n FROM bronze_event WHERE outcome = 'rejected' GROUP BY error_codes",
+            [])
+        for row in rows.rows where row.count == 2 {
+            let codes = row[0].stringValue ?? ""
+            let n = row[1].int64Value ?? 0
             for code in codes.split(separator: ",") { result[String(code), default: 0] += n }
         }
         return result
     }
 
     /// Writes the new per-file counts into the ledger; returns the files that changed.
-    func updateLedger(_ db: Database, before: [Row], counts: [Int64: FileLoadCounts]) throws
-        -> [FileCountChange]
-    {
+    /// `before`: the ledger rows read at the start (the columns of ``run(_:dryRun:)``'s query).
+    func updateLedger(
+        _ db: any MaintenanceDatabase, before: [[ReportValue]], counts: [Int64: FileLoadCounts]
+    ) throws -> [FileCountChange] {
         var changes: [FileCountChange] = []
-        let update = try db.makeStatement(
-            sql: """
-                UPDATE ingest_file
-                SET rows_loaded = ?, rows_rejected = ?, rows_duplicate = ?,
-                    first_error = ?, first_error_line = ?, message = ?
-                WHERE file_id = ?
-                """)
-        for row in before {
-            let fileId: Int64 = row["file_id"] ?? 0
+        for row in before where row.count == 9 {
+            let fileId = row[0].int64Value ?? 0
             guard let after = counts[fileId] else { continue }
-            let loaded: Int64 = row["rows_loaded"] ?? 0
-            let rejected: Int64 = row["rows_rejected"] ?? 0
-            let duplicate: Int64 = row["rows_duplicate"] ?? 0
-            let firstError: String? = row["first_error"]
-            let firstErrorLine: Int64? = row["first_error_line"]
+            let loaded = row[3].int64Value ?? 0
+            let rejected = row[4].int64Value ?? 0
+            let duplicate = row[5].int64Value ?? 0
+            let firstError = row[6].stringValue
+            let firstErrorLine = row[7].int64Value
             guard
                 loaded != after.rowsLoaded || rejected != after.rowsRejected
                     || duplicate != after.rowsDuplicate || firstError != after.firstError
@@ -384,20 +508,29 @@ struct Revalidator: Sendable {
             else { continue }
             // The loader's own "N row(s) rejected; first: …" message follows the counts;
             // any other message (a new version…) is kept.
-            var message: String? = row["message"]
+            var message = row[8].stringValue
             if message == nil || message?.contains("row(s) rejected; first: line") == true {
                 message =
                     after.rowsRejected > 0
                     ? "\(after.rowsRejected) row(s) rejected; first: line \(after.firstErrorLine ?? 0): \(after.firstError ?? "")"
                     : nil
             }
-            try update.execute(arguments: [
-                after.rowsLoaded, after.rowsRejected, after.rowsDuplicate, after.firstError,
-                after.firstErrorLine, message, fileId,
-            ])
+            try db.execute(
+                """
+                UPDATE ingest_file
+                SET rows_loaded = $1, rows_rejected = $2, rows_duplicate = $3,
+                    first_error = $4, first_error_line = $5, message = $6
+                WHERE file_id = $7
+                """,
+                [
+                    .integer(after.rowsLoaded), .integer(after.rowsRejected), .integer(after.rowsDuplicate),
+                    after.firstError.map { .text($0) } ?? .null,
+                    after.firstErrorLine.map { .integer($0) } ?? .null, message.map { .text($0) } ?? .null,
+                    .integer(fileId),
+                ])
             changes.append(
                 FileCountChange(
-                    fileId: fileId, name: row["name"] ?? "", kind: row["kind"] ?? "",
+                    fileId: fileId, name: row[1].stringValue ?? "", kind: row[2].stringValue ?? "",
                     loadedBefore: loaded, loadedAfter: after.rowsLoaded, rejectedBefore: rejected,
                     rejectedAfter: after.rowsRejected, duplicateBefore: duplicate,
                     duplicateAfter: after.rowsDuplicate))

@@ -27,8 +27,8 @@ protocol IngestWriter: AnyObject, Sendable {
     func recordWaiting(_ count: Int) throws
     /// Writes the metrics textfile (`metrics.textfile`), when configured.
     func exportMetrics(_ exporter: MetricsExporter, config: PodpipeConfig)
-    /// The folder where podpipectl hands maintenance commands over; nil where they are not
-    /// served (PostgreSQL: not yet).
+    /// The folder where podpipectl hands maintenance commands over; nil where there is no
+    /// hand-off (PostgreSQL: podpipectl runs the commands itself, beside the daemons).
     func maintenanceMailbox(database: String) -> MaintenanceMailbox?
     /// Runs a handed-over maintenance command (a turn of at most `budget` seconds).
     func runMaintenance(

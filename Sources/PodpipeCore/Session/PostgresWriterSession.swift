@@ -121,11 +121,13 @@ final class PostgresWriterSession: IngestWriter, @unchecked Sendable {
 
     func maintenanceMailbox(database: String) -> MaintenanceMailbox? { nil }
 
+    /// Never called: podpipectl runs maintenance commands on PostgreSQL itself
+    /// (``MaintenanceCommand/run(onPostgreSQL:dataLoad:now:)``), there is no mailbox. Runs
+    /// the command here all the same.
     func runMaintenance(
         _ command: MaintenanceCommand, now: Date, pruner: inout BronzePruner?, budget: Double?
     ) throws -> MaintenanceResult? {
-        throw PostgresNotYet.unsupported(
-            what: "podpipectl \(command.name)", instead: "run it against a SQLite database")
+        try command.run(on: self, now: now, pruner: &pruner, budget: budget)
     }
 }
 

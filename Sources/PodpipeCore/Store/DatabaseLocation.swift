@@ -50,3 +50,11 @@ enum DatabaseLocation: Equatable, Sendable {
         return text
     }
 }
+
+extension PodpipeConfig {
+    /// Whether the `database` setting names a PostgreSQL server (podpipectl's choice of path).
+    public var databaseIsPostgreSQL: Bool {
+        if case .postgresql = DatabaseLocation(database) { return true }
+        return false
+    }
+}

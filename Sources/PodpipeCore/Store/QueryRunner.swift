@@ -73,7 +73,12 @@ struct SQLiteQueries: QueryRunner {
     var engine: StoreEngine { .sqlite }
 
     func table(_ sql: String, _ parameters: [ReportValue]) throws -> ReportTable {
-        let arguments = StatementArguments(
+        try Reports.table(db, sql: sql, arguments: Self.arguments(parameters))
+    }
+
+    /// The parameters as GRDB's arguments, in order.
+    static func arguments(_ parameters: [ReportValue]) -> StatementArguments {
+        StatementArguments(
             parameters.map { value -> (any DatabaseValueConvertible)? in
                 switch value {
                 case .null: nil
@@ -82,7 +87,6 @@ struct SQLiteQueries: QueryRunner {
                 case .text(let text): text
                 }
             })
-        return try Reports.table(db, sql: sql, arguments: arguments)
     }
 
     func relationExists(_ name: String) throws -> Bool {

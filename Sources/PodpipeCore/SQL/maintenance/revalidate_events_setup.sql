@@ -22,3 +22,13 @@ CREATE TEMP TABLE revalidated_bronze (
     outcome     TEXT NOT NULL,
     error_codes TEXT
 );
+-- pruned_silver: the silver rows of the files pruned from bronze (`bronze_pruned_at`), kept
+--   as they are (their lines are gone), carried into revalidated_event file by file.
+DROP TABLE IF EXISTS temp.pruned_silver;
+CREATE TEMP TABLE pruned_silver AS
+    SELECT ts, user_id, episode_id, event_type, duration, file_id, line_no
+    FROM silver_event
+    WHERE file_id IN (
+        SELECT file_id FROM ingest_file
+        WHERE bronze_pruned_at IS NOT NULL AND state = 'loaded' AND kind = 'events');
+CREATE INDEX temp.pruned_silver_file ON pruned_silver (file_id, line_no);

@@ -265,6 +265,8 @@ struct PostgresRows: Sendable, Equatable {
     var columns: [String] = []
     var types: [UInt32] = []
     var rows: [[String?]] = []
+    /// The rows an INSERT, UPDATE or DELETE changed (`PQcmdTuples`; 0 for other statements).
+    var affected: Int64 = 0
 
     init() {}
 
@@ -277,6 +279,7 @@ struct PostgresRows: Sendable, Equatable {
                 PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
             }
         }
+        affected = PQcmdTuples(result).flatMap { Int64(String(cString: $0)) } ?? 0
     }
 
     /// The first column of the first row.

@@ -60,6 +60,20 @@ struct PostgresGoldRefresher: Sendable {
         }
     }
 
+    /// The refresh inside the caller's transaction on `connection` (`podpipectl revalidate`
+    /// rebuilds gold in the transaction that rewrote silver): takes the same advisory lock
+    /// (a no-op when the transaction holds it already); the caller commits or rolls back.
+    func refreshInTransaction(_ connection: PostgresConnection, now: Date, forceFull: Bool) throws
+        -> GoldRefreshSummary
+    {
+        let started = DispatchTime.now().uptimeNanoseconds
+        try connection.query(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            [String(PostgresLockKey.namespace), String(PostgresLockKey.goldRefresh)],
+            timeout: statementTimeout)
+        return try refreshLocked(connection, now: now, forceFull: forceFull, started: started)
+    }
+
     private func refreshLocked(
         _ connection: PostgresConnection, now: Date, forceFull: Bool, started: UInt64
     ) throws -> GoldRefreshSummary {
