@@ -21,8 +21,12 @@ struct Metrics: AsyncParsableCommand {
     func run() async throws {
         try await handling {
             let settings = try await common.load()
-            let store = try common.openStore(settings)
-            emit(try MetricsSnapshot.gather(store: store, config: settings).text())
+            if let warehouse = try Warehouse.open(settings) {
+                emit(try warehouse.metrics(config: settings).text())
+            } else {
+                let store = try common.openStore(settings)
+                emit(try MetricsSnapshot.gather(store: store, config: settings).text())
+            }
         }
     }
 }
@@ -37,7 +41,9 @@ struct Ack: AsyncParsableCommand {
             show in status's last errors, marked acknowledged. A new version of the name \
             that is rejected or fails is a new problem; so is a failed file whose bytes \
             change. Works while the daemon runs (a short transaction beside it, waiting at \
-            most 30 s for the file in progress; exit 75 if it takes longer).
+            most 30 s for the file in progress; exit 75 if it takes longer). On a PostgreSQL \
+            database: one transaction beside every host's writer; a name is acknowledged \
+            on every host and folder that recorded it.
             """)
 
     @OptionGroup var common: CommonOptions
@@ -61,7 +67,6 @@ struct Ack: AsyncParsableCommand {
     func run() async throws {
         try await handling {
             let settings = try await common.load()
-            try PostgresRefusal.requireSQLite(settings.database, for: "podpipectl ack")
             let summary = try Acknowledger.run(names: all ? nil : names, database: settings.database)
             emit(json ? summary.json() : summary.text())
         }

@@ -345,11 +345,8 @@ struct PostgresIngestTests {
     @Test func whatIsNotYetOnPostgreSQLIsRefusedClearly() throws {
         let box = try Sandbox()
         let uri = "postgresql://podpipe:s3cret@127.0.0.1:1/db?connect_timeout=2"
-        let moving = try Self.once(box.dataLoad, uri, env: ["PODPIPE_INGEST_AFTER": "move"])
-        #expect(moving.status == PodpipeExit.configuration, "\(moving.stderr)")
-        #expect(moving.stderr.contains("ingest.after = move is not yet on PostgreSQL"))
         for command in [
-            ["ack", "--all"], ["validate", box.dataLoad + "/x.ndjson"],
+            ["validate", box.dataLoad + "/x.ndjson"]
         ] {
             let result = try Binaries.run(
                 "podpipectl",

@@ -9,27 +9,40 @@ import Synchronization
 /// it; `failed` files stay to be retried. It listens to the ingest (``IngestObserver``):
 /// the ingest never names it, and nothing it does can undo a load.
 ///
-/// The order, for each file: COMMIT → fsync of the WAL (``Store/syncCommitted()``) → the
+/// The order, for each file: COMMIT → the commits made durable (``DisposalStore``: SQLite's
+/// fsync of the WAL, PostgreSQL's commit that waits for the WAL flush) → the
 /// file is stated again and must still be the one the ledger settled (else it holds new
 /// bytes: the next pass loads it) → rename(2) without replacing (``SourceMover``) or
 /// unlink → the ledger notes where it went (migration 0010). A crash anywhere before the
 /// rename leaves the file in the folder with its final ledger row: the next listing finds
 /// it settled and announces it again (``Pipeline``), and it is moved without being read.
 /// A failure (permissions, another file system) is logged once per file and reason
-/// (`file_move_failed`) and tried again at every pass.
+/// (`file_move_failed`) and tried again at every pass. The same stage runs on every engine:
+/// what it needs of the store is a ``DisposalStore``.
 final class AfterCommitStage: IngestObserver {
     let settings: AfterCommitSettings
     let dropFolder: String
-    let store: Store
+    let store: any DisposalStore
     let logger: Logger
     /// The last failure logged per file name (said once, at warning, until it changes).
     private let failures = Mutex<[String: String]>([:])
 
-    init(settings: AfterCommitSettings, dropFolder: String, store: Store, logger: Logger) {
+    init(settings: AfterCommitSettings, dropFolder: String, store: any DisposalStore, logger: Logger) {
         self.settings = settings
         self.dropFolder = dropFolder
         self.store = store
         self.logger = logger
+    }
+
+    /// The stage a writer puts after its ingest for `settings` (`settings.afterCommit`),
+    /// or nil in `keep` mode (nothing follows the commits). The one place both writers
+    /// (``WriterSession``, ``PostgresWriterSession``) get it from.
+    static func following(_ settings: PipelineSettings, store: any DisposalStore, logger: Logger)
+        -> AfterCommitStage?
+    {
+        guard settings.afterCommit.mode != .keep else { return nil }
+        return AfterCommitStage(
+            settings: settings.afterCommit, dropFolder: settings.dataLoad, store: store, logger: logger)
     }
 
     func eventFileBegins(silverLast: Int64, expectedEvents: Int64, _ db: Database) throws {}
@@ -78,14 +91,11 @@ final class AfterCommitStage: IngestObserver {
             }
         }
         guard !done.isEmpty else { return }
-        let now = Date()
         do {
-            try store.pool.write { db in
-                for (file, destination, target) in done {
-                    guard let fileId = file.entry.fileId else { continue }
-                    try Ledger.recordDisposal(fileId: fileId, destination, path: target, at: now, db)
-                }
-            }
+            try store.recordDisposals(
+                done.compactMap { file, destination, target in
+                    file.entry.fileId.map { Disposal(fileId: $0, destination: destination, path: target) }
+                }, at: Date())
         } catch {
             // The files are where they belong; only the ledger's note of it is missing.
             logger.warning(

@@ -114,7 +114,6 @@ public final class Daemon: Sendable {
                 return .success(
                     try WriterSession.open(database: config.database, create: true, logger: logger))
             case .postgresql(let uri):
-                try PostgresWriterSession.refuseUnsupported(config)
                 return .success(
                     try PostgresWriterSession.open(uri: uri, dataLoad: config.dataLoad, logger: logger))
             }

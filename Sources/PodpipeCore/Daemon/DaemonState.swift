@@ -119,8 +119,9 @@ extension ISOTime {
     }
 }
 
-/// `daemon_state` on PostgreSQL: one row per host (PostgreSQL's migration 0001), written
-/// by that host's daemon.
+/// `daemon_state` on PostgreSQL: one row per (host, drop folder) (PostgreSQL's migration
+/// 0004; the writer's lock and the ledger's names are per (host, folder) too), written by
+/// the daemon of that folder on that host.
 enum PostgresDaemonState {
     static let columns = [
         "host", "state", "pid", "started_at", "heartbeat_at", "heartbeat_interval_s", "stale_after_s",
@@ -138,11 +139,13 @@ enum PostgresDaemonState {
             String(record.filesFailed), record.stoppedAt, record.stopReason, record.cleanStop ? "1" : "0",
         ]
         let placeholders = (1...columns.count).map { "$\($0)" }.joined(separator: ", ")
-        let updates = columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        let key: Set<String> = ["host", "data_load"]
+        let updates = columns.filter { !key.contains($0) }.map { "\($0) = excluded.\($0)" }
+            .joined(separator: ", ")
         try connection.query(
             """
             INSERT INTO daemon_state (\(columns.joined(separator: ", "))) VALUES (\(placeholders))
-            ON CONFLICT (host) DO UPDATE SET \(updates)
+            ON CONFLICT (host, data_load) DO UPDATE SET \(updates)
             """, values)
     }
 }

@@ -114,7 +114,14 @@ public enum Inspect {
 
     /// The distinct file names of the ledger (for shell completion and suggestions).
     public static func fileNames(_ db: Database) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT DISTINCT name FROM ingest_file ORDER BY name")
+        try fileNames(SQLiteQueries(db: db))
+    }
+
+    /// ``fileNames(_:)-(Database)`` through the read seam (any engine).
+    static func fileNames(_ store: some QueryRunner) throws -> [String] {
+        try store.table("SELECT DISTINCT name FROM ingest_file ORDER BY name", []).rows.compactMap {
+            $0.first?.stringValue
+        }
     }
 
     static func check(_ filter: RejectFilter, _ db: Database) throws {
@@ -134,7 +141,12 @@ public enum Inspect {
 
     /// Ledger names that contain `name` or that `name` contains (case-insensitive), at most 5.
     static func suggestions(for name: String, _ db: Database) throws -> [String] {
-        suggestions(for: name, among: try fileNames(db))
+        try suggestions(for: name, SQLiteQueries(db: db))
+    }
+
+    /// ``suggestions(for:_:)-(_,Database)`` through the read seam (any engine).
+    static func suggestions(for name: String, _ store: some QueryRunner) throws -> [String] {
+        suggestions(for: name, among: try fileNames(store))
     }
 
     /// Of `names` (in order), those that contain `name` or that `name` contains

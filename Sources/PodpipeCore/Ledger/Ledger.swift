@@ -531,6 +531,13 @@ enum PostgresLedger {
         ).scalar == entry.state.rawValue
     }
 
+    /// ``Ledger/recordDisposal(fileId:_:path:at:_:)``: where the file of an entry went.
+    static func recordDisposal(_ disposal: Disposal, at date: Date, _ connection: PostgresConnection) throws {
+        try connection.query(
+            "UPDATE ingest_file SET disposal = $1, disposed_to = $2, disposed_at = $3 WHERE file_id = $4",
+            [disposal.destination.rawValue, disposal.path, ISOTime.format(date), String(disposal.fileId)])
+    }
+
     /// ``Ledger/recordFailure(_:message:started:backoff:_:)`` within `scope`.
     static func recordFailure(
         _ candidate: Candidate, message: String, started: Date, backoff: Double, _ scope: LedgerScope,

@@ -38,25 +38,38 @@ extension Ledger {
     /// Every `rejected` and `failed` row, newest first, with whether it is acknowledged;
     /// only those of `names` when given.
     static func problems(names: [String]? = nil, _ db: Database) throws -> [LedgerProblem] {
-        let acknowledged = try hasAcknowledgements(db) ? acknowledgedCondition : "0"
+        try problems(names: names, SQLiteQueries(db: db))
+    }
+
+    /// ``problems(names:_:)-(_,Database)`` through the read seam (any engine; on
+    /// PostgreSQL a name is every host's and folder's rows of that name).
+    static func problems(names: [String]? = nil, _ store: some QueryRunner) throws -> [LedgerProblem] {
+        let acknowledged = try store.relationExists("ingest_ack") ? acknowledgedCondition : "(1 = 0)"
         var sql = """
             SELECT f.file_id, f.name, f.state, f.finished_at, \(acknowledged) AS acknowledged
             FROM ingest_file AS f
             WHERE f.state IN ('rejected', 'failed')
             """
-        var arguments: StatementArguments = []
         if let names {
             guard !names.isEmpty else { return [] }
-            sql += " AND f.name IN (\(names.map { _ in "?" }.joined(separator: ", ")))"
-            arguments = StatementArguments(names)
+            sql += " AND f.name IN (\(names.indices.map { "$\($0 + 1)" }.joined(separator: ", ")))"
         }
         sql += " ORDER BY f.file_id DESC"
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap { row in
-            guard let state = LedgerState.fromDatabaseValue(row["state"]) else { return nil }
+        return try store.table(sql, (names ?? []).map { .text($0) }).rows.compactMap { row in
+            guard row.count == 5, let fileId = row[0].int64Value,
+                let state = row[2].stringValue.flatMap(LedgerState.init(rawValue:))
+            else { return nil }
             return LedgerProblem(
-                fileId: row["file_id"], name: row["name"], state: state, finishedAt: row["finished_at"],
-                acknowledged: row["acknowledged"])
+                fileId: fileId, name: row[1].stringValue ?? "", state: state,
+                finishedAt: row[3].stringValue ?? "", acknowledged: row[4].int64Value == 1)
         }
+    }
+
+    /// Whether the ledger has a row named `name` (any state; on PostgreSQL, any host's).
+    static func hasRow(named name: String, _ store: some QueryRunner) throws -> Bool {
+        try store.scalar(
+            "SELECT EXISTS (SELECT 1 FROM ingest_file WHERE name = $1)", [.text(name)]
+        )?.int64Value == 1
     }
 
     /// How many `rejected` and `failed` rows are not acknowledged: what makes `status`
@@ -90,17 +103,29 @@ extension Ledger {
     /// time and start), in the caller's transaction. A row that is no longer `rejected` or
     /// `failed` is left alone. Returns the rows acknowledged.
     static func acknowledge(fileIds: [Int64], at date: Date, _ db: Database) throws -> Int {
+        try acknowledge(fileIds: fileIds, at: date, SQLiteQueries(db: db))
+    }
+
+    /// ``acknowledge(fileIds:at:_:)-(_,_,Database)`` on any engine: one statement per row,
+    /// in the SQL both engines share (an upsert that returns the row it wrote), run through
+    /// the seam inside the caller's write transaction.
+    static func acknowledge(fileIds: [Int64], at date: Date, _ store: some QueryRunner) throws -> Int {
         let now = ISOTime.format(date)
         var count = 0
         for fileId in fileIds {
-            try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO ingest_ack
-                      (file_id, name, state, size_bytes, mtime_ns, started_at, acknowledged_at)
-                    SELECT file_id, name, state, size_bytes, mtime_ns, started_at, ?
-                    FROM ingest_file WHERE file_id = ? AND state IN ('rejected', 'failed')
-                    """, arguments: [now, fileId])
-            count += db.changesCount
+            count += try store.table(
+                """
+                INSERT INTO ingest_ack
+                  (file_id, name, state, size_bytes, mtime_ns, started_at, acknowledged_at)
+                SELECT file_id, name, state, size_bytes, mtime_ns, started_at, CAST($1 AS text)
+                FROM ingest_file WHERE file_id = $2 AND state IN ('rejected', 'failed')
+                ON CONFLICT (file_id) DO UPDATE SET
+                  name = excluded.name, state = excluded.state, size_bytes = excluded.size_bytes,
+                  mtime_ns = excluded.mtime_ns, started_at = excluded.started_at,
+                  acknowledged_at = excluded.acknowledged_at
+                RETURNING file_id
+                """, [.text(now), .integer(fileId)]
+            ).rows.count
         }
         return count
     }

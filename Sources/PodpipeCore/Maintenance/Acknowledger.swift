@@ -59,6 +59,12 @@ public struct AckSummary: Sendable, Codable, Equatable {
 ///   checkpoints stay the writer's (a committed ack is in the WAL like any commit), and
 ///   no immutable reader can exist while a writer holds the lock (it would need the lock's
 ///   shared side).
+///
+/// On PostgreSQL (a server with many writers, one per host and folder) there is no writer
+/// lock to take: `ack` is always one transaction of its own beside the writers (`via`:
+/// `beside_writer`), with the same reads and the same write through the read seam; the
+/// server serializes it with the writers' row locks (only `ack` writes `ingest_ack`). A
+/// name there is every host's and folder's row of that name.
 public enum Acknowledger {
     /// How long `ack` waits for the writer's transaction in progress.
     static let besideWriterTimeout: TimeInterval = 30
@@ -70,6 +76,11 @@ public enum Acknowledger {
     ///   ledger (nothing is written); ``AckError`` when the write cannot be made beside the
     ///   running writer; `StoreError` for a missing or foreign database.
     public static func run(names: [String]?, database: String, now: Date = Date()) throws -> AckSummary {
+        if case .postgresql(let uri) = DatabaseLocation(database) {
+            var summary = try onPostgres(names: names, connection: try PostgresConnection(uri: uri), now: now)
+            summary.via = "beside_writer"
+            return summary
+        }
         // The read-only checks first: a missing, foreign or newer database is refused
         // before anything is opened for writing.
         _ = try Store.openForReading(path: database)
@@ -112,34 +123,53 @@ public enum Acknowledger {
         }
     }
 
+    /// The acknowledgement on a PostgreSQL warehouse, in one transaction (READ COMMITTED:
+    /// each statement sees the rows committed when it starts; the write acknowledges a row
+    /// only in the state it was read in, as on SQLite).
+    static func onPostgres(names: [String]?, connection: PostgresConnection, now: Date) throws -> AckSummary {
+        let store = PostgresQueries(connection: connection)
+        guard try store.relationExists("ingest_ack") else {
+            throw AckError.noSchema(database: connection.location)
+        }
+        try connection.execute("BEGIN")
+        do {
+            let summary = try acknowledge(names: names, now: now, store)
+            try connection.execute("COMMIT")
+            return summary
+        } catch {
+            _ = try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+
     /// The acknowledgement in the caller's transaction.
     static func acknowledge(names: [String]?, now: Date, _ db: Database) throws -> AckSummary {
+        try acknowledge(names: names, now: now, SQLiteQueries(db: db))
+    }
+
+    /// The acknowledgement in the caller's write transaction, on any engine.
+    static func acknowledge(names: [String]?, now: Date, _ store: some QueryRunner) throws -> AckSummary {
         var summary = AckSummary()
         if let names {
             let unique = names.uniqued()
             var missing: [String] = []
             var suggestions: [String] = []
-            for name in unique
-            where try
-                !(Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM ingest_file WHERE name = ?)", arguments: [name])
-                ?? false)
-            {
+            for name in unique where try !Ledger.hasRow(named: name, store) {
                 missing.append(name)
-                suggestions += try Inspect.suggestions(for: name, db)
+                suggestions += try Inspect.suggestions(for: name, store)
             }
             if !missing.isEmpty {
                 throw MaintenanceError.unknownFiles(missing, suggestions: suggestions.uniqued())
             }
-            let problems = try Ledger.problems(names: unique, db)
+            let problems = try Ledger.problems(names: unique, store)
             let named = Set(problems.map(\.name))
             summary.nothingToAcknowledge = unique.filter { !named.contains($0) }
             summary.alreadyAcknowledged = problems.filter(\.acknowledged)
             summary.acknowledged = problems.filter { !$0.acknowledged }
         } else {
-            summary.acknowledged = try Ledger.problems(db).filter { !$0.acknowledged }
+            summary.acknowledged = try Ledger.problems(store).filter { !$0.acknowledged }
         }
-        _ = try Ledger.acknowledge(fileIds: summary.acknowledged.map(\.fileId), at: now, db)
+        _ = try Ledger.acknowledge(fileIds: summary.acknowledged.map(\.fileId), at: now, store)
         summary.acknowledged = summary.acknowledged.map { row in
             var row = row
             row.acknowledged = true
@@ -155,6 +185,8 @@ enum AckError: Error, CustomStringConvertible, Equatable {
     case writerBusy(database: String, seconds: Int)
     /// The running writer's podpipe predates acknowledgements (migration 0009).
     case schemaTooOld(database: String)
+    /// A PostgreSQL database without podpipe's tables (no podpiped ever ran on it).
+    case noSchema(database: String)
 
     var description: String {
         switch self {
@@ -162,6 +194,8 @@ enum AckError: Error, CustomStringConvertible, Equatable {
             "the writer of \(database) has been in one transaction (a large file or a gold refresh) for the \(seconds) s ack waited; nothing was acknowledged: try again when it is done (podpipectl status shows what it is doing)"
         case .schemaTooOld(let database):
             "\(database) has no acknowledgements table (migration 0009): the running writer is an older podpipe; restart the daemon with this version (it applies the migration), then acknowledge again"
+        case .noSchema(let database):
+            "\(database) has no podpipe tables (no ingest_ack): nothing was ever loaded into it; check the database setting, or run podpiped on it once (it creates the tables)"
         }
     }
 }
@@ -170,7 +204,7 @@ extension AckError: ExitCoded {
     var exitCode: Int32 {
         switch self {
         case .writerBusy: PodpipeExit.anotherWriter
-        case .schemaTooOld: PodpipeExit.databaseError
+        case .schemaTooOld, .noSchema: PodpipeExit.databaseError
         }
     }
 }

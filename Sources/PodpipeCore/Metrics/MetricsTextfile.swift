@@ -85,9 +85,16 @@ final class MetricsExporter {
     /// Returns whether it was written.
     @discardableResult
     func export(store: Store, config: PodpipeConfig) -> Bool {
+        export(config: config) { try MetricsSnapshot.gather(store: store, config: config) }
+    }
+
+    /// Writes the textfile of `config.metricsTextfile` with the snapshot `gather` reads
+    /// (the store's engine chooses how: ``IngestWriter/exportMetrics(_:config:)``).
+    @discardableResult
+    func export(config: PodpipeConfig, gather: () throws -> MetricsSnapshot) -> Bool {
         guard let path = config.metricsTextfile else { return false }
         do {
-            let text = try MetricsSnapshot.gather(store: store, config: config).text()
+            let text = try gather().text()
             try MetricsTextfile.write(text, to: path)
             if lastFailure != nil {
                 logger.notice("metrics textfile written again", metadata: ["path": "\(path)"])

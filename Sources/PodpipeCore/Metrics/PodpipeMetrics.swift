@@ -52,45 +52,68 @@ public struct MetricsSnapshot: Sendable {
     {
         var snapshot = MetricsSnapshot(
             status: try StatusReport.gather(store: store, config: config, now: now), now: now)
-        try store.pool.read { db in
-            snapshot.ledger = try Row.fetchAll(db, sql: try SQLResource.load("metrics", "ledger_totals")).map
-            {
-                LedgerTotal(
-                    kind: $0["kind"], state: $0["state"], files: $0["files"], rowsRead: $0["rows_read"],
-                    rowsLoaded: $0["rows_loaded"], rowsRejected: $0["rows_rejected"],
-                    rowsDuplicate: $0["rows_duplicate"], bytes: $0["bytes"], retries: $0["retries"])
-            }
-            snapshot.loadDurations = try Row.fetchAll(
-                db, sql: try SQLResource.load("metrics", "load_durations")
-            )
-            .map { ($0["kind"], $0["duration_ms"], $0["files"]) }
-            snapshot.rejectedCodes = try Row.fetchAll(
-                db, sql: try SQLResource.load("inspect", "rejects_by_code"),
-                arguments: ["file": nil, "code": nil] as StatementArguments
-            ).map { ($0["kind"], $0["code"], $0["rows"]) }
-            // The silver events are the ledger's (its rows_loaded add up to silver_event, and
-            // counting a large table is a scan); the other tables are counted.
-            let silverEvents = snapshot.ledger.filter { $0.kind == FileKind.events.rawValue }
-                .reduce(Int64(0)) { $0 &+ $1.rowsLoaded }
-            snapshot.tableRows = [("silver", "silver_event", silverEvents)]
-            let tables = try String.fetchAll(
-                db,
-                sql: """
-                    SELECT name FROM sqlite_master
-                    WHERE type = 'table'
-                      AND (name IN ('silver_user', 'silver_episode', 'dim_date')
-                           OR name LIKE 'gold\\_%' ESCAPE '\\')
-                    ORDER BY name
-                    """)
-            for table in tables {
-                let rows = try Int64.fetchOne(db, sql: "SELECT count(*) FROM \"\(table)\"") ?? 0
-                snapshot.tableRows.append((table.hasPrefix("silver_") ? "silver" : "gold", table, rows))
-            }
-            snapshot.goldRefreshMilliseconds = try PipelineState.get(.goldLastDurationMs, db).flatMap {
-                Int64($0)
-            }
+        try store.pool.read { db in try snapshot.readRecorded(SQLiteQueries(db: db)) }
+        return snapshot
+    }
+
+    /// ``gather(store:config:now:)`` on a PostgreSQL warehouse: `status`'s report of it
+    /// (``StatusReport/gather(postgres:config:now:latest:)``, whose `latest` gives the
+    /// ledger's rows of this host's folder), then the same numbers through the same SQL (or
+    /// PostgreSQL's beside it) in one REPEATABLE READ snapshot.
+    static func gather(
+        postgres connection: PostgresConnection, config: PodpipeConfig, now: Date = Date(),
+        latest: (_ folder: String) throws -> [[UInt8]: LedgerSettlement]
+    ) throws -> MetricsSnapshot {
+        var snapshot = MetricsSnapshot(
+            status: try StatusReport.gather(postgres: connection, config: config, now: now, latest: latest),
+            now: now)
+        try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        do {
+            try snapshot.readRecorded(PostgresQueries(connection: connection))
+            try connection.execute("COMMIT")
+        } catch {
+            _ = try? connection.execute("ROLLBACK")
+            throw error
         }
         return snapshot
+    }
+
+    /// What the database records beyond `status` (the ledger's totals, the load times, the
+    /// rejected rows' codes, the tables' rows, the last refresh's duration), through the
+    /// read seam inside the caller's snapshot: one procedure for every engine.
+    mutating func readRecorded(_ store: some QueryRunner) throws {
+        func int(_ row: [ReportValue], _ index: Int) -> Int64 {
+            index < row.count ? row[index].int64Value ?? 0 : 0
+        }
+        func text(_ row: [ReportValue], _ index: Int) -> String {
+            index < row.count ? row[index].stringValue ?? "" : ""
+        }
+        // Portable SQL (one file for both engines): the columns in this order.
+        ledger = try store.table(try SQLResource.load("metrics", "ledger_totals"), []).rows.map { row in
+            LedgerTotal(
+                kind: text(row, 0), state: text(row, 1), files: int(row, 2), rowsRead: int(row, 3),
+                rowsLoaded: int(row, 4), rowsRejected: int(row, 5), rowsDuplicate: int(row, 6),
+                bytes: int(row, 7), retries: int(row, 8))
+        }
+        loadDurations = try store.table(try SQLResource.load("metrics", "load_durations"), []).rows.map {
+            (text($0, 0), int($0, 1), int($0, 2))
+        }
+        // Parameters :file, :code (no filter).
+        rejectedCodes = try store.table(try store.resource("inspect", "rejects_by_code"), [.null, .null]).rows
+            .map { (text($0, 0), text($0, 1), int($0, 2)) }
+        // The silver events are the ledger's (its rows_loaded add up to silver_event, and
+        // counting a large table is a scan); the other tables are counted.
+        let silverEvents = ledger.filter { $0.kind == FileKind.events.rawValue }
+            .reduce(Int64(0)) { $0 &+ $1.rowsLoaded }
+        tableRows = [("silver", "silver_event", silverEvents)]
+        let tables = try store.table(try store.resource("metrics", "counted_tables"), []).rows.map {
+            text($0, 0)
+        }
+        for table in tables where !table.isEmpty && !table.contains("\"") {
+            let rows = try store.scalar("SELECT count(*) FROM \"\(table)\"")?.int64Value ?? 0
+            tableRows.append((table.hasPrefix("silver_") ? "silver" : "gold", table, rows))
+        }
+        goldRefreshMilliseconds = try store.pipelineState(.goldLastDurationMs).flatMap { Int64($0) }
     }
 
     /// The metric families, in a fixed order (see doc/operations.md, "Metrics").
@@ -215,6 +238,23 @@ public struct MetricsSnapshot: Sendable {
         family(
             "podpipe_gold_stale", .gauge, "1 when silver changed since the last gold refresh, else 0.",
             [MetricSample(Int64(status.gold.stale ? 1 : 0))])
+        if let hosts = status.hosts {
+            // PostgreSQL only (a warehouse of several writers): one series per (host, drop
+            // folder), the `hosts` of `status --json`. The families above are the
+            // warehouse's (this host's daemon and folder for podpipe_daemon_up and
+            // podpipe_files_waiting), the same names and labels as on SQLite.
+            func writer(_ host: StatusReport.Host) -> [MetricLabel] {
+                [MetricLabel("host", host.host), MetricLabel("data_load", host.dataLoad)]
+            }
+            family(
+                "podpipe_host_daemon_up", .gauge,
+                "PostgreSQL: 1 when the daemon of a host and drop folder runs (fresh heartbeat), else 0.",
+                hosts.map { MetricSample(Int64($0.state == .running ? 1 : 0), writer($0)) })
+            family(
+                "podpipe_host_files_waiting", .gauge,
+                "PostgreSQL: files waiting in a host's drop folder, as its daemon last counted them.",
+                hosts.compactMap { host in host.filesWaiting.map { MetricSample($0, writer(host)) } })
+        }
         return families
     }
 

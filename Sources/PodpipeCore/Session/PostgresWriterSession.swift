@@ -66,21 +66,12 @@ final class PostgresWriterSession: IngestWriter, @unchecked Sendable {
         return PostgresWriterSession(store: store, logger: logger)
     }
 
-    /// Settings the PostgreSQL writer cannot serve yet, refused at start.
-    static func refuseUnsupported(_ config: PodpipeConfig) throws {
-        if config.afterCommit.mode != .keep {
-            throw PostgresNotYet.unsupported(
-                what: "ingest.after = \(config.afterCommit.mode.rawValue)",
-                instead: "use ingest.after = keep with a PostgreSQL database")
-        }
-        if config.metricsTextfile != nil {
-            throw PostgresNotYet.unsupported(
-                what: "metrics.textfile", instead: "leave metrics.textfile unset with a PostgreSQL database")
-        }
-    }
-
+    /// The ingest pass, its settled files announced to the after-commit stage
+    /// (`settings.afterCommit`: move, delete; nothing follows in `keep` mode).
     func pipeline(_ settings: PipelineSettings, shouldStop: @escaping @Sendable () -> Bool) -> Pipeline {
-        Pipeline(store: store, settings: settings, logger: logger, shouldStop: shouldStop, observer: nil)
+        Pipeline(
+            store: store, settings: settings, logger: logger, shouldStop: shouldStop,
+            observer: AfterCommitStage.following(settings, store: store, logger: logger))
     }
 
     func runOnce(_ pipeline: Pipeline, ignoreBackoff: Bool, refreshGold: Bool) throws -> PassSummary {
@@ -114,10 +105,21 @@ final class PostgresWriterSession: IngestWriter, @unchecked Sendable {
     }
 
     func recordWaiting(_ count: Int) throws {
-        try StatusReport.recordWaiting(count, host: store.scope.host, store.live())
+        try StatusReport.recordWaiting(count, store.scope, store.live())
     }
 
-    func exportMetrics(_ exporter: MetricsExporter, config: PodpipeConfig) {}
+    /// The textfile of the warehouse as this writer sees it: `podpipectl metrics` on this
+    /// host and folder (the warehouse's totals, this host's daemon and folder).
+    func exportMetrics(_ exporter: MetricsExporter, config: PodpipeConfig) {
+        let store = store
+        exporter.export(config: config) {
+            let connection = try store.live()
+            return try MetricsSnapshot.gather(postgres: connection, config: config) { folder in
+                try PostgresLedger.latestByName(
+                    LedgerScope(host: store.scope.host, dataLoad: folder), connection)
+            }
+        }
+    }
 
     func maintenanceMailbox(database: String) -> MaintenanceMailbox? { nil }
 

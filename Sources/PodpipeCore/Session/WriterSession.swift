@@ -48,14 +48,9 @@ public final class WriterSession: @unchecked Sendable {
         _ settings: PipelineSettings, shouldStop: @escaping @Sendable () -> Bool = { false }
     ) -> Pipeline {
         let observer: any IngestObserver =
-            settings.afterCommit.mode == .keep
-            ? goldPrefetch
-            : IngestObservers([
-                goldPrefetch,
-                AfterCommitStage(
-                    settings: settings.afterCommit, dropFolder: settings.dataLoad, store: store,
-                    logger: logger),
-            ])
+            AfterCommitStage.following(settings, store: store, logger: logger).map {
+                IngestObservers([goldPrefetch, $0])
+            } ?? goldPrefetch
         return Pipeline(
             store: store, settings: settings, logger: logger, shouldStop: shouldStop, observer: observer)
     }

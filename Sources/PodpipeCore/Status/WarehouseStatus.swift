@@ -2,13 +2,17 @@ import Foundation
 
 /// `podpipectl status` on a PostgreSQL warehouse shared by several hosts: the report of
 /// SPEC §8 (every key unchanged: `daemon` is this host's daemon, `files` / `rows` / `gold`
-/// the warehouse's totals, `files.waiting` this host's folder) plus `hosts`, every host that
-/// ever ran a daemon against the warehouse, as its daemon last recorded itself.
+/// the warehouse's totals, `files.waiting` this host's folder) plus `hosts`, every (host,
+/// drop folder) that ever wrote into the warehouse, as its daemon last recorded itself.
 extension StatusReport {
-    /// One host of the warehouse: its daemon (`daemon_state`, one row per host) and its
-    /// rows in the ledger. A host that only ran `podpiped --once` has no daemon fields.
+    /// One writer of the warehouse, a (host, drop folder): its daemon (`daemon_state`, one
+    /// row per host and folder) and its rows in the ledger. One that only ran `podpiped
+    /// --once` has no daemon fields.
     struct Host: Sendable, Codable, Equatable {
         var host: String
+        /// The drop folder (the ledger's `data_load`, the daemon's folder): with `host`, the
+        /// entry's key.
+        var dataLoad: String
         /// `running` only with a fresh heartbeat (and, on this host, a live pid).
         var state: DaemonRunState
         /// Why (``DaemonLiveness``'s reason).
@@ -35,6 +39,7 @@ extension StatusReport {
 
         enum CodingKeys: String, CodingKey {
             case host, state, detail, pid, since, folder, activity
+            case dataLoad = "data_load"
             case lastHeartbeat = "last_heartbeat"
             case lastPass = "last_pass"
             case filesWaiting = "files_waiting"
@@ -50,6 +55,7 @@ extension StatusReport {
         /// host running `status`, whose pids can be checked).
         init(_ entry: HostRecord, now: Date, thisHost: String) {
             host = entry.host
+            dataLoad = entry.dataLoad
             ledgerFiles = entry.ledgerFiles
             lastFileAt = entry.lastFileAt
             guard let record = entry.record else {
@@ -77,6 +83,7 @@ extension StatusReport {
     /// A row of `SQL/postgres/status/hosts.sql`.
     struct HostRecord {
         var host: String
+        var dataLoad: String
         var record: DaemonStateRecord?
         var filesWaiting: Int64?
         var ledgerFiles: Int64
@@ -96,7 +103,7 @@ extension StatusReport {
         var report: StatusReport
         do {
             let records = try hostRecords(store)
-            let mine = records.first { $0.host == thisHost }?.record
+            let mine = ownRecord(records, host: thisHost, config: config)
             report = try recorded(
                 store, config: config, now: now,
                 daemon: Daemon.gather(
@@ -126,14 +133,28 @@ extension StatusReport {
             [.integer(Int64(lock.classId)), .text(lock.text)]) == .integer(1)
     }
 
-    /// Every host: its `daemon_state` row (nil for a host that only ran `--once`) and what
-    /// the ledger says of it.
+    /// This host's daemon (`status`'s `daemon`) among the warehouse's: the one of the
+    /// configured drop folder; when none was configured (the built-in default), the one of
+    /// that default, else this host's latest to beat (its folder is then the one listed, as
+    /// on SQLite: ``folder(config:recorded:)``).
+    static func ownRecord(_ records: [HostRecord], host: String, config: PodpipeConfig)
+        -> DaemonStateRecord?
+    {
+        let own = records.filter { $0.host == host }.compactMap(\.record)
+        if let configured = own.first(where: { $0.dataLoad == config.dataLoad }) { return configured }
+        guard config.dataLoadOrigin == .builtInDefault else { return nil }
+        return own.max { $0.heartbeatAt < $1.heartbeatAt }
+    }
+
+    /// Every (host, folder): its `daemon_state` row (nil for one that only ran `--once`)
+    /// and what the ledger says of it.
     static func hostRecords(_ store: some QueryRunner) throws -> [HostRecord] {
         let table = try store.table(try SQLResource.load("postgres/status", "hosts"), [])
         return table.rows.compactMap { row in
-            guard row.count == 24, let host = row[0].stringValue else { return nil }
+            guard row.count == 25, let host = row[0].stringValue else { return nil }
             var entry = HostRecord(
-                host: host, record: nil, filesWaiting: row[21].int64Value,
+                host: host, dataLoad: row[24].stringValue ?? "", record: nil,
+                filesWaiting: row[21].int64Value,
                 ledgerFiles: row[22].int64Value ?? 0, lastFileAt: row[23].stringValue)
             if let pid = row[2].int64Value,
                 let state = row[1].stringValue.flatMap(DaemonRunState.init(rawValue:))
@@ -154,15 +175,16 @@ extension StatusReport {
         }
     }
 
-    /// Records this host's files waiting (`daemon_waiting`, migration 0003) after a folder
-    /// listing, in its own statement (the row is this host's only).
-    static func recordWaiting(_ count: Int, host: String, _ connection: PostgresConnection) throws {
+    /// Records the files waiting in a writer's folder (`daemon_waiting`, per (host, folder)
+    /// since migration 0004) after a listing, in its own statement (the row is that
+    /// writer's only).
+    static func recordWaiting(_ count: Int, _ scope: LedgerScope, _ connection: PostgresConnection) throws {
         try connection.query(
             """
-            INSERT INTO daemon_waiting (host, files_waiting, recorded_at) VALUES ($1, $2, $3)
-            ON CONFLICT (host) DO UPDATE SET files_waiting = excluded.files_waiting,
-                                             recorded_at = excluded.recorded_at
-            """, [host, String(count), ISOTime.format(Date())])
+            INSERT INTO daemon_waiting (host, data_load, files_waiting, recorded_at) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (host, data_load) DO UPDATE SET files_waiting = excluded.files_waiting,
+                                                        recorded_at = excluded.recorded_at
+            """, [scope.host, scope.dataLoad, String(count), ISOTime.format(Date())])
     }
 
     /// `hosts  2 running, 1 stopped` and one line per host, for the text view.
@@ -182,7 +204,7 @@ extension StatusReport {
             line += host.filesWaiting.map { " · \($0) waiting" } ?? ""
             line += " · \(host.ledgerFiles) files in the ledger"
             line += host.lastFileAt.map { " (latest \($0))" } ?? ""
-            line += host.folder.map { " · folder \($0)" } ?? ""
+            line += host.dataLoad.isEmpty ? "" : " · folder \(host.dataLoad)"
             lines.append(line)
         }
         return lines

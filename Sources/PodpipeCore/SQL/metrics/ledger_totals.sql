@@ -9,14 +9,16 @@
 --   rows_loaded rows that reached silver; rows_rejected / rows_duplicate likewise
 --   bytes       bytes of the files read to the end (not failed attempts)
 --   retries     attempts after the first (a failed file retried, whatever came of it)
+-- Portable: the same file on SQLite and PostgreSQL (sums cast to bigint: PostgreSQL's sum
+-- of bigint is numeric; ORDER BY on PostgreSQL's "C" columns is SQLite's byte order).
 SELECT kind, state,
        count(*) AS files,
-       coalesce(sum(rows_read), 0) AS rows_read,
-       coalesce(sum(rows_loaded), 0) AS rows_loaded,
-       coalesce(sum(rows_rejected), 0) AS rows_rejected,
-       coalesce(sum(rows_duplicate), 0) AS rows_duplicate,
-       coalesce(sum(CASE WHEN state <> 'failed' THEN size_bytes END), 0) AS bytes,
-       coalesce(sum(max(attempts - 1, 0)), 0) AS retries
+       CAST(coalesce(sum(rows_read), 0) AS bigint) AS rows_read,
+       CAST(coalesce(sum(rows_loaded), 0) AS bigint) AS rows_loaded,
+       CAST(coalesce(sum(rows_rejected), 0) AS bigint) AS rows_rejected,
+       CAST(coalesce(sum(rows_duplicate), 0) AS bigint) AS rows_duplicate,
+       CAST(coalesce(sum(CASE WHEN state <> 'failed' THEN size_bytes END), 0) AS bigint) AS bytes,
+       CAST(coalesce(sum(CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END), 0) AS bigint) AS retries
 FROM ingest_file
 GROUP BY kind, state
 ORDER BY kind, state

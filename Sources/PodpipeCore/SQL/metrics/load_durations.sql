@@ -3,6 +3,7 @@
 -- their transaction to its end (ingest_file.duration_ms), for the files read to the end
 -- (loaded, rejected, duplicate; a failed attempt's time is not a load). Distinct
 -- durations are few next to the files, so the buckets are counted in Swift.
+-- Portable: the same file on SQLite and PostgreSQL.
 SELECT kind, duration_ms, count(*) AS files
 FROM ingest_file
 WHERE state IN ('loaded', 'rejected', 'duplicate')

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The read side of a PostgreSQL warehouse for `podpipectl` (`report`, `status`): one
+/// The read side of a PostgreSQL warehouse for `podpipectl` (`report`, `status`, `metrics`): one
 /// connection, no migration (a reader never changes the schema; the daemons migrate).
 public final class Warehouse {
     let connection: PostgresConnection
@@ -38,9 +38,17 @@ public final class Warehouse {
     /// The status of every host and the warehouse's totals; files waiting in this host's
     /// folder are compared with this host's ledger rows for that folder.
     public func status(config: PodpipeConfig, now: Date = Date()) throws -> StatusReport {
-        try StatusReport.gather(postgres: connection, config: config, now: now) { folder in
-            try PostgresLedger.latestByName(
-                LedgerScope(host: DaemonLiveness.hostName(), dataLoad: folder), connection)
-        }
+        try StatusReport.gather(postgres: connection, config: config, now: now, latest: thisHostsLedger)
+    }
+
+    /// `podpipectl metrics`: the same text as on SQLite (and as the writer's textfile).
+    public func metrics(config: PodpipeConfig, now: Date = Date()) throws -> MetricsSnapshot {
+        try MetricsSnapshot.gather(postgres: connection, config: config, now: now, latest: thisHostsLedger)
+    }
+
+    /// The ledger's newest row per name of this host's `folder`.
+    private func thisHostsLedger(_ folder: String) throws -> [[UInt8]: LedgerSettlement] {
+        try PostgresLedger.latestByName(
+            LedgerScope(host: DaemonLiveness.hostName(), dataLoad: folder), connection)
     }
 }
