@@ -10,8 +10,10 @@ struct Export: AsyncParsableCommand {
         abstract: "Export an analyst-facing table or view, or a read-only query, as CSV, JSON or NDJSON.",
         discussion: """
             TABLE is one of the star schema, the gold answers or silver (an unknown name \
-            lists them); --sql runs one read-only SELECT instead (the database is opened \
-            read-only, under PRAGMA query_only). Rows are streamed, never held in memory. \
+            lists them); --sql runs one read-only SELECT instead (SQLite: the database is \
+            opened read-only, under PRAGMA query_only; PostgreSQL: a READ ONLY transaction, \
+            the query declared as a cursor). TABLE's rows are ordered by every column in \
+            turn (text in byte order, NULL first), the same on SQLite and PostgreSQL. Rows are streamed, never held in memory. \
             CSV: a header row, RFC 4180 quoting, \\n line ends, NULL empty. JSON and NDJSON \
             keep types: integers and reals as numbers, NULL as null. To a terminal, texts \
             are escaped (control characters shown, never acted on); to a file (--out) or a \
@@ -43,8 +45,22 @@ struct Export: AsyncParsableCommand {
     func run() async throws {
         try await handling {
             let settings = try await common.load()
-            let store = try common.openStore(settings)
             let source: ExportSource = sql.map { .query($0) } ?? .object(table ?? "")
+            // A PostgreSQL warehouse exports through its own cursor; a SQLite file through
+            // a read transaction of the read-only store. The same bytes either way.
+            let export: (Bool, @escaping @Sendable (Data) throws -> Void) async throws -> Void
+            if let warehouse = try Warehouse.open(settings) {
+                export = { terminal, write in
+                    try warehouse.export(source, format: format, forTerminal: terminal, write: write)
+                }
+            } else {
+                let store = try common.openStore(settings)
+                export = { terminal, write in
+                    _ = try await store.pool.read { db in
+                        try TableExport.run(source, format: format, forTerminal: terminal, in: db, write: write)
+                    }
+                }
+            }
             if let out {
                 guard FileManager.default.createFile(atPath: out, contents: nil),
                     let file = FileHandle(forWritingAtPath: out)
@@ -54,11 +70,7 @@ struct Export: AsyncParsableCommand {
                         code: PodpipeExit.configuration)
                 }
                 do {
-                    _ = try await store.pool.read { db in
-                        try TableExport.run(source, format: format, forTerminal: false, in: db) { data in
-                            try file.write(contentsOf: data)
-                        }
-                    }
+                    try await export(false) { data in try file.write(contentsOf: data) }
                     try file.close()
                 } catch {
                     try? file.close()
@@ -66,11 +78,8 @@ struct Export: AsyncParsableCommand {
                     throw error
                 }
             } else {
-                let terminal = isatty(STDOUT_FILENO) == 1
-                _ = try await store.pool.read { db in
-                    try TableExport.run(source, format: format, forTerminal: terminal, in: db) { data in
-                        try FileHandle.standardOutput.write(contentsOf: data)
-                    }
+                try await export(isatty(STDOUT_FILENO) == 1) { data in
+                    try FileHandle.standardOutput.write(contentsOf: data)
                 }
             }
         }

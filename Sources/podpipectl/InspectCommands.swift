@@ -136,7 +136,7 @@ struct Validate: AsyncParsableCommand {
         abstract: "Dry run: what podpiped would load from these files, what it would reject and why.",
         discussion: """
             Uses the real readers, rules and loaders, against the database opened read-only \
-            (duplicates of events already in silver and files already in the ledger are \
+            (on PostgreSQL: in one transaction that is rolled back) (duplicates of events already in silver and files already in the ledger are \
             reported as podpiped would record them); nothing is written, the database file \
             stays byte-for-byte the same. Without a database, files are checked on their own. \
             Exit code: 0 every file would load (rows may be rejected), 1 a file would be \
@@ -170,10 +170,7 @@ struct Validate: AsyncParsableCommand {
     func run() async throws {
         try await handling {
             let settings = try await common.load()
-            try PostgresRefusal.requireSQLite(settings.database, for: "podpipectl validate")
-            let validator = DryRunValidator(
-                database: settings.database, futureSkewSeconds: settings.futureSkew,
-                maxLineBytes: settings.maxLineBytes, sampleLimit: rows, kind: kind)
+            let validator = DryRunValidator(config: settings, sampleLimit: rows, kind: kind)
             // By their bytes: a name that is not UTF-8 is validated too.
             let report = try validator.run(rawPaths: RawArguments.bytes(of: files))
             emit(json ? report.json() : report.text())

@@ -120,4 +120,42 @@ struct TableExportTests {
         #expect(rows == 20_000)
         #expect(chunks > 4)
     }
+
+    @Test("PostgreSQL values are typed as SQLite's: integers, flags, doubles, integral numerics, text")
+    func postgresValues() {
+        #expect(ExportValue(postgres: "42", type: 20) == .integer(42))
+        #expect(ExportValue(postgres: "t", type: 16) == .integer(1))
+        #expect(ExportValue(postgres: "f", type: 16) == .integer(0))
+        #expect(ExportValue(postgres: "0.1", type: 701) == .real(0.1))
+        #expect(ExportValue(postgres: "1e-05", type: 701) == .real(0.00001))
+        #expect(ExportValue(postgres: "1234", type: 1700) == .integer(1234))
+        #expect(ExportValue(postgres: "2.50", type: 1700) == .real(2.5))
+        #expect(ExportValue(postgres: "99999999999999999999", type: 1700) == .real(1e20))
+        #expect(ExportValue(postgres: "2024-01-01", type: 1082) == .text("2024-01-01"))
+        #expect(ExportValue(postgres: nil, type: 20) == .null)
+        #expect(ExportValue(postgres: "x", type: 20) == .text("x"))
+        // The same text as SQLite's values.
+        var out = Data()
+        var writer = ExportWriter(columns: ["a", "b", "c"], format: .csv, forTerminal: false) { out.append($0) }
+        #expect(throws: Never.self) {
+            try writer.begin()
+            try writer.row([ExportValue(postgres: "1.0", type: 701), .null, ExportValue(postgres: "7", type: 1700)])
+            _ = try writer.end()
+        }
+        #expect(String(decoding: out, as: UTF8.self) == "a,b,c\n1.0,,7\n")
+    }
+
+    @Test("a PostgreSQL --sql refused as a write: the first word decides when the server says syntax")
+    func postgresRefusals() {
+        #expect(PostgresExport.startsAQuery("  -- note\n (SELECT 1)"))
+        #expect(PostgresExport.startsAQuery("/* x */ WITH a AS (SELECT 1) SELECT * FROM a"))
+        #expect(!PostgresExport.startsAQuery("DELETE FROM silver_event"))
+        let syntax = PostgresError.statement("syntax error at or near \"DELETE\"", sqlState: "42601", sql: "")
+        #expect(PostgresExport.refusedAsWrite(syntax, sql: "DELETE FROM x"))
+        #expect(!PostgresExport.refusedAsWrite(syntax, sql: "SELECT FROM FROM"))
+        let readOnly = PostgresError.statement("cannot execute INSERT", sqlState: "25006", sql: "")
+        #expect(PostgresExport.refusedAsWrite(readOnly, sql: "SELECT f()"))
+        let missing = PostgresError.statement("column nope does not exist", sqlState: "42703", sql: "")
+        #expect(!PostgresExport.refusedAsWrite(missing, sql: "SELECT nope"))
+    }
 }

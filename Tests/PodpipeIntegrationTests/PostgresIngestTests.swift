@@ -340,25 +340,6 @@ struct PostgresIngestTests {
         #expect(count("SELECT state FROM daemon_state") == "stopped")
     }
 
-    /// What needs the SQLite store is refused on PostgreSQL, with exit 78 and what to do,
-    /// before anything is connected to or written.
-    @Test func whatIsNotYetOnPostgreSQLIsRefusedClearly() throws {
-        let box = try Sandbox()
-        let uri = "postgresql://podpipe:s3cret@127.0.0.1:1/db?connect_timeout=2"
-        for command in [
-            ["validate", box.dataLoad + "/x.ndjson"]
-        ] {
-            let result = try Binaries.run(
-                "podpipectl",
-                [command[0], "--database", uri, "--data-load", box.dataLoad] + command.dropFirst())
-            #expect(result.status == PodpipeExit.configuration, "\(command): \(result.stderr)")
-            #expect(
-                result.stderr.contains("podpipectl \(command[0]) is not yet on PostgreSQL"),
-                "\(result.stderr)")
-            #expect(!result.stderr.contains("s3cret"))
-        }
-    }
-
     @Test func aURIIsNeverShownWithItsPassword() throws {
         let box = try Sandbox()
         let result = try Self.once(

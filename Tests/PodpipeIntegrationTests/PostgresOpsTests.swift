@@ -390,7 +390,7 @@ struct PostgresOpsTests {
                1, 0, 0, 0, NULL, NULL, 1);
             INSERT INTO daemon_waiting (host, files_waiting, recorded_at) VALUES ('h1', 3, 'x'), ('h2', 4, 'y');
             """)
-        #expect(try PostgresMigrations.migrate(connection) == ["0004_daemon_state_folder"])
+        #expect(try PostgresMigrations.migrate(connection).first == "0004_daemon_state_folder")
         #expect(
             try connection.query(
                 "SELECT string_agg(host || ':' || data_load || ':' || files_waiting, ',' ORDER BY host) FROM daemon_waiting"

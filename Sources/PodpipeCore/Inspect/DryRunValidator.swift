@@ -151,17 +151,30 @@ public struct DryRunValidator: Sendable {
     var kind: FileKind?
     /// The validator's "now" (timestamp_in_future).
     var now: Date
+    /// The drop folder the files would be in: on PostgreSQL, ledger names are per (host,
+    /// drop folder) (``LedgerScope``), as podpiped on this host records them.
+    var dataLoad: String
 
     public init(
         database: String?, futureSkewSeconds: Int64 = 300, maxLineBytes: Int = 32 << 20,
-        sampleLimit: Int = 20, kind: FileKind? = nil, now: Date = Date()
+        sampleLimit: Int = 20, kind: FileKind? = nil, now: Date = Date(), dataLoad: String = ""
     ) {
         self.database = database
+        self.dataLoad = dataLoad
         self.futureSkewSeconds = futureSkewSeconds
         self.maxLineBytes = maxLineBytes
         self.sampleLimit = sampleLimit
         self.kind = kind
         self.now = now
+    }
+
+    /// The validator of `podpipectl validate`: the configuration's database, rules and drop
+    /// folder.
+    public init(config: PodpipeConfig, sampleLimit: Int, kind: FileKind?) {
+        self.init(
+            database: config.database, futureSkewSeconds: config.futureSkew,
+            maxLineBytes: config.maxLineBytes, sampleLimit: sampleLimit, kind: kind,
+            dataLoad: config.dataLoad)
     }
 
     /// Validates `paths` as if they were dropped into the folder together.
@@ -177,7 +190,6 @@ public struct DryRunValidator: Sendable {
     /// bytes). Such a path is shown with each invalid byte as `\xNN`, as in the ledger, and
     /// opened by its bytes.
     public func run(rawPaths: [[UInt8]]) throws -> DryRunReport {
-        let (queue, compared) = try openDatabase()
         var files: [DryRunFile] = []
         var skipped: [DryRunFile] = []
         var candidates: [(file: DryRunFile, candidate: Candidate)] = []
@@ -202,6 +214,18 @@ public struct DryRunValidator: Sendable {
             }
             return Array(a.candidate.name.utf8).lexicographicallyPrecedes(Array(b.candidate.name.utf8))
         }
+        if let database, case .postgresql(let uri) = DatabaseLocation(database) {
+            let connection = try PostgresConnection(uri: uri)
+            files = try PostgresDryRun.run(connection, scope: scope()) { session in
+                try candidates.map { item in
+                    var file = item.file
+                    try load(item.candidate, into: &file, session: &session)
+                    return file
+                }
+            }
+            return DryRunReport(database: connection.location, files: files + skipped)
+        }
+        let (queue, compared) = try openDatabase()
         try queue.inDatabase { db in
             try db.execute(sql: try SQLResource.load("inspect", "dry_run_shadow"))
             var session = DryRunIngestSession(db: db)
@@ -212,6 +236,11 @@ public struct DryRunValidator: Sendable {
             }
         }
         return DryRunReport(database: compared, files: files + skipped)
+    }
+
+    /// This host's names in the ledger of a shared database (its drop folder).
+    func scope() -> LedgerScope {
+        LedgerScope(host: DaemonLiveness.hostName(), dataLoad: dataLoad)
     }
 
     // MARK: - Steps
@@ -288,7 +317,7 @@ public struct DryRunValidator: Sendable {
 
     /// Runs the per-file procedure podpiped runs (``FileIngest``) over the dry-run session:
     /// the rows go to the TEMP tables, the ledger is only read.
-    func load(_ candidate: Candidate, into file: inout DryRunFile, session: inout DryRunIngestSession)
+    func load<Session: DryRunSession>(_ candidate: Candidate, into file: inout DryRunFile, session: inout Session)
         throws
     {
         let procedure = FileIngest(
@@ -297,13 +326,13 @@ public struct DryRunValidator: Sendable {
                     now: Int64(now.timeIntervalSince1970), allowedFutureSkewSeconds: futureSkewSeconds),
                 maxLineBytes: maxLineBytes, shouldStop: { false }))
         let result: FileIngestResult
-        try session.db.execute(sql: "SAVEPOINT dry_run_file")
+        try session.execute("SAVEPOINT dry_run_file")
         do {
             result = try procedure.run(candidate, started: Date(), session: &session)
-            try session.db.execute(sql: "RELEASE dry_run_file")
+            try session.execute("RELEASE dry_run_file")
         } catch let error as ReadError {
             // podpiped records these `failed` and retries (nothing of the file is kept).
-            try session.db.execute(sql: "ROLLBACK TO dry_run_file; RELEASE dry_run_file")
+            try session.execute("ROLLBACK TO dry_run_file; RELEASE dry_run_file")
             file.outcome = .failed
             file.message = error.description
             return
@@ -321,55 +350,63 @@ public struct DryRunValidator: Sendable {
         file.firstError = result.entry.firstError
         file.firstErrorLine = result.counts.firstErrorLine
         let fileId = result.entry.fileId ?? 0
-        try collectRejects(fileId: fileId, kind: candidate.kind, into: &file, db: session.db)
+        try collectRejects(fileId: fileId, kind: candidate.kind, into: &file, session: session)
         if candidate.kind != .events && result.decision == .loaded {
-            if let row = try Row.fetchOne(
-                session.db,
-                sql: ReferenceOrder.expand(
-                    try SQLResource.load("inspect", "dry_run_reference_changes"), new: "t", old: "m"),
-                arguments: ["file_id": fileId])
-            {
-                file.referenceAdded = row["added"]
-                file.referenceChanged = row["changed"]
+            let queries = session.queries
+            if let row = try queries.table(
+                ReferenceOrder.expand(
+                    try queries.resource("inspect", "dry_run_reference_changes"), new: "t", old: "m"),
+                [.integer(fileId)]
+            ).rows.first, row.count == 2 {
+                file.referenceAdded = row[0].int64Value.map { Int(clamping: $0) }
+                file.referenceChanged = row[1].int64Value.map { Int(clamping: $0) }
             }
         }
     }
 
-    /// Code counts and the first rejected rows of the file, from the TEMP bronze tables.
-    func collectRejects(fileId: Int64, kind: FileKind, into file: inout DryRunFile, db: Database)
-        throws
-    {
-        let table = kind == .events ? "temp.bronze_event" : "temp.bronze_reference"
-        let lists = try Row.fetchAll(
-            db,
-            sql:
-                "SELECT error_codes, count(*) AS n FROM \(table) WHERE file_id = ? AND outcome = 'rejected' GROUP BY error_codes",
-            arguments: [fileId])
+    /// Code counts and the first rejected rows of the file, from the bronze rows the dry run
+    /// wrote (SQLite: the TEMP twins; PostgreSQL: the tables, in the transaction).
+    func collectRejects<Session: DryRunSession>(
+        fileId: Int64, kind: FileKind, into file: inout DryRunFile, session: Session
+    ) throws {
+        let table = kind == .events ? session.bronzeTables.events : session.bronzeTables.reference
+        let queries = session.queries
+        let lists = try queries.table(
+            "SELECT error_codes, count(*) AS n FROM \(table) WHERE file_id = $1 AND outcome = 'rejected' GROUP BY error_codes",
+            [.integer(fileId)])
         var counts: [String: Int] = [:]
-        for row in lists {
-            let codes: String = row["error_codes"] ?? ""
-            let n: Int = row["n"] ?? 0
+        for row in lists.rows where row.count == 2 {
+            let codes = row[0].stringValue ?? ""
+            let n = Int(clamping: row[1].int64Value ?? 0)
             for code in codes.split(separator: ",") { counts[String(code), default: 0] += n }
         }
         file.codeCounts = counts
         guard sampleLimit > 0 else { return }
-        file.rejects = try Row.fetchAll(
-            db,
-            sql:
-                "SELECT line_no, error_codes, raw FROM \(table) WHERE file_id = ? AND outcome = 'rejected' ORDER BY line_no LIMIT ?",
-            arguments: [fileId, sampleLimit]
-        ).map { row in
-            DryRunReject(line: row["line_no"] ?? 0, codes: row["error_codes"] ?? "", raw: row["raw"] ?? "")
+        file.rejects = try queries.table(
+            "SELECT line_no, error_codes, raw FROM \(table) WHERE file_id = $1 AND outcome = 'rejected' ORDER BY line_no LIMIT $2",
+            [.integer(fileId), .integer(Int64(sampleLimit))]
+        ).rows.map { row in
+            DryRunReject(
+                line: row.first?.int64Value ?? 0, codes: row.count > 1 ? row[1].stringValue ?? "" : "",
+                raw: row.count > 2 ? row[2].stringValue ?? "" : "")
         }
     }
 }
 
-/// The per-file procedure's store in a dry run: the file's rows go to the connection's
-/// TEMP twins of the tables, the ledger is read and never written; files of the run get
-/// negative ids, and their digests are remembered so a later copy in the same run is a
-/// duplicate, as it would be in podpiped.
-struct DryRunIngestSession: IngestSession {
-    let db: Database
+/// What the dry run needs of a store besides the per-file procedure's session: savepoints
+/// around a file, SELECTs over the rows the run wrote (the read seam), and where its bronze
+/// rows are. SQLite's is ``DryRunIngestSession`` (TEMP twins), PostgreSQL's
+/// ``PostgresDryRunIngestSession`` (the real tables in a transaction that is rolled back).
+protocol DryRunSession: IngestSession {
+    func execute(_ sql: String) throws
+    var queries: any QueryRunner { get }
+    var bronzeTables: (events: String, reference: String) { get }
+}
+
+/// What a dry run remembers of its own files, which it never records in the ledger: ids
+/// (negative, never a real file's) and the bytes of those it would record, so that a later
+/// copy in the same run is a duplicate, as it would be in podpiped.
+struct DryRunMemory {
     private var nextFileId: Int64 = 0
     /// The files recorded earlier in this run: their bytes as a kind → name.
     private var seen: [SeenKey: String] = [:]
@@ -379,14 +416,41 @@ struct DryRunIngestSession: IngestSession {
         var kind: FileKind
     }
 
+    mutating func newFileId() -> Int64 {
+        nextFileId -= 1
+        return nextFileId
+    }
+
+    func earlier(sha256: String, kind: FileKind) -> KnownBytes? {
+        seen[SeenKey(sha256: sha256, kind: kind)].map { .earlierInRun(name: $0) }
+    }
+
+    mutating func remember(_ entry: LedgerEntry) {
+        if entry.state == .loaded || entry.state == .rejected {
+            seen[SeenKey(sha256: entry.sha256, kind: entry.kind)] = entry.name
+        }
+    }
+}
+
+/// The per-file procedure's store in a dry run: the file's rows go to the connection's
+/// TEMP twins of the tables, the ledger is read and never written; files of the run get
+/// negative ids, and their digests are remembered so a later copy in the same run is a
+/// duplicate, as it would be in podpiped (``DryRunMemory``).
+struct DryRunIngestSession: DryRunSession {
+    let db: Database
+    private var memory = DryRunMemory()
+
     init(db: Database) {
         self.db = db
     }
 
+    func execute(_ sql: String) throws { try db.execute(sql: sql) }
+    var queries: any QueryRunner { SQLiteQueries(db: db) }
+    var bronzeTables: (events: String, reference: String) { ("temp.bronze_event", "temp.bronze_reference") }
+
     mutating func claim(_ entry: LedgerEntry) throws -> LedgerClaim {
-        nextFileId -= 1
-        return LedgerClaim(
-            fileId: nextFileId, attempts: 1, previous: try Ledger.latestSettled(named: entry.name, db))
+        LedgerClaim(
+            fileId: memory.newFileId(), attempts: 1, previous: try Ledger.latestSettled(named: entry.name, db))
     }
 
     func hasFile(ofSize size: Int64, kind: FileKind, other fileId: Int64) throws -> Bool {
@@ -397,15 +461,13 @@ struct DryRunIngestSession: IngestSession {
         if let original = try Ledger.original(withSHA256: sha256, kind: kind, db) {
             return .ledger(original)
         }
-        return seen[SeenKey(sha256: sha256, kind: kind)].map { .earlierInRun(name: $0) }
+        return memory.earlier(sha256: sha256, kind: kind)
     }
 
     mutating func settleUnchanged(_ entry: LedgerEntry, original: LedgerEntry) throws {}
 
     mutating func record(_ entry: LedgerEntry) throws {
-        if entry.state == .loaded || entry.state == .rejected {
-            seen[SeenKey(sha256: entry.sha256, kind: entry.kind)] = entry.name
-        }
+        memory.remember(entry)
     }
 
     func beginRows() throws { try db.execute(sql: "SAVEPOINT dry_run_rows") }

@@ -35,6 +35,7 @@ final class PostgresStore: @unchecked Sendable {
     static func open(uri: String, logger: Logger, timeout: Double = 30) throws -> PostgresStore {
         let connection = try PostgresConnection(uri: uri, timeout: timeout)
         let applied = try PostgresMigrations.migrate(connection)
+        try PostgresCatalog.install(connection)
         if !applied.isEmpty {
             logger.info(
                 "PostgreSQL schema migrated",
