@@ -103,11 +103,30 @@ struct DaemonLiveness: Sendable, Equatable {
         return errno == EPERM
     }
 
-    /// This host's name, as recorded in the row.
-    static func hostName() -> String {
+    /// The environment variable that names this host instead of gethostname(2), for
+    /// containers (whose host name changes at every start, while a host's ledger names on a
+    /// PostgreSQL warehouse are kept per host and folder) and for tests that run several
+    /// hosts on one machine (doc/operations.md).
+    static let hostNameVariable = "PODPIPE_HOST_NAME"
+
+    /// This host's name, as recorded in the row: ``hostNameVariable`` when it is set to a
+    /// valid name (``validHostName(_:)``), else gethostname(2). Read once per process.
+    static func hostName() -> String { cachedHostName }
+
+    private static let cachedHostName: String = {
+        if let named = ProcessInfo.processInfo.environment[hostNameVariable], validHostName(named) {
+            return named
+        }
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
+
+    /// A host name as ``hostNameVariable`` may give it: 1–255 bytes of printable ASCII
+    /// without spaces (it is shown in `status` and logs). Anything else is not used.
+    static func validHostName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        return !bytes.isEmpty && bytes.count <= 255 && bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 }
 

@@ -24,6 +24,10 @@ import Synchronization
 ///   transaction commits; once per file.
 /// - `before-move`: after a file's transaction committed (and the WAL was synced), just
 ///   before the after-commit stage moves or deletes it (`ingest.after`); once per file.
+/// - `commit-reply` (PostgreSQL; not a kill: ``strikes(_:)``): a write transaction of the
+///   PostgreSQL store (a file's, a failure record, the daemon's row) sends its COMMIT, the
+///   server's reply arrives, and the connection is then cut before the reply is read, as a
+///   network failure would (`PostgresConnection.sendLosingReply`); once per COMMIT.
 enum FaultInjection {
     enum Point: String, Sendable, CaseIterable {
         case goldRefresh = "gold-refresh"
@@ -31,6 +35,7 @@ enum FaultInjection {
         case eventRows = "event-rows"
         case ledgerCommit = "ledger-commit"
         case beforeMove = "before-move"
+        case commitReply = "commit-reply"
     }
 
     struct Target: Sendable, Equatable {
@@ -55,11 +60,18 @@ enum FaultInjection {
     }
 
     private static func arrived(at point: Point) {
-        guard let target, target.point == point else { return }
-        if reached.wrappingAdd(1, ordering: .relaxed).newValue == target.count {
+        if strikes(point) {
             kill(getpid(), SIGKILL)
             _exit(137)  // not reached: SIGKILL to oneself is delivered before kill returns
         }
+    }
+
+    /// A point whose fault is not a kill: true when this is the armed point's n-th time
+    /// (the caller then makes the fault happen), false otherwise and always when unarmed.
+    @inline(__always)
+    static func strikes(_ point: Point) -> Bool {
+        guard armed, let target, target.point == point else { return false }
+        return reached.wrappingAdd(1, ordering: .relaxed).newValue == target.count
     }
 
     /// `gold-refresh`, `event-rows:250`; nil for anything else.

@@ -112,6 +112,27 @@ final class PostgresConnection {
         _ = try results(until: deadline, sql: script)
     }
 
+    /// For the fault test only (``FaultInjection``'s `commit-reply`): sends `sql`, waits
+    /// until the server's reply has arrived (so the statement ran), then puts a socket at
+    /// end-of-file in place of the connection's, as a network failure would: libpq reads no
+    /// reply, the connection is lost and the error is thrown as a real one would be.
+    func sendLosingReply(_ sql: String) throws(PostgresError) {
+        let pointer = try open()
+        let deadline = Date().addingTimeInterval(timeout)
+        guard PQsendQuery(pointer, sql) == 1 else {
+            throw .statement(Self.message(pointer), sqlState: nil, sql: sql)
+        }
+        try flush(until: deadline, sql: sql)
+        try wait(forWriting: false, until: deadline, sql: sql)
+        var pair: [Int32] = [-1, -1]
+        if socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 {
+            Glibc.close(pair[1])
+            dup2(pair[0], PQsocket(pointer))
+            Glibc.close(pair[0])
+        }
+        _ = try results(until: deadline, sql: sql)
+    }
+
     /// `COPY … FROM STDIN` (text format): `sql` starts the copy, `rows` gives the lines of
     /// data, each ending with `\n` and escaped per the COPY text format
     /// (``PostgresCopyText``), nil at the end. Returns the rows copied.

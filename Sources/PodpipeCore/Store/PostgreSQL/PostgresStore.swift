@@ -19,6 +19,8 @@ final class PostgresStore: @unchecked Sendable {
     /// The writer's session-level advisory lock (``PostgresWriterSession``), taken again on
     /// every new connection (the server releases it with the connection it was taken on).
     var writerLock: PostgresLockKey.Text?
+    /// The server process (`pg_backend_pid`) of the session that took ``writerLock`` last.
+    private var lockBackend: Int32?
     private let timeout: Double
     private var current: PostgresConnection
 
@@ -62,16 +64,30 @@ final class PostgresStore: @unchecked Sendable {
     }
 
     /// Takes ``writerLock`` (if any) on `connection`, without waiting.
+    ///
+    /// A lost connection's server session may outlive it (the server notices a closed socket
+    /// at once, a cut network only by TCP keepalive, hours later) and still hold the lock:
+    /// when the holder is the session this store took it with (``lockBackend``, checked in
+    /// `pg_locks` so that a reused pid is never ended), it is ended and the lock taken again.
     /// - Throws: ``PostgresWriterBusy`` when another session holds it.
     func takeWriterLock(_ connection: PostgresConnection) throws {
         guard let lock = writerLock else { return }
-        let taken = try connection.query(
-            "SELECT pg_try_advisory_lock($1, hashtext($2))", [String(lock.classId), lock.text]
-        ).scalar
+        let arguments = [String(lock.classId), lock.text]
+        var taken = try connection.query("SELECT pg_try_advisory_lock($1, hashtext($2))", arguments).scalar
+        if taken != "t", let previous = lockBackend {
+            try connection.query(
+                """
+                SELECT pg_terminate_backend(pid, 10000) FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND pid = $3 AND objsubid = 2
+                  AND classid = ($1::int4)::oid AND objid = (hashtext($2))::oid
+                """, arguments + [String(previous)], timeout: 15)
+            taken = try connection.query("SELECT pg_try_advisory_lock($1, hashtext($2))", arguments).scalar
+        }
         guard taken == "t" else {
             connection.close()
             throw PostgresWriterBusy(database: shownLocation, host: scope.host, folder: scope.dataLoad)
         }
+        lockBackend = try connection.query("SELECT pg_backend_pid()").scalar.flatMap { Int32($0) }
     }
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
@@ -92,10 +108,18 @@ final class PostgresStore: @unchecked Sendable {
             throw error
         }
         do throws(PostgresError) {
-            try connection.execute("COMMIT")
+            if FaultInjection.strikes(.commitReply) {
+                try connection.sendLosingReply("COMMIT")
+            } else {
+                try connection.execute("COMMIT")
+            }
         } catch {
-            if case .statement = error {
-                if connection.isOpen { _ = try? connection.execute("ROLLBACK") }
+            // The server answered (the connection is still up): the COMMIT was refused, the
+            // transaction is rolled back. A lost connection (a deadline of ours, a reset, the
+            // server's "terminating connection" or libpq's "server closed the connection
+            // unexpectedly", both reported as statement errors) leaves it unknown.
+            if case .statement = error, connection.isOpen {
+                _ = try? connection.execute("ROLLBACK")
                 throw error
             }
             // The reply is lost: the COMMIT may or may not have happened. Ask a new connection.
