@@ -157,7 +157,7 @@ struct PostgresMaintenanceTests {
         try both.expectSameRowsAndReports()
     }
 
-    @Test func refreshGivesSQLitesOutputIncrementalAndFull() throws {
+    @Test func refreshGivesSQLitesOutputCurrentFullAndAfterReprocess() throws {
         let both = try Both()
         try both.expectSameOutput(["refresh"])
         try both.expectSameOutput(["refresh", "--json"])
