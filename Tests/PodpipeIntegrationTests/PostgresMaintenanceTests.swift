@@ -85,7 +85,7 @@ struct PostgresMaintenanceTests {
         let patterns = [
             (#"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"#, "T"),
             (#"\d+ ms"#, "N ms"),
-            (#""(duration_ms|gold_duration_ms|file_id|watermark_event_id)": \d+"#, "\"$1\": N"),
+            (#""(duration_ms|gold_duration_ms|file_id|watermark_event_id)" ?: \d+"#, "\"$1\": N"),
             (#"file \d+"#, "file N"),
         ]
         var result = text
@@ -157,7 +157,7 @@ struct PostgresMaintenanceTests {
         try both.expectSameRowsAndReports()
     }
 
-    @Test func refreshGivesSQLitesOutputIncrementalAndFull() throws {
+    @Test func refreshGivesSQLitesOutputCurrentFullAndAfterReprocess() throws {
         let both = try Both()
         try both.expectSameOutput(["refresh"])
         try both.expectSameOutput(["refresh", "--json"])
@@ -196,25 +196,32 @@ struct PostgresMaintenanceTests {
     @Test func commandsBesideARunningDaemonLoseAndDoubleNothing() throws {
         let both = try Both()
         let other = try Sandbox()
-        _ = try SampleDataGenerator.write(ctlSpec(edgeCases: true, seed: 11), to: other.dataLoad)
+        // The other folder's events have users of their own: which of two hosts' files loading
+        // at the same time wins a natural key both deliver is the order of their inserts,
+        // which the ledger does not record (doc/cli.md, "Maintenance on PostgreSQL").
+        func otherEvents(_ file: String, lines: Int) -> String {
+            (0..<lines).map {
+                #"{"user_id": "u_other_\#(file)_\#($0 % 37)", "episode_id": "ep_\#($0 % 7)", "event_type": "play", "timestamp": "2024-01-\#(10 + $0 % 19)T08:\#(10 + $0 % 50):00Z"}"#
+            }.joined(separator: "\n") + "\n"
+        }
+        for file in 0..<6 { try other.drop("other-\(file).ndjson", otherEvents("f\(file)", lines: 3000)) }
         let daemon = try DaemonProcess(
             box: other, arguments: ["--data-load", other.dataLoad, "--database", both.server.uri])
         #expect(daemon.waitReady(timeout: 60), "\(daemon.stderr)")
         let events = try #require(both.manifest.fileDetails.first { $0.kind == "events" && $0.loaded > 0 })
+        // reprocess last: a file forgotten before a revalidate loses the keys it shared to the
+        // files that also delivered them, and takes them back only at the next revalidate
+        // (doc/cli.md, reprocess) — the same on SQLite.
         let commands: [[String]] = [
-            ["refresh"], ["reprocess", events.name], ["revalidate"], ["refresh", "--full"],
-            ["prune", "--bronze-before", "9999-12-31"],
+            ["refresh"], ["revalidate"], ["refresh", "--full"], ["prune", "--bronze-before", "9999-12-31"],
+            ["reprocess", events.name],
         ]
         var dropped = 0
         for command in commands {
             // More files for the daemon while the command runs.
             for _ in 0..<3 {
                 dropped += 1
-                try other.drop(
-                    "late-\(dropped).ndjson",
-                    (0..<200).map {
-                        #"{"user_id": "u_d\#(dropped)", "episode_id": "ep_\#($0 % 7)", "event_type": "play", "timestamp": "2024-01-0\#(1 + $0 % 9)T08:00:\#(10 + $0 % 50)Z"}"#
-                    }.joined(separator: "\n") + "\n")
+                try other.drop("late-\(dropped).ndjson", otherEvents("late\(dropped)", lines: 200))
             }
             let run = try Binaries.run(
                 "podpipectl",
@@ -222,16 +229,22 @@ struct PostgresMaintenanceTests {
                     + command.dropFirst())
             #expect(run.status == 0, "\(command): \(run.stderr)")
         }
-        // Let the daemon settle the folder, then stop it and load the reprocessed file again.
+        // The names each folder's ledger should hold: a SQLite load of the same folder.
+        let reference = try other.podpiped()
+        #expect(reference.status == 0, "\(reference.stderr)")
+        let otherNames = Set(
+            try other.rows("SELECT DISTINCT name FROM ingest_file").compactMap { $0["name"] as String? })
+        let boxNames = Set(
+            try both.box.rows("SELECT DISTINCT name FROM ingest_file").compactMap { $0["name"] as String? })
+        func names(_ folder: String) throws -> Set<String> {
+            Set(
+                try PostgresConnection(uri: both.server.uri).query(
+                    "SELECT name FROM ingest_file WHERE data_load = $1 AND state <> 'failed'", [folder]
+                ).rows.compactMap { $0.first ?? nil })
+        }
+        // Let the daemon settle its folder, then stop it and load the reprocessed file again.
         let deadline = Date().addingTimeInterval(120)
-        let otherFiles = try FileManager.default.contentsOfDirectory(atPath: other.dataLoad).count
-        while Date() < deadline {
-            let settled =
-                Int(
-                    try both.postgres(
-                        "SELECT count(DISTINCT name) FROM ingest_file WHERE data_load = '\(other.dataLoad)' AND state <> 'failed'"
-                    ) ?? "") ?? 0
-            if settled >= otherFiles { break }
+        while Date() < deadline, try names(other.dataLoad) != otherNames {
             Thread.sleep(forTimeInterval: 0.2)
         }
         #expect(daemon.stop() != nil)
@@ -242,12 +255,9 @@ struct PostgresMaintenanceTests {
             try both.postgres(
                 "SELECT count(*) FROM (SELECT data_load, name FROM ingest_file GROUP BY data_load, name HAVING count(*) > 1) AS d"
             ) == "0")
-        #expect(
-            try both.postgres("SELECT count(*) FROM ingest_file WHERE data_load = '\(other.dataLoad)'")
-                == String(otherFiles))
-        #expect(
-            try both.postgres("SELECT count(*) FROM ingest_file WHERE data_load = '\(both.box.dataLoad)'")
-                == String(try FileManager.default.contentsOfDirectory(atPath: both.box.dataLoad).count))
+        let folders = try both.postgres("SELECT string_agg(DISTINCT data_load, ' ') FROM ingest_file") ?? ""
+        #expect(try names(other.dataLoad) == otherNames, "\(folders)")
+        #expect(try names(both.box.dataLoad) == boxNames)
         #expect(try both.postgres("SELECT count(*) FROM ingest_file WHERE state = 'failed'") == "0")
         // Rows add up per file, bronze and silver hold each file's rows once.
         #expect(

@@ -223,7 +223,12 @@ final class PostgresConnection {
             try consume(until: deadline, sql: sql)
             guard let result = PQgetResult(pointer) else { break }
             if failure == nil { failure = Self.error(result, sql: sql) }
-            if PQresultStatus(result) == PGRES_TUPLES_OK { rows = PostgresRows(result) }
+            if PQresultStatus(result) == PGRES_TUPLES_OK {
+                rows = PostgresRows(result)
+            } else if PQresultStatus(result) == PGRES_COMMAND_OK {
+                rows = PostgresRows()
+                rows.affected = PostgresRows.affected(result)
+            }
             PQclear(result)
         }
         if let failure { throw failure }
@@ -300,7 +305,12 @@ struct PostgresRows: Sendable, Equatable {
                 PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
             }
         }
-        affected = PQcmdTuples(result).flatMap { Int64(String(cString: $0)) } ?? 0
+        affected = Self.affected(result)
+    }
+
+    /// `PQcmdTuples`: the rows a statement changed (or returned), 0 when it does not say.
+    static func affected(_ result: OpaquePointer) -> Int64 {
+        PQcmdTuples(result).flatMap { Int64(String(cString: $0)) } ?? 0
     }
 
     /// The first column of the first row.
