@@ -13,7 +13,9 @@ struct Metrics: AsyncParsableCommand {
             file's age, the last pass, retries, whether the daemon is up and status's \
             verdict. Read-only: works while the daemon writes. For a cron job or a push: \
             podpipectl metrics > /var/lib/node_exporter/textfile_collector/podpipe.prom.tmp \
-            && mv … (or set metrics.textfile).
+            && mv … (or set metrics.textfile). On a PostgreSQL warehouse: the warehouse's \
+            totals with this host's daemon and folder, plus podpipe_host_daemon_up and \
+            podpipe_host_files_waiting per host and drop folder.
             """)
 
     @OptionGroup var common: CommonOptions
