@@ -57,7 +57,8 @@ struct Export: AsyncParsableCommand {
                 let store = try common.openStore(settings)
                 export = { terminal, write in
                     _ = try await store.pool.read { db in
-                        try TableExport.run(source, format: format, forTerminal: terminal, in: db, write: write)
+                        try TableExport.run(
+                            source, format: format, forTerminal: terminal, in: db, write: write)
                     }
                 }
             }

@@ -136,10 +136,14 @@ struct TableExportTests {
         #expect(ExportValue(postgres: "x", type: 20) == .text("x"))
         // The same text as SQLite's values.
         var out = Data()
-        var writer = ExportWriter(columns: ["a", "b", "c"], format: .csv, forTerminal: false) { out.append($0) }
+        var writer = ExportWriter(columns: ["a", "b", "c"], format: .csv, forTerminal: false) {
+            out.append($0)
+        }
         #expect(throws: Never.self) {
             try writer.begin()
-            try writer.row([ExportValue(postgres: "1.0", type: 701), .null, ExportValue(postgres: "7", type: 1700)])
+            try writer.row([
+                ExportValue(postgres: "1.0", type: 701), .null, ExportValue(postgres: "7", type: 1700),
+            ])
             _ = try writer.end()
         }
         #expect(String(decoding: out, as: UTF8.self) == "a,b,c\n1.0,,7\n")

@@ -44,7 +44,22 @@ struct PostgresInspectTests {
         let connection = try PostgresConnection(uri: server.uri)
         #expect(try PostgresExport.exportableObjects(connection) == names)
 
+        // Surrogate ids are the engine's: PostgreSQL's identity skips the values an
+        // `ON CONFLICT DO NOTHING` drew for a duplicate, SQLite's rowid does not, so the same
+        // events get other event_ids (and the table's order by id follows). Those two are
+        // compared without the id: as a multiset of lines, and by a query in every format.
+        let surrogate = ["fact_user_interactions": "interaction_id", "silver_event": "event_id"]
         let queries = [
+            """
+            SELECT event_timestamp, event_date, event_unix_seconds, event_type, user_id, episode_id,
+                   listened_seconds, user_known, episode_known, listen_through_rate, source_file_id,
+                   source_line_no
+            FROM fact_user_interactions ORDER BY event_unix_seconds, user_id, episode_id, event_type
+            """,
+            """
+            SELECT ts, user_id, episode_id, event_type, duration, file_id, line_no
+            FROM silver_event ORDER BY ts, user_id, episode_id, event_type
+            """,
             // Integers, a sum (numeric on PostgreSQL), a double division, NULLs, text order.
             """
             SELECT user_id, count(*) AS events, sum(listened_seconds) AS listened,
@@ -52,7 +67,7 @@ struct PostgresInspectTests {
                    max(listen_through_rate) AS best, min(event_timestamp) AS first_seen
             FROM fact_user_interactions GROUP BY user_id ORDER BY user_id
             """,
-            "SELECT * FROM dim_episodes WHERE episode_known = 1 ORDER BY title, episode_id",
+            "SELECT * FROM dim_episodes WHERE duration_seconds > 600 ORDER BY title, episode_id",
             "SELECT 1 AS x WHERE 1 = 0",
         ]
         var runs: [[String]] = names.map { ["export", $0] }
@@ -62,13 +77,25 @@ struct PostgresInspectTests {
                 let flags = ["--format", format.rawValue]
                 let sqlite = try box.ctl(args + flags)
                 let postgres = try Self.ctl(server, box, args + flags)
-                #expect(sqlite.status == 0 && postgres.status == 0, "\(args) \(sqlite.stderr) \(postgres.stderr)")
-                #expect(!sqlite.stdout.isEmpty)
+                #expect(
+                    sqlite.status == 0 && postgres.status == 0, "\(args) \(sqlite.stderr) \(postgres.stderr)")
+                #expect(!sqlite.stdout.isEmpty || format == .ndjson, "\(args)")
+                if args.count == 2, let id = surrogate[args[1]] {
+                    guard format == .csv else { continue }
+                    func withoutIds(_ text: String) -> [Substring] {
+                        text.split(separator: "\n").map { $0.drop { $0 != "," } }.sorted()
+                    }
+                    #expect(sqlite.stdout.hasPrefix(id + ","))
+                    #expect(withoutIds(postgres.stdout) == withoutIds(sqlite.stdout), "\(args)")
+                    continue
+                }
                 #expect(postgres.output == sqlite.output, "\(args) \(flags)")
                 if postgres.output != sqlite.output {
                     let a = sqlite.stdout.split(separator: "\n", omittingEmptySubsequences: false)
                     let b = postgres.stdout.split(separator: "\n", omittingEmptySubsequences: false)
-                    if let index = zip(a, b).firstIndex(where: { $0 != $1 }) {
+                    if let index = zip(a, b).enumerated().first(where: { $0.element.0 != $0.element.1 })?
+                        .offset
+                    {
                         Issue.record("first difference, line \(index): \(a[index]) | \(b[index])")
                     } else {
                         Issue.record("lines: \(a.count) vs \(b.count)")
@@ -77,12 +104,10 @@ struct PostgresInspectTests {
             }
         }
         // To a file too.
-        let file = box.root.appendingPathComponent("fact.csv").path
-        let out = try Self.ctl(server, box, ["export", "fact_user_interactions", "--out", file])
+        let file = box.root.appendingPathComponent("dim_users.csv").path
+        let out = try Self.ctl(server, box, ["export", "dim_users", "--out", file])
         #expect(out.status == 0, "\(out.stderr)")
-        #expect(
-            try Data(contentsOf: URL(fileURLWithPath: file))
-                == box.ctl(["export", "fact_user_interactions"]).output)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == box.ctl(["export", "dim_users"]).output)
     }
 
     @Test func writesAreRefusedOnBothAndNamesAreChecked() throws {
@@ -104,7 +129,8 @@ struct PostgresInspectTests {
         ] {
             let sqlite = try box.ctl(["export", "--sql", sql])
             let postgres = try Self.ctl(server, box, ["export", "--sql", sql])
-            #expect(sqlite.status == 1, "\(sql): \(sqlite.stderr)")
+            // SQLite refuses a write (1) or cannot parse a DELETE inside WITH (70).
+            #expect(sqlite.status != 0, "\(sql): \(sqlite.stderr)")
             #expect(postgres.status == 1, "\(sql): \(postgres.stderr)")
             #expect(postgres.stderr.contains("read-only"), "\(sql): \(postgres.stderr)")
             #expect(postgres.stdout.isEmpty)
@@ -114,7 +140,8 @@ struct PostgresInspectTests {
 
         // A function that writes, inside a SELECT: the READ ONLY transaction refuses it.
         let nextval = try Self.ctl(
-            server, box, ["export", "--sql", "SELECT nextval(pg_get_serial_sequence('silver_event', 'event_id'))"])
+            server, box,
+            ["export", "--sql", "SELECT nextval(pg_get_serial_sequence('silver_event', 'event_id'))"])
         #expect(nextval.status == 1, "\(nextval.stderr)")
         // A plain error is the server's, not a refusal.
         let typo = try Self.ctl(server, box, ["export", "--sql", "SELECT nope FROM dim_users"])
@@ -133,18 +160,18 @@ struct PostgresInspectTests {
         try Self.loadBoth(box, server)
         let columns = "object_name, column_name, kind, layer, position, type, description"
         let sqlite = try box.rows("SELECT \(columns) FROM podpipe_catalog ORDER BY object_name, column_name")
-            .map { row in (0..<7).map { (row[$0] as DatabaseValue).description } }
+            .map { row in
+                (0..<7).map { index -> String in
+                    index == 4 ? String(row[index] as Int64? ?? -1) : (row[index] as String? ?? "∅")
+                }
+            }
         let connection = try PostgresConnection(uri: server.uri)
         let postgres = try connection.query(
             "SELECT \(columns) FROM podpipe_catalog ORDER BY object_name COLLATE \"C\", column_name COLLATE \"C\""
         ).rows
         #expect(sqlite.count > 100)
         #expect(postgres.count == sqlite.count)
-        for (a, b) in zip(sqlite, postgres) {
-            // GRDB describes text quoted; compare the values.
-            let expected = a.map { $0.hasPrefix("\"") ? String($0.dropFirst().dropLast()).replacingOccurrences(of: "\"\"", with: "\"") : $0 }
-            #expect(b.map { $0 ?? "" } == expected)
-        }
+        for (a, b) in zip(sqlite, postgres) { #expect(b.map { $0 ?? "∅" } == a) }
 
         // The comments analysts' tools show: a view, a table, a column.
         func comment(_ sql: String) throws -> String? { try connection.query(sql).scalar }
@@ -153,11 +180,16 @@ struct PostgresInspectTests {
                 "SELECT description FROM podpipe_catalog WHERE object_name = '\(object)' AND column_name = '\(column)'",
                 as: String.self)
         }
-        #expect(try comment("SELECT obj_description('fact_user_interactions'::regclass, 'pg_class')")
-            == description("fact_user_interactions"))
-        #expect(try comment("SELECT obj_description('silver_event'::regclass, 'pg_class')") == description("silver_event"))
         #expect(
-            try comment("SELECT col_description('dim_users'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = 'dim_users'::regclass AND attname = 'country'))")
+            try comment("SELECT obj_description('fact_user_interactions'::regclass, 'pg_class')")
+                == description("fact_user_interactions"))
+        #expect(
+            try comment("SELECT obj_description('silver_event'::regclass, 'pg_class')")
+                == description("silver_event"))
+        #expect(
+            try comment(
+                "SELECT col_description('dim_users'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = 'dim_users'::regclass AND attname = 'country'))"
+            )
                 == description("dim_users", "country"))
         #expect(try description("dim_users", "country") != nil)
 
@@ -199,24 +231,36 @@ struct PostgresInspectTests {
         let now = Date().timeIntervalSince1970
         var paths: [String] = []
         paths.append(try write("late.ndjson", (fresh + known).joined(separator: "\n") + "\n", mtime: now + 1))
-        paths.append(try write("late-copy.ndjson", (fresh + known).joined(separator: "\n") + "\n", mtime: now + 2))
-        let loaded = try #require(manifest.fileDetails.first { $0.kind == "events" && $0.expectedState == "loaded" })
+        paths.append(
+            try write("late-copy.ndjson", (fresh + known).joined(separator: "\n") + "\n", mtime: now + 2))
+        let loaded = try #require(
+            manifest.fileDetails.first { $0.kind == "events" && $0.expectedState == "loaded" })
         let copy = staging + "/renamed-" + loaded.name
         try FileManager.default.copyItem(atPath: box.dataLoad + "/" + loaded.name, toPath: copy)
         paths.append(copy)
         paths.append(box.dataLoad + "/" + loaded.name)
-        let user = try #require(try box.query("SELECT user_id FROM silver_user ORDER BY user_id LIMIT 1", as: String.self))
+        let user = try #require(
+            try box.query("SELECT user_id FROM silver_user ORDER BY user_id LIMIT 1", as: String.self))
         paths.append(
             try write(
-                "users-update.csv", "user_id,signup_date,country\n\(user),2023-05-01,ZZ\nnew_user,2023-06-01,DE\nbad,,\n",
+                "users-update.csv",
+                "user_id,signup_date,country\n\(user),2023-05-01,ZZ\nnew_user,2023-06-01,DE\nbad,,\n",
                 mtime: now + 3))
         paths.append(try write("notes.txt", "not an input\n", mtime: now + 4))
 
+        // The same data: the ledger's times are those of two runs; PostgreSQL's take SQLite's
+        // (validate quotes them for a file already loaded).
+        let connection = try PostgresConnection(uri: server.uri)
+        for row in try box.rows("SELECT name, sha256, started_at, finished_at FROM ingest_file") {
+            try connection.query(
+                "UPDATE ingest_file SET started_at = $3, finished_at = $4 WHERE name = $1 AND sha256 = $2",
+                [row["name"], row["sha256"], row["started_at"], row["finished_at"]])
+        }
         let tables = [
-            "ingest_file", "bronze_event", "bronze_reference", "silver_event", "silver_user", "silver_episode",
+            "ingest_file", "bronze_event", "bronze_reference", "silver_event", "silver_user",
+            "silver_episode",
             "pipeline_state", "gold_reference_change", "gold_agg_day",
         ]
-        let connection = try PostgresConnection(uri: server.uri)
         func counts() throws -> [String] {
             try tables.map { try connection.query("SELECT count(*) FROM \($0)").scalar ?? "" }
         }
@@ -240,7 +284,10 @@ struct PostgresInspectTests {
                     #expect(outcomes.contains(outcome), "\(outcomes)")
                 }
                 #expect(files.contains { ($0["rows_duplicate"] as? Int ?? 0) >= known.count })
-                #expect(files.contains { $0["reference_added"] as? Int == 1 && $0["reference_changed"] as? Int == 1 })
+                #expect(
+                    files.contains {
+                        $0["reference_added"] as? Int == 1 && $0["reference_changed"] as? Int == 1
+                    })
             } else {
                 let compared = { (text: String) in
                     text.components(separatedBy: " (compared with ").first ?? text
@@ -261,7 +308,8 @@ struct PostgresInspectTests {
         let uri = "postgresql://podpipe:s3cret@127.0.0.1:1/db?connect_timeout=2"
         for command in [["validate", box.dataLoad + "/a.ndjson"], ["export", "dim_users"]] {
             let result = try Binaries.run(
-                "podpipectl", [command[0], "--database", uri, "--data-load", box.dataLoad] + command.dropFirst())
+                "podpipectl",
+                [command[0], "--database", uri, "--data-load", box.dataLoad] + command.dropFirst())
             #expect(result.status == PodpipeExit.databaseError, "\(command): \(result.stderr)")
             #expect(!result.stderr.contains("s3cret"))
             #expect(!result.stderr.contains("not yet on PostgreSQL"))

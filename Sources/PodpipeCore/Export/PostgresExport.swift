@@ -40,7 +40,8 @@ enum PostgresExport {
             sql = query
         }
         _ = try refusingWrites(sql) { () throws(PostgresError) -> PostgresRows in
-            try connection.query("DECLARE \(cursor) NO SCROLL CURSOR FOR \(sql)") }
+            try connection.query("DECLARE \(cursor) NO SCROLL CURSOR FOR \(sql)")
+        }
         return try withoutActuallyEscaping(write) { write in
             try stream(sql, format: format, forTerminal: forTerminal, connection: connection, write: write)
         }
@@ -61,14 +62,16 @@ enum PostgresExport {
                     "FETCH FORWARD \(fetchRows) FROM \(cursor)", timeout: max(connection.timeout, 600))
             }
             if writer == nil {
-                var first = ExportWriter(columns: batch.columns, format: format, forTerminal: forTerminal, write: write)
+                var first = ExportWriter(
+                    columns: batch.columns, format: format, forTerminal: forTerminal, write: write)
                 try first.begin()
                 writer = first
             }
             for row in batch.rows {
                 values.removeAll(keepingCapacity: true)
                 for (index, text) in row.enumerated() {
-                    values.append(ExportValue(postgres: text, type: index < batch.types.count ? batch.types[index] : 0))
+                    values.append(
+                        ExportValue(postgres: text, type: index < batch.types.count ? batch.types[index] : 0))
                 }
                 try writer?.row(values)
             }

@@ -317,7 +317,9 @@ public struct DryRunValidator: Sendable {
 
     /// Runs the per-file procedure podpiped runs (``FileIngest``) over the dry-run session:
     /// the rows go to the TEMP tables, the ledger is only read.
-    func load<Session: DryRunSession>(_ candidate: Candidate, into file: inout DryRunFile, session: inout Session)
+    func load<Session: DryRunSession>(
+        _ candidate: Candidate, into file: inout DryRunFile, session: inout Session
+    )
         throws
     {
         let procedure = FileIngest(
@@ -450,7 +452,8 @@ struct DryRunIngestSession: DryRunSession {
 
     mutating func claim(_ entry: LedgerEntry) throws -> LedgerClaim {
         LedgerClaim(
-            fileId: memory.newFileId(), attempts: 1, previous: try Ledger.latestSettled(named: entry.name, db))
+            fileId: memory.newFileId(), attempts: 1, previous: try Ledger.latestSettled(named: entry.name, db)
+        )
     }
 
     func hasFile(ofSize size: Int64, kind: FileKind, other fileId: Int64) throws -> Bool {

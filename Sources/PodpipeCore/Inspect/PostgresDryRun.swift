@@ -34,7 +34,8 @@ enum PostgresDryRun {
     /// Refuses a database podpiped never migrated or a newer one (as SQLite's read-only
     /// open does).
     static func requireSchema(_ connection: PostgresConnection) throws {
-        guard try connection.query("SELECT to_regclass('podpipe_migrations') IS NOT NULL").scalar == "t" else {
+        guard try connection.query("SELECT to_regclass('podpipe_migrations') IS NOT NULL").scalar == "t"
+        else {
             throw StoreError.databaseMissing(path: connection.location)
         }
         let recorded = try connection.query("SELECT identifier FROM podpipe_migrations").rows.compactMap {
