@@ -204,6 +204,11 @@ struct PostgresMultiHostTests {
                 ).scalar == "t"
             })
         for daemon in daemons { #expect(daemon.stop()?.status == 0, "\(daemon.stderr)") }
+        // No file failed on the way, not even once and retried.
+        for daemon in daemons {
+            #expect(!daemon.stderr.contains("file failed"), "\(daemon.stderr)")
+            #expect(!daemon.stderr.contains("pass failed"), "\(daemon.stderr)")
+        }
 
         // Exactly once: one `loaded` row per (kind, bytes), the other copies `duplicate`,
         // nothing failed; the shared folder's files recorded by both its daemons, each file
