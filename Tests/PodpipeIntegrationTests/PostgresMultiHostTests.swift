@@ -198,12 +198,17 @@ struct PostgresMultiHostTests {
             eventually(timeout: 60) {
                 try connection.query(
                     """
-                    SELECT (SELECT value FROM pipeline_state WHERE key = 'gold.watermark')
+                    SELECT (SELECT value FROM pipeline_state WHERE key = 'gold.watermark_event_id')
                          = (SELECT max(event_id)::text FROM silver_event)
                     """
                 ).scalar == "t"
             })
         for daemon in daemons { #expect(daemon.stop()?.status == 0, "\(daemon.stderr)") }
+        // No file failed on the way, not even once and retried.
+        for daemon in daemons {
+            #expect(!daemon.stderr.contains("file failed"), "\(daemon.stderr)")
+            #expect(!daemon.stderr.contains("pass failed"), "\(daemon.stderr)")
+        }
 
         // Exactly once: one `loaded` row per (kind, bytes), the other copies `duplicate`,
         // nothing failed; the shared folder's files recorded by both its daemons, each file
@@ -301,6 +306,9 @@ struct PostgresMultiHostTests {
         #expect(loadedB.status == 0, "\(loadedB.stderr)")
         let connection = try PostgresConnection(uri: uri, timeout: 60)
         let before = try Self.goldSnapshot(connection, tablesOnly: true)
+        let watermark = "SELECT value FROM pipeline_state WHERE key = 'gold.watermark_event_id'"
+        let watermarkBefore = try connection.query(watermark).scalar
+        #expect(watermarkBefore != nil)
         #expect(before["gold_agg_day_user_episode"]?.isEmpty == false, "\(before.keys.sorted())")
 
         // Host A loads its files, then dies in its refresh.
@@ -323,9 +331,7 @@ struct PostgresMultiHostTests {
         // Nothing of the killed refresh is visible (tables only: the views over silver show
         // host A's events).
         #expect(try Self.goldSnapshot(connection, tablesOnly: true) == before)
-        #expect(
-            try connection.query("SELECT value FROM pipeline_state WHERE key = 'gold.watermark'").scalar
-                == "800")
+        #expect(try connection.query(watermark).scalar == watermarkBefore)
 
         // Host B's next pass finds nothing to load and refreshes gold: the dead host's lock
         // does not hold it back.
@@ -333,7 +339,7 @@ struct PostgresMultiHostTests {
         #expect(refreshed.status == 0, "\(refreshed.stderr)")
         #expect(
             try connection.query(
-                "SELECT value = (SELECT max(event_id)::text FROM silver_event) FROM pipeline_state WHERE key = 'gold.watermark'"
+                "SELECT value = (SELECT max(event_id)::text FROM silver_event) FROM pipeline_state WHERE key = 'gold.watermark_event_id'"
             ).scalar == "t")
         let incremental = try Self.goldSnapshot(connection)
         #expect(incremental != before)
