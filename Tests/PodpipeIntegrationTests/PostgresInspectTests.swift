@@ -193,6 +193,14 @@ struct PostgresInspectTests {
                 == description("dim_users", "country"))
         #expect(try description("dim_users", "country") != nil)
 
+        // Installed once; written again after a migration (a replaced view loses its comment).
+        #expect(try PostgresCatalog.install(connection) == false)
+        try connection.execute("COMMENT ON VIEW dim_users IS NULL")
+        #expect(try PostgresCatalog.install(connection, force: true))
+        #expect(
+            try comment("SELECT obj_description('dim_users'::regclass, 'pg_class')")
+                == description("dim_users"))
+
         // A second writer's open finds it installed and writes nothing.
         let again = try Binaries.run(
             "podpiped", ["--data-load", box.dataLoad, "--database", server.uri, "--once"], timeout: 300)

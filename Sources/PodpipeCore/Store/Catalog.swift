@@ -50,17 +50,20 @@ enum Catalog {
 /// second finds the work done.
 enum PostgresCatalog {
     /// Installs the resource's rows and comments unless they are installed already; true
-    /// when it wrote them.
+    /// when it wrote them. `force` after a migration: a migration that replaces a view drops
+    /// its comments with it, so they are written again.
     @discardableResult
-    static func install(_ connection: PostgresConnection) throws -> Bool {
+    static func install(_ connection: PostgresConnection, force: Bool = false) throws -> Bool {
         let (sql, digest) = try Catalog.resource()
-        guard try PostgresPipelineState.get(.catalogDigest, connection) != digest else { return false }
+        guard try force || PostgresPipelineState.get(.catalogDigest, connection) != digest else {
+            return false
+        }
         try connection.execute("BEGIN")
         do {
             try connection.query(
                 "SELECT pg_advisory_xact_lock($1, $2)",
                 [String(PostgresLockKey.namespace), String(PostgresLockKey.migrations)])
-            guard try PostgresPipelineState.get(.catalogDigest, connection) != digest else {
+            guard try force || PostgresPipelineState.get(.catalogDigest, connection) != digest else {
                 try connection.execute("COMMIT")
                 return false
             }

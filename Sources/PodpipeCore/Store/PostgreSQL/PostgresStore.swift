@@ -37,7 +37,7 @@ final class PostgresStore: @unchecked Sendable {
     static func open(uri: String, logger: Logger, timeout: Double = 30) throws -> PostgresStore {
         let connection = try PostgresConnection(uri: uri, timeout: timeout)
         let applied = try PostgresMigrations.migrate(connection)
-        try PostgresCatalog.install(connection)
+        try PostgresCatalog.install(connection, force: !applied.isEmpty)
         if !applied.isEmpty {
             logger.info(
                 "PostgreSQL schema migrated",
