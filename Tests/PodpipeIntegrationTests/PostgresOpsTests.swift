@@ -375,6 +375,42 @@ struct PostgresOpsTests {
         #expect(scalar("SELECT string_agg(state, ',') FROM daemon_state") == "stopped,stopped")
     }
 
+    /// On PostgreSQL the writer lock, the ledger's names and the daemon's row belong to (host,
+    /// folder): a SIGHUP naming another folder keeps the running one and says to restart.
+    @Test func aReloadKeepsTheFolderOnPostgres() throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let box = try Sandbox()
+        let other = box.root.appendingPathComponent("other_load").path
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        let configPath = box.root.appendingPathComponent("podpipe.json").path
+        func writeConfig(folder: String, level: String) throws {
+            let json = """
+                {"data_load": "\(folder)", "database": "\(server.uri)",
+                 "watch": {"mode": "poll", "rescan_interval": 1, "settle": 0},
+                 "gold": {"refresh_interval": 3600}, "log": {"level": "\(level)"}}
+                """
+            try Data(json.utf8).write(to: URL(fileURLWithPath: configPath))
+        }
+        try writeConfig(folder: box.dataLoad, level: "info")
+        let daemon = try DaemonProcess(box: box, arguments: ["--config", configPath])
+        #expect(daemon.waitReady(), "\(daemon.stderr)")
+        try writeConfig(folder: other, level: "debug")
+        let mark = daemon.notify.messages.count
+        daemon.signal(SIGHUP)
+        #expect(daemon.notify.waitForLine("READY=1", after: mark), "\(daemon.notify.messages)")
+        #expect(daemon.stderr.contains("the drop folder cannot change while running on PostgreSQL"))
+        #expect(daemon.stderr.contains("changed=log.level"), "\(daemon.stderr)")
+        try Data(eventLines(6, seed: 12).utf8).write(to: URL(fileURLWithPath: other + "/ignored.ndjson"))
+        try box.drop("kept.ndjson", eventLines(5, seed: 11))
+        let connection = { try PostgresConnection(uri: server.uri, timeout: 5) }
+        func scalar(_ sql: String) -> String? { try? connection().query(sql).scalar }
+        #expect(eventually { scalar("SELECT string_agg(name, ',') FROM ingest_file") == "kept.ndjson" })
+        #expect(scalar("SELECT string_agg(data_load, ',') FROM daemon_state") == box.dataLoad)
+        #expect(daemon.process.isRunning)
+        #expect(daemon.stop()?.status == 0)
+    }
+
     @Test func migration0004KeepsTheRowsOfEveryHostAndFolder() throws {
         let server = try PostgresServer()
         defer { server.stop() }

@@ -574,6 +574,14 @@ final class DaemonRunner {
             notifier.ready(status: statusLine())
             return
         }
+        if config.databaseIsPostgreSQL && next.dataLoad != config.dataLoad {
+            // On PostgreSQL the writer lock, the ledger's names and the daemon's row are per
+            // (host, drop folder), all taken at start: a new folder needs a restart.
+            logger.warning(
+                "the drop folder cannot change while running on PostgreSQL (the writer lock and the ledger's names are per host and folder): keeping \(TerminalText.escape(config.dataLoad)); restart podpiped to use \(TerminalText.escape(next.dataLoad))",
+                metadata: LogEventKind.reloadFailed.metadata(["folder": "\(next.dataLoad)"]))
+            next.dataLoad = config.dataLoad
+        }
         if next.afterCommit != config.afterCommit || folderChangedBy(next) {
             do {
                 try next.afterCommit.prepare(dropFolder: next.dataLoad)
