@@ -20,7 +20,7 @@ DATA=${BENCH_DATA:-bench-data}/1m
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$PGBIN/initdb" ] || { echo "no PostgreSQL server (apt-get install postgresql)" >&2; exit 1; }
 
-W=$(mktemp -d /tmp/podpipe-bench-hosts.XXXXXX)
+W=$(mktemp -d /tmp/podpipe-bench-hosts.XXXXXX); chmod 755 "$W"
 PGDIR=$W/pg; mkdir -p "$PGDIR"; PGPORT=$((20000 + $$ % 20000))
 AS=""; if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; AS="runuser -u postgres --"; fi
 $AS "$PGBIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
@@ -34,7 +34,7 @@ uri() { echo "postgresql:///$1?host=$PGDIR&port=$PGPORT&user=postgres"; }
 
 EVENTS=$(cd "$DATA" && ls events-*.ndjson* | sort)
 printf '%-6s %-7s %9s %9s %8s %12s\n' hosts host events wall_s load_s events/s
-for HOSTS in 1 2 3; do
+for HOSTS in ${HOSTS_LIST:-1 2 3}; do
   psql_ postgres "DROP DATABASE IF EXISTS hosts$HOSTS" >/dev/null
   psql_ postgres "CREATE DATABASE hosts$HOSTS" >/dev/null
   # Migrate once before the clock starts (hosts starting at once wait for each other).
@@ -48,7 +48,8 @@ for HOSTS in 1 2 3; do
   for h in $(seq 1 "$HOSTS"); do
     ( start=$(date +%s.%N)
       PODPIPE_HOST_NAME=host-$h "$BIN/podpiped" --once --data-load "$W/h$h" \
-        --database "$(uri hosts$HOSTS)" 2>"$W/h$h.log"
+        --database "$(uri hosts$HOSTS)" 2>"$W/h$h.log" \
+        || { echo "host-$h: podpiped exited $?:" >&2; grep -v ' info ' "$W/h$h.log" | tail -5 >&2; }
       echo "$(date +%s.%N) - $start" | bc >"$W/h$h.wall" ) &
     pids+=($!)
   done
