@@ -5,32 +5,50 @@ import PodpipeRules
 /// transaction, with the rules and the per-line counting of ``EventFileLoader`` (the same
 /// parser thread, ``FileLoadCounts/count(_:inserted:)``):
 ///
-/// 1. every non-blank line is COPYed (text COPY) into a temporary staging table
-///    (`ON COMMIT DROP`, not WAL-logged) with its line number, its raw text, its error
-///    codes, and the typed event when valid;
+/// 1. the lines are COPYed (binary COPY, ``PostgresCopyBinary``) into a temporary staging
+///    table (`ON COMMIT DROP`, not WAL-logged): the valid ones with their line number, their
+///    place among the file's lines and the typed event. The parsed batches of the file's
+///    first ``keptRawBytes`` bytes stay in memory (their rejected lines are not staged); past
+///    that, every line is staged with its raw text and error codes, so memory stays bounded
+///    whatever the file's size;
 /// 2. silver: one `INSERT … SELECT DISTINCT ON (natural key) … ORDER BY natural key,
 ///    line_no … ON CONFLICT DO NOTHING RETURNING line_no` — within the file the first line of
 ///    a key wins, across files and hosts the first committed (a concurrent insert of the same
 ///    key waits for the other transaction, then does nothing); rows go in natural-key order,
-///    so two hosts take the index's locks in the same order (no deadlock between them);
-/// 3. bronze: every staged line in line order with its outcome (`silver` for the lines
-///    silver returned, `duplicate` for the other valid ones, `rejected`), its bronze_id from
-///    a range reserved for the file (consecutive, as SQLite's, for the ledger's
-///    bronze_first_id/bronze_last_id) under a short session-level advisory lock.
+///    so two hosts take the index's locks in the same order (no deadlock between them). The
+///    same statement returns the valid lines that did not go in (the duplicates, few) and
+///    keeps them in a second temporary table for step 4;
+/// 3. bronze of the kept batches: COPYed straight from the client, every line in line order
+///    with its outcome (`silver`, `duplicate` for the lines step 2 returned, `rejected` with
+///    its codes), its bronze_id from a range reserved for the file (consecutive, as SQLite's,
+///    for the ledger's bronze_first_id/bronze_last_id) under a short session-level advisory
+///    lock;
+/// 4. bronze of the staged lines (a file larger than ``keptRawBytes``): one `INSERT …
+///    SELECT` from the staging table, the duplicates joined.
+///
+/// Why this shape (doc/performance.md, "PostgreSQL ingest"): COPY writes bronze in batches
+/// where `INSERT … SELECT` writes it a row at a time, and the raw text is no longer copied
+/// twice (into the staging table, then into bronze) nor sorted and joined there.
 struct PostgresEventLoader {
     let validator: EventValidator
     let lineReader: LineReader
     let shouldStop: @Sendable () -> Bool
     let connection: PostgresConnection
+    /// Bytes of a file's lines kept in memory for bronze's COPY (64 MiB: a file of about
+    /// 500,000 generated lines); the lines past them are staged with their text.
+    var keptRawBytes = 64 << 20
 
     static let stageSQL = """
         CREATE TEMP TABLE event_stage (
-            line_no bigint, raw text, error_codes text,
+            line_no bigint, ord bigint, raw text, error_codes text,
             ts bigint, user_id text COLLATE "C", episode_id text COLLATE "C", event_type text COLLATE "C",
             duration bigint
         ) ON COMMIT DROP;
-        CREATE TEMP TABLE event_loaded (line_no bigint) ON COMMIT DROP
+        CREATE TEMP TABLE event_duplicate (line_no bigint) ON COMMIT DROP
         """
+
+    static let stageCopySQL =
+        "COPY event_stage (line_no, ord, raw, error_codes, ts, user_id, episode_id, event_type, duration) FROM STDIN (FORMAT binary)"
 
     static let silverSQL = """
         WITH inserted AS (
@@ -41,20 +59,36 @@ struct PostgresEventLoader {
             ORDER BY ts, user_id, episode_id, event_type, line_no
             ON CONFLICT (ts, user_id, episode_id, event_type) DO NOTHING
             RETURNING line_no
+        ), duplicate AS (
+            INSERT INTO event_duplicate
+            SELECT s.line_no FROM event_stage AS s
+            WHERE s.error_codes IS NULL AND NOT EXISTS (SELECT FROM inserted AS i WHERE i.line_no = s.line_no)
+            RETURNING line_no
         )
-        INSERT INTO event_loaded SELECT line_no FROM inserted
+        SELECT line_no FROM duplicate
         """
 
-    static let bronzeSQL = """
+    static let bronzeCopySQL =
+        "COPY bronze_event (bronze_id, file_id, line_no, raw, outcome, error_codes) FROM STDIN (FORMAT binary)"
+
+    static let stagedBronzeSQL = """
         INSERT INTO bronze_event (bronze_id, file_id, line_no, raw, outcome, error_codes)
-        SELECT $2::bigint + row_number() OVER (ORDER BY s.line_no) - 1, $1::bigint, s.line_no, s.raw,
+        SELECT $2::bigint + s.ord, $1::bigint, s.line_no, s.raw,
                CASE WHEN s.error_codes IS NOT NULL THEN 'rejected'
-                    WHEN l.line_no IS NOT NULL THEN 'silver'
-                    ELSE 'duplicate' END,
+                    WHEN d.line_no IS NOT NULL THEN 'duplicate'
+                    ELSE 'silver' END,
                s.error_codes
-        FROM event_stage AS s LEFT JOIN event_loaded AS l ON l.line_no = s.line_no
-        ORDER BY s.line_no
+        FROM event_stage AS s LEFT JOIN event_duplicate AS d ON d.line_no = s.line_no
+        WHERE s.raw IS NOT NULL
         """
+
+    /// A parsed batch kept for bronze's COPY, with what each line became.
+    struct KeptBatch {
+        var batch: ParsedBatch
+        var outcomes: [EventLineOutcome]
+        /// The place of the batch's first line among the file's lines (from 0).
+        var firstOrd: Int64
+    }
 
     func load(source: ChunkSource, fileId: Int64) throws -> FileLoadCounts {
         // A deadline for the file's bulk statements that grows with it (at 1 MB/s, beyond the
@@ -62,74 +96,160 @@ struct PostgresEventLoader {
         let bulkTimeout = connection.timeout + Double(max(0, source.currentSize())) / 1_000_000
         try connection.execute(Self.stageSQL)
         var counts = FileLoadCounts()
+        var kept: [KeptBatch] = []
+        var keptBytes = 0
+        var staged = false
         var failure: (any Error)?
         _ = try EventFileLoader.withParser(source: source, validator: validator, lineReader: lineReader) {
             handOff in
-            try connection.copyIn("COPY event_stage FROM STDIN", timeout: bulkTimeout) {
-                guard failure == nil, let message = handOff.take() else { return nil }
+            var started = false
+            var ended = false
+            try connection.copyIn(Self.stageCopySQL, timeout: bulkTimeout) {
+                if ended { return nil }
+                var out = started ? [] : PostgresCopyBinary.header
+                started = true
+                // Whatever stops the stream, the COPY ends cleanly (its trailer), so the
+                // error thrown is the reason, not the server's complaint about a cut COPY.
+                guard failure == nil, let message = handOff.take() else {
+                    ended = true
+                    return out + PostgresCopyBinary.trailer
+                }
                 switch message {
                 case .end:
-                    return nil
+                    ended = true
+                    return out + PostgresCopyBinary.trailer
                 case .failed(let error):
                     failure = error
-                    return nil
+                    ended = true
+                    return out + PostgresCopyBinary.trailer
                 case .batch(let batch):
                     if shouldStop() {
                         failure = PipelineError.interrupted
-                        return nil
+                        ended = true
+                        return out + PostgresCopyBinary.trailer
                     }
-                    return Self.copyText(batch, counts: &counts)
+                    let keep = keptBytes < keptRawBytes
+                    let firstOrd = counts.rowsRead
+                    let outcomes = Self.stage(batch, keep: keep, counts: &counts, into: &out)
+                    if keep {
+                        kept.append(KeptBatch(batch: batch, outcomes: outcomes, firstOrd: firstOrd))
+                        keptBytes += batch.bytes.count
+                    } else {
+                        staged = true
+                    }
+                    return out
                 }
             }
         }
         if let failure { throw failure }
         try counts.finishEventFile()
-        try connection.query(Self.silverSQL, [String(fileId)], timeout: bulkTimeout)
-        let loaded = Int64(try connection.query("SELECT count(*) FROM event_loaded").scalar ?? "") ?? 0
-        counts.countValid(loaded: loaded)
+        let duplicates = Set(
+            try connection.query(Self.silverSQL, [String(fileId)], timeout: bulkTimeout).rows.compactMap {
+                $0.first.flatMap { $0 }.flatMap { Int64($0) }
+            })
+        // The valid lines were counted as duplicates until now (count(_:inserted: nil)).
+        counts.countValid(loaded: counts.rowsDuplicate - Int64(duplicates.count))
         let first = try reserveBronzeIds(counts.rowsRead)
-        try connection.query(Self.bronzeSQL, [String(fileId), String(first)], timeout: bulkTimeout)
+        if !kept.isEmpty {
+            try copyBronze(kept, duplicates: duplicates, fileId: fileId, firstId: first, timeout: bulkTimeout)
+        }
+        if staged {
+            try connection.query(Self.stagedBronzeSQL, [String(fileId), String(first)], timeout: bulkTimeout)
+        }
         if counts.rowsRead > 0 { counts.bronzeIds = first...(first &+ counts.rowsRead &- 1) }
         return counts
     }
 
-    /// The COPY text of a batch's lines (line_no, raw, error_codes, then the event's fields
-    /// when valid), counting each line.
-    static func copyText(_ batch: ParsedBatch, counts: inout FileLoadCounts) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(batch.bytes.count + batch.lines.count * 64)
+    /// Counts each line of a batch and appends its staging row (binary COPY): a kept batch
+    /// stages its valid lines without their text, a staged one every line with its text and
+    /// error codes. Returns what each line became.
+    static func stage(
+        _ batch: ParsedBatch, keep: Bool, counts: inout FileLoadCounts, into out: inout [UInt8]
+    ) -> [EventLineOutcome] {
+        var outcomes: [EventLineOutcome] = []
+        outcomes.reserveCapacity(batch.lines.count)
+        out.reserveCapacity(
+            out.count + batch.lines.count * (keep ? 96 : 96 + 128) + (keep ? 0 : batch.bytes.count))
         batch.bytes.withUnsafeBytes { bytes in
             for line in batch.lines {
+                let ord = counts.rowsRead
                 let outcome = counts.count(line, inserted: nil)
-                out.append(contentsOf: String(line.lineNo).utf8)
-                out.append(0x09)
-                PostgresCopyText.raw(
-                    UnsafeRawBufferPointer(rebasing: bytes[line.start..<(line.start + line.length)]),
-                    into: &out)
-                out.append(0x09)
-                if case .valid(let event) = line.outcome {
-                    out.append(contentsOf: "\\N\t".utf8)
-                    out.append(contentsOf: String(event.timestamp).utf8)
-                    out.append(0x09)
-                    PostgresCopyText.field(event.userId, into: &out)
-                    out.append(0x09)
-                    PostgresCopyText.field(event.episodeId, into: &out)
-                    out.append(0x09)
-                    out.append(contentsOf: event.eventType.name.utf8)
-                    out.append(0x09)
-                    PostgresCopyText.field(event.duration.map { String($0) }, into: &out)
-                    out.append(0x0A)
-                } else {
-                    // count(_:inserted:) rejects every line that is not valid.
-                    var codes = "malformed_json"
-                    if case .rejected(let text) = outcome { codes = text }
-                    PostgresCopyText.field(codes, into: &out)
-                    out.append(contentsOf: "\t\\N\t\\N\t\\N\t\\N\t\\N\n".utf8)
-                }
+                outcomes.append(outcome)
                 if FaultInjection.armed { FaultInjection.reach(.eventRows) }
+                let event: CleanEvent?
+                if case .valid(let valid) = line.outcome { event = valid } else { event = nil }
+                if keep && event == nil { continue }
+                PostgresCopyBinary.row(fields: 9, into: &out)
+                PostgresCopyBinary.int8(line.lineNo, into: &out)
+                PostgresCopyBinary.int8(ord, into: &out)
+                if keep {
+                    PostgresCopyBinary.null(into: &out)
+                    PostgresCopyBinary.null(into: &out)
+                } else {
+                    PostgresCopyBinary.text(
+                        raw: UnsafeRawBufferPointer(rebasing: bytes[line.start..<(line.start + line.length)]),
+                        into: &out)
+                    PostgresCopyBinary.text(Self.codes(of: outcome), into: &out)
+                }
+                if let event {
+                    PostgresCopyBinary.int8(event.timestamp, into: &out)
+                    PostgresCopyBinary.text(event.userId, into: &out)
+                    PostgresCopyBinary.text(event.episodeId, into: &out)
+                    PostgresCopyBinary.text(event.eventType.name, into: &out)
+                    PostgresCopyBinary.int8(event.duration, into: &out)
+                } else {
+                    for _ in 0..<5 { PostgresCopyBinary.null(into: &out) }
+                }
             }
         }
-        return out
+        return outcomes
+    }
+
+    /// The error codes bronze keeps for a line: nil for a valid one. count(_:inserted:)
+    /// rejects every line that is not valid.
+    static func codes(of outcome: EventLineOutcome) -> String? {
+        switch outcome {
+        case .rejected(let codes): codes
+        case .silver, .duplicate, .valid: nil
+        }
+    }
+
+    /// COPYs the kept batches' lines into bronze_event, in line order, a batch at a time.
+    private func copyBronze(
+        _ kept: [KeptBatch], duplicates: Set<Int64>, fileId: Int64, firstId: Int64, timeout: Double
+    ) throws {
+        var next = 0
+        try connection.copyIn(Self.bronzeCopySQL, timeout: timeout) {
+            guard next <= kept.count else { return nil }
+            defer { next += 1 }
+            var out = next == 0 ? PostgresCopyBinary.header : []
+            guard next < kept.count else { return out + PostgresCopyBinary.trailer }
+            Self.bronzeRows(kept[next], duplicates: duplicates, fileId: fileId, firstId: firstId, into: &out)
+            return out
+        }
+    }
+
+    /// A kept batch's bronze rows (binary COPY).
+    static func bronzeRows(
+        _ kept: KeptBatch, duplicates: Set<Int64>, fileId: Int64, firstId: Int64, into out: inout [UInt8]
+    ) {
+        out.reserveCapacity(out.count + kept.batch.bytes.count + kept.batch.lines.count * 80)
+        kept.batch.bytes.withUnsafeBytes { bytes in
+            for (index, line) in kept.batch.lines.enumerated() {
+                let codes = Self.codes(of: kept.outcomes[index])
+                let outcome =
+                    codes != nil ? "rejected" : duplicates.contains(line.lineNo) ? "duplicate" : "silver"
+                PostgresCopyBinary.row(fields: 6, into: &out)
+                PostgresCopyBinary.int8(firstId &+ kept.firstOrd &+ Int64(index), into: &out)
+                PostgresCopyBinary.int8(fileId, into: &out)
+                PostgresCopyBinary.int8(line.lineNo, into: &out)
+                PostgresCopyBinary.text(
+                    raw: UnsafeRawBufferPointer(rebasing: bytes[line.start..<(line.start + line.length)]),
+                    into: &out)
+                PostgresCopyBinary.text(outcome, into: &out)
+                PostgresCopyBinary.text(codes, into: &out)
+            }
+        }
     }
 
     /// Reserves `count` consecutive bronze_id values: hosts load at once, and one nextval

@@ -133,9 +133,10 @@ final class PostgresConnection {
         _ = try results(until: deadline, sql: sql)
     }
 
-    /// `COPY … FROM STDIN` (text format): `sql` starts the copy, `rows` gives the lines of
-    /// data, each ending with `\n` and escaped per the COPY text format
-    /// (``PostgresCopyText``), nil at the end. Returns the rows copied.
+    /// `COPY … FROM STDIN`: `sql` starts the copy, `rows` gives the data in the format `sql`
+    /// names (text: lines ending with `\n`, escaped per ``PostgresCopyText``; binary: as
+    /// ``PostgresCopyBinary`` writes it, header first and trailer last) a chunk at a time,
+    /// nil at the end. Returns the chunks sent.
     @discardableResult
     func copyIn(_ sql: String, timeout: Double? = nil, rows: () -> [UInt8]?) throws(PostgresError)
         -> Int64
@@ -317,42 +318,61 @@ struct PostgresRows: Sendable, Equatable {
     var scalar: String? { rows.first?.first ?? nil }
 }
 
+/// What PostgreSQL's text may hold: neither NUL nor invalid UTF-8. Bytes of unknown
+/// encoding (a bronze line as received, a field of it) are given to the server as they are
+/// when they are valid UTF-8 without NUL (the usual case, checked first); otherwise each
+/// invalid sequence and each NUL becomes U+FFFD. Both COPY formats write text through it.
+enum PostgresTextBytes {
+    static func withValid<Result>(
+        _ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Result
+    ) -> Result {
+        var plain = true
+        for byte in bytes where byte >= 0x80 || byte == 0 {
+            plain = false
+            break
+        }
+        if plain { return body(bytes) }
+        var fixed: [UInt8] = []
+        fixed.reserveCapacity(bytes.count + 8)
+        for byte in String(decoding: bytes, as: UTF8.self).utf8 {
+            if byte == 0 {
+                fixed.append(contentsOf: [0xEF, 0xBF, 0xBD])
+            } else {
+                fixed.append(byte)
+            }
+        }
+        return fixed.withUnsafeBytes(body)
+    }
+
+    static func withValid<Result>(_ value: String, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        var value = value
+        return value.withUTF8 { withValid(UnsafeRawBufferPointer($0), body) }
+    }
+}
+
 /// The COPY text format's escaping of one field: backslash, tab, newline and carriage
-/// return are escaped; NULL is `\N`. PostgreSQL's text holds neither NUL nor invalid UTF-8:
-/// a NUL character becomes U+FFFD, and so does each invalid sequence of raw bytes (``raw(_:into:)``).
+/// return are escaped; NULL is `\N`; the text itself as ``PostgresTextBytes`` makes it.
 enum PostgresCopyText {
     static func field(_ value: String?, into line: inout [UInt8]) {
         guard let value else {
             line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "N")])
             return
         }
-        escape(value.utf8, into: &line)
+        PostgresTextBytes.withValid(value) { escape($0, into: &line) }
     }
 
-    /// Raw bytes of unknown encoding (a bronze line as received) as one field: valid UTF-8
-    /// (the usual case, checked first) is escaped as it is; otherwise each invalid sequence
-    /// becomes U+FFFD.
+    /// Raw bytes of unknown encoding (a bronze line as received) as one field.
     static func raw(_ bytes: UnsafeRawBufferPointer, into line: inout [UInt8]) {
-        var plain = true
-        for byte in bytes where byte >= 0x80 || byte == 0 {
-            plain = false
-            break
-        }
-        if plain {
-            escape(bytes, into: &line)
-        } else {
-            escape(String(decoding: bytes, as: UTF8.self).utf8, into: &line)
-        }
+        PostgresTextBytes.withValid(bytes) { escape($0, into: &line) }
     }
 
-    private static func escape<Bytes: Sequence<UInt8>>(_ bytes: Bytes, into line: inout [UInt8]) {
+    private static func escape(_ bytes: UnsafeRawBufferPointer, into line: inout [UInt8]) {
         for byte in bytes {
             switch byte {
             case UInt8(ascii: "\\"): line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
             case 0x09: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
             case 0x0A: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
             case 0x0D: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x00: line.append(contentsOf: [0xEF, 0xBF, 0xBD])
             default: line.append(byte)
             }
         }
@@ -367,6 +387,57 @@ enum PostgresCopyText {
         }
         line.append(0x0A)
         return line
+    }
+}
+
+/// The COPY binary format (`COPY … FROM STDIN (FORMAT binary)`): a signature and header,
+/// then per row its field count and each field as a 32-bit length (-1: NULL) and its bytes
+/// (bigint: 8 bytes big-endian; text: its UTF-8 as ``PostgresTextBytes`` makes it, nothing
+/// escaped), then a trailer. The server parses no digits and unescapes nothing.
+enum PostgresCopyBinary {
+    /// The signature `PGCOPY\n\377\r\n\0`, the flags and the header extension's length.
+    static let header: [UInt8] =
+        [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00] + [0, 0, 0, 0] + [0, 0, 0, 0]
+    /// The end of the data: a field count of -1.
+    static let trailer: [UInt8] = [0xFF, 0xFF]
+
+    static func row(fields: Int16, into out: inout [UInt8]) {
+        append(UInt16(bitPattern: fields), into: &out)
+    }
+
+    static func null(into out: inout [UInt8]) {
+        append(UInt32(bitPattern: -1), into: &out)
+    }
+
+    static func int8(_ value: Int64, into out: inout [UInt8]) {
+        append(UInt32(8), into: &out)
+        append(UInt64(bitPattern: value), into: &out)
+    }
+
+    static func int8(_ value: Int64?, into out: inout [UInt8]) {
+        guard let value else { return null(into: &out) }
+        int8(value, into: &out)
+    }
+
+    static func text(_ value: String?, into out: inout [UInt8]) {
+        guard let value else { return null(into: &out) }
+        PostgresTextBytes.withValid(value) { bytes(of: $0, into: &out) }
+    }
+
+    /// Raw bytes of unknown encoding (a bronze line as received) as one text field.
+    static func text(raw: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        PostgresTextBytes.withValid(raw) { bytes(of: $0, into: &out) }
+    }
+
+    private static func bytes(of value: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        // A field longer than 2 GiB cannot be sent (nor stored: a text value is at most 1 GB);
+        // lines are bounded far below that by ingest.max_line_bytes.
+        append(UInt32(clamping: value.count), into: &out)
+        out.append(contentsOf: value)
+    }
+
+    private static func append<Value: FixedWidthInteger>(_ value: Value, into out: inout [UInt8]) {
+        withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) }
     }
 }
 
