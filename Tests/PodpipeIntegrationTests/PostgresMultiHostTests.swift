@@ -279,8 +279,19 @@ struct PostgresMultiHostTests {
                     == JSONSerialization.data(withJSONObject: one, options: [.sortedKeys]),
                 "status \(key): \(other) vs SQLite \(one)")
         }
-        let hosts = (actual["hosts"] as? [[String: Any]])?.compactMap { $0["host"] as? String }.sorted()
-        #expect(hosts == ["host-a", "host-b", "host-c"])
+        // One entry per (host, drop folder): host-a and host-b each on their own and the shared.
+        let hosts = (actual["hosts"] as? [[String: Any]])?.compactMap { entry -> String? in
+            guard let host = entry["host"] as? String, let folder = entry["data_load"] as? String else {
+                return nil
+            }
+            return "\(host) \(folder)"
+        }.sorted()
+        #expect(
+            hosts
+                == [
+                    "host-a \(folderA)", "host-a \(shared)", "host-b \(folderB)", "host-b \(shared)",
+                    "host-c \(folderC)",
+                ].sorted(), "\(actual["hosts"] ?? "")")
     }
 
     /// A host killed (kill -9) inside its gold refresh's transaction, holding the refresh's
