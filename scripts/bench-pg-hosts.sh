@@ -14,21 +14,15 @@
 # Usage: scripts/bench-pg-hosts.sh [BIN_DIR] (default: the release build in .build-rel)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/pg-throwaway.sh
+. scripts/lib/pg-throwaway.sh
 BIN=${1:-$(swift build -c release --scratch-path .build-rel --show-bin-path)}
 DATA=${BENCH_DATA:-bench-data}/1m
-[ -d "$DATA" ] || DATA=/work/main/bench-data/1m
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[ -x "$PGBIN/initdb" ] || { echo "no PostgreSQL server (apt-get install postgresql)" >&2; exit 1; }
-
+[ -d "$DATA" ] || { echo "no $DATA: run make bench first (it generates bench-data/)" >&2; exit 1; }
 W=$(mktemp -d /tmp/podpipe-bench-hosts.XXXXXX); chmod 755 "$W"
-PGDIR=$W/pg; mkdir -p "$PGDIR"; PGPORT=$((20000 + $$ % 20000))
-AS=""; if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; AS="runuser -u postgres --"; fi
-$AS "$PGBIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
-$AS "$PGBIN/postgres" -D "$PGDIR/data" -k "$PGDIR" -p "$PGPORT" -c listen_addresses= \
-  -c fsync=off >"$PGDIR/server.log" 2>&1 &
-PGPID=$!
+PGDIR=$W/pg; mkdir -p "$PGDIR"
+pg_throwaway "$PGDIR"
 trap 'kill $PGPID 2>/dev/null || true; wait $PGPID 2>/dev/null || true; rm -rf "$W"' EXIT
-until "$PGBIN/pg_isready" -q -h "$PGDIR" -p "$PGPORT"; do sleep 0.2; done
 psql_() { PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -qAt -h "$PGDIR" -p "$PGPORT" -U postgres -d "$1" -c "$2"; }
 uri() { echo "postgresql:///$1?host=$PGDIR&port=$PGPORT&user=postgres"; }
 

@@ -24,6 +24,8 @@
 # /usr/bin/time. Data sets are generated deterministically and cached in bench-data/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/pg-throwaway.sh
+. scripts/lib/pg-throwaway.sh
 RUNS=${RUNS:-3}
 DATA=${BENCH_DATA:-bench-data}
 mkdir -p "$DATA"
@@ -266,18 +268,10 @@ rm -rf "$W/base" "$W/i" "$W/in" "$W"/*.ref "$W"/db* "$W"/duck* "$W"/seed*
 # the SQLite figures above. The +100k runs on a copy of the loaded database (CREATE DATABASE
 # … TEMPLATE) with the same drop folder: the ledger's names are per (host, folder).
 if [ "${BENCH_PG:-0}" = 1 ]; then
-  PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-  [ -x "$PGBIN/initdb" ] || { echo "BENCH_PG=1: no PostgreSQL server (apt-get install postgresql)" >&2; exit 1; }
-  # A folder of its own: the server runs as postgres when this runs as root, and the work
-  # folder is private to its owner.
-  PGDIR=$(mktemp -d /tmp/podpipe-bench-pg.XXXXXX); PGPORT=$((20000 + $$ % 20000))
-  AS=""; if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; AS="runuser -u postgres --"; fi
-  $AS "$PGBIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
-  $AS "$PGBIN/postgres" -D "$PGDIR/data" -k "$PGDIR" -p "$PGPORT" -c listen_addresses= \
-    -c fsync=off >"$PGDIR/server.log" 2>&1 &
-  PGPID=$!
+  # A folder of its own: the server runs as postgres when this runs as root.
+  PGDIR=$(mktemp -d /tmp/podpipe-bench-pg.XXXXXX)
+  pg_throwaway "$PGDIR"
   trap 'kill $PGPID 2>/dev/null || true; wait $PGPID 2>/dev/null || true; rm -rf "$W" "$PGDIR"' EXIT
-  until "$PGBIN/pg_isready" -q -h "$PGDIR" -p "$PGPORT"; do sleep 0.2; done
   psql_() { PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -q -h "$PGDIR" -p "$PGPORT" -U postgres -d postgres -c "$1" >/dev/null; }
   uri() { echo "postgresql:///$1?host=$PGDIR&port=$PGPORT&user=postgres"; }
   RUNS_PG=${RUNS_PG:-1}

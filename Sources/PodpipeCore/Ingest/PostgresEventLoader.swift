@@ -38,6 +38,10 @@ struct PostgresEventLoader {
     /// 500,000 generated lines); the lines past them are staged with their text.
     var keptRawBytes = 64 << 20
 
+    /// The temporary tables `stageSQL` creates, dropped at the file's COMMIT (a caller that
+    /// loads several files in one transaction, the dry run, drops them between files).
+    static let temporaryTables = ["event_stage", "event_duplicate"]
+
     static let stageSQL = """
         CREATE TEMP TABLE event_stage (
             line_no bigint, ord bigint, raw text, error_codes text,

@@ -101,7 +101,9 @@ struct PostgresDryRunIngestSession: DryRunSession {
     ) throws -> FileLoadCounts {
         // The event loader's staging tables live until COMMIT (`ON COMMIT DROP`), one file
         // per transaction in podpiped; here every file shares one transaction.
-        try connection.execute("DROP TABLE IF EXISTS pg_temp.event_stage, pg_temp.event_loaded")
+        try connection.execute(
+            "DROP TABLE IF EXISTS "
+                + PostgresEventLoader.temporaryTables.map { "pg_temp.\($0)" }.joined(separator: ", "))
         return try live.loadRows(kind, source: source, fileId: fileId, place: place, rules: rules)
     }
 

@@ -26,15 +26,8 @@ CREATE TEMP TABLE revalidated_bronze (
     outcome     text COLLATE "C" NOT NULL,
     error_codes text COLLATE "C"
 ) ON COMMIT DROP;
-CREATE TEMP TABLE revalidate_stage (
-    ts         bigint NOT NULL,
-    user_id    text COLLATE "C" NOT NULL,
-    episode_id text COLLATE "C" NOT NULL,
-    event_type text COLLATE "C" NOT NULL,
-    duration   bigint,
-    file_id    bigint NOT NULL,
-    line_no    bigint NOT NULL
-) ON COMMIT DROP;
+-- The stage has revalidated_event's columns (types, collations, NOT NULL), not its index.
+CREATE TEMP TABLE revalidate_stage (LIKE revalidated_event) ON COMMIT DROP;
 CREATE TEMP TABLE pruned_silver ON COMMIT DROP AS
     SELECT ts, user_id, episode_id, event_type, duration, file_id, line_no
     FROM silver_event
