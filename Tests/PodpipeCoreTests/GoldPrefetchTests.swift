@@ -24,10 +24,10 @@ struct GoldPrefetchTests {
             store = try folder.store()
         }
 
-        func pipeline(prefetchLimit: Int = 200_000) -> TestWriter {
+        func pipeline(prefetchLimit: Int = 200_000, gold: GoldRefresher = GoldRefresher()) -> TestWriter {
             TestWriter(
                 store: store, settings: PipelineSettings(dataLoad: input), logger: Logger(label: "test"),
-                goldPrefetchLimit: prefetchLimit)
+                goldPrefetchLimit: prefetchLimit, gold: gold)
         }
 
         mutating func write(_ name: String, _ text: String) throws {
@@ -218,5 +218,95 @@ struct GoldPrefetchTests {
         #expect(summary.gold?.mode == .incremental)
         #expect(summary.gold?.gathered == false)
         try drop.goldEqualsAFullRebuild("after a restart")
+    }
+
+    // MARK: - The full rebuild's aggregates gathered while the files load
+
+    /// A refresher whose full rebuild spills every few keys, so that the aggregates gathered
+    /// while loading are merged across many runs.
+    private static let spilling = GoldRefresher(fullRebuildSpillEntries: 7)
+
+    @Test(
+        "a fresh load: the full rebuild takes the aggregates gathered while loading, equal to a scan",
+        arguments: [4, 5])
+    func aFreshLoadsRebuildIsGathered(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        var drop = try Drop()
+        defer { drop.folder.remove() }
+        var earlier: [String] = []
+        for _ in 0..<4 {
+            var lines = Drop.lines(Int(50 + rng.next(200)), &rng)
+            if !earlier.isEmpty {
+                // Rows already in silver (duplicates: not added) among new ones.
+                lines += (0..<30).map { _ in earlier[Int(rng.next(UInt64(earlier.count)))] }
+            }
+            earlier += try drop.events(lines)
+        }
+        let users = (0..<12).map { "u\($0),2024-01-\(String(format: "%02d", 1 + rng.next(28))),DE" }
+        try drop.write("users.csv", "user_id,signup_date,country\n" + users.joined(separator: "\n"))
+        let summary = try drop.pipeline(gold: Self.spilling).runOnce()
+        let gold = try #require(summary.gold)
+        #expect(gold.mode == .full)
+        #expect(gold.gathered, "the rebuild's aggregates were gathered while the files loaded")
+        #expect(gold.newEvents > 400)
+        try drop.goldEqualsAFullRebuild("seed \(seed)")
+    }
+
+    @Test("a file rolled back mid-stream: the next file starts the stream over, the rows before are scanned")
+    func aRolledBackFileRestartsTheStream() throws {
+        var rng = SplitMix64(seed: 21)
+        var drop = try Drop()
+        defer { drop.folder.remove() }
+        try drop.events(150, &rng)
+        // A gzip file cut short: its first run of rows reaches silver (and the stream) before
+        // the stream ends early and the file is rolled back (see aRolledBackFileDropsTheBatch).
+        let plain = drop.folder.path("cut.ndjson")
+        let text = Drop.lines(2 * SilverRuns.runLines, &rng).joined(separator: "\n")
+        #expect(FileManager.default.createFile(atPath: plain, contents: Data(text.utf8)))
+        let compressed = try gzip(plain)
+        try drop.write("events-cut.ndjson.gz", data: compressed.prefix(compressed.count * 3 / 4))
+        try drop.events(150, &rng)
+        let summary = try drop.pipeline(gold: Self.spilling).runOnce()
+        #expect(summary.outcomes.contains { $0.name == "events-cut.ndjson.gz" && $0.state != .loaded })
+        let gold = try #require(summary.gold)
+        #expect(gold.mode == .full)
+        #expect(gold.gathered, "the file after the rolled-back one started the stream over")
+        try drop.goldEqualsAFullRebuild("a file rolled back mid-stream")
+
+        // The cut file last: nothing gathered is silver's, the rebuild scans it all.
+        var last = try Drop()
+        defer { last.folder.remove() }
+        try last.events(150, &rng)
+        try last.write("events-cut.ndjson.gz", data: compressed.prefix(compressed.count * 3 / 4))
+        let scanned = try #require(try last.pipeline(gold: Self.spilling).runOnce().gold)
+        #expect(scanned.mode == .full)
+        #expect(!scanned.gathered)
+        try last.goldEqualsAFullRebuild("a file rolled back at the end")
+    }
+
+    @Test("a backlog that passes the rebuild's threshold mid-pass: the stream starts at that file")
+    func aBacklogPastTheThresholdStartsTheStreamMidPass() throws {
+        var rng = SplitMix64(seed: 23)
+        var drop = try Drop()
+        defer { drop.folder.remove() }
+        let gold = GoldRefresher(fullRebuildMinimum: 150, fullRebuildSpillEntries: 7)
+        let pipeline = drop.pipeline(gold: gold)
+        try drop.events(100, &rng)
+        #expect(try pipeline.runOnce().gold?.mode == .full)
+
+        // The first file's backlog is under the threshold (an incremental batch is gathered);
+        // with the second's it is over: the stream begins there, after the first file's rows.
+        for _ in 0..<3 { try drop.events(100, &rng) }
+        let summary = try #require(try pipeline.runOnce().gold)
+        #expect(summary.mode == .full)
+        #expect(summary.gathered)
+        try drop.goldEqualsAFullRebuild("a backlog past the threshold")
+
+        // The next small pass is incremental again, and gathered.
+        try drop.events(40, &rng)
+        let next = try #require(try pipeline.runOnce().gold)
+        #expect(next.mode == .incremental)
+        #expect(next.gathered)
+        try drop.goldEqualsAFullRebuild("the pass after")
     }
 }

@@ -40,9 +40,10 @@ struct TestWriter {
     init(
         store: Store, settings: PipelineSettings, logger: Logger,
         shouldStop: @escaping @Sendable () -> Bool = { false },
-        goldPrefetchLimit: Int = GoldRefresher().chunkSize
+        goldPrefetchLimit: Int = GoldRefresher().chunkSize, gold: GoldRefresher = GoldRefresher()
     ) {
-        session = WriterSession(store: store, logger: logger, goldPrefetchLimit: goldPrefetchLimit)
+        session = WriterSession(
+            store: store, logger: logger, goldPrefetchLimit: goldPrefetchLimit, gold: gold)
         pipeline = session.pipeline(settings, shouldStop: shouldStop)
     }
 

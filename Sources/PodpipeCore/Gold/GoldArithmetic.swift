@@ -24,6 +24,10 @@ enum GoldArithmetic {
     /// The SQL condition on silver_event rows gold reads (see the type's comment).
     static let silverEventInRange = "ts <= \(Timestamps.latestSupported)"
 
+    /// ``silverEventInRange`` in Swift: whether gold reads a silver event of time `ts`.
+    @inlinable
+    static func inRange(ts: Int64) -> Bool { ts <= Timestamps.latestSupported }
+
     /// A silver duration as gold counts it: in 0...maxDurationSeconds.
     @inlinable
     static func duration(_ seconds: Int64) -> Int64 {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import PodpipeRules
 
 /// The full gold rebuild's event aggregates, computed in one sequential scan of silver with
 /// memory bounded whatever the size of silver.
@@ -32,38 +33,38 @@ import GRDBSQLite
 /// Reads the reference snapshots `gold_ref_user` / `gold_ref_episode`, which
 /// `refresh_05_full.sql` fills first.
 struct GoldFullRebuild {
-    private typealias Triple = DayUserEpisode
+    fileprivate typealias Triple = DayUserEpisode
 
-    private typealias Pair = UserEpisode
+    fileprivate typealias Pair = UserEpisode
 
-    private struct PairSums {
+    fileprivate struct PairSums {
         var plays: Int64 = 0
         var completions: Int64 = 0
         var completeDurationSum: Int64 = 0
     }
 
     /// One (user, episode) sum of a spill, as its sorted run stores it (32 bytes).
-    private struct PairRecord {
+    fileprivate struct PairRecord {
         var pair: Pair
         var sums: PairSums
     }
 
     /// One (day, user, episode) key of a spill and whether it was listened to, as its sorted
     /// run stores it (24 bytes).
-    private struct TripleRecord {
+    fileprivate struct TripleRecord {
         var triple: Triple
         var listened: Bool
     }
 
     /// One (day, episode) completion count of a spill, as its sorted run stores it (24 bytes).
-    private struct EpisodeDayRecord {
+    fileprivate struct EpisodeDayRecord {
         var key: DayEpisode
         var completions: Int64
     }
 
     /// The sorted runs of the keyed aggregates, one run of each per spill, merged once at the
     /// end (see ``SortedRuns``).
-    private struct SpillRuns {
+    fileprivate struct SpillRuns {
         let triples: SortedRuns<TripleRecord>
         let pairs: SortedRuns<PairRecord>
         let episodeDays: SortedRuns<EpisodeDayRecord>
@@ -116,6 +117,10 @@ struct GoldFullRebuild {
     private var userRank: [Int32] = []
     private var episodeRank: [Int32] = []
     private var multiDays: [Int32: (days: Int64, first: Int64)] = [:]
+    /// The day of the last event added and its sums, kept out of `days` while events of that
+    /// day follow each other (silver is often in time order); ``settleDay()`` puts them back.
+    private var currentDay: Int64?
+    private var currentSums = DaySums()
 
     private init(spillEntries: Int) {
         self.spillEntries = spillEntries
@@ -131,30 +136,77 @@ struct GoldFullRebuild {
     /// sorting) and SQLite's inserts overlap on two cores. Only for a transaction that has not
     /// changed silver itself: the scanner sees silver as last committed.
     static func run(
-        _ db: Database, spillEntries: Int = defaultSpillEntries, scanner: (any DatabaseReader)? = nil
+        _ db: Database, spillEntries: Int = defaultSpillEntries, scanner: (any DatabaseReader)? = nil,
+        streamed: Stream? = nil
     ) throws -> Int {
         let deferred = try dropDeferredIndexes(db)
         var rebuild: GoldFullRebuild
         // The keyed aggregates of every spill, each spill a sorted run (see SortedRuns).
-        let runs = try SpillRuns()
-        if let scanner {
-            rebuild = try scanConcurrently(
-                scanner, spillEntries: max(1, spillEntries), writer: db, runs: runs)
+        let runs: SpillRuns
+        // What is left to read from silver: all of it, or the rows before the stream began.
+        let upTo: Int64?
+        if let streamed {
+            rebuild = streamed.rebuild
+            runs = streamed.runs
+            upTo = streamed.start
         } else {
             rebuild = GoldFullRebuild(spillEntries: max(1, spillEntries))
-            try rebuild.scan(db) { try Self.write($0, runs) }
-            try Self.write(rebuild.takeSpill(), runs)
-            rebuild.releaseTables()
+            runs = try SpillRuns()
+            upTo = nil
         }
+        if upTo.map({ $0 > 0 }) ?? true {
+            if let scanner {
+                rebuild = try scanConcurrently(rebuild, upTo: upTo, scanner, writer: db, runs: runs)
+            } else {
+                try rebuild.scan(db, upTo: upTo) { try Self.write($0, runs) }
+            }
+        }
+        try Self.write(rebuild.takeSpill(), runs)
+        rebuild.releaseTables()
+        rebuild.settleDay()
         rebuild.updateRanks()
         try rebuild.writeDayKeys(db, runs)
-        try rebuild.deriveDayUsers(db)
         let userReference = try rebuild.referenceByUser(db)
         try rebuild.deriveCohorts(db, userReference)
         try rebuild.writePairs(db, userReference, runs.pairs)
         try rebuild.writeSmallTables(db)
         try createIndexes(deferred, db)
         return rebuild.events
+    }
+
+    /// The rebuild's aggregates gathered from silver's rows as the loads inserted them
+    /// (``GoldPrefetch``, on a thread of its own while the files load), so that the refresh
+    /// reads only the rows from before: those with `event_id <= start`. Exactly silver's rows
+    /// in (start, last event_id] were added, each once (the prefetch checks it before handing
+    /// this over); rows outside gold's range were counted but not added, as the scan skips
+    /// them.
+    struct Stream: @unchecked Sendable {  // runs: one thread at a time, handed over (GoldPrefetch)
+        fileprivate var rebuild: GoldFullRebuild
+        fileprivate let runs: SpillRuns
+        /// Silver's last event_id before the first row added.
+        let start: Int64
+        /// Silver rows added (or skipped as out of gold's range), in (start, start + rows].
+        private(set) var rows: Int64 = 0
+
+        init(start: Int64, spillEntries: Int) throws {
+            self.start = start
+            rebuild = GoldFullRebuild(spillEntries: max(1, spillEntries))
+            runs = try SpillRuns()
+        }
+
+        /// Adds one row inserted into silver: `event` as the loader wrote it.
+        mutating func add(_ event: CleanEvent) throws {
+            rows += 1
+            guard GoldArithmetic.inRange(ts: event.timestamp) else { return }
+            let user = rebuild.userIds.number(event.userId)
+            let episode = rebuild.episodeIds.number(event.episodeId)
+            if rebuild.add(
+                ts: event.timestamp, user: user, episode: episode, type: event.eventType,
+                duration: event.duration.map(GoldArithmetic.duration))
+            {
+                try GoldFullRebuild.write(rebuild.takeSpill(), runs)
+            }
+        }
     }
 
     /// Secondary indexes of the tables the rebuild fills, built once at the end instead of
@@ -200,10 +252,11 @@ struct GoldFullRebuild {
     /// The writer stopped taking spills (it failed): the scanning thread gives up.
     private struct ScanAbandoned: Error {}
 
-    /// Scans silver on another thread through `scanner`, writing each spill it hands over
-    /// (at most one waits) with `writer`; returns the scan's state for the derived tables.
+    /// Scans silver (the rows with `event_id <= upTo`, or all) into `initial` on another
+    /// thread through `scanner`, writing each spill it hands over (at most one waits) with
+    /// `writer`; returns the scan's state for the derived tables.
     private static func scanConcurrently(
-        _ scanner: any DatabaseReader, spillEntries: Int, writer db: Database,
+        _ initial: GoldFullRebuild, upTo: Int64?, _ scanner: any DatabaseReader, writer db: Database,
         runs: SpillRuns
     ) throws -> GoldFullRebuild {
         let handOff = HandOff<ScanMessage>(capacity: 1)
@@ -218,12 +271,10 @@ struct GoldFullRebuild {
                     let cacheSize = try Int.fetchOne(reader, sql: "PRAGMA cache_size") ?? -2000
                     try reader.execute(sql: "PRAGMA cache_size = -256")
                     defer { try? reader.execute(sql: "PRAGMA cache_size = \(cacheSize)") }
-                    var rebuild = GoldFullRebuild(spillEntries: spillEntries)
-                    try rebuild.scan(reader) { spill in
+                    var rebuild = initial
+                    try rebuild.scan(reader, upTo: upTo) { spill in
                         guard handOff.put(.spill(spill)) else { throw ScanAbandoned() }
                     }
-                    guard handOff.put(.spill(rebuild.takeSpill())) else { throw ScanAbandoned() }
-                    rebuild.releaseTables()
                     return rebuild
                 }
                 handOff.put(.done(rebuild))
@@ -264,72 +315,89 @@ struct GoldFullRebuild {
         WHERE \(GoldArithmetic.silverEventInRange)
         """
 
-    /// Reads all of silver once; hands every `spillEntries` keys to `emit` (see ``takeSpill()``).
-    private mutating func scan(_ db: Database, emit: (Spill) throws -> Void) throws {
-        var currentDay: Int64?
-        var currentSums = DaySums()
+    /// Reads silver once (all of it, or the rows with `event_id <= upTo`); hands every
+    /// `spillEntries` keys to `emit` (see ``takeSpill()``).
+    private mutating func scan(_ db: Database, upTo: Int64?, emit: (Spill) throws -> Void) throws {
         try GoldRows.forEach(
-            db, Self.silverScanSQL, step: "full rebuild (scan of silver_event)"
+            db, upTo == nil ? Self.silverScanSQL : Self.silverScanSQL + " AND event_id <= ?",
+            arguments: upTo.map { [$0] } ?? [], step: "full rebuild (scan of silver_event)"
         ) { handle in
-            events += 1
-            let ts = sqlite3_column_int64(handle, 0)
             let user = userIds.number(handle, 1)
             let episode = episodeIds.number(handle, 2)
-            if Int(episode) == episodes.count { episodes.append(EpisodeSums()) }
             // event_type is one of play, pause, seek, complete (CHECK constraint).
-            let type = sqlite3_column_text(handle, 3)
-            let first = type?[0] ?? 0
-            let isPlay = first == UInt8(ascii: "p") && type?[1] == UInt8(ascii: "l")
-            let isPause = first == UInt8(ascii: "p") && !isPlay
-            let isSeek = first == UInt8(ascii: "s")
-            let isComplete = first == UInt8(ascii: "c")
+            let text = sqlite3_column_text(handle, 3)
+            let first = text?[0] ?? 0
+            let type: EventType =
+                first == UInt8(ascii: "c")
+                ? .complete
+                : first == UInt8(ascii: "s")
+                    ? .seek : text?[1] == UInt8(ascii: "l") ? .play : .pause
             let duration: Int64? =
                 sqlite3_column_type(handle, 4) == SQLITE_NULL
                 ? nil : GoldArithmetic.duration(sqlite3_column_int64(handle, 4))
-            let day = ts / 86_400  // truncates like SQLite's integer division
-            let listened = isPlay || isComplete
-
-            triples.update(Triple(day: day, user: user, episode: episode).key, initial: false) {
-                Self.or(&$0, listened)
-            }
-
-            // Silver is often in time order: keep the current day's sums out of the table.
-            if day != currentDay {
-                if let previous = currentDay { days[previous] = currentSums }
-                currentDay = day
-                currentSums = days[day] ?? DaySums()
-            }
-            currentSums.events += 1
-            var sums = episodes[Int(episode)]
-            sums.minTs = min(sums.minTs, ts)
-            sums.maxTs = max(sums.maxTs, ts)
-            if isPlay {
-                currentSums.plays += 1
-                sums.plays += 1
-                pairs.update(Pair(user: user, episode: episode).key, initial: PairSums()) { $0.plays += 1 }
-            } else if isPause {
-                currentSums.pauses += 1
-                sums.pauses += 1
-            } else if isSeek {
-                currentSums.seeks += 1
-                sums.seeks += 1
-            } else if isComplete {
-                currentSums.completions += 1
-                sums.completions += 1
-                sums.completeDurationSum = sums.completeDurationSum.saturatingAdd(duration ?? 0)
-                pairs.update(Pair(user: user, episode: episode).key, initial: PairSums()) {
-                    Self.addCompletion(to: &$0, duration: duration ?? 0)
-                }
-                dayEpisodeCompletions.update(DayEpisode(day: day, episode: episode).key, initial: 0) {
-                    $0 += 1
-                }
-            }
-            episodes[Int(episode)] = sums
-            if triples.count + pairs.count + dayEpisodeCompletions.count >= spillEntries {
+            if add(
+                ts: sqlite3_column_int64(handle, 0), user: user, episode: episode, type: type,
+                duration: duration)
+            {
                 try emit(takeSpill())
             }
         }
+    }
+
+    /// Adds one silver event (in gold's range; `duration` as gold counts it). Returns whether
+    /// the keyed aggregates are full: the caller then takes a spill (``takeSpill()``).
+    private mutating func add(
+        ts: Int64, user: Int32, episode: Int32, type: EventType, duration: Int64?
+    ) -> Bool {
+        events += 1
+        if Int(episode) == episodes.count { episodes.append(EpisodeSums()) }
+        let day = ts / 86_400  // truncates like SQLite's integer division
+        let listened = type == .play || type == .complete
+
+        triples.update(Triple(day: day, user: user, episode: episode).key, initial: false) {
+            Self.or(&$0, listened)
+        }
+
+        // Silver is often in time order: keep the current day's sums out of the table.
+        if day != currentDay {
+            settleDay()
+            currentDay = day
+            currentSums = days[day] ?? DaySums()
+        }
+        currentSums.events += 1
+        var sums = episodes[Int(episode)]
+        sums.minTs = min(sums.minTs, ts)
+        sums.maxTs = max(sums.maxTs, ts)
+        switch type {
+        case .play:
+            currentSums.plays += 1
+            sums.plays += 1
+            pairs.update(Pair(user: user, episode: episode).key, initial: PairSums()) { $0.plays += 1 }
+        case .pause:
+            currentSums.pauses += 1
+            sums.pauses += 1
+        case .seek:
+            currentSums.seeks += 1
+            sums.seeks += 1
+        case .complete:
+            currentSums.completions += 1
+            sums.completions += 1
+            sums.completeDurationSum = sums.completeDurationSum.saturatingAdd(duration ?? 0)
+            pairs.update(Pair(user: user, episode: episode).key, initial: PairSums()) {
+                Self.addCompletion(to: &$0, duration: duration ?? 0)
+            }
+            dayEpisodeCompletions.update(DayEpisode(day: day, episode: episode).key, initial: 0) {
+                $0 += 1
+            }
+        }
+        episodes[Int(episode)] = sums
+        return triples.count + pairs.count + dayEpisodeCompletions.count >= spillEntries
+    }
+
+    /// Puts the current day's sums back into `days`.
+    private mutating func settleDay() {
         if let currentDay { days[currentDay] = currentSums }
+        currentDay = nil
     }
 
     /// Frees the keyed tables' room once the last spill is taken (they keep it between
@@ -412,31 +480,36 @@ struct GoldFullRebuild {
     /// Merges the (day, user, episode) runs into gold_agg_day_user_episode (each key once,
     /// listened if any of its events was a play or complete) and the (day, episode) runs into
     /// gold_agg_episode_day (completions summed): in key order into the empty tables, so every
-    /// row is an append, whatever the order in which silver was read.
-    private func writeDayKeys(_ db: Database, _ runs: SpillRuns) throws {
+    /// row is an append, whatever the order in which silver was read. The merged keys come in
+    /// (day, user) groups, from which the same pass derives the distinct-user counters of
+    /// each day (``DayUserGroups``).
+    private mutating func writeDayKeys(_ db: Database, _ runs: SpillRuns) throws {
         let userRank = self.userRank
         let episodeRank = self.episodeRank
         var insertTriple = try BatchInsert(
             db, into: "gold_agg_day_user_episode (day, user_id, episode_id, listened)", columns: 4)
+        var groups = DayUserGroups()
         var triple: TripleRecord?
-        func endTriple() throws {
+        func endTriple(_ this: inout GoldFullRebuild) throws {
             guard let record = triple else { return }
             insertTriple.append(.integer(record.triple.day))
-            insertTriple.append(.text(userIds.texts[Int(record.triple.user)]))
-            insertTriple.append(.text(episodeIds.texts[Int(record.triple.episode)]))
+            insertTriple.append(.text(this.userIds.texts[Int(record.triple.user)]))
+            insertTriple.append(.text(this.episodeIds.texts[Int(record.triple.episode)]))
             insertTriple.append(.integer(record.listened ? 1 : 0))
             try insertTriple.endRow()
+            try groups.add(record.triple, listened: record.listened, &this, db)
         }
         try runs.triples.merge(by: { Self.precedes($0.triple, $1.triple, userRank, episodeRank) }) { record in
             if let open = triple, open.triple == record.triple {
                 if record.listened { triple?.listened = true }
                 return
             }
-            try endTriple()
+            try endTriple(&self)
             triple = record
         }
-        try endTriple()
+        try endTriple(&self)
         try insertTriple.finish()
+        try groups.finish(&self, db)
 
         var insertEpisodeDay = try BatchInsert(
             db, into: "gold_agg_episode_day (day, episode_id, completions)", columns: 3)
@@ -460,41 +533,46 @@ struct GoldFullRebuild {
         try insertEpisodeDay.finish()
     }
 
-    /// From (day, user, episode) in key order: the distinct-user counters of each day, the
-    /// users with 3+ listened episodes on a day, and each user's active days
+    /// From the distinct (day, user, episode) keys in key order: the distinct-user counters
+    /// of each day, the users with 3+ listened episodes on a day, and each user's active days
     /// (gold_agg_user_day, written in sorted runs of at most `spillEntries` rows, which bounds
     /// the memory this step holds).
-    private mutating func deriveDayUsers(_ db: Database) throws {
-        var userDays: [(user: Int32, day: Int64)] = []
-        var current: (day: Int64, user: Int32)?
-        var listens: Int64 = 0
-        func endGroup(_ this: inout GoldFullRebuild) throws {
-            guard let (day, user) = current else { return }
-            userDays.append((user, day))
-            this.days[day, default: DaySums()].activeUsers += 1
-            if listens > 0 { this.days[day, default: DaySums()].listeningUsers += 1 }
-            if listens >= 3 {
-                this.days[day, default: DaySums()].multiEpisodeUsers += 1
-                let old = this.multiDays[user]
-                this.multiDays[user] = ((old?.days ?? 0) + 1, min(old?.first ?? day, day))
-            }
-            if userDays.count >= this.spillEntries { try this.writeUserDays(&userDays, db) }
-        }
-        try GoldRows.forEach(
-            db, "SELECT day, user_id, listened FROM gold_agg_day_user_episode",
-            step: "full rebuild (scan of gold_agg_day_user_episode)"
-        ) { handle in
-            let day = sqlite3_column_int64(handle, 0)
-            let user = userIds.number(handle, 1)
-            if current?.day != day || current?.user != user {
-                try endGroup(&self)
-                current = (day, user)
+    private struct DayUserGroups {
+        private var current: (day: Int64, user: Int32)?
+        private var listens: Int64 = 0
+        private var userDays: [(user: Int32, day: Int64)] = []
+
+        /// The next distinct key (in key order).
+        mutating func add(_ key: Triple, listened: Bool, _ rebuild: inout GoldFullRebuild, _ db: Database)
+            throws
+        {
+            if current?.day != key.day || current?.user != key.user {
+                try endGroup(&rebuild, db)
+                current = (key.day, key.user)
                 listens = 0
             }
-            if sqlite3_column_int64(handle, 2) != 0 { listens += 1 }
+            if listened { listens += 1 }
         }
-        try endGroup(&self)
-        try writeUserDays(&userDays, db)
+
+        /// After the last key.
+        mutating func finish(_ rebuild: inout GoldFullRebuild, _ db: Database) throws {
+            try endGroup(&rebuild, db)
+            current = nil
+            try rebuild.writeUserDays(&userDays, db)
+        }
+
+        private mutating func endGroup(_ rebuild: inout GoldFullRebuild, _ db: Database) throws {
+            guard let (day, user) = current else { return }
+            userDays.append((user, day))
+            rebuild.days[day, default: DaySums()].activeUsers += 1
+            if listens > 0 { rebuild.days[day, default: DaySums()].listeningUsers += 1 }
+            if listens >= 3 {
+                rebuild.days[day, default: DaySums()].multiEpisodeUsers += 1
+                let old = rebuild.multiDays[user]
+                rebuild.multiDays[user] = ((old?.days ?? 0) + 1, min(old?.first ?? day, day))
+            }
+            if userDays.count >= rebuild.spillEntries { try rebuild.writeUserDays(&userDays, db) }
+        }
     }
 
     /// Writes a run of distinct (user, day) pairs in key order and empties it.

@@ -19,14 +19,30 @@ import PodpipeRules
 /// Anything else (a backlog from an earlier run, a failed file, more than `limit` events or
 /// a file that looks larger, the thread falling behind, an error) drops the batch, and the
 /// refresh scans as before.
+///
+/// When the next refresh will be a full rebuild instead (gold never refreshed, silver
+/// rewritten, or a backlog past the rebuild's threshold: ``GoldState/Snapshot/plan(forceFull:fullRebuildMinimum:)``
+/// on silver as it will be after the file), the rows feed the rebuild's aggregates
+/// (``GoldFullRebuild/Stream``) instead, so that the rebuild reads only the rows from before
+/// the stream began (none on a fresh load) and the scan's hashing and sorting run on the core
+/// the writer leaves idle. The refresh takes the stream (``takeRebuild(upTo:generation:)``)
+/// only if it holds exactly silver's rows after its start, under the same generation; a
+/// rolled-back file with rows added starts it over at the next file (the rows before it are
+/// then read by the rebuild), the thread falling behind or an error drops it.
 final class GoldPrefetch: IngestObserver, @unchecked Sendable {
     private let reader: any DatabaseReader
     private let limit: Int
-    /// Guards `pending`, `pendingLines`, `working` and `accepting`.
+    /// The refresh's threshold for a full rebuild (``GoldRefresher/fullRebuildMinimum``).
+    private let fullRebuildMinimum: Int
+    private let rebuildSpillEntries: Int
+    /// Guards `pending`, `pendingLines`, `working`, `accepting` and `streaming`.
     private let condition = NSCondition()
     /// Rows are handed over (false once a file began that cannot be gathered: the thread
     /// would drop the batch anyway, so the writer stops handing rows until the next start).
     private var accepting = true
+    /// The rows go to the full rebuild's stream (from a `beginRebuild` to the next `begin`
+    /// or reset).
+    private var streaming = false
     /// Work handed over by the writer, in order, and the parsed lines it holds.
     private var pending: [Work] = []
     private var pendingLines = 0
@@ -41,14 +57,24 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
     private var dropped = false
     /// Rows of the current file were gathered (a rollback then drops the batch).
     private var fileGathered = false
+    /// The full rebuild's aggregates of the rows since the stream began, and the silver
+    /// generation it began under (nil: no stream).
+    private var stream: (rebuild: GoldFullRebuild.Stream, generation: String)?
 
     /// - Parameters:
     ///   - reader: reads gold's state for the probes (the writer's pool: its readers see the
     ///     last commit, and gold does not change while files load).
     ///   - limit: the most events gathered (the refresh's chunk size).
-    init(reader: any DatabaseReader, limit: Int) {
+    ///   - fullRebuildMinimum, rebuildSpillEntries: the refresh's
+    ///     ``GoldRefresher/fullRebuildMinimum`` and ``GoldRefresher/fullRebuildSpillEntries``.
+    init(
+        reader: any DatabaseReader, limit: Int, fullRebuildMinimum: Int = GoldRefresher().fullRebuildMinimum,
+        rebuildSpillEntries: Int = GoldFullRebuild.defaultSpillEntries
+    ) {
         self.reader = reader
         self.limit = limit
+        self.fullRebuildMinimum = fullRebuildMinimum
+        self.rebuildSpillEntries = rebuildSpillEntries
     }
 
     /// A file's load begins (on the writer, in its transaction): `silverLast` is silver's
@@ -58,6 +84,12 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
     /// which would raise the peak memory for nothing.
     func eventFileBegins(silverLast: Int64, expectedEvents: Int64, _ db: Database) throws {
         let state = try GoldState.read(db)
+        var after = state
+        after.maxEventId = silverLast.saturatingAdd(max(0, expectedEvents))
+        if after.plan(forceFull: false, fullRebuildMinimum: fullRebuildMinimum) == .full {
+            hand(.beginRebuild(silverLast: silverLast, generation: state.generation))
+            return
+        }
         let gold: GoldMark? =
             if let watermark = state.watermark, state.seenGeneration == state.generation,
                 expectedEvents <= Int64(limit)
@@ -100,6 +132,19 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         }
     }
 
+    /// The full rebuild's aggregates of silver's rows after the stream's start, when they are
+    /// exactly silver's rows in (start, `last`] under `generation`; nil otherwise. Waits for
+    /// the gathering to finish, and starts over either way.
+    func takeRebuild(upTo last: Int64, generation: String) -> GoldFullRebuild.Stream? {
+        idle {
+            defer { reset() }
+            guard let stream, stream.generation == generation,
+                stream.rebuild.start.saturatingAdd(stream.rebuild.rows) == last
+            else { return nil }
+            return stream.rebuild
+        }
+    }
+
     /// Forgets what was gathered (a full rebuild follows, or nothing).
     func discard() {
         idle { reset() }
@@ -109,6 +154,8 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
 
     private enum Work {
         case begin(silverLast: Int64, gold: GoldMark?)
+        /// A file begins whose rows go to the full rebuild's stream.
+        case beginRebuild(silverLast: Int64, generation: String)
         case rows([ParsedLine], [Bool])
         /// The current file's transaction ended.
         case fileEnded(committed: Bool)
@@ -129,11 +176,26 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
 
     private func hand(_ work: Work) {
         condition.lock()
-        if case .begin = work {
-        } else if !accepting {
-            // Dropped anyway: no thread wake-up for it.
-            condition.unlock()
-            return
+        switch work {
+        case .begin: streaming = false
+        case .beginRebuild:
+            accepting = true
+            streaming = true
+        case .rows where streaming:
+            // The full rebuild's stream is silver's rows or nothing: rather than give it up
+            // when the thread falls behind, the writer waits until it has taken the rows
+            // handed before (it takes a run in a fraction of the time the writer spends
+            // inserting the next one), which bounds the memory the queue holds to the run
+            // the thread is adding.
+            while pendingLines > 0 {
+                condition.wait()
+            }
+        default:
+            guard accepting else {
+                // Dropped anyway: no thread wake-up for it.
+                condition.unlock()
+                return
+            }
         }
         if case .rows(let lines, _) = work {
             pendingLines += lines.count
@@ -162,7 +224,10 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         condition.lock()
         while !pending.isEmpty {
             let work = pending.removeFirst()
-            if case .rows(let lines, _) = work { pendingLines -= lines.count }
+            if case .rows(let lines, _) = work {
+                pendingLines -= lines.count
+                if streaming { condition.broadcast() }
+            }
             condition.unlock()
             process(work)
             condition.lock()
@@ -182,8 +247,14 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
     }
 
     private func process(_ work: Work) {
+        if case .beginRebuild(let silverLast, let generation) = work {
+            return beginRebuild(silverLast: silverLast, generation: generation)
+        }
+        if stream != nil { return feedRebuild(work) }
         guard !dropped else { return }
         switch work {
+        case .beginRebuild:
+            return
         case .overflow:
             drop()
         case .fileEnded(let committed):
@@ -228,6 +299,53 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         }
     }
 
+    /// A file whose rows go to the full rebuild begins: the stream goes on if it holds every
+    /// row up to `silverLast` under the same generation, else it starts over here (the rows
+    /// before are the rebuild's to read). An incremental batch is dropped.
+    private func beginRebuild(silverLast: Int64, generation: String) {
+        if start != nil || gold != nil { drop() }
+        if let current = stream, current.generation == generation,
+            current.rebuild.start.saturatingAdd(current.rebuild.rows) == silverLast
+        {
+            return
+        }
+        do {
+            stream = (
+                try GoldFullRebuild.Stream(start: silverLast, spillEntries: rebuildSpillEntries), generation
+            )
+        } catch {
+            stream = nil  // no scratch file: the rebuild reads all of silver
+        }
+        fileGathered = false
+    }
+
+    /// Rows, a file's end or an overflow while the full rebuild's stream runs.
+    private func feedRebuild(_ work: Work) {
+        switch work {
+        case .begin, .beginRebuild:
+            // Silver's next rows go to an incremental batch: the refresh will not be full.
+            stream = nil
+            fileGathered = false
+        case .overflow:
+            stream = nil
+        case .fileEnded(let committed):
+            // Rows added for a rolled-back file are not in silver: the stream is no longer
+            // silver's; the next file starts another.
+            if !committed && fileGathered { stream = nil }
+            fileGathered = false
+        case .rows(let lines, let inserted):
+            do {
+                for index in lines.indices where inserted[index] {
+                    fileGathered = true
+                    guard case .valid(let event) = lines[index].outcome else { continue }
+                    try stream?.rebuild.add(event)
+                }
+            } catch {
+                stream = nil  // its scratch file failed: the rebuild reads all of silver
+            }
+        }
+    }
+
     private func drop() {
         dropped = true
         tables = GoldBatchTables()
@@ -235,10 +353,12 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
 
     private func reset() {
         accepting = true
+        streaming = false
         fileGathered = false
         dropped = false
         start = nil
         gold = nil
         tables = GoldBatchTables()
+        stream = nil
     }
 }

@@ -116,14 +116,17 @@ struct GoldRefresher: Sendable {
             toEventId: state.maxEventId, referenceChanged: false,
             generation: state.generation, referenceVersion: state.referenceVersion)
         // What was gathered while the files loaded serves only the first chunk of an incremental
-        // refresh, if it is exactly that chunk.
-        let gathered: GoldBatchTables?
+        // refresh, if it is exactly that chunk; the full rebuild's aggregates of the rows
+        // loaded serve a full rebuild.
+        var gathered: GoldBatchTables?
+        var streamed: GoldFullRebuild.Stream?
         if plan == .incremental, let prefetch, let watermark = state.watermark,
             state.maxEventId - watermark <= Int64(chunkSize)
         {
             gathered = prefetch.take(after: watermark, upTo: state.maxEventId)
+        } else if plan == .full, let prefetch {
+            streamed = prefetch.takeRebuild(upTo: state.maxEventId, generation: state.generation)
         } else {
-            gathered = nil
             prefetch?.discard()
         }
         guard plan != .none else {
@@ -135,8 +138,9 @@ struct GoldRefresher: Sendable {
         if plan == .full {
             try Self.run(db, step: "refresh_00_reset")
             try Self.run(db, step: "refresh_05_full")
+            summary.gathered = streamed != nil
             let events = try GoldFullRebuild.run(
-                db, spillEntries: fullRebuildSpillEntries, scanner: scanReader)
+                db, spillEntries: fullRebuildSpillEntries, scanner: scanReader, streamed: streamed)
             summary.referenceChanged = true
             let span = try Self.span(db, allEvents: events)
             summary.newEvents = span.count
@@ -274,8 +278,9 @@ struct GoldRefreshSummary: Sendable, Equatable {
     var generation: String
     /// The `silver.reference_version` the gold now reflects.
     var referenceVersion: String
-    /// An incremental refresh took the batch gathered while the files loaded
-    /// (``GoldPrefetch``) instead of scanning silver and probing gold itself.
+    /// The refresh took what ``GoldPrefetch`` gathered while the files loaded instead of
+    /// scanning silver: an incremental batch (gold's keys probed too), or a full rebuild's
+    /// aggregates of the rows loaded (the rows from before them were still scanned).
     var gathered = false
 }
 

@@ -11,19 +11,27 @@ public final class WriterSession: @unchecked Sendable {
     /// Held for the session's lifetime (nil: a test's store, no lock).
     let lock: WriterLock?
     let logger: Logger
-    /// The next incremental gold batch, gathered while event files load.
+    /// The next incremental gold batch, or the full rebuild's aggregates, gathered while
+    /// event files load.
     let goldPrefetch: GoldPrefetch
+    /// How gold is refreshed (chunk size, full-rebuild threshold, spill size).
+    let gold: GoldRefresher
 
-    /// - Parameter goldPrefetchLimit: the most events gathered for the next incremental
-    ///   refresh (the refresher's chunk size; tests make it small).
+    /// - Parameters:
+    ///   - goldPrefetchLimit: the most events gathered for the next incremental refresh (the
+    ///     refresher's chunk size; tests make it small).
+    ///   - gold: the refresher's settings (tests make its thresholds small).
     init(
         store: Store, lock: WriterLock? = nil, logger: Logger = Logger(label: "podpipe"),
-        goldPrefetchLimit: Int = GoldRefresher().chunkSize
+        goldPrefetchLimit: Int = GoldRefresher().chunkSize, gold: GoldRefresher = GoldRefresher()
     ) {
         self.store = store
         self.lock = lock
         self.logger = logger
-        goldPrefetch = GoldPrefetch(reader: store.pool, limit: goldPrefetchLimit)
+        self.gold = gold
+        goldPrefetch = GoldPrefetch(
+            reader: store.pool, limit: goldPrefetchLimit, fullRebuildMinimum: gold.fullRebuildMinimum,
+            rebuildSpillEntries: min(32_768, gold.fullRebuildSpillEntries))
     }
 
     /// Takes the writer lock, then opens (creating it when `create`) the database.
@@ -92,17 +100,17 @@ public final class WriterSession: @unchecked Sendable {
     /// The refresh, in the caller's transaction, which leaves silver alone: a full rebuild
     /// may scan silver through a reader of the pool while this connection writes.
     private func refresh(_ db: Database, forceFull: Bool) throws -> GoldRefreshSummary {
-        let result = try GoldRefresher(scanReader: store.pool, prefetch: goldPrefetch).refresh(
-            db, now: Date(), forceFull: forceFull)
+        var refresher = gold
+        refresher.scanReader = store.pool
+        refresher.prefetch = goldPrefetch
+        let result = try refresher.refresh(db, now: Date(), forceFull: forceFull)
         guard result.mode != .none else { return result }
-        var metadata: Logger.Metadata = [
+        // batch: gathered (the incremental batch or the full rebuild's aggregates came from
+        // the loads, GoldPrefetch) or scanned (read from silver).
+        let metadata: Logger.Metadata = [
             "mode": "\(result.mode.rawValue)", "new_events": "\(result.newEvents)",
-            "duration_ms": "\(result.durationMs)",
+            "duration_ms": "\(result.durationMs)", "batch": "\(result.gathered ? "gathered" : "scanned")",
         ]
-        if result.mode == .incremental {
-            // gathered: the batch came from the loads (GoldPrefetch); scanned: read from silver.
-            metadata["batch"] = "\(result.gathered ? "gathered" : "scanned")"
-        }
         logger.info("gold refreshed", metadata: LogEventKind.goldRefreshed.metadata(metadata))
         return result
     }
