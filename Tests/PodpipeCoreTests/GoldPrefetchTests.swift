@@ -248,7 +248,7 @@ struct GoldPrefetchTests {
         let gold = try #require(summary.gold)
         #expect(gold.mode == .full)
         #expect(gold.gathered, "the rebuild's aggregates were gathered while the files loaded")
-        #expect(gold.newEvents > 400)
+        #expect(gold.newEvents > 200)
         try drop.goldEqualsAFullRebuild("seed \(seed)")
     }
 
