@@ -59,8 +59,8 @@ enum LedgerNameCompletion {
                 overrides: .init(
                     configFile: value(after: "--config"), dataLoad: value(after: "--data-load"),
                     database: value(after: "--database"))),
-            let store = try? Store.openForReading(path: config.database),
-            let names = try? await store.pool.read({ db in try Inspect.fileNames(db) })
+            let database = try? InspectedDatabase.open(config),
+            let names = try? database.fileNames()
         else { return [] }
         return names.filter { $0.hasPrefix(prefix) }
     }

@@ -1,7 +1,8 @@
 import Foundation
 
-/// The read side of a PostgreSQL warehouse for `podpipectl` (`report`, `status`, `metrics`): one
-/// connection, no migration (a reader never changes the schema; the daemons migrate).
+/// The read side of a PostgreSQL warehouse for `podpipectl` (`report`, `status`, `metrics`,
+/// `files` and `rejects` through ``InspectedDatabase``): one connection, no migration (a
+/// reader never changes the schema; the daemons migrate).
 public final class Warehouse {
     let connection: PostgresConnection
 
@@ -28,8 +29,8 @@ public final class Warehouse {
         try snapshot { try HTMLReport.gather(options: options, on: $0) }
     }
 
-    /// Runs `body` in one read-only transaction (one snapshot of gold).
-    private func snapshot<T>(_ body: (PostgresQueries) throws -> T) throws -> T {
+    /// Runs `body` in one read-only transaction (one snapshot of gold and the ledger).
+    func snapshot<T>(_ body: (PostgresQueries) throws -> T) throws -> T {
         try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         defer { _ = try? connection.execute("COMMIT") }
         return try body(PostgresQueries(connection: connection))
