@@ -59,7 +59,8 @@ enum LedgerNameCompletion {
                 overrides: .init(
                     configFile: value(after: "--config"), dataLoad: value(after: "--data-load"),
                     database: value(after: "--database"))),
-            let database = try? InspectedDatabase.open(config),
+            // A shell waits for the completion: a server that does not answer gives none.
+            let database = try? InspectedDatabase.open(config, timeout: 2),
             let names = try? database.fileNames()
         else { return [] }
         return names.filter { $0.hasPrefix(prefix) }

@@ -98,6 +98,20 @@ struct PostgresFilesRejectsTests {
             }
         }
 
+        // The shell's completion of `rejects --file` reads the ledger's names from either.
+        func completion(_ database: String) throws -> ProcessResult {
+            try Binaries.run(
+                "podpipectl",
+                [
+                    "---completion", "rejects", "--", "--file", "5", "2", "podpipectl", "rejects",
+                    "--database",
+                    database, "--file", "ev",
+                ])
+        }
+        let completed = try completion(box.database)
+        #expect(completed.stdout.contains(rejectedFile + "\n"), "\(completed.stdout)\(completed.stderr)")
+        #expect(try completion(server.uri).stdout == completed.stdout)
+
         // What was compared is not empty: every state and kind, rejected rows of events and
         // of reference files, the summary's two tables, the refusals.
         let files = try #require(

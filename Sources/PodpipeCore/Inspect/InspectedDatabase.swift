@@ -11,10 +11,11 @@ public enum InspectedDatabase {
     /// The database `config.database` names: the PostgreSQL warehouse of a `postgresql://`
     /// URI, else the SQLite file opened read-only.
     ///
+    /// - Parameter timeout: a server's deadline per call, in seconds.
     /// - Throws: ``PostgresError`` when the server cannot be reached in time; `StoreError`
     ///   for a missing, foreign or newer SQLite database.
-    public static func open(_ config: PodpipeConfig) throws -> InspectedDatabase {
-        if let warehouse = try Warehouse.open(config) { return .postgresql(warehouse) }
+    public static func open(_ config: PodpipeConfig, timeout: Double = 30) throws -> InspectedDatabase {
+        if let warehouse = try Warehouse.open(config, timeout: timeout) { return .postgresql(warehouse) }
         return .sqlite(try Store.openForReading(path: config.database))
     }
 

@@ -12,10 +12,11 @@ public final class Warehouse {
 
     /// The warehouse `config.database` names, or nil when it is a SQLite file.
     ///
+    /// - Parameter timeout: the connection's deadline per call, in seconds.
     /// - Throws: ``PostgresError`` when the server cannot be reached in time.
-    public static func open(_ config: PodpipeConfig) throws -> Warehouse? {
+    public static func open(_ config: PodpipeConfig, timeout: Double = 30) throws -> Warehouse? {
         guard case .postgresql(let uri) = DatabaseLocation(config.database) else { return nil }
-        return Warehouse(connection: try PostgresConnection(uri: uri))
+        return Warehouse(connection: try PostgresConnection(uri: uri, timeout: timeout))
     }
 
     /// Runs a report (the same tables, columns and text as on SQLite), in one read-only
