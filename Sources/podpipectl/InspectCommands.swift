@@ -43,11 +43,11 @@ struct Files: AsyncParsableCommand {
     func run() async throws {
         try await handling {
             let settings = try await common.load()
-            let store = try common.openStore(settings)
+            let database = try InspectedDatabase.open(settings)
             let filter = LedgerFilter(
                 state: state, kind: kind, since: try since.map { try SinceParser.parse($0) },
                 limit: limit)
-            let table = try await store.pool.read { db in try Inspect.files(filter, in: db) }
+            let table = try database.files(filter)
             emit(ReportRenderer.render(format == .table ? InspectView.files(table) : table, as: format))
         }
     }
@@ -93,12 +93,10 @@ struct Rejects: AsyncParsableCommand {
     func run() async throws {
         try await handling {
             let settings = try await common.load()
-            let store = try common.openStore(settings)
+            let database = try InspectedDatabase.open(settings)
             let filter = RejectFilter(file: file, code: code, limit: limit == 0 ? nil : limit)
             if summary {
-                let (byCode, byFile) = try await store.pool.read { db in
-                    try Inspect.rejectSummary(filter, in: db)
-                }
+                let (byCode, byFile) = try database.rejectSummary(filter)
                 switch format {
                 case .table:
                     emit(
@@ -118,7 +116,7 @@ struct Rejects: AsyncParsableCommand {
                 }
                 return
             }
-            let table = try await store.pool.read { db in try Inspect.rejects(filter, in: db) }
+            let table = try database.rejects(filter)
             emit(ReportRenderer.render(format == .table ? InspectView.rejects(table) : table, as: format))
             if format == .table, limit > 0, table.rows.count == limit {
                 FileHandle.standardError.write(

@@ -59,8 +59,9 @@ enum LedgerNameCompletion {
                 overrides: .init(
                     configFile: value(after: "--config"), dataLoad: value(after: "--data-load"),
                     database: value(after: "--database"))),
-            let store = try? Store.openForReading(path: config.database),
-            let names = try? await store.pool.read({ db in try Inspect.fileNames(db) })
+            // A shell waits for the completion: a server that does not answer gives none.
+            let database = try? InspectedDatabase.open(config, timeout: 2),
+            let names = try? database.fileNames()
         else { return [] }
         return names.filter { $0.hasPrefix(prefix) }
     }

@@ -135,6 +135,42 @@ struct InspectTests {
         }
     }
 
+    /// The summary's filters reach both of its queries by position (the read seam): the
+    /// file and the code each select what they name, alone and together.
+    @Test func theSummaryFiltersByFileAndByCode() throws {
+        let world = try LoadedWorld()
+        try world.load(
+            "a.ndjson",
+            [eventLine("play", "u1", "e1", "2024-01-01T10:00:00", "10"), #"{"event_type": "play""#]
+                .joined(separator: "\n"))
+        try world.load(
+            "b.ndjson",
+            [
+                eventLine("stop", "u1", "e1", "2024-01-01T10:00:00"), #"{"event_type": "play""#,
+                #"{"event_type": "play""#,
+            ].joined(separator: "\n"))
+        func summary(_ filter: RejectFilter) throws -> (byCode: [String], byFile: [String]) {
+            let (byCode, byFile) = try world.queue.read { db in try Inspect.rejectSummary(filter, in: db) }
+            return (
+                byCode.rows.map { "\($0[1]) \($0[2])" },
+                byFile.rows.map { "\($0[1]) \($0[5])" }
+            )
+        }
+        let malformed = "text(\"malformed_json\")"
+        let invalidType = "text(\"invalid_event_type\")"
+        let all = try summary(RejectFilter())
+        #expect(all.byFile == ["text(\"b.ndjson\") integer(3)", "text(\"a.ndjson\") integer(1)"])
+        let fileB = try summary(RejectFilter(file: "b.ndjson"))
+        #expect(Set(fileB.byCode) == ["\(malformed) integer(2)", "\(invalidType) integer(1)"])
+        #expect(fileB.byFile == ["text(\"b.ndjson\") integer(3)"])
+        let code = try summary(RejectFilter(code: "malformed_json"))
+        #expect(code.byCode == ["\(malformed) integer(3)"])
+        #expect(code.byFile == ["text(\"b.ndjson\") integer(2)", "text(\"a.ndjson\") integer(1)"])
+        let both = try summary(RejectFilter(file: "a.ndjson", code: "malformed_json"))
+        #expect(both.byCode == ["\(malformed) integer(1)"])
+        #expect(both.byFile == ["text(\"a.ndjson\") integer(1)"])
+    }
+
     @Test func theTableViewClipsAndFallsBack() {
         let table = ReportTable(
             columns: ["file_id", "name", "first_error", "message"],

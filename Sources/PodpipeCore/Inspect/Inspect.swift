@@ -69,16 +69,23 @@ public enum InspectError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// The read-only queries of `podpipectl files` and `podpipectl rejects`. Every query is a
-/// `.sql` file under `SQL/inspect/` (readable by analysts), run with bound parameters.
+/// The read-only queries of `podpipectl files` and `podpipectl rejects`, written once over
+/// the read seam (``QueryRunner``) for both engines. Every query is a `.sql` file under
+/// `SQL/inspect/` (readable by analysts; PostgreSQL's beside it under
+/// `SQL/postgres/inspect/`), run with bound parameters in the order its header gives.
 public enum Inspect {
     /// The ledger, newest first (`SQL/inspect/files.sql`).
     public static func files(_ filter: LedgerFilter, in db: Database) throws -> ReportTable {
-        try Reports.table(
-            db, sql: try SQLResource.load("inspect", "files"),
-            arguments: [
-                "state": filter.state?.rawValue, "kind": filter.kind?.rawValue,
-                "name": filter.name, "since": filter.since, "limit": filter.limit ?? -1,
+        try files(filter, SQLiteQueries(db: db))
+    }
+
+    /// ``files(_:in:)`` through the read seam (any engine).
+    static func files(_ filter: LedgerFilter, _ store: some QueryRunner) throws -> ReportTable {
+        try store.table(
+            try store.resource("inspect", "files"),
+            [
+                text(filter.state?.rawValue), text(filter.kind?.rawValue), text(filter.name),
+                text(filter.since), .integer(Int64(filter.limit ?? -1)),
             ])
     }
 
@@ -87,10 +94,15 @@ public enum Inspect {
     /// - Throws: ``InspectError/unknownFile(_:known:)`` when `filter.file` names no ledger
     ///   row, ``InspectError/unknownCode(_:)`` for a code that does not exist.
     public static func rejects(_ filter: RejectFilter, in db: Database) throws -> ReportTable {
-        try check(filter, db)
-        return try Reports.table(
-            db, sql: try SQLResource.load("inspect", "rejects"),
-            arguments: ["file": filter.file, "code": filter.code, "limit": filter.limit ?? -1])
+        try rejects(filter, SQLiteQueries(db: db))
+    }
+
+    /// ``rejects(_:in:)`` through the read seam (any engine).
+    static func rejects(_ filter: RejectFilter, _ store: some QueryRunner) throws -> ReportTable {
+        try check(filter, store)
+        return try store.table(
+            try store.resource("inspect", "rejects"),
+            [text(filter.file), text(filter.code), .integer(Int64(filter.limit ?? -1))])
     }
 
     /// Rejected rows counted by (kind, code) and by file (`rejects_by_code.sql`,
@@ -98,12 +110,17 @@ public enum Inspect {
     public static func rejectSummary(_ filter: RejectFilter, in db: Database) throws
         -> (byCode: ReportTable, byFile: ReportTable)
     {
-        try check(filter, db)
-        let arguments: StatementArguments = ["file": filter.file, "code": filter.code]
-        let byCode = try Reports.table(
-            db, sql: try SQLResource.load("inspect", "rejects_by_code"), arguments: arguments)
-        let byFile = try Reports.table(
-            db, sql: try SQLResource.load("inspect", "rejects_by_file"), arguments: arguments)
+        try rejectSummary(filter, SQLiteQueries(db: db))
+    }
+
+    /// ``rejectSummary(_:in:)`` through the read seam (any engine).
+    static func rejectSummary(_ filter: RejectFilter, _ store: some QueryRunner) throws
+        -> (byCode: ReportTable, byFile: ReportTable)
+    {
+        try check(filter, store)
+        let parameters: [ReportValue] = [text(filter.file), text(filter.code)]
+        let byCode = try store.table(try store.resource("inspect", "rejects_by_code"), parameters)
+        let byFile = try store.table(try store.resource("inspect", "rejects_by_file"), parameters)
         return (byCode, byFile)
     }
 
@@ -112,39 +129,32 @@ public enum Inspect {
         Set(EventErrorCode.allCases.map(\.rawValue) + ReferenceErrorCode.allCases.map(\.rawValue))
     }
 
-    /// The distinct file names of the ledger (for shell completion and suggestions).
-    public static func fileNames(_ db: Database) throws -> [String] {
-        try fileNames(SQLiteQueries(db: db))
-    }
-
-    /// ``fileNames(_:)-(Database)`` through the read seam (any engine).
+    /// The distinct file names of the ledger, in byte order (for shell completion and
+    /// suggestions), on any engine.
     static func fileNames(_ store: some QueryRunner) throws -> [String] {
         try store.table("SELECT DISTINCT name FROM ingest_file ORDER BY name", []).rows.compactMap {
             $0.first?.stringValue
         }
     }
 
-    static func check(_ filter: RejectFilter, _ db: Database) throws {
+    /// A filter's text as a parameter: NULL (no filter) when absent.
+    private static func text(_ value: String?) -> ReportValue {
+        value.map { .text($0) } ?? .null
+    }
+
+    /// Refuses a code that does not exist, and a file name that is not in the ledger (with
+    /// the ledger's names that look like it).
+    static func check(_ filter: RejectFilter, _ store: some QueryRunner) throws {
         if let code = filter.code, !knownCodes.contains(code) {
             throw InspectError.unknownCode(code)
         }
-        if let file = filter.file {
-            let exists =
-                try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM ingest_file WHERE name = ?)",
-                    arguments: [file]) ?? false
-            if !exists {
-                throw InspectError.unknownFile(file, known: try suggestions(for: file, db))
-            }
+        if let file = filter.file, try !Ledger.hasRow(named: file, store) {
+            throw InspectError.unknownFile(file, known: try suggestions(for: file, store))
         }
     }
 
-    /// Ledger names that contain `name` or that `name` contains (case-insensitive), at most 5.
-    static func suggestions(for name: String, _ db: Database) throws -> [String] {
-        try suggestions(for: name, SQLiteQueries(db: db))
-    }
-
-    /// ``suggestions(for:_:)-(_,Database)`` through the read seam (any engine).
+    /// Ledger names that contain `name` or that `name` contains (case-insensitive), at most
+    /// 5, on any engine.
     static func suggestions(for name: String, _ store: some QueryRunner) throws -> [String] {
         suggestions(for: name, among: try fileNames(store))
     }

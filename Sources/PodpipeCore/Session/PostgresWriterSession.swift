@@ -132,13 +132,3 @@ final class PostgresWriterSession: IngestWriter, @unchecked Sendable {
         try command.run(on: self, now: now, pruner: &pruner, budget: budget)
     }
 }
-
-/// The commands that need the SQLite store, refused on a PostgreSQL database.
-public enum PostgresRefusal {
-    /// Throws (exit 78, "not yet on PostgreSQL") when `database` is a PostgreSQL URI:
-    /// `what` (a podpipectl command) works on a SQLite database only for now.
-    public static func requireSQLite(_ database: String, for what: String) throws {
-        guard case .postgresql = DatabaseLocation(database) else { return }
-        throw PostgresNotYet.unsupported(what: what, instead: "run it against a SQLite database")
-    }
-}

@@ -83,12 +83,10 @@ public final class Store: Sendable {
     }
 
     static func openForReading(path: String, access: ReadAccess?) throws -> Store {
-        // A PostgreSQL URI is never a file (nor shown with its password): a command that
-        // reads the database through SQLite has no PostgreSQL path yet.
+        // A PostgreSQL URI is never a file, nor shown with its password (every command
+        // reads a server through its own path; this one was given the URI by mistake).
         if case .postgresql(let uri) = DatabaseLocation(path) {
-            throw PostgresNotYet.unsupported(
-                what: "reading \(DatabaseLocation.redacting(uri)) with this command",
-                instead: "run it against a SQLite database")
+            throw StoreError.notAFile(location: DatabaseLocation.redacting(uri))
         }
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError.databaseMissing(path: path)
@@ -289,6 +287,8 @@ enum StoreError: Error, CustomStringConvertible, Equatable {
     case databaseGone(path: String, replaced: Bool)
     /// A read-only user cannot read it safely (see ``ReadAccess``).
     case unreadable(path: String, reason: String)
+    /// A PostgreSQL URI (shown without its password) given to the SQLite store.
+    case notAFile(location: String)
 
     var description: String {
         switch self {
@@ -310,6 +310,8 @@ enum StoreError: Error, CustomStringConvertible, Equatable {
                 : "the database \(path) was deleted while podpiped was writing it: rows written to a deleted file are lost with it, so podpiped stops. Restore the database and start podpiped again (a start without it creates a new database and loads every file of the drop folder again)"
         case .unreadable(let path, let reason):
             "cannot read the database \(path): \(reason)"
+        case .notAFile(let location):
+            "\(location) is a PostgreSQL database, not a SQLite file: this podpipe opened it as a file by mistake; please report it"
         }
     }
 }

@@ -3,7 +3,8 @@
 -- Columns: the ledger's own names, so that a script reading --format csv/json can use the
 -- data model (doc/data-model.md) as its reference. rows_read = rows_loaded +
 -- rows_rejected + rows_duplicate for every row.
--- Parameters (NULL = no filter):
+-- Parameters (NULL = no filter), first named in this order: the read seam (QueryRunner)
+-- binds them by position.
 --   :state  loaded | rejected | duplicate | failed
 --   :kind   events | episodes | users
 --   :name   exact file name

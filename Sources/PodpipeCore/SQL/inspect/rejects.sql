@@ -4,7 +4,8 @@
 -- bronze_reference). Order: newest file first (file_id descending), then line.
 -- raw: events, the line as received; reference rows, the CSV record as received (rows
 -- loaded before migration 0006: the record as a JSON object {"column": "value"}).
--- Parameters (NULL = no filter):
+-- Parameters (NULL = no filter), first named in this order: the read seam (QueryRunner)
+-- binds them by position.
 --   :file   exact file name (every version of that name)
 --   :code   one validation code; matches rows that carry it among others
 --   :limit  the most rows to return (-1 = all)

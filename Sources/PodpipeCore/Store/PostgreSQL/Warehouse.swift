@@ -1,7 +1,8 @@
 import Foundation
 
-/// The read side of a PostgreSQL warehouse for `podpipectl` (`report`, `status`, `metrics`): one
-/// connection, no migration (a reader never changes the schema; the daemons migrate).
+/// The read side of a PostgreSQL warehouse for `podpipectl` (`report`, `status`, `metrics`,
+/// `files` and `rejects` through ``InspectedDatabase``): one connection, no migration (a
+/// reader never changes the schema; the daemons migrate).
 public final class Warehouse {
     let connection: PostgresConnection
 
@@ -11,10 +12,11 @@ public final class Warehouse {
 
     /// The warehouse `config.database` names, or nil when it is a SQLite file.
     ///
+    /// - Parameter timeout: the connection's deadline per call, in seconds.
     /// - Throws: ``PostgresError`` when the server cannot be reached in time.
-    public static func open(_ config: PodpipeConfig) throws -> Warehouse? {
+    public static func open(_ config: PodpipeConfig, timeout: Double = 30) throws -> Warehouse? {
         guard case .postgresql(let uri) = DatabaseLocation(config.database) else { return nil }
-        return Warehouse(connection: try PostgresConnection(uri: uri))
+        return Warehouse(connection: try PostgresConnection(uri: uri, timeout: timeout))
     }
 
     /// Runs a report (the same tables, columns and text as on SQLite), in one read-only
@@ -28,8 +30,8 @@ public final class Warehouse {
         try snapshot { try HTMLReport.gather(options: options, on: $0) }
     }
 
-    /// Runs `body` in one read-only transaction (one snapshot of gold).
-    private func snapshot<T>(_ body: (PostgresQueries) throws -> T) throws -> T {
+    /// Runs `body` in one read-only transaction (one snapshot of gold and the ledger).
+    func snapshot<T>(_ body: (PostgresQueries) throws -> T) throws -> T {
         try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         defer { _ = try? connection.execute("COMMIT") }
         return try body(PostgresQueries(connection: connection))
