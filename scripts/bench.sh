@@ -88,8 +88,9 @@ measure() {
     rsss+=("$(echo "$out" | awk '{print $2}')")
     # podpiped logs the gold refresh's own duration: the gold part of the wall time.
     golds+=("$(grep -o 'duration_ms=[0-9]* event=gold_refreshed' /tmp/bench.err | grep -o '[0-9]*' | head -1 || true)")
-    # An incremental refresh says where its batch came from: gathered while the file loaded
-    # (GoldPrefetch) or scanned from silver (the fallback, slower).
+    # A refresh says where its input came from: gathered while the files loaded
+    # (GoldPrefetch: an incremental batch, or a full rebuild's aggregates) or scanned from
+    # silver (the fallback, slower).
     batches+=("$(grep -o 'batch=[a-z]*' /tmp/bench.err | head -1 | cut -d= -f2 || true)")
   done
   local w r g
