@@ -129,14 +129,7 @@ struct GoldPrefetchTests {
         #expect(try pipeline.runOnce().gold?.mode == .full)
 
         _ = try drop.events(100, &rng)
-        // A gzip file cut short: its first batches of rows are inserted into silver (and
-        // handed to the gathering) before the stream ends early, and then rolled back. Rows
-        // reach silver a run at a time (SilverRuns): the cut must come after the first run.
-        let plain = drop.folder.path("cut.ndjson")
-        let text = Drop.lines(2 * SilverRuns.runLines, &rng).joined(separator: "\n")
-        #expect(FileManager.default.createFile(atPath: plain, contents: Data(text.utf8)))
-        let compressed = try gzip(plain)
-        try drop.write("events-cut.ndjson.gz", data: compressed.prefix(compressed.count * 3 / 4))
+        try drop.write("events-cut.ndjson.gz", data: try cutGzip(drop, &rng))
         let summary = try pipeline.runOnce()
         #expect(summary.outcomes.contains { $0.name == "events-cut.ndjson.gz" && $0.state != .loaded })
         #expect(
@@ -151,6 +144,17 @@ struct GoldPrefetchTests {
         _ = try drop.events(100, &rng)
         #expect(try pipeline.runOnce().gold?.gathered == true)
         try drop.goldEqualsAFullRebuild("the pass after")
+    }
+
+    /// A gzip file cut short: its first batches of rows are inserted into silver (and handed
+    /// to the gathering) before the stream ends early, and then rolled back. Rows reach silver
+    /// a run at a time (SilverRuns): the cut comes after the first run.
+    private func cutGzip(_ drop: Drop, _ rng: inout SplitMix64) throws -> Data {
+        let plain = drop.folder.path("cut.ndjson")
+        let text = Drop.lines(2 * SilverRuns.runLines, &rng).joined(separator: "\n")
+        #expect(FileManager.default.createFile(atPath: plain, contents: Data(text.utf8)))
+        let compressed = try gzip(plain)
+        return compressed.prefix(compressed.count * 3 / 4)
     }
 
     /// `gzip -c -n path`'s output.
@@ -258,13 +262,8 @@ struct GoldPrefetchTests {
         var drop = try Drop()
         defer { drop.folder.remove() }
         try drop.events(150, &rng)
-        // A gzip file cut short: its first run of rows reaches silver (and the stream) before
-        // the stream ends early and the file is rolled back (see aRolledBackFileDropsTheBatch).
-        let plain = drop.folder.path("cut.ndjson")
-        let text = Drop.lines(2 * SilverRuns.runLines, &rng).joined(separator: "\n")
-        #expect(FileManager.default.createFile(atPath: plain, contents: Data(text.utf8)))
-        let compressed = try gzip(plain)
-        try drop.write("events-cut.ndjson.gz", data: compressed.prefix(compressed.count * 3 / 4))
+        let cut = try cutGzip(drop, &rng)
+        try drop.write("events-cut.ndjson.gz", data: cut)
         try drop.events(150, &rng)
         let summary = try drop.pipeline(gold: Self.spilling).runOnce()
         #expect(summary.outcomes.contains { $0.name == "events-cut.ndjson.gz" && $0.state != .loaded })
@@ -277,7 +276,7 @@ struct GoldPrefetchTests {
         var last = try Drop()
         defer { last.folder.remove() }
         try last.events(150, &rng)
-        try last.write("events-cut.ndjson.gz", data: compressed.prefix(compressed.count * 3 / 4))
+        try last.write("events-cut.ndjson.gz", data: cut)
         let scanned = try #require(try last.pipeline(gold: Self.spilling).runOnce().gold)
         #expect(scanned.mode == .full)
         #expect(!scanned.gathered)
