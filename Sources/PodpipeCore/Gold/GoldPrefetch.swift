@@ -210,10 +210,12 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         working = true
         condition.unlock()
         guard startThread else { return }
+        // Nice 10 (Linux: this thread only): the writer and the parser, which bound the load,
+        // get the cores first; this fills the time they leave. Not for the full rebuild's
+        // stream, which the writer waits for.
+        let niceness: Int32 = streaming ? 0 : 10
         let thread = Thread { [self] in
-            // Nice 10 (Linux: this thread only): the writer and the parser, which bound the
-            // load, get the cores first; this fills the time they leave.
-            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
             drain()
         }
         thread.name = "podpipe-gold-prefetch"
@@ -250,7 +252,12 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         if case .beginRebuild(let silverLast, let generation) = work {
             return beginRebuild(silverLast: silverLast, generation: generation)
         }
-        if stream != nil { return feedRebuild(work) }
+        if stream != nil {
+            guard case .begin = work else { return feedRebuild(work) }
+            // Silver's next rows go to an incremental batch: the refresh will not be full.
+            stream = nil
+            fileGathered = false
+        }
         guard !dropped else { return }
         switch work {
         case .beginRebuild:
@@ -323,9 +330,7 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
     private func feedRebuild(_ work: Work) {
         switch work {
         case .begin, .beginRebuild:
-            // Silver's next rows go to an incremental batch: the refresh will not be full.
-            stream = nil
-            fileGathered = false
+            return  // handled by process(_:)
         case .overflow:
             stream = nil
         case .fileEnded(let committed):
