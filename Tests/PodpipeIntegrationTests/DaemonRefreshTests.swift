@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import PodpipeCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -95,6 +97,10 @@ struct DaemonRefreshTests {
             (try jsonValue(full.stdout) as? [String: Any])?["mode"] as? String == "full", "\(full.stdout)")
 
         // prune: in turns between files; silver and gold stay, bronze keeps rejected rows only.
+        // The ledger's times have whole seconds and "before 0s" is strict, so a file reloaded
+        // in this very second is rightly kept: wait for the clock to pass the newest load.
+        let newest = try box.query("SELECT max(finished_at) FROM ingest_file", as: String.self) ?? ""
+        #expect(eventually(timeout: 5) { ISOTime.format(Date()) > newest }, "\(newest)")
         let goldBefore = try box.goldSnapshot()
         let prune = try box.ctl(["prune", "--bronze-before", "0s", "--json"])
         #expect(prune.status == 0, "\(prune.stderr)")
