@@ -283,6 +283,45 @@ struct GoldPrefetchTests {
         try last.goldEqualsAFullRebuild("a file rolled back at the end")
     }
 
+    @Test("a group of files rolled back mid-stream or mid-batch: gold is still a full rebuild's")
+    func aRolledBackGroupDropsWhatWasGathered() throws {
+        var rng = SplitMix64(seed: 29)
+        var drop = try Drop()
+        defer { drop.folder.remove() }
+        // The third file fails at its final ledger row: its group (the first two files and
+        // it) is rolled back, then loaded one file per transaction.
+        try drop.store.pool.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER test_fail_third BEFORE UPDATE OF state ON ingest_file
+                    WHEN NEW.name = 'events-0003.ndjson' AND NEW.state = 'loaded'
+                    BEGIN SELECT RAISE(ABORT, 'injected failure'); END
+                    """)
+        }
+        for _ in 0..<4 { try drop.events(150, &rng) }
+        let pipeline = drop.pipeline(gold: Self.spilling)
+        let fresh = try pipeline.runOnce()
+        #expect(fresh.outcomes.map(\.state) == [.loaded, .loaded, .failed, .loaded])
+        #expect(try #require(fresh.gold).mode == .full)
+        try drop.goldEqualsAFullRebuild("a group rolled back during the full rebuild's stream")
+
+        // An incremental pass: the group rolled back is the batch's.
+        try drop.store.pool.write { db in try db.execute(sql: "DROP TRIGGER test_fail_third") }
+        try drop.store.pool.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER test_fail_sixth BEFORE UPDATE OF state ON ingest_file
+                    WHEN NEW.name = 'events-0006.ndjson' AND NEW.state = 'loaded'
+                    BEGIN SELECT RAISE(ABORT, 'injected failure'); END
+                    """)
+        }
+        for _ in 0..<2 { try drop.events(40, &rng) }
+        let next = try pipeline.runOnce()
+        #expect(next.outcomes.map(\.state) == [.loaded, .loaded, .failed])
+        #expect(try #require(next.gold).mode == .incremental)
+        try drop.goldEqualsAFullRebuild("a group rolled back during an incremental batch")
+    }
+
     @Test("a backlog that passes the rebuild's threshold mid-pass: the stream starts at that file")
     func aBacklogPastTheThresholdStartsTheStreamMidPass() throws {
         var rng = SplitMix64(seed: 23)

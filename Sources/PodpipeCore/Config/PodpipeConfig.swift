@@ -631,11 +631,19 @@ struct PipelineSettings: Sendable, Equatable {
     var afterCommit: AfterCommitSettings
     /// Which names of the drop folder the listing keeps.
     var selection: FolderSelection
+    /// Files waiting together share one transaction until it has run this long (a group
+    /// commit, ``Pipeline/ingestGroup(_:)``); 0: one transaction per file. It bounds the
+    /// work a stop or a crash rolls back and how long a loaded file stays invisible.
+    var groupSeconds: Double
+
+    /// Eight seconds: on a history of 5M seed-shaped events a file takes about 2 s alone,
+    /// so a backlog commits 3–4 files at a time (doc/performance.md, session 11).
+    static let defaultGroupSeconds = 8.0
 
     init(
         dataLoad: String, futureSkewSeconds: Int64 = 300, maxLineBytes: Int = 32 << 20,
         retryBackoffSeconds: Double = 30, afterCommit: AfterCommitSettings = AfterCommitSettings(),
-        selection: FolderSelection = FolderSelection()
+        selection: FolderSelection = FolderSelection(), groupSeconds: Double = defaultGroupSeconds
     ) {
         self.dataLoad = dataLoad
         self.futureSkewSeconds = futureSkewSeconds
@@ -643,6 +651,7 @@ struct PipelineSettings: Sendable, Equatable {
         self.retryBackoffSeconds = retryBackoffSeconds
         self.afterCommit = afterCommit
         self.selection = selection
+        self.groupSeconds = groupSeconds
     }
 }
 

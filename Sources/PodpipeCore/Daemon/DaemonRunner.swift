@@ -328,13 +328,18 @@ final class DaemonRunner {
     }
 
     private func ingest(_ ready: [Candidate]) {
-        for (index, candidate) in ready.enumerated() {
+        var next = ready.startIndex
+        while next < ready.endIndex {
             if signals.stopRequested { return }
-            activity = "ingesting \(candidate.name) (\(index + 1) of \(ready.count))"
+            let candidate = ready[next]
+            activity = "ingesting \(candidate.name) (\(next + 1) of \(ready.count))"
             notifier.status(statusLine())
             do {
-                let outcome = try pipeline.ingest(candidate)
-                if let outcome {
+                // Files waiting together share a transaction (a group commit); the work
+                // between files (gold, maintenance, the heartbeat) runs between groups.
+                let group = try pipeline.ingestGroup(ready[next...])
+                let failed = Set(group.outcomes.filter { $0.state == .failed }.map(\.name))
+                for outcome in group.outcomes {
                     switch outcome.state {
                     case .loaded: state.filesLoaded += 1
                     case .rejected: state.filesRejected += 1
@@ -342,7 +347,10 @@ final class DaemonRunner {
                     case .failed: state.filesFailed += 1
                     }
                 }
-                if outcome?.state != .failed { readiness.consumed(candidate.name) }
+                for consumed in ready[next..<(next + group.consumed)] where !failed.contains(consumed.name) {
+                    readiness.consumed(consumed.name)
+                }
+                next += group.consumed
                 passFailures = 0
                 stateDirty = true
             } catch PipelineError.interrupted {

@@ -119,6 +119,13 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         hand(.fileEnded(committed: true))
     }
 
+    /// Several files' rows were rolled back at once (a group's transaction): whatever was
+    /// gathered since the last commit is not silver's, so the batch is dropped and the stream
+    /// starts over at the next file.
+    func filesRolledBack() {
+        hand(.groupRolledBack)
+    }
+
     /// The gathered batch, when it is exactly silver's events in (from, to] and gold is as
     /// it was when they were probed; nil otherwise. Waits for the gathering to finish, and
     /// starts over either way.
@@ -159,6 +166,8 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         case rows([ParsedLine], [Bool])
         /// The current file's transaction ended.
         case fileEnded(committed: Bool)
+        /// The transaction of a group of files was rolled back.
+        case groupRolledBack
         /// The thread fell behind by more than ``maxPendingLines`` lines: give up.
         case overflow
     }
@@ -267,6 +276,9 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         case .fileEnded(let committed):
             if !committed && fileGathered { drop() }
             fileGathered = false
+        case .groupRolledBack:
+            drop()
+            fileGathered = false
         case .begin(let silverLast, let gold):
             guard let gold else { return drop() }
             if let start, let known = self.gold {
@@ -331,8 +343,9 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         switch work {
         case .begin, .beginRebuild:
             return  // handled by process(_:)
-        case .overflow:
+        case .overflow, .groupRolledBack:
             stream = nil
+            fileGathered = false
         case .fileEnded(let committed):
             // Rows added for a rolled-back file are not in silver: the stream is no longer
             // silver's; the next file starts another.

@@ -16,6 +16,9 @@ protocol IngestObserver: AnyObject, Sendable {
     func fileRolledBack()
     /// The current file's transaction committed.
     func fileCommitted()
+    /// Every file since the last commit was rolled back (a group of files sharing one
+    /// transaction failed): rows announced for any of them are not in silver.
+    func filesRolledBack()
 
     /// Whether this observer wants ``filesSettled(_:)`` at all (the ingest then reads and
     /// announces the settled files of each listing).
@@ -28,6 +31,7 @@ protocol IngestObserver: AnyObject, Sendable {
 }
 
 extension IngestObserver {
+    func filesRolledBack() { fileRolledBack() }
     var followsSettledFiles: Bool { false }
     func filesSettled(_ files: [SettledFile]) {}
 }
@@ -54,6 +58,7 @@ final class IngestObservers: IngestObserver {
     }
     func fileRolledBack() { for observer in all { observer.fileRolledBack() } }
     func fileCommitted() { for observer in all { observer.fileCommitted() } }
+    func filesRolledBack() { for observer in all { observer.filesRolledBack() } }
     var followsSettledFiles: Bool { all.contains { $0.followsSettledFiles } }
     func filesSettled(_ files: [SettledFile]) {
         for observer in all where observer.followsSettledFiles { observer.filesSettled(files) }

@@ -21,8 +21,49 @@ protocol IngestStore: Sendable {
         _ candidate: Candidate, with procedure: FileIngest, started: Date,
         observer: (any IngestObserver)?
     ) throws -> FileIngestResult
+    /// Runs the per-file procedure for the first of `candidates` and then for each next one
+    /// while `goOn` (asked with the number of files done) says so, all in one transaction,
+    /// committed when it returns: the files' results, in order. A group is all or nothing:
+    /// when a file's procedure throws, every file of the group is rolled back and the error
+    /// comes as ``IngestGroupFailure`` with that file's place. An engine without groups runs
+    /// the first file alone (the default).
+    func ingestGroup(
+        _ candidates: ArraySlice<Candidate>, with procedure: (Candidate) -> FileIngest,
+        observer: (any IngestObserver)?, goOn: (Int) -> Bool
+    ) throws -> [GroupedFile]
     /// Records a failed attempt at `candidate` in a transaction of its own, with the time of
     /// its next attempt `backoff` seconds on.
     func recordFailure(_ candidate: Candidate, message: String, started: Date, backoff: Double)
         throws -> LedgerEntry
+}
+
+/// A file of a committed group and what its procedure decided.
+struct GroupedFile {
+    var candidate: Candidate
+    var started: Date
+    var result: FileIngestResult
+}
+
+/// A file of a group failed: the whole group was rolled back.
+struct IngestGroupFailure: Error {
+    /// The failed file's place in the group (the files before it had succeeded).
+    var index: Int
+    var underlying: any Error
+}
+
+extension IngestStore {
+    func ingestGroup(
+        _ candidates: ArraySlice<Candidate>, with procedure: (Candidate) -> FileIngest,
+        observer: (any IngestObserver)?, goOn: (Int) -> Bool
+    ) throws -> [GroupedFile] {
+        guard let candidate = candidates.first else { return [] }
+        let started = Date()
+        do {
+            let result = try ingestFile(
+                candidate, with: procedure(candidate), started: started, observer: observer)
+            return [GroupedFile(candidate: candidate, started: started, result: result)]
+        } catch {
+            throw IngestGroupFailure(index: 0, underlying: error)
+        }
+    }
 }

@@ -107,6 +107,34 @@ extension Store: IngestStore {
         }
     }
 
+    /// The group's files in one write transaction of the writer: one COMMIT, and one
+    /// checkpoint, for all of them. Silver's natural-key index is written once per group
+    /// instead of once per file: a file whose keys spread over the whole history touches
+    /// nearly every leaf of the index, so with one transaction per file each file wrote the
+    /// whole index to the WAL and the checkpoint wrote it again (doc/performance.md).
+    func ingestGroup(
+        _ candidates: ArraySlice<Candidate>, with procedure: (Candidate) -> FileIngest,
+        observer: (any IngestObserver)?, goOn: (Int) -> Bool
+    ) throws -> [GroupedFile] {
+        var index = 0
+        return try pool.write { db in
+            var done: [GroupedFile] = []
+            for candidate in candidates {
+                if !done.isEmpty && !goOn(done.count) { break }
+                let started = Date()
+                var session = LiveIngestSession(db: db, store: self, observer: observer)
+                do {
+                    let result = try procedure(candidate).run(candidate, started: started, session: &session)
+                    done.append(GroupedFile(candidate: candidate, started: started, result: result))
+                } catch {
+                    throw IngestGroupFailure(index: index, underlying: error)
+                }
+                index += 1
+            }
+            return done
+        }
+    }
+
     func recordFailure(_ candidate: Candidate, message: String, started: Date, backoff: Double)
         throws -> LedgerEntry
     {

@@ -74,11 +74,73 @@ final class Pipeline: @unchecked Sendable {
         let listing = try DropFolder.list(
             settings.dataLoad, database: store.location, selection: settings.selection)
         summary.ignored = listing.ignored
-        for candidate in try pending(in: listing, now: Date(), ignoreBackoff: ignoreBackoff) {
+        let candidates = try pending(in: listing, now: Date(), ignoreBackoff: ignoreBackoff)
+        var next = candidates.startIndex
+        while next < candidates.endIndex {
             if shouldStop() { throw PipelineError.interrupted }
-            if let outcome = try ingest(candidate) { summary.outcomes.append(outcome) }
+            let group = try ingestGroup(candidates[next...])
+            summary.outcomes += group.outcomes
+            next += group.consumed
         }
         return summary
+    }
+
+    /// The rules a file is read with, as of now.
+    private func procedure(_ candidate: Candidate) -> FileIngest {
+        FileIngest(
+            rules: FileRules(
+                validator: EventValidator(
+                    now: Int64(Date().timeIntervalSince1970),
+                    allowedFutureSkewSeconds: settings.futureSkewSeconds),
+                maxLineBytes: settings.maxLineBytes, shouldStop: shouldStop))
+    }
+
+    /// Ingests the first of `candidates` and, in the same transaction, the next ones until
+    /// the group has run for ``PipelineSettings/groupSeconds`` (a group commit: one COMMIT
+    /// and one checkpoint for several files, see ``IngestStore/ingestGroup(_:with:observer:goOn:)``).
+    /// Each file still settles exactly once: its ledger row commits with its rows, and
+    /// nothing of a group is announced, logged or moved before its COMMIT. When a file of
+    /// the group fails, the group is rolled back and its files up to the failed one are
+    /// ingested again one transaction each (the failure is then recorded as always).
+    /// Returns the outcomes (none for a file already recorded) and how many candidates
+    /// were consumed (at least one).
+    func ingestGroup(_ candidates: ArraySlice<Candidate>) throws -> (outcomes: [FileOutcome], consumed: Int) {
+        guard let first = candidates.first else { return ([], 0) }
+        guard candidates.count > 1, settings.groupSeconds > 0 else {
+            return ((try ingest(first)).map { [$0] } ?? [], 1)
+        }
+        try store.verifyStillOpen()
+        let groupStarted = Date()
+        let budget = settings.groupSeconds
+        let files: [GroupedFile]
+        do {
+            files = try store.ingestGroup(
+                candidates, with: procedure, observer: observer,
+                goOn: { _ in !self.shouldStop() && Date().timeIntervalSince(groupStarted) < budget })
+        } catch let failure as IngestGroupFailure {
+            observer?.filesRolledBack()
+            if let error = failure.underlying as? PipelineError, error == .interrupted { throw error }
+            if let error = failure.underlying as? StoreError { throw error }
+            // Again one file per transaction, up to the one that failed.
+            var outcomes: [FileOutcome] = []
+            for candidate in candidates.prefix(failure.index + 1) {
+                if let outcome = try ingest(candidate) { outcomes.append(outcome) }
+            }
+            return (outcomes, failure.index + 1)
+        } catch let error as StoreError {
+            observer?.filesRolledBack()
+            throw error
+        } catch {
+            // The COMMIT itself failed: nothing of the group is kept.
+            observer?.filesRolledBack()
+            return ((try ingest(first)).map { [$0] } ?? [], 1)
+        }
+        var outcomes: [FileOutcome] = []
+        for file in files {
+            observer?.fileCommitted()
+            if let outcome = settled(file.candidate, file.result) { outcomes.append(outcome) }
+        }
+        return (outcomes, files.count)
     }
 
     /// Ingests one file. Returns nil when the file turned out to be already recorded (same
@@ -86,30 +148,12 @@ final class Pipeline: @unchecked Sendable {
     func ingest(_ candidate: Candidate) throws -> FileOutcome? {
         let started = Date()
         let log = logger.with(["file": "\(candidate.name)", "kind": "\(candidate.kind.rawValue)"])
-        let procedure = FileIngest(
-            rules: FileRules(
-                validator: EventValidator(
-                    now: Int64(Date().timeIntervalSince1970),
-                    allowedFutureSkewSeconds: settings.futureSkewSeconds),
-                maxLineBytes: settings.maxLineBytes, shouldStop: shouldStop))
         try store.verifyStillOpen()
         do {
             let result = try store.ingestFile(
-                candidate, with: procedure, started: started, observer: observer)
+                candidate, with: procedure(candidate), started: started, observer: observer)
             observer?.fileCommitted()
-            if result.decision == .unchanged {
-                announceSettled(candidate, result)
-                return nil
-            }
-            let outcome = FileOutcome(result.entry)
-            if let previous = result.entry.previousVersion {
-                log.warning(
-                    "new version of an already processed file",
-                    metadata: LogEventKind.fileNewVersion.metadata(["previous_file_id": "\(previous)"]))
-            }
-            report(outcome, log)
-            announceSettled(candidate, result)
-            return outcome
+            return settled(candidate, result)
         } catch let error as PipelineError where error == .interrupted {
             observer?.fileRolledBack()
             throw error
@@ -132,6 +176,25 @@ final class Pipeline: @unchecked Sendable {
                 ]))
             return FileOutcome(entry)
         }
+    }
+
+    /// After the COMMIT of `candidate`'s entry: logs it and tells the observer. Nil when the
+    /// file was already recorded (same name, same bytes).
+    private func settled(_ candidate: Candidate, _ result: FileIngestResult) -> FileOutcome? {
+        if result.decision == .unchanged {
+            announceSettled(candidate, result)
+            return nil
+        }
+        let log = logger.with(["file": "\(candidate.name)", "kind": "\(candidate.kind.rawValue)"])
+        let outcome = FileOutcome(result.entry)
+        if let previous = result.entry.previousVersion {
+            log.warning(
+                "new version of an already processed file",
+                metadata: LogEventKind.fileNewVersion.metadata(["previous_file_id": "\(previous)"]))
+        }
+        report(outcome, log)
+        announceSettled(candidate, result)
+        return outcome
     }
 
     /// Tells the observer that `candidate` has its final entry now, after the COMMIT.

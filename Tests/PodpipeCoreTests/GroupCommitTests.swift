@@ -1,0 +1,222 @@
+import Foundation
+import GRDB
+import Logging
+import PodpipeRules
+import Synchronization
+import Testing
+
+@testable import PodpipeCore
+
+/// Files waiting together share one transaction (``Pipeline/ingestGroup(_:)``): the same rows,
+/// ids and ledger as one transaction per file, nothing announced before the COMMIT, and a
+/// failed file or a stop never leaves part of a group behind.
+@Suite("pipeline: a group commit of the files waiting together")
+struct GroupCommitTests {
+    /// What the ingest told its observer, in order.
+    final class Recorder: IngestObserver {
+        enum Call: Equatable {
+            case begins, committed, rolledBack, groupRolledBack
+            case settled([String])
+        }
+        let calls = Mutex<[Call]>([])
+
+        func eventFileBegins(silverLast: Int64, expectedEvents: Int64, _ db: Database) throws {
+            calls.withLock { $0.append(.begins) }
+        }
+        func eventRowsInserted(_ lines: [ParsedLine], inserted: [Bool]) {}
+        func fileRolledBack() { calls.withLock { $0.append(.rolledBack) } }
+        func fileCommitted() { calls.withLock { $0.append(.committed) } }
+        func filesRolledBack() { calls.withLock { $0.append(.groupRolledBack) } }
+        var followsSettledFiles: Bool { true }
+        func filesSettled(_ files: [SettledFile]) {
+            calls.withLock { $0.append(.settled(files.map(\.candidate.name))) }
+        }
+        var all: [Call] { calls.withLock { $0 } }
+    }
+
+    /// Says stop from its `stopAt`-th question on.
+    final class StopSwitch: Sendable {
+        let calls = Mutex(0)
+        let stopAt: Int
+        init(stopAt: Int = .max) { self.stopAt = stopAt }
+        func ask() -> Bool { calls.withLock { $0 += 1; return $0 >= stopAt } }
+    }
+
+    static let names = ["a.ndjson", "b.ndjson", "c.ndjson", "d.ndjson"]
+
+    /// Event files a–d (d repeats two of c's events: duplicates across the group), oldest
+    /// first, each in random time order with CRLF line ends, and a users file.
+    static func drop(into folder: String, sizes: [Int] = [300, 300, 300, 300]) throws {
+        var rng = SystemRandomNumberGenerator()
+        func line(_ n: Int) -> String {
+            let stamp = Timestamps.formatUTC(Int64(1_713_000_000 + (n * 7_919) % 2_000_000))
+            return
+                #"{"event_type": "play", "user_id": "u_\#(n % 37)", "episode_id": "ep_\#(n % 11)", "timestamp": "\#(stamp)", "duration": \#(30 + n % 900)}"#
+        }
+        var first = 0
+        for (index, name) in names.enumerated() {
+            var lines = (first..<(first + sizes[index])).map(line)
+            first += sizes[index]
+            if name == "d.ndjson" {
+                lines += (600..<602).map(line)
+            }
+            lines.shuffle(using: &rng)
+            let path = folder + "/" + name
+            try Data((lines.joined(separator: "\r\n") + "\r\n").utf8).write(to: URL(fileURLWithPath: path))
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSince1970: 1_700_000_000 + Double(index) * 60)],
+                ofItemAtPath: path)
+        }
+        let users = folder + "/users.csv"
+        try Data("user_id,signup_date,country\nu_1,2024-01-02,FR\n".utf8).write(to: URL(fileURLWithPath: users))
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSince1970: 1_699_999_000)], ofItemAtPath: users)
+    }
+
+    static func pipeline(
+        _ store: Store, _ dataLoad: String, groupSeconds: Double, observer: Recorder,
+        stop: StopSwitch = StopSwitch()
+    ) -> Pipeline {
+        Pipeline(
+            store: store, settings: PipelineSettings(dataLoad: dataLoad, groupSeconds: groupSeconds),
+            logger: Logger(label: "test"), shouldStop: { stop.ask() }, observer: observer)
+    }
+
+    /// Silver's rows with their ids, and the ledger without its times.
+    static func snapshot(_ path: String) throws -> [[String]] {
+        try DatabaseQueue(path: path).read { db in
+            let silver = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT event_id, ts, user_id, episode_id, event_type, duration, file_id, line_no
+                    FROM silver_event ORDER BY event_id
+                    """
+            ).map { row in (0..<8).map { "\(row[$0] as DatabaseValue)" } }
+            let ledger = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT file_id, name, state, rows_read, rows_loaded, rows_rejected, rows_duplicate
+                    FROM ingest_file ORDER BY file_id
+                    """
+            ).map { row in (0..<7).map { "\(row[$0] as DatabaseValue)" } }
+            let bronze = try Row.fetchAll(
+                db, sql: "SELECT bronze_id, file_id, line_no, outcome FROM bronze_event ORDER BY bronze_id"
+            ).map { row in (0..<4).map { "\(row[$0] as DatabaseValue)" } }
+            return silver + [["--"]] + ledger + [["--"]] + bronze
+        }
+    }
+
+    @Test func aBacklogIsOneGroupAndGivesWhatOneFileATimeGives() throws {
+        let folder = try TemporaryFolder("group")
+        defer { folder.remove() }
+        let dataLoad = try folder.folder("in")
+        try Self.drop(into: dataLoad)
+
+        let single = Recorder()
+        let alone = try Store.openForWriting(path: folder.path("alone.sqlite"))
+        let one = try Self.pipeline(alone, dataLoad, groupSeconds: 0, observer: single).ingestPending()
+        let grouped = Recorder()
+        let together = try Store.openForWriting(path: folder.path("group.sqlite"))
+        let group = try Self.pipeline(together, dataLoad, groupSeconds: 3_600, observer: grouped)
+            .ingestPending()
+
+        #expect(one.outcomes.map(\.state) == [.loaded, .loaded, .loaded, .loaded, .loaded])
+        #expect(group.outcomes.map(\.name) == one.outcomes.map(\.name))
+        #expect(group.outcomes.map(\.state) == one.outcomes.map(\.state))
+        #expect(group.outcomes.last?.rowsDuplicate == 2)
+        #expect(try Self.snapshot(folder.path("group.sqlite")) == Self.snapshot(folder.path("alone.sqlite")))
+        // One file at a time: each commits before the next begins. As a group: every file
+        // begins before the one COMMIT, and none is announced settled before it.
+        #expect(
+            single.all.filter { $0 == .begins || $0 == .committed }
+                == [.committed]
+                + Array(repeating: [GroupCommitTests.Recorder.Call.begins, .committed], count: 4).flatMap { $0 })
+        let firstCommit = try #require(grouped.all.firstIndex(of: .committed))
+        #expect(grouped.all[..<firstCommit].filter { $0 == .begins }.count == 4)
+        #expect(!grouped.all[..<firstCommit].contains { if case .settled = $0 { true } else { false } })
+        #expect(grouped.all.filter { $0 == .committed }.count == 5)
+        #expect(
+            grouped.all.compactMap { if case .settled(let names) = $0 { names } else { nil } }.flatMap { $0 }
+                == ["users.csv"] + Self.names)
+    }
+
+    @Test func aFailedFileRollsItsGroupBackAndTheFilesLoadOneByOne() throws {
+        let folder = try TemporaryFolder("group-fail")
+        defer { folder.remove() }
+        let dataLoad = try folder.folder("in")
+        try Self.drop(into: dataLoad)
+        let path = folder.path("db.sqlite")
+        let reference = folder.path("reference.sqlite")
+        _ = try Self.pipeline(
+            try Store.openForWriting(path: reference), dataLoad, groupSeconds: 0, observer: Recorder()
+        ).ingestPending()
+
+        // c.ndjson fails as its final ledger row is written (a transient error, as a full
+        // disk would be): its group is rolled back.
+        let store = try Store.openForWriting(path: path)
+        try store.pool.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER test_fail_c BEFORE UPDATE OF state ON ingest_file
+                    WHEN NEW.name = 'c.ndjson' AND NEW.state = 'loaded'
+                    BEGIN SELECT RAISE(ABORT, 'injected failure'); END
+                    """)
+        }
+        let recorder = Recorder()
+        let pass = try Self.pipeline(store, dataLoad, groupSeconds: 3_600, observer: recorder).ingestPending()
+        #expect(pass.outcomes.map(\.name) == ["users.csv"] + Self.names)
+        #expect(pass.outcomes.map(\.state) == [.loaded, .loaded, .loaded, .failed, .loaded])
+        #expect(recorder.all.filter { $0 == .groupRolledBack }.count == 1)
+        let states = try DatabaseQueue(path: path).read { db in
+            try Row.fetchAll(db, sql: "SELECT name, state FROM ingest_file ORDER BY file_id")
+                .map { "\($0[0] as String) \($0[1] as String)" }
+        }
+        #expect(
+            states == ["users.csv loaded", "a.ndjson loaded", "b.ndjson loaded", "c.ndjson failed", "d.ndjson loaded"])
+        // Nothing of c, nothing twice; the next pass loads c, and silver holds every event once.
+        let silver = try DatabaseQueue(path: path).read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM silver_event") ?? -1
+        }
+        #expect(silver == 902)  // a, b and d, with d's two events of c first seen there
+        try store.pool.write { db in try db.execute(sql: "DROP TRIGGER test_fail_c") }
+        let again = try Self.pipeline(store, dataLoad, groupSeconds: 3_600, observer: Recorder()).ingestPending()
+        #expect(again.outcomes.map(\.name) == ["c.ndjson"])
+        #expect(again.outcomes.map(\.state) == [.loaded])
+        #expect(again.outcomes.first?.rowsLoaded == 298)  // two of its events came with d
+        let keys = try DatabaseQueue(path: path).read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT ts, user_id, episode_id, event_type FROM silver_event ORDER BY 1, 2, 3, 4"
+            ).map { "\($0[0] as Int64) \($0[1] as String) \($0[2] as String) \($0[3] as String)" }
+        }
+        let referenceKeys = try DatabaseQueue(path: reference).read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT ts, user_id, episode_id, event_type FROM silver_event ORDER BY 1, 2, 3, 4"
+            ).map { "\($0[0] as Int64) \($0[1] as String) \($0[2] as String) \($0[3] as String)" }
+        }
+        #expect(keys == referenceKeys)
+    }
+
+    @Test func aStopMidGroupRollsTheGroupBackAndTheNextPassLoadsIt() throws {
+        let folder = try TemporaryFolder("group-stop")
+        defer { folder.remove() }
+        let dataLoad = try folder.folder("in")
+        try Self.drop(into: dataLoad, sizes: [300, 300, 12_000, 300])
+        let path = folder.path("db.sqlite")
+        let store = try Store.openForWriting(path: path)
+        // The stop comes while the third event file (two 1 MiB chunks) is read.
+        let recorder = Recorder()
+        let pipeline = Pipeline(
+            store: store, settings: PipelineSettings(dataLoad: dataLoad, groupSeconds: 3_600),
+            logger: Logger(label: "test"),
+            shouldStop: { recorder.all.filter { $0 == .begins }.count >= 3 }, observer: recorder)
+        #expect(throws: PipelineError.interrupted) { try pipeline.ingestPending() }
+        #expect(recorder.all.contains(.groupRolledBack))
+        #expect(!recorder.all.contains(.committed))
+        let recorded = try DatabaseQueue(path: path).read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM ingest_file") ?? -1
+        }
+        #expect(recorded == 0, "nothing of the group is kept")
+        let again = try Self.pipeline(store, dataLoad, groupSeconds: 3_600, observer: Recorder()).ingestPending()
+        #expect(again.outcomes.map(\.state) == [.loaded, .loaded, .loaded, .loaded, .loaded])
+    }
+}
