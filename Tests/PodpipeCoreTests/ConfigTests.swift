@@ -33,6 +33,8 @@ struct ConfigTests {
         (.maxLineBytes, "1e20", false), (.maxLineBytes, "1073741825", false),
         (.maxLineBytes, "2048.5", false),
         (.retryBackoff, "30", true), (.retryBackoff, "0", false), (.retryBackoff, "3601", false),
+        (.groupSeconds, "0", true), (.groupSeconds, "8", true), (.groupSeconds, "3601", false),
+        (.groupSeconds, "-1", false),
         (.watchMode, "POLL", true), (.watchMode, "fanotify", false),
         (.logTarget, "journal", true), (.logTarget, "nonsense", false),
         (.logLevel, "Debug", true), (.logLevel, "verbose", false),

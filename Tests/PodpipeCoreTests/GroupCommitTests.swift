@@ -39,7 +39,11 @@ struct GroupCommitTests {
         let calls = Mutex(0)
         let stopAt: Int
         init(stopAt: Int = .max) { self.stopAt = stopAt }
-        func ask() -> Bool { calls.withLock { $0 += 1; return $0 >= stopAt } }
+        func ask() -> Bool {
+            calls.withLock {
+                $0 += 1; return $0 >= stopAt
+            }
+        }
     }
 
     static let names = ["a.ndjson", "b.ndjson", "c.ndjson", "d.ndjson"]
@@ -68,7 +72,8 @@ struct GroupCommitTests {
                 ofItemAtPath: path)
         }
         let users = folder + "/users.csv"
-        try Data("user_id,signup_date,country\nu_1,2024-01-02,FR\n".utf8).write(to: URL(fileURLWithPath: users))
+        try Data("user_id,signup_date,country\nu_1,2024-01-02,FR\n".utf8).write(
+            to: URL(fileURLWithPath: users))
         try FileManager.default.setAttributes(
             [.modificationDate: Date(timeIntervalSince1970: 1_699_999_000)], ofItemAtPath: users)
     }
@@ -130,7 +135,9 @@ struct GroupCommitTests {
         #expect(
             single.all.filter { $0 == .begins || $0 == .committed }
                 == [.committed]
-                + Array(repeating: [GroupCommitTests.Recorder.Call.begins, .committed], count: 4).flatMap { $0 })
+                + Array(repeating: [GroupCommitTests.Recorder.Call.begins, .committed], count: 4).flatMap {
+                    $0
+                })
         let firstCommit = try #require(grouped.all.firstIndex(of: .committed))
         #expect(grouped.all[..<firstCommit].filter { $0 == .begins }.count == 4)
         #expect(!grouped.all[..<firstCommit].contains { if case .settled = $0 { true } else { false } })
@@ -172,14 +179,18 @@ struct GroupCommitTests {
                 .map { "\($0[0] as String) \($0[1] as String)" }
         }
         #expect(
-            states == ["users.csv loaded", "a.ndjson loaded", "b.ndjson loaded", "c.ndjson failed", "d.ndjson loaded"])
+            states == [
+                "users.csv loaded", "a.ndjson loaded", "b.ndjson loaded", "c.ndjson failed",
+                "d.ndjson loaded",
+            ])
         // Nothing of c, nothing twice; the next pass loads c, and silver holds every event once.
         let silver = try DatabaseQueue(path: path).read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM silver_event") ?? -1
         }
         #expect(silver == 902)  // a, b and d, with d's two events of c first seen there
         try store.pool.write { db in try db.execute(sql: "DROP TRIGGER test_fail_c") }
-        let again = try Self.pipeline(store, dataLoad, groupSeconds: 3_600, observer: Recorder()).ingestPending()
+        let again = try Self.pipeline(store, dataLoad, groupSeconds: 3_600, observer: Recorder())
+            .ingestPending()
         #expect(again.outcomes.map(\.name) == ["c.ndjson"])
         #expect(again.outcomes.map(\.state) == [.loaded])
         #expect(again.outcomes.first?.rowsLoaded == 298)  // two of its events came with d
@@ -216,7 +227,8 @@ struct GroupCommitTests {
             try Int.fetchOne(db, sql: "SELECT count(*) FROM ingest_file") ?? -1
         }
         #expect(recorded == 0, "nothing of the group is kept")
-        let again = try Self.pipeline(store, dataLoad, groupSeconds: 3_600, observer: Recorder()).ingestPending()
+        let again = try Self.pipeline(store, dataLoad, groupSeconds: 3_600, observer: Recorder())
+            .ingestPending()
         #expect(again.outcomes.map(\.state) == [.loaded, .loaded, .loaded, .loaded, .loaded])
     }
 }

@@ -102,6 +102,7 @@ struct HostileValueTests {
             ("PODPIPE_GOLD_REFRESH_INTERVAL", "inf"), ("PODPIPE_GOLD_REFRESH_INTERVAL", "1e300"),
             ("PODPIPE_VALIDATION_FUTURE_SKEW", "1e20"), ("PODPIPE_INGEST_MAX_LINE_BYTES", "1e20"),
             ("PODPIPE_WATCH_SETTLE", "nan"), ("PODPIPE_INGEST_RETRY_BACKOFF", "-1"),
+            ("PODPIPE_INGEST_GROUP_SECONDS", "-0.5"), ("PODPIPE_INGEST_GROUP_SECONDS", "1e9"),
             ("PODPIPE_LOG_TARGET", "nonsense"),
         ])
     func badEnvironment(name: String, value: String) throws {

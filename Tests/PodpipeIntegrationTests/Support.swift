@@ -55,7 +55,11 @@ final class Sandbox {
     }
 
     func query<T: DatabaseValueConvertible>(_ sql: String, as: T.Type = Int.self) throws -> T? {
-        let db = try DatabaseQueue(path: database)
+        // A daemon may hold the database's locks for a moment (its start-up, a checkpoint):
+        // wait as podpipectl's readers do instead of failing on SQLITE_BUSY.
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let db = try DatabaseQueue(path: database, configuration: configuration)
         return try db.read { try T.fetchOne($0, sql: sql) }
     }
 

@@ -36,6 +36,7 @@ public enum LogTarget: String, Sendable, CaseIterable {
 /// | `validation.future_skew` | `PODPIPE_VALIDATION_FUTURE_SKEW` | `300` (seconds)  | whole, 0…315576000000 |
 /// | `ingest.max_line_bytes`  | `PODPIPE_INGEST_MAX_LINE_BYTES`  | `33554432`       | whole, 1024…1073741824 |
 /// | `ingest.retry_backoff`   | `PODPIPE_INGEST_RETRY_BACKOFF`   | `30` (seconds)   | 1…3600 |
+/// | `ingest.group_seconds`   | `PODPIPE_INGEST_GROUP_SECONDS`   | `8` (seconds)    | 0…3600 |
 /// | `log.target`             | `PODPIPE_LOG_TARGET`             | `auto`           | auto, journal, stderr |
 /// | `log.level`              | `PODPIPE_LOG_LEVEL`              | `info`           | trace … critical |
 /// | `ingest.after`           | `PODPIPE_INGEST_AFTER`           | `keep`           | keep, move, delete |
@@ -63,6 +64,8 @@ public struct PodpipeConfig: Sendable, Equatable {
     /// The first wait before a `failed` file is tried again; it doubles with each failed
     /// attempt, up to an hour.
     var retryBackoff: Double = 30
+    /// How long files waiting together share one transaction (``PipelineSettings/groupSeconds``).
+    var groupSeconds: Double = PipelineSettings.defaultGroupSeconds
     var logTarget: LogTarget = .auto
     var logLevel: String = "info"
     // MARK: After commit and file selection (issue 16)
@@ -104,7 +107,8 @@ public struct PodpipeConfig: Sendable, Equatable {
     var pipeline: PipelineSettings {
         PipelineSettings(
             dataLoad: dataLoad, futureSkewSeconds: futureSkew, maxLineBytes: maxLineBytes,
-            retryBackoffSeconds: retryBackoff, afterCommit: afterCommit, selection: selection)
+            retryBackoffSeconds: retryBackoff, afterCommit: afterCommit, selection: selection,
+            groupSeconds: groupSeconds)
     }
 
     /// Resolves the configuration from flags, environment, file and defaults (reads the
@@ -217,6 +221,9 @@ public struct PodpipeConfig: Sendable, Equatable {
         if let (value, _) = try check(.retryBackoff, ConfigSetting.retryBackoff.number) {
             config.retryBackoff = value
         }
+        if let (value, _) = try check(.groupSeconds, ConfigSetting.groupSeconds.number) {
+            config.groupSeconds = value
+        }
         // After commit and file selection (issue 16).
         let parent = (config.dataLoad as NSString).deletingLastPathComponent
         if let (text, _) = try check(.afterCommit, ConfigSetting.afterCommit.text) {
@@ -321,6 +328,9 @@ struct ConfigSetting: Sendable, Hashable {
     /// The backoff doubles up to an hour: a first wait beyond it means nothing.
     static let retryBackoff = ConfigSetting(
         key: "ingest.retry_backoff", kind: .number(1...3_600, whole: false))
+    /// 0 turns the group commit off; an hour bounds what a stop may roll back.
+    static let groupSeconds = ConfigSetting(
+        key: "ingest.group_seconds", kind: .number(0...3_600, whole: false))
     static let logTarget = ConfigSetting(
         key: "log.target", kind: .choice(LogTarget.allCases.map(\.rawValue)))
     static let logLevel = ConfigSetting(
@@ -347,7 +357,7 @@ struct ConfigSetting: Sendable, Hashable {
     /// Every setting, in the order of the documentation.
     static let all: [ConfigSetting] = [
         .dataLoad, .database, .watchMode, .rescanInterval, .settle, .goldRefreshInterval,
-        .futureSkew, .maxLineBytes, .retryBackoff, .logTarget, .logLevel,
+        .futureSkew, .maxLineBytes, .retryBackoff, .groupSeconds, .logTarget, .logLevel,
         .afterCommit, .processedDir, .rejectedDir, .include, .exclude, .recursive,
         .maxBacklogAge, .maxPassAge, .metricsTextfile,
     ]

@@ -659,6 +659,7 @@ final class DaemonRunner {
         if old.futureSkew != new.futureSkew { keys.append("validation.future_skew") }
         if old.maxLineBytes != new.maxLineBytes { keys.append("ingest.max_line_bytes") }
         if old.retryBackoff != new.retryBackoff { keys.append("ingest.retry_backoff") }
+        if old.groupSeconds != new.groupSeconds { keys.append("ingest.group_seconds") }
         if old.logTarget != new.logTarget { keys.append("log.target") }
         if old.logLevel != new.logLevel { keys.append("log.level") }
         if old.afterCommit.mode != new.afterCommit.mode { keys.append("ingest.after") }
