@@ -147,6 +147,34 @@ struct GroupCommitTests {
                 == ["users.csv"] + Self.names)
     }
 
+    @Test func filesThatOnlyAppendToSilverCommitOneByOne() throws {
+        let folder = try TemporaryFolder("group-append")
+        defer { folder.remove() }
+        let dataLoad = try folder.folder("in")
+        // Time-ordered deliveries: each file's events come after the previous file's.
+        for (index, name) in Self.names.enumerated() {
+            let lines = (0..<200).map { i in
+                let stamp = Timestamps.formatUTC(Int64(1_713_000_000 + index * 10_000 + i * 7))
+                return
+                    #"{"event_type": "pause", "user_id": "u_\#(i % 13)", "episode_id": "ep_1", "timestamp": "\#(stamp)"}"#
+            }
+            let path = dataLoad + "/" + name
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSince1970: 1_700_000_000 + Double(index) * 60)],
+                ofItemAtPath: path)
+        }
+        let recorder = Recorder()
+        let store = try Store.openForWriting(path: folder.path("db.sqlite"))
+        let pass = try Self.pipeline(store, dataLoad, groupSeconds: 3_600, observer: recorder).ingestPending()
+        #expect(pass.outcomes.map(\.state) == [.loaded, .loaded, .loaded, .loaded])
+        // The first file meets an empty silver and the second joins it; the second only
+        // appended, so it ends the group, and so does each file after it.
+        #expect(
+            recorder.all.filter { $0 == .begins || $0 == .committed }
+                == [.begins, .begins, .committed, .committed, .begins, .committed, .begins, .committed])
+    }
+
     @Test func aFailedFileRollsItsGroupBackAndTheFilesLoadOneByOne() throws {
         let folder = try TemporaryFolder("group-fail")
         defer { folder.remove() }

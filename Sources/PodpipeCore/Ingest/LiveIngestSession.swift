@@ -112,6 +112,11 @@ extension Store: IngestStore {
     /// instead of once per file: a file whose keys spread over the whole history touches
     /// nearly every leaf of the index, so with one transaction per file each file wrote the
     /// whole index to the WAL and the checkpoint wrote it again (doc/performance.md).
+    ///
+    /// The group ends after an event file whose rows all came after silver's latest event
+    /// (time-ordered deliveries): its index entries were appends, which a group does not
+    /// share, and one transaction per such file lets the checkpoint of one file run while
+    /// the next loads (measured: a group of time-ordered files is 1.18× slower).
     func ingestGroup(
         _ candidates: ArraySlice<Candidate>, with procedure: (Candidate) -> FileIngest,
         observer: (any IngestObserver)?, goOn: (Int) -> Bool
@@ -119,13 +124,16 @@ extension Store: IngestStore {
         var index = 0
         return try pool.write { db in
             var done: [GroupedFile] = []
+            var appended = false
             for candidate in candidates {
-                if !done.isEmpty && !goOn(done.count) { break }
+                if !done.isEmpty && (appended || !goOn(done.count)) { break }
                 let started = Date()
                 var session = LiveIngestSession(db: db, store: self, observer: observer)
                 do {
+                    let end = candidate.kind == .events ? try SilverEnd.read(db) : nil
                     let result = try procedure(candidate).run(candidate, started: started, session: &session)
                     done.append(GroupedFile(candidate: candidate, started: started, result: result))
+                    if let end { appended = try end.followedOnlyByLaterEvents(db) }
                 } catch {
                     throw IngestGroupFailure(index: index, underlying: error)
                 }
@@ -141,5 +149,34 @@ extension Store: IngestStore {
         try pool.write { db in
             try Ledger.recordFailure(candidate, message: message, started: started, backoff: backoff, db)
         }
+    }
+}
+
+/// Silver's last event id and latest timestamp before a file: whether the file's rows only
+/// appended to the natural-key index (each its own transaction then, see
+/// ``Store/ingestGroup(_:with:observer:goOn:)``). Both are index look-ups; the check after
+/// the file reads its new rows by rowid.
+struct SilverEnd {
+    var lastEventId: Int64
+    /// nil: silver was empty.
+    var latestTs: Int64?
+
+    static func read(_ db: Database) throws -> SilverEnd {
+        let row = try Row.fetchOne(
+            db, sql: "SELECT (SELECT max(event_id) FROM silver_event), (SELECT max(ts) FROM silver_event)")
+        return SilverEnd(lastEventId: row?[0] ?? 0, latestTs: row?[1])
+    }
+
+    /// The rows inserted since ``read(_:)`` all lie at or after the latest timestamp then
+    /// (false when none were inserted, or silver was empty: nothing to append to).
+    func followedOnlyByLaterEvents(_ db: Database) throws -> Bool {
+        guard let latestTs,
+            let earliest = try Int64.fetchOne(
+                // NOT INDEXED: the file's rows by rowid; through the natural-key index the
+                // minimum would walk every earlier entry (measured: a 5M load 1.6× slower).
+                db, sql: "SELECT min(ts) FROM silver_event NOT INDEXED WHERE event_id > ?",
+                arguments: [lastEventId])
+        else { return false }
+        return earliest >= latestTs
     }
 }
