@@ -290,14 +290,7 @@ struct GoldPrefetchTests {
         defer { drop.folder.remove() }
         // The third file fails at its final ledger row: its group (the first two files and
         // it) is rolled back, then loaded one file per transaction.
-        try drop.store.pool.write { db in
-            try db.execute(
-                sql: """
-                    CREATE TRIGGER test_fail_third BEFORE UPDATE OF state ON ingest_file
-                    WHEN NEW.name = 'events-0003.ndjson' AND NEW.state = 'loaded'
-                    BEGIN SELECT RAISE(ABORT, 'injected failure'); END
-                    """)
-        }
+        let third = try failAtLedgerRow(of: "events-0003.ndjson", drop.store)
         for _ in 0..<4 { try drop.events(150, &rng) }
         let pipeline = drop.pipeline(gold: Self.spilling)
         let fresh = try pipeline.runOnce()
@@ -306,15 +299,8 @@ struct GoldPrefetchTests {
         try drop.goldEqualsAFullRebuild("a group rolled back during the full rebuild's stream")
 
         // An incremental pass: the group rolled back is the batch's.
-        try drop.store.pool.write { db in try db.execute(sql: "DROP TRIGGER test_fail_third") }
-        try drop.store.pool.write { db in
-            try db.execute(
-                sql: """
-                    CREATE TRIGGER test_fail_sixth BEFORE UPDATE OF state ON ingest_file
-                    WHEN NEW.name = 'events-0006.ndjson' AND NEW.state = 'loaded'
-                    BEGIN SELECT RAISE(ABORT, 'injected failure'); END
-                    """)
-        }
+        try drop.store.pool.write { db in try db.execute(sql: "DROP TRIGGER \(third)") }
+        try failAtLedgerRow(of: "events-0006.ndjson", drop.store)
         for _ in 0..<2 { try drop.events(40, &rng) }
         let next = try pipeline.runOnce()
         #expect(next.outcomes.map(\.state) == [.loaded, .loaded, .failed])

@@ -34,18 +34,6 @@ struct GroupCommitTests {
         var all: [Call] { calls.withLock { $0 } }
     }
 
-    /// Says stop from its `stopAt`-th question on.
-    final class StopSwitch: Sendable {
-        let calls = Mutex(0)
-        let stopAt: Int
-        init(stopAt: Int = .max) { self.stopAt = stopAt }
-        func ask() -> Bool {
-            calls.withLock {
-                $0 += 1; return $0 >= stopAt
-            }
-        }
-    }
-
     static let names = ["a.ndjson", "b.ndjson", "c.ndjson", "d.ndjson"]
 
     /// Event files a–d (d repeats two of c's events: duplicates across the group), oldest
@@ -79,12 +67,11 @@ struct GroupCommitTests {
     }
 
     static func pipeline(
-        _ store: Store, _ dataLoad: String, groupSeconds: Double, observer: Recorder,
-        stop: StopSwitch = StopSwitch()
+        _ store: Store, _ dataLoad: String, groupSeconds: Double, observer: Recorder
     ) -> Pipeline {
         Pipeline(
             store: store, settings: PipelineSettings(dataLoad: dataLoad, groupSeconds: groupSeconds),
-            logger: Logger(label: "test"), shouldStop: { stop.ask() }, observer: observer)
+            logger: Logger(label: "test"), observer: observer)
     }
 
     /// Silver's rows with their ids, and the ledger without its times.
@@ -189,14 +176,7 @@ struct GroupCommitTests {
         // c.ndjson fails as its final ledger row is written (a transient error, as a full
         // disk would be): its group is rolled back.
         let store = try Store.openForWriting(path: path)
-        try store.pool.write { db in
-            try db.execute(
-                sql: """
-                    CREATE TRIGGER test_fail_c BEFORE UPDATE OF state ON ingest_file
-                    WHEN NEW.name = 'c.ndjson' AND NEW.state = 'loaded'
-                    BEGIN SELECT RAISE(ABORT, 'injected failure'); END
-                    """)
-        }
+        let trigger = try failAtLedgerRow(of: "c.ndjson", store)
         let recorder = Recorder()
         let pass = try Self.pipeline(store, dataLoad, groupSeconds: 3_600, observer: recorder).ingestPending()
         #expect(pass.outcomes.map(\.name) == ["users.csv"] + Self.names)
@@ -216,7 +196,7 @@ struct GroupCommitTests {
             try Int.fetchOne(db, sql: "SELECT count(*) FROM silver_event") ?? -1
         }
         #expect(silver == 902)  // a, b and d, with d's two events of c first seen there
-        try store.pool.write { db in try db.execute(sql: "DROP TRIGGER test_fail_c") }
+        try store.pool.write { db in try db.execute(sql: "DROP TRIGGER \(trigger)") }
         let again = try Self.pipeline(store, dataLoad, groupSeconds: 3_600, observer: Recorder())
             .ingestPending()
         #expect(again.outcomes.map(\.name) == ["c.ndjson"])

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 
 @testable import PodpipeCore
@@ -54,4 +55,25 @@ struct TestWriter {
     func pending(in listing: FolderListing, now: Date, ignoreBackoff: Bool) throws -> [Candidate] {
         try pipeline.pending(in: listing, now: now, ignoreBackoff: ignoreBackoff)
     }
+}
+
+/// A test trigger that fails the file `name` as its final ledger row is written (a transient
+/// error, as a full disk would be): `DROP TRIGGER` the returned name to let it load.
+@discardableResult
+func failAtLedgerRow(of name: String, _ store: Store) throws -> String {
+    let trigger =
+        "test_fail_"
+        + String(
+            name.unicodeScalars.map {
+                $0.properties.isAlphabetic || ("0"..."9").contains($0) ? Character($0) : "_"
+            })
+    try store.pool.write { db in
+        try db.execute(
+            sql: """
+                CREATE TRIGGER \(trigger) BEFORE UPDATE OF state ON ingest_file
+                WHEN NEW.name = '\(name)' AND NEW.state = 'loaded'
+                BEGIN SELECT RAISE(ABORT, 'injected failure'); END
+                """)
+    }
+    return trigger
 }
