@@ -48,6 +48,8 @@ struct GroupedFile {
 struct IngestGroupFailure: Error {
     /// The failed file's place in the group (the files before it had succeeded).
     var index: Int
+    /// When the failed file's attempt began.
+    var started: Date
     var underlying: any Error
 }
 
@@ -63,7 +65,7 @@ extension IngestStore {
                 candidate, with: procedure(candidate), started: started, observer: observer)
             return [GroupedFile(candidate: candidate, started: started, result: result)]
         } catch {
-            throw IngestGroupFailure(index: 0, underlying: error)
+            throw IngestGroupFailure(index: 0, started: started, underlying: error)
         }
     }
 }

@@ -135,7 +135,7 @@ extension Store: IngestStore {
                     done.append(GroupedFile(candidate: candidate, started: started, result: result))
                     if let end { appended = try end.followedOnlyByLaterEvents(db) }
                 } catch {
-                    throw IngestGroupFailure(index: index, underlying: error)
+                    throw IngestGroupFailure(index: index, started: started, underlying: error)
                 }
                 index += 1
             }

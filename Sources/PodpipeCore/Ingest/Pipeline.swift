@@ -100,8 +100,9 @@ final class Pipeline: @unchecked Sendable {
     /// and one checkpoint for several files, see ``IngestStore/ingestGroup(_:with:observer:goOn:)``).
     /// Each file still settles exactly once: its ledger row commits with its rows, and
     /// nothing of a group is announced, logged or moved before its COMMIT. When a file of
-    /// the group fails, the group is rolled back and its files up to the failed one are
-    /// ingested again one transaction each (the failure is then recorded as always).
+    /// the group fails, the group is rolled back, the files before the failed one are
+    /// ingested again one transaction each, and the failure is recorded as for a file alone
+    /// (one attempt per pass, as always).
     /// Returns the outcomes (none for a file already recorded) and how many candidates
     /// were consumed (at least one).
     func ingestGroup(_ candidates: ArraySlice<Candidate>) throws -> (outcomes: [FileOutcome], consumed: Int) {
@@ -123,9 +124,11 @@ final class Pipeline: @unchecked Sendable {
             if let error = failure.underlying as? StoreError { throw error }
             // Again one file per transaction, up to the one that failed.
             var outcomes: [FileOutcome] = []
-            for candidate in candidates.prefix(failure.index + 1) {
+            for candidate in candidates.prefix(failure.index) {
                 if let outcome = try ingest(candidate) { outcomes.append(outcome) }
             }
+            let failed = candidates[candidates.startIndex + failure.index]
+            outcomes.append(try recordFailure(failed, failure.underlying, started: failure.started))
             return (outcomes, failure.index + 1)
         } catch let error as StoreError {
             observer?.filesRolledBack()
@@ -147,7 +150,6 @@ final class Pipeline: @unchecked Sendable {
     /// name, same bytes, only its timestamp changed).
     func ingest(_ candidate: Candidate) throws -> FileOutcome? {
         let started = Date()
-        let log = logger.with(["file": "\(candidate.name)", "kind": "\(candidate.kind.rawValue)"])
         try store.verifyStillOpen()
         do {
             let result = try store.ingestFile(
@@ -162,20 +164,27 @@ final class Pipeline: @unchecked Sendable {
             observer?.fileRolledBack()
             throw error
         } catch {
-            // Nothing of the file was committed. Record the failure (its own transaction)
-            // so that status shows it and the daemon retries with backoff.
             observer?.fileRolledBack()
-            let message = "\(error)"
-            let entry = try store.recordFailure(
-                candidate, message: message, started: started, backoff: settings.retryBackoffSeconds)
-            log.error(
-                "file failed, will retry",
-                metadata: LogEventKind.fileFailed.metadata([
-                    "error": "\(message)", "attempts": "\(entry.attempts)",
-                    "next_attempt_at": "\(entry.nextAttemptAt ?? "")",
-                ]))
-            return FileOutcome(entry)
+            return try recordFailure(candidate, error, started: started)
         }
+    }
+
+    /// Nothing of `candidate` was committed: records the failure (its own transaction) so
+    /// that status shows it and the daemon retries with backoff.
+    private func recordFailure(_ candidate: Candidate, _ error: any Error, started: Date) throws
+        -> FileOutcome
+    {
+        let log = logger.with(["file": "\(candidate.name)", "kind": "\(candidate.kind.rawValue)"])
+        let message = "\(error)"
+        let entry = try store.recordFailure(
+            candidate, message: message, started: started, backoff: settings.retryBackoffSeconds)
+        log.error(
+            "file failed, will retry",
+            metadata: LogEventKind.fileFailed.metadata([
+                "error": "\(message)", "attempts": "\(entry.attempts)",
+                "next_attempt_at": "\(entry.nextAttemptAt ?? "")",
+            ]))
+        return FileOutcome(entry)
     }
 
     /// After the COMMIT of `candidate`'s entry: logs it and tells the observer. Nil when the
