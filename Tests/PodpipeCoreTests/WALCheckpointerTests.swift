@@ -32,6 +32,50 @@ struct WALCheckpointerTests {
         }
     }
 
+    @Test func theWaitIsABoundInBytesWhateverThePageSize() {
+        let bound = WALCheckpointer.defaultWaitBytes
+        #expect(WALCheckpointer.frames(of: bound, pageSize: 8_192) == 16_384)
+        #expect(WALCheckpointer.frames(of: bound, pageSize: 32_768) == 4_096)
+        #expect(WALCheckpointer.frames(of: bound, pageSize: 65_536) == 2_048)
+        // A page size SQLite never reports counts as its smallest; the result stays in range.
+        #expect(WALCheckpointer.frames(of: bound, pageSize: 0) == 262_144)
+        #expect(WALCheckpointer.frames(of: bound, pageSize: -1) == 262_144)
+        #expect(WALCheckpointer.frames(of: 100, pageSize: 32_768) == 1)
+        #expect(WALCheckpointer.frames(of: Int.max, pageSize: 512) == Int32.max)
+    }
+
+    @Test func aNewDatabaseHasLargePagesAndWaitsAtTheSameBytes() throws {
+        try withDatabase { path in
+            let store = try Store.openForWriting(path: path)
+            let pageSize = try store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") }
+            #expect(pageSize == Store.newDatabasePageSize)
+            #expect(
+                store.checkpointer?.waitFramesInUse
+                    == WALCheckpointer.frames(
+                        of: WALCheckpointer.defaultWaitBytes, pageSize: Store.newDatabasePageSize))
+        }
+    }
+
+    @Test func anOlderDatabaseKeepsItsPagesAndTheWaitFollowsThem() throws {
+        try withDatabase { path in
+            // A file whose page size was fixed before the larger pages: 8 KiB, WAL (switching
+            // to WAL writes the header; no table yet, so podpipe takes it for its own).
+            let older = try DatabaseQueue(path: path)
+            try older.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA page_size = 8192")
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+            }
+            try older.close()
+            let store = try Store.openForWriting(path: path)
+            let pageSize = try store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") }
+            #expect(pageSize == 8_192)
+            #expect(store.checkpointer?.waitFramesInUse == 16_384)
+            // Given explicitly (as the tests below do), the bound is taken as it is.
+            let given = WALCheckpointer(path: path, waitFrames: 64)
+            #expect(given.waitFramesInUse == 64)
+        }
+    }
+
     @Test func committedPagesReachTheDatabaseFileWithoutTheWriter() throws {
         try withDatabase { path in
             let store = try Store.openForWriting(path: path)

@@ -12,7 +12,7 @@ import Testing
 /// and still stops cleanly on SIGTERM.
 @Suite("Faults (daemon)", .serialized)
 struct FaultDaemonTests {
-    /// Starts the daemon on `database` (on a 2 MB tmpfs), lets it load a small file, then
+    /// Starts the daemon on `database` (on an 8 MB tmpfs), lets it load a small file, then
     /// drops one that does not fit and waits until it is recorded `failed`.
     static func daemonWithAFailedFile(_ box: Sandbox, database: String, env: [String: String]) throws
         -> DaemonProcess
@@ -51,7 +51,7 @@ struct FaultDaemonTests {
     @Test("full filesystem: the daemon stays up, the file is failed with backoff, status is unhealthy")
     func daemonOnFullFilesystem() throws {
         let box = try Sandbox()
-        try withTmpfs(box, size: "2m") { _, database in
+        try withTmpfs(box, size: "8m") { _, database in
             let daemon = try Self.daemonWithAFailedFile(
                 box, database: database, env: ["PODPIPE_WATCH_RESCAN_INTERVAL": "1"])
             let next: String? = try Self.row("b-big.json", database)?["next_attempt_at"]
@@ -79,7 +79,7 @@ struct FaultDaemonTests {
     )
     func retriedWhenTheBackoffEnds() throws {
         let box = try Sandbox()
-        try withTmpfs(box, size: "2m") { mountPoint, database in
+        try withTmpfs(box, size: "8m") { mountPoint, database in
             // The first retry 3 s after the failure (then 6 s, 12 s …); the folder is listed
             // in full only every 10 minutes, so a retry within the test is the backoff's.
             let daemon = try Self.daemonWithAFailedFile(

@@ -44,7 +44,7 @@ struct FaultTests {
     @Test("database on a full filesystem: the file is not marked loaded; loads once there is room")
     func fullFilesystem() throws {
         let sandbox = try Sandbox()
-        try withTmpfs(sandbox, size: "2m") { mountPoint, database in
+        try withTmpfs(sandbox, size: "8m") { mountPoint, database in
             try sandbox.drop("a-small.json", Self.events(10), mtime: 1_700_000_000)
             let first = try Self.podpiped(sandbox, database: database)
             #expect(first.status == 0, "\(first.stderr.suffix(2000))")

@@ -34,8 +34,7 @@ public final class Store: Sendable {
         try refuseUnsafeFile(path, forWriting: true)
         var config = Configuration()
         config.busyMode = .timeout(5)
-        let checkpointer = WALCheckpointer(
-            path: path, waitFrames: checkpointWaitFrames ?? WALCheckpointer.defaultWaitFrames)
+        let checkpointer = WALCheckpointer(path: path, waitFrames: checkpointWaitFrames)
         config.prepareDatabase { db in
             // The writer's checkpoints run on another thread (WALCheckpointer).
             if !db.configuration.readonly, let connection = db.sqliteConnection {
@@ -45,10 +44,9 @@ public final class Store: Sendable {
             // the WAL before COMMIT returns); a power loss may drop the last transactions
             // but never corrupts or half-applies one, and the ledger then reloads them.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            // 8 KiB pages for a new database (SQLite ignores it once the file has tables, and a
-            // WAL database keeps its page size): half the pages, B-tree cells and WAL frames of
-            // 4 KiB for the same rows; 16 KiB gains nothing more (doc/performance.md).
-            try db.execute(sql: "PRAGMA page_size = 8192")
+            // The page size of a new database (SQLite ignores it once the file has tables, and
+            // a WAL database keeps its page size).
+            try db.execute(sql: "PRAGMA page_size = \(newDatabasePageSize)")
             // Temporary files, not memory, for the statement journal and gold's temp tables.
             // A file's rows load under a savepoint; with the statement journal in memory,
             // every multi-row INSERT released its statement by walking the whole in-memory
@@ -227,8 +225,19 @@ public final class Store: Sendable {
         if checkpointer != nil { keepWALForTheNextRun() }
     }
 
+    /// The page size of a database this store creates: 32 KiB. A file whose events spread
+    /// over the history's span (late syncs: the seed sample) touches about every leaf of
+    /// silver's natural-key index, so its load reads and rewrites the whole index whatever
+    /// the page size, and larger pages move the same bytes in a quarter of the page reads,
+    /// WAL frames and B-tree descents of 8 KiB pages: the seed-shaped 5M load took 0.88× the
+    /// time of 8 KiB pages, its files' load time grew less with the history, and the gold
+    /// refresh of +100k onto it did not slow down (doc/performance.md, session 12). Databases
+    /// created earlier keep their page size (8 KiB since migration 0004's release, 4 KiB
+    /// before).
+    static let newDatabasePageSize = 32_768
+
     /// The most bytes of WAL file kept for the next run (see ``keepWALForTheNextRun()``):
-    /// twice the daemon's own bound (``WALCheckpointer/defaultWaitFrames`` of 8 KiB pages).
+    /// twice the daemon's own bound (``WALCheckpointer/defaultWaitBytes``).
     static let defaultKeptWALBytes = 256 << 20
 
     /// Arranges for the writer's close to keep the WAL file (emptied) instead of deleting it,

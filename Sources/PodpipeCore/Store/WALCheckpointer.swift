@@ -16,19 +16,22 @@ import GRDBSQLite
 /// frame already copied. A writer that never waits would let it grow with every file, so
 /// once it holds `waitFrames` frames, the commit waits for the running checkpoint to finish:
 /// the next transaction then rewinds the WAL. The WAL stays under about `waitFrames` plus
-/// one transaction's pages.
+/// one transaction's pages: ``defaultWaitBytes`` of the database's pages unless told.
 ///
 /// Without the thread (not started, stopped, or its connection failed to open) the hook
 /// checkpoints inline past 1,000 frames, as SQLite's default does.
 final class WALCheckpointer: @unchecked Sendable {
-    /// Frames in the WAL from which a commit waits for the checkpoint (128 MiB of the 8 KiB
-    /// pages of a database created since migration 0004's release, 64 MiB of 4 KiB pages).
-    static let defaultWaitFrames: Int32 = 16_384
+    /// Bytes of WAL from which a commit waits for the checkpoint, whatever the page size
+    /// (``start()`` turns them into frames of the database's pages).
+    static let defaultWaitBytes = 128 << 20
     /// SQLite's own auto-checkpoint threshold, used when no thread runs.
     static let inlineFrames: Int32 = 1_000
 
     let path: String
-    let waitFrames: Int32
+    /// Frames in the WAL from which a commit waits: as given, or ``defaultWaitBytes`` of the
+    /// database's pages once ``start()`` has read the page size.
+    private var waitFrames: Int32
+    private let waitFramesGiven: Bool
     private let condition = NSCondition()
     private var requested = false
     private var running = false
@@ -36,9 +39,18 @@ final class WALCheckpointer: @unchecked Sendable {
     private var stopping = false
     private var finished = true
 
-    init(path: String, waitFrames: Int32 = defaultWaitFrames) {
+    /// - Parameter waitFrames: the frames from which a commit waits (tests make it small);
+    ///   nil: ``defaultWaitBytes`` of the database's pages.
+    init(path: String, waitFrames: Int32? = nil) {
         self.path = path
-        self.waitFrames = max(1, waitFrames)
+        self.waitFrames = max(1, waitFrames ?? Self.frames(of: Self.defaultWaitBytes, pageSize: 8_192))
+        self.waitFramesGiven = waitFrames != nil
+    }
+
+    /// `bytes` of WAL in frames of `pageSize` bytes (at least one; a page size SQLite would
+    /// never report, zero or negative, counts as its smallest, 512).
+    static func frames(of bytes: Int, pageSize: Int) -> Int32 {
+        Int32(clamping: max(1, bytes / max(512, pageSize)))
     }
 
     /// Installs the hook on the writer's connection (call from `prepareDatabase`).
@@ -65,7 +77,11 @@ final class WALCheckpointer: @unchecked Sendable {
         }
         // As the writer: the checkpoint syncs the WAL before and the database after copying.
         sqlite3_exec(handle, "PRAGMA synchronous = NORMAL", nil, nil, nil)
+        let pageSize = Self.pageSize(handle)
         condition.lock()
+        if !waitFramesGiven, let pageSize {
+            waitFrames = Self.frames(of: Self.defaultWaitBytes, pageSize: pageSize)
+        }
         active = true
         finished = false
         condition.unlock()
@@ -80,6 +96,23 @@ final class WALCheckpointer: @unchecked Sendable {
         }
         thread.name = "podpipe-checkpoint"
         thread.start()
+    }
+
+    /// The frames from which a commit waits, as decided (tests).
+    var waitFramesInUse: Int32 {
+        condition.lock()
+        defer { condition.unlock() }
+        return waitFrames
+    }
+
+    /// The database's page size, read on the checkpoint thread's connection.
+    private static func pageSize(_ connection: OpaquePointer) -> Int? {
+        var statement: OpaquePointer?
+        defer { sqlite3_finalize(statement) }
+        guard sqlite3_prepare_v2(connection, "PRAGMA page_size", -1, &statement, nil) == SQLITE_OK,
+            sqlite3_step(statement) == SQLITE_ROW
+        else { return nil }
+        return Int(sqlite3_column_int64(statement, 0))
     }
 
     /// Finishes the checkpoint asked for, if any, and ends the thread. Later commits
