@@ -48,6 +48,8 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // glibc's mallopt (ProcessMemory): a header only, nothing to link.
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "PodpipeRules",
             swiftSettings: swiftSettings
@@ -61,6 +63,7 @@ let package = Package(
             name: "PodpipeCore",
             dependencies: [
                 "PodpipeRules",
+                "CMalloc",
                 "CZlib",
                 "CSystemd",
                 "CLibPQ",

@@ -29,6 +29,7 @@ struct Podpipectl: AsyncParsableCommand {
     /// (`podpipectl [--config FILE] [--database FILE] status`); argument-parser reads them
     /// after it. Leading shared options are moved behind the subcommand name.
     static func main() async {
+        ProcessMemory.configure()
         await main(CommonOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
     }
 }

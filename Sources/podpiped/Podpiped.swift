@@ -36,6 +36,7 @@ struct Podpiped: AsyncParsableCommand {
     var logTarget: LogTarget?
 
     func run() async throws {
+        ProcessMemory.configure()
         let overrides = PodpipeConfig.Overrides(
             configFile: config, dataLoad: dataLoad, database: database, logTarget: logTarget)
         let settings: PodpipeConfig
