@@ -229,11 +229,10 @@ public final class Store: Sendable {
     /// over the history's span (late syncs: the seed sample) touches about every leaf of
     /// silver's natural-key index, so its load reads and rewrites the whole index whatever
     /// the page size, and larger pages move the same bytes in a quarter of the page reads,
-    /// WAL frames and B-tree descents of 8 KiB pages: the seed-shaped 5M load took 0.88× the
-    /// time of 8 KiB pages, its files' load time grew less with the history, and the gold
-    /// refresh of +100k onto it did not slow down (doc/performance.md, session 12). Databases
-    /// created earlier keep their page size (8 KiB since migration 0004's release, 4 KiB
-    /// before).
+    /// WAL frames and B-tree descents of 8 KiB pages. Gold's random upserts, which dirty 4×
+    /// larger pages, measured no slower; 64 KiB gained nothing more (doc/performance.md,
+    /// session 12). Databases created earlier keep their page size (8 KiB since migration
+    /// 0004's release, 4 KiB before).
     static let newDatabasePageSize = 32_768
 
     /// The most bytes of WAL file kept for the next run (see ``keepWALForTheNextRun()``):
