@@ -43,7 +43,9 @@ final class WALCheckpointer: @unchecked Sendable {
     ///   nil: ``defaultWaitBytes`` of the database's pages.
     init(path: String, waitFrames: Int32? = nil) {
         self.path = path
-        self.waitFrames = max(1, waitFrames ?? Self.frames(of: Self.defaultWaitBytes, pageSize: 8_192))
+        // Until start() reads the database's page size: a new database's.
+        self.waitFrames = max(
+            1, waitFrames ?? Self.frames(of: Self.defaultWaitBytes, pageSize: Store.newDatabasePageSize))
         self.waitFramesGiven = waitFrames != nil
     }
 
