@@ -148,10 +148,10 @@ struct GoldPrefetchTests {
 
     /// A gzip file cut short: its first batches of rows are inserted into silver (and handed
     /// to the gathering) before the stream ends early, and then rolled back. Rows reach silver
-    /// a run at a time (SilverRuns): the cut comes after the first run.
+    /// a run at a time (SilverRun): the cut comes after the first run.
     private func cutGzip(_ drop: Drop, _ rng: inout SplitMix64) throws -> Data {
         let plain = drop.folder.path("cut.ndjson")
-        let text = Drop.lines(2 * SilverRuns.runLines, &rng).joined(separator: "\n")
+        let text = Drop.lines(2 * SilverRun.capacity, &rng).joined(separator: "\n")
         #expect(FileManager.default.createFile(atPath: plain, contents: Data(text.utf8)))
         let compressed = try gzip(plain)
         return compressed.prefix(compressed.count * 3 / 4)

@@ -23,7 +23,7 @@ struct GroupCommitTests {
         func eventFileBegins(silverLast: Int64, expectedEvents: Int64, _ db: Database) throws {
             calls.withLock { $0.append(.begins) }
         }
-        func eventRowsInserted(_ lines: [ParsedLine], inserted: [Bool]) {}
+        func eventRowsInserted(_ rows: [SilverRow], inserted: [Bool]) {}
         func fileRolledBack() { calls.withLock { $0.append(.rolledBack) } }
         func fileCommitted() { calls.withLock { $0.append(.committed) } }
         func filesRolledBack() { calls.withLock { $0.append(.groupRolledBack) } }

@@ -2,13 +2,14 @@ import Foundation
 import GRDB
 import Logging
 import PodpipeRules
+import Synchronization
 import Testing
 
 @testable import PodpipeCore
 
 /// Issue 15: a run's valid rows meet silver's natural-key index in timestamp order, first row
-/// wins, bronze keeps every line in file order.
-@Suite("silver: rows inserted in timestamp order, runs of batches")
+/// wins, bronze keeps every line in file order with its outcome.
+@Suite("silver: rows inserted in timestamp order, a run at a time")
 struct SilverSortedInsertTests {
     @Test("insertion order: valid rows by timestamp, ties in file order")
     func order() {
@@ -24,21 +25,33 @@ struct SilverSortedInsertTests {
         #expect(SilverInsertOrder.order([1, 2, 1]) == [0, 2, 1])
     }
 
-    /// A batch of `lines` texts numbered from `first`: valid lines with the given timestamps
-    /// (nil: a rejected line; no timestamps: every line rejected).
-    static func batch(_ texts: [String], first: Int64, timestamps: [Int64?] = []) -> ParsedBatch {
+    /// What the writer told its observer: each run's rows (line numbers) and which were new.
+    final class RunRecorder: IngestObserver {
+        let runs = Mutex<[(lines: [Int64], inserted: [Bool])]>([])
+        func eventFileBegins(silverLast: Int64, expectedEvents: Int64, _ db: Database) throws {}
+        func eventRowsInserted(_ rows: [SilverRow], inserted: [Bool]) {
+            runs.withLock { $0.append((rows.map(\.lineNo), inserted)) }
+        }
+        func fileRolledBack() {}
+        func fileCommitted() {}
+    }
+
+    /// A batch of lines numbered from `first`: a key ("A"...) and timestamp for a valid line,
+    /// nil for a rejected one.
+    static func batch(first: Int64, _ keys: [(String, Int64)?]) -> ParsedBatch {
         var batch = ParsedBatch()
-        for (offset, text) in texts.enumerated() {
+        for (offset, key) in keys.enumerated() {
+            let text = key.map { "\($0.0)@\($0.1)" } ?? "{nope"
             let start = batch.bytes.count
             batch.bytes.append(contentsOf: Array(text.utf8))
-            let outcome: LineOutcome
-            if offset < timestamps.count, let timestamp = timestamps[offset] {
-                outcome = .valid(
-                    CleanEvent(
-                        userId: "u", episodeId: "e", eventType: .play, timestamp: timestamp, duration: nil))
-            } else {
-                outcome = .invalid(EventErrors(.malformedJSON))
-            }
+            let outcome: LineOutcome =
+                if let key {
+                    .valid(
+                        CleanEvent(
+                            userId: key.0, episodeId: "e", eventType: .play, timestamp: key.1, duration: nil))
+                } else {
+                    .invalid(EventErrors(.malformedJSON))
+                }
             batch.lines.append(
                 ParsedLine(
                     lineNo: first + Int64(offset), start: start, length: text.utf8.count, outcome: outcome))
@@ -46,92 +59,97 @@ struct SilverSortedInsertTests {
         return batch
     }
 
-    /// Every run `SilverRuns` makes of `batches`, then whether the end came last.
-    static func runs(of batches: [ParsedBatch]) -> (runs: [ParsedBatch], ended: Bool) {
+    @Test(
+        "runs smaller than the file: duplicates within and across runs go to bronze as such, first row wins")
+    func runsAcrossAFile() throws {
+        let folder = try TemporaryFolder("silver-runs")
+        defer { folder.remove() }
+        let store = try folder.store()
+        let handOff = HandOff<ParserMessage>(capacity: 8)
+        // Run 1 (lines 1-5, four valid rows): line 5 repeats line 1's key. Run 2 (lines 6-8):
+        // line 6 repeats line 3's (in run 1), line 8 line 7's.
+        let batches = [
+            Self.batch(first: 1, [("A", 50), nil, ("B", 10)]),
+            Self.batch(first: 4, [("C", 30), ("A", 50)]),
+            Self.batch(first: 6, [("B", 10), ("D", 5)]),
+            Self.batch(first: 8, [("D", 5)]),
+        ]
+        for batch in batches { #expect(handOff.put(.batch(batch))) }
+        #expect(handOff.put(.end))
+        let recorder = RunRecorder()
+        var loader = EventFileLoader(
+            validator: EventValidator(now: 2_000_000_000, allowedFutureSkewSeconds: 300),
+            lineReader: LineReader(maxLineBytes: 1024), shouldStop: { false }, observer: recorder)
+        loader.runCapacity = 4
+        let counts = try store.pool.write { db in try loader.write(from: handOff, fileId: 7, db: db) }
+        #expect(counts.rowsRead == 8)
+        #expect(counts.rowsLoaded == 4)
+        #expect(counts.rowsDuplicate == 3)
+        #expect(counts.rowsRejected == 1)
+        let runs = recorder.runs.withLock { $0 }
+        #expect(runs.map(\.lines) == [[1, 3, 4, 5], [6, 7, 8]])
+        #expect(runs.map(\.inserted) == [[true, true, true, false], [false, true, false]])
+        try store.pool.read { db in
+            // Each run in timestamp order: B, C, A, then D.
+            let silver = try Row.fetchAll(
+                db, sql: "SELECT event_id, line_no, user_id FROM silver_event ORDER BY event_id")
+            #expect(silver.map { $0["line_no"] as Int64 } == [3, 4, 1, 7])
+            #expect(silver.map { $0["user_id"] as String } == ["B", "C", "A", "D"])
+            let bronze = try Row.fetchAll(
+                db, sql: "SELECT bronze_id, line_no, raw, outcome FROM bronze_event ORDER BY bronze_id")
+            #expect(bronze.map { $0["bronze_id"] as Int64 } == Array(1...8))
+            #expect(bronze.map { $0["line_no"] as Int64 } == Array(1...8))
+            #expect(bronze.map { $0["raw"] as String }.first == "A@50")
+            #expect(
+                bronze.map { $0["outcome"] as String } == [
+                    "silver", "rejected", "silver", "silver", "duplicate", "duplicate", "silver", "duplicate",
+                ])
+        }
+    }
+
+    /// Loads `batches` as file `fileId` through the writer (runs of `runCapacity` rows).
+    static func load(_ batches: [ParsedBatch], fileId: Int64, runCapacity: Int = 2, _ db: Database) throws
+        -> FileLoadCounts
+    {
         let handOff = HandOff<ParserMessage>(capacity: batches.count + 1)
         for batch in batches { #expect(handOff.put(.batch(batch))) }
         #expect(handOff.put(.end))
-        var runs = SilverRuns(handOff)
-        var result: [ParsedBatch] = []
-        var ended = false
-        while let message = runs.take() {
-            switch message {
-            case .batch(let run):
-                #expect(!ended)
-                result.append(run)
-            case .end: ended = true
-            case .failed(let error): Issue.record("unexpected \(error)")
-            }
-        }
-        return (result, ended)
+        var loader = EventFileLoader(
+            validator: EventValidator(now: 2_000_000_000, allowedFutureSkewSeconds: 300),
+            lineReader: LineReader(maxLineBytes: 1024), shouldStop: { false })
+        loader.runCapacity = runCapacity
+        return try loader.write(from: handOff, fileId: fileId, db: db)
     }
 
-    @Test("runs: batches already in time order go out one by one, the others are merged")
-    func runsInOrder() {
-        let line = "x"
-        // 1: in order; 2: only rejected lines; 3: in order after 1; 4: in order but starts
-        // before 3 ends: a run, which takes 5 (out of order) and 6 (in order, but a run is
-        // open) until the end.
-        let stamps: [[Int64?]] = [[1, nil, 2], [], [2, 5], [4, 6], [9, 3], [40, 41]]
-        var batches: [ParsedBatch] = []
-        var next: Int64 = 1
-        for batchStamps in stamps {
-            let count = max(batchStamps.count, 1)
-            batches.append(
-                Self.batch(Array(repeating: line, count: count), first: next, timestamps: batchStamps))
-            next += Int64(count)
-        }
-        let (runs, ended) = Self.runs(of: batches)
-        #expect(ended)
-        #expect(runs.map { $0.lines.map(\.lineNo) } == [[1, 2, 3], [4], [5, 6], [7, 8, 9, 10, 11, 12]])
-    }
-
-    static func texts(_ run: ParsedBatch) -> [String] {
-        run.lines.map { line in
-            String(decoding: run.bytes[line.start..<(line.start + line.length)], as: UTF8.self)
-        }
-    }
-
-    @Test("runs: batches out of time order merged up to the run size, offsets rebased, then the end")
-    func runs() {
-        let perBatch = SilverRuns.runLines / 4 + 1
-        var all: [String] = []
-        var batches: [ParsedBatch] = []
-        for b in 0..<5 {
-            let texts = (0..<perBatch).map { "line \(b)-\($0)" }
-            all += texts
-            // Each batch in descending time order.
-            let stamps = (0..<perBatch).map { Int64?(Int64(perBatch - $0)) }
-            batches.append(Self.batch(texts, first: Int64(b * perBatch + 1), timestamps: stamps))
-        }
-        let (runs, ended) = Self.runs(of: batches)
-        var merged: [String] = []
-        var sizes: [Int] = []
-        for run in runs {
-            sizes.append(run.lines.count)
-            merged += Self.texts(run)
+    @Test("an event file's rows taken back by its mark: the files before it kept, ids given again")
+    func undoingAnEventFile() throws {
+        let folder = try TemporaryFolder("silver-undo")
+        defer { folder.remove() }
+        let store = try folder.store()
+        try store.pool.write { db in
+            _ = try Self.load([Self.batch(first: 1, [("A", 50), nil, ("B", 10)])], fileId: 1, db)
+            let mark = try EventRowsMark.read(db)
+            #expect(mark == EventRowsMark(bronzeId: 3, eventId: 2))
+            // File 2 (in the same transaction, as in a group): new keys and a duplicate of
+            // file 1's, in two runs; then undone (twice, as after a rejection and a failed read).
+            _ = try Self.load(
+                [Self.batch(first: 1, [("C", 5), ("A", 50)]), Self.batch(first: 3, [("D", 7), ("E", 1)])],
+                fileId: 2, db)
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM silver_event") == 5)
+            try mark.undo(db)
+            try mark.undo(db)
+            #expect(try EventRowsMark.read(db) == mark)
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM bronze_event WHERE file_id = 2") == 0)
             #expect(
-                run.lines.map(\.lineNo)
-                    == Array(Int64(merged.count - run.lines.count + 1)...Int64(merged.count)))
+                try String.fetchAll(db, sql: "SELECT user_id FROM silver_event ORDER BY event_id") == [
+                    "B", "A",
+                ])
+            // The next file's rows take the ids after the mark, and C is new again.
+            let counts = try Self.load([Self.batch(first: 1, [("C", 5)])], fileId: 3, db)
+            #expect(counts.rowsLoaded == 1)
+            #expect(try Int64.fetchOne(db, sql: "SELECT bronze_id FROM bronze_event WHERE file_id = 3") == 4)
+            #expect(try Int64.fetchOne(db, sql: "SELECT event_id FROM silver_event WHERE user_id = 'C'") == 3)
         }
-        #expect(ended)
-        #expect(merged == all)
-        // Four batches reach the run size; the fifth goes out alone before the end.
-        #expect(sizes == [4 * perBatch, perBatch])
-    }
-
-    @Test("runs: a failure is passed on at once, the unfinished run dropped")
-    func runsFailure() {
-        let handOff = HandOff<ParserMessage>(capacity: 8)
-        // Out of time order: the batch opens a run (one in order would go out at once).
-        #expect(handOff.put(.batch(Self.batch(["a", "b"], first: 1, timestamps: [2, 1]))))
-        #expect(handOff.put(.failed(FileRejection.binary(line: 3))))
-        var runs = SilverRuns(handOff)
-        guard case .failed = runs.take() else {
-            Issue.record("expected the failure")
-            return
-        }
-        #expect(runs.take() == nil)
     }
 
     @Test(

@@ -46,7 +46,7 @@ final class AfterCommitStage: IngestObserver {
     }
 
     func eventFileBegins(silverLast: Int64, expectedEvents: Int64, _ db: Database) throws {}
-    func eventRowsInserted(_ lines: [ParsedLine], inserted: [Bool]) {}
+    func eventRowsInserted(_ rows: [SilverRow], inserted: [Bool]) {}
     func fileRolledBack() {}
     func fileCommitted() {}
 

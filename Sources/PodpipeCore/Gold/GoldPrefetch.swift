@@ -35,7 +35,7 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
     /// The refresh's threshold for a full rebuild (``GoldRefresher/fullRebuildMinimum``).
     private let fullRebuildMinimum: Int
     private let rebuildSpillEntries: Int
-    /// Guards `pending`, `pendingLines`, `working`, `accepting` and `streaming`.
+    /// Guards `pending`, `pendingRows`, `working`, `accepting` and `streaming`.
     private let condition = NSCondition()
     /// Rows are handed over (false once a file began that cannot be gathered: the thread
     /// would drop the batch anyway, so the writer stops handing rows until the next start).
@@ -43,9 +43,9 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
     /// The rows go to the full rebuild's stream (from a `beginRebuild` to the next `begin`
     /// or reset).
     private var streaming = false
-    /// Work handed over by the writer, in order, and the parsed lines it holds.
+    /// Work handed over by the writer, in order, and the rows it holds.
     private var pending: [Work] = []
-    private var pendingLines = 0
+    private var pendingRows = 0
     /// A gathering thread runs (it exits when `pending` is empty).
     private var working = false
     // Touched by the gathering thread only, or under `condition` while none runs.
@@ -104,9 +104,9 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         hand(.begin(silverLast: silverLast, gold: gold))
     }
 
-    /// Rows the writer just inserted into silver: the valid `lines` marked in `inserted`.
-    func eventRowsInserted(_ lines: [ParsedLine], inserted: [Bool]) {
-        hand(.rows(lines, inserted))
+    /// Rows the writer just inserted into silver: those of `rows` marked in `inserted`.
+    func eventRowsInserted(_ rows: [SilverRow], inserted: [Bool]) {
+        hand(.rows(rows, inserted))
     }
 
     /// The current file's rows were rolled back: if some were gathered, the batch is no
@@ -163,19 +163,19 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         case begin(silverLast: Int64, gold: GoldMark?)
         /// A file begins whose rows go to the full rebuild's stream.
         case beginRebuild(silverLast: Int64, generation: String)
-        case rows([ParsedLine], [Bool])
+        case rows([SilverRow], [Bool])
         /// The current file's transaction ended.
         case fileEnded(committed: Bool)
         /// The transaction of a group of files was rolled back.
         case groupRolledBack
-        /// The thread fell behind by more than ``maxPendingLines`` lines: give up.
+        /// The thread fell behind by more than ``maxPendingRows`` rows: give up.
         case overflow
     }
 
-    /// Parsed lines waiting for the thread, at most (the writer hands over a run of up to
-    /// `SilverRuns.runLines` lines at a time, ~100 bytes a line): beyond, the gathering gives
-    /// up rather than hold the file in memory.
-    static let maxPendingLines = 2 * SilverRuns.runLines
+    /// Rows waiting for the thread, at most (the writer hands over a run of up to
+    /// `SilverRun.capacity` rows at a time, ~70 bytes a row): beyond, the gathering gives up
+    /// rather than hold the file in memory.
+    static let maxPendingRows = 2 * SilverRun.capacity
 
     /// Gold's watermark and the silver generation it was built from.
     private struct GoldMark: Equatable {
@@ -196,7 +196,7 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
             // handed before (it takes a run in a fraction of the time the writer spends
             // inserting the next one), which bounds the memory the queue holds to the run
             // the thread is adding.
-            while pendingLines > 0 {
+            while pendingRows > 0 {
                 condition.wait()
             }
         default:
@@ -206,12 +206,12 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
                 return
             }
         }
-        if case .rows(let lines, _) = work {
-            pendingLines += lines.count
+        if case .rows(let rows, _) = work {
+            pendingRows += rows.count
         }
-        if pendingLines > Self.maxPendingLines {
+        if pendingRows > Self.maxPendingRows {
             pending = [.overflow]
-            pendingLines = 0
+            pendingRows = 0
         } else {
             pending.append(work)
         }
@@ -235,8 +235,8 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         condition.lock()
         while !pending.isEmpty {
             let work = pending.removeFirst()
-            if case .rows(let lines, _) = work {
-                pendingLines -= lines.count
+            if case .rows(let rows, _) = work {
+                pendingRows -= rows.count
                 if streaming { condition.broadcast() }
             }
             condition.unlock()
@@ -289,11 +289,11 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
             } else {
                 drop()  // a backlog not gathered here
             }
-        case .rows(let lines, let inserted):
+        case .rows(let rows, let inserted):
             guard start != nil else { return }
-            for index in lines.indices where inserted[index] {
+            for index in rows.indices where inserted[index] {
                 fileGathered = true
-                guard case .valid(let event) = lines[index].outcome else { continue }
+                let event = rows[index].event
                 let user = tables.users.number(event.userId)
                 let episode = tables.episodes.number(event.episodeId)
                 tables.add(
@@ -351,12 +351,11 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
             // silver's; the next file starts another.
             if !committed && fileGathered { stream = nil }
             fileGathered = false
-        case .rows(let lines, let inserted):
+        case .rows(let rows, let inserted):
             do {
-                for index in lines.indices where inserted[index] {
+                for index in rows.indices where inserted[index] {
                     fileGathered = true
-                    guard case .valid(let event) = lines[index].outcome else { continue }
-                    try stream?.rebuild.add(event)
+                    try stream?.rebuild.add(rows[index].event)
                 }
             } catch {
                 stream = nil  // its scratch file failed: the rebuild reads all of silver

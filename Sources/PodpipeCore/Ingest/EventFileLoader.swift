@@ -152,6 +152,8 @@ struct EventFileLoader {
     let shouldStop: @Sendable () -> Bool
     /// Told of the rows inserted into silver (nil: nobody listens).
     var observer: (any IngestObserver)? = nil
+    /// Valid rows per sorted silver insert (``SilverRun``).
+    var runCapacity = SilverRun.capacity
 
     /// Longest raw text kept in bronze for a line that exceeded the line-length limit.
     static let truncatedRawBytes = 4096
@@ -266,48 +268,53 @@ struct EventFileLoader {
     /// The lines of the current file inserted into silver after event_id `after`.
     static let insertedLinesSQL = "SELECT line_no FROM silver_event WHERE event_id > ?"
 
+    /// Bronze rows with their bronze_id given: the next after the largest (what SQLite would
+    /// choose), known to the writer so that a line found a duplicate later is found by it.
     static func bronzeSQL(rows: Int) -> String {
         """
-        INSERT INTO bronze_event (file_id, line_no, raw, outcome, error_codes)
-        VALUES \(MultiRowValues.placeholders(columns: 5, rows: rows))
+        INSERT OR FAIL INTO bronze_event (bronze_id, file_id, line_no, raw, outcome, error_codes)
+        VALUES \(MultiRowValues.placeholders(columns: 6, rows: rows))
         """
     }
 
+    /// A valid line whose natural key was already in silver (its bronze row went in as
+    /// `silver`, SilverSortedInsert.swift).
+    static let duplicateSQL = "UPDATE OR FAIL bronze_event SET outcome = 'duplicate' WHERE bronze_id = ?"
+
     /// The writer side: batches → bronze and silver rows, on the transaction's thread.
     ///
-    /// Per batch, the valid lines go to silver first, `rowsPerInsert` at a time through
-    /// `INSERT OR IGNORE`. A statement that changed as many rows as it had inserted them all
-    /// (the usual case); one that changed none met only keys already there (duplicates);
-    /// otherwise its new rows are those after the largest event_id before it (a new rowid is
-    /// always the largest + 1), read back by rowid. (`RETURNING line_no` told the same for
-    /// every statement, but it buffers its rows in an ephemeral table opened and closed per
-    /// execution, a third of the load's time; doc/performance.md.)
-    /// Then every line goes to bronze with its outcome, again `rowsPerInsert` per statement.
-    /// (This relies on the statement journal living in a temporary file, Store.swift's
-    /// temp_store: in memory, multi-row statements under the file's savepoint get slower
-    /// with every page of history a file's events touch.)
+    /// Per batch, every line goes to bronze with its outcome, `rowsPerInsert` at a time, a
+    /// valid one as `silver`; the valid lines join the file's ``SilverRun``. A full run, and the
+    /// last at the end, is inserted into silver in timestamp order (issue 15:
+    /// SilverSortedInsert.swift), `rowsPerInsert` at a time through `INSERT OR IGNORE`. A
+    /// statement that changed as many rows as it had inserted them all (the usual case); one
+    /// that changed none met only keys already there (duplicates); otherwise its new rows are
+    /// those after the largest event_id before it (a new rowid is always the largest + 1), read
+    /// back by rowid. (`RETURNING line_no` told the same for every statement, but it buffers
+    /// its rows in an ephemeral table opened and closed per execution, a third of the load's
+    /// time; doc/performance.md.) The duplicates' bronze rows are then set to `duplicate`.
+    /// Bronze's statements are `OR FAIL`: a constraint that fails stops the statement with an
+    /// error as `ABORT` would, and the caller rolls back, but SQLite need not keep a statement
+    /// journal (a copy of every existing page each multi-row statement modifies, 128 MiB for a
+    /// 100k-line file) to undo the statement alone. Silver's `OR IGNORE` needs none either.
     func write(
         from handOff: HandOff<ParserMessage>, fileId: Int64, db: Database, expectedEvents: Int64 = 0
     ) throws -> FileLoadCounts {
         let many = Self.rowsPerInsert
-        let silverMany = try BulkStatement(db, sql: Self.silverSQL(rows: many))
-        let silverOne = try BulkStatement(db, sql: Self.silverSQL(rows: 1))
         var silver = SilverInserts(
-            many: silverMany, one: silverOne,
+            many: try BulkStatement(db, sql: Self.silverSQL(rows: many)),
+            one: try BulkStatement(db, sql: Self.silverSQL(rows: 1)),
             insertedLines: try BulkStatement(db, sql: Self.insertedLinesSQL),
+            duplicate: try BulkStatement(db, sql: Self.duplicateSQL),
             lastEventId: try Int64.fetchOne(db, sql: "SELECT max(event_id) FROM silver_event") ?? 0)
         try observer?.eventFileBegins(
             silverLast: silver.lastEventId, expectedEvents: expectedEvents, db)
         let bronzeMany = try BulkStatement(db, sql: Self.bronzeSQL(rows: many))
         let bronzeOne = try BulkStatement(db, sql: Self.bronzeSQL(rows: 1))
+        var nextBronzeId = (try Int64.fetchOne(db, sql: "SELECT max(bronze_id) FROM bronze_event") ?? 0) + 1
         var counts = FileLoadCounts()
-        var inserted: [Bool] = []
-        var group: [Int] = []
-        group.reserveCapacity(many)
-        // Issue 15: batches merged into runs whose silver rows go in timestamp order
-        // (SilverSortedInsert.swift).
-        var runs = SilverRuns(handOff)
-        loop: while let message = runs.take() {
+        var run = SilverRun(capacity: runCapacity)
+        loop: while let message = handOff.take() {
             let batch: ParsedBatch
             switch message {
             case .batch(let b): batch = b
@@ -316,47 +323,35 @@ struct EventFileLoader {
             }
             if shouldStop() { throw PipelineError.interrupted }
             let lines = batch.lines
-            inserted.removeAll(keepingCapacity: true)
-            inserted.append(contentsOf: repeatElement(false, count: lines.count))
             try batch.bytes.withUnsafeBytes { bytes in
-                // Silver: valid lines, in timestamp order (issue 15: SilverInsertOrder).
-                group.removeAll(keepingCapacity: true)
-                for index in SilverInsertOrder.order(of: lines) {
-                    group.append(index)
-                    if group.count == many {
-                        try insertSilver(group, lines, silver.many, fileId, &silver, &inserted)
-                        group.removeAll(keepingCapacity: true)
-                    }
-                }
-                for index in group {
-                    try insertSilver([index], lines, silver.one, fileId, &silver, &inserted)
-                }
-                observer?.eventRowsInserted(lines, inserted: inserted)
-                // Bronze: every line, with its outcome.
+                // Bronze: every line, with its outcome; the valid ones join the run.
                 var next = 0
                 while next < lines.count {
                     let statement = lines.count - next >= many ? bronzeMany : bronzeOne
                     let rows = lines.count - next >= many ? many : 1
                     for row in 0..<rows {
-                        let index = next + row
-                        let line = lines[index]
-                        let base = Int32(row * 5)
-                        statement.bind(base + 1, fileId)
-                        statement.bind(base + 2, line.lineNo)
+                        let line = lines[next + row]
+                        let base = Int32(row * 6)
+                        statement.bind(base + 1, nextBronzeId)
+                        statement.bind(base + 2, fileId)
+                        statement.bind(base + 3, line.lineNo)
                         statement.bindTextNoCopy(
-                            base + 3,
+                            base + 4,
                             UnsafeRawBufferPointer(rebasing: bytes[line.start..<(line.start + line.length)]))
-                        switch counts.count(line, inserted: inserted[index]) {
-                        case .silver:
-                            statement.bindStatic(base + 4, "silver")
-                            statement.bindNull(base + 5)
-                        case .duplicate, .valid:
-                            statement.bindStatic(base + 4, "duplicate")
-                            statement.bindNull(base + 5)
+                        switch counts.count(line, inserted: nil) {
+                        case .silver, .duplicate, .valid:
+                            // Valid: `silver` until its run finds the key already there.
+                            if case .valid(let event) = line.outcome {
+                                run.append(
+                                    SilverRow(event: event, lineNo: line.lineNo, bronzeId: nextBronzeId))
+                            }
+                            statement.bindStatic(base + 5, "silver")
+                            statement.bindNull(base + 6)
                         case .rejected(let codes):
-                            statement.bindStatic(base + 4, "rejected")
-                            statement.bindText(base + 5, codes)
+                            statement.bindStatic(base + 5, "rejected")
+                            statement.bindText(base + 6, codes)
                         }
+                        nextBronzeId += 1
                     }
                     _ = try statement.run()
                     next += rows
@@ -365,7 +360,9 @@ struct EventFileLoader {
                     }
                 }
             }
+            if run.isFull { try insert(run.take(), fileId, &silver, &counts) }
         }
+        if !run.isEmpty { try insert(run.take(), fileId, &silver, &counts) }
         try counts.finishEventFile()
         return counts
     }
@@ -376,24 +373,58 @@ struct EventFileLoader {
         let many: BulkStatement
         let one: BulkStatement
         let insertedLines: BulkStatement
+        let duplicate: BulkStatement
         var lastEventId: Int64
         let ids = BoundTexts()
     }
 
-    /// Inserts the valid lines `group` (indices into `lines`, in insertion order) into silver in
-    /// one statement and marks in `inserted` those whose natural key was new.
+    /// Inserts a run's rows into silver in ``SilverInsertOrder``, marks the bronze rows of
+    /// those whose key was there already as duplicates, counts the new ones and tells the
+    /// observer.
+    private func insert(
+        _ rows: [SilverRow], _ fileId: Int64, _ silver: inout SilverInserts, _ counts: inout FileLoadCounts
+    ) throws {
+        let many = Self.rowsPerInsert
+        var inserted = [Bool](repeating: false, count: rows.count)
+        var group: [Int] = []
+        group.reserveCapacity(many)
+        for index in SilverInsertOrder.order(of: rows) {
+            group.append(index)
+            if group.count == many {
+                try insertSilver(group, rows, silver.many, fileId, &silver, &inserted)
+                group.removeAll(keepingCapacity: true)
+            }
+        }
+        for index in group {
+            try insertSilver([index], rows, silver.one, fileId, &silver, &inserted)
+        }
+        var loaded: Int64 = 0
+        for (index, row) in rows.enumerated() {
+            if inserted[index] {
+                loaded += 1
+            } else {
+                silver.duplicate.bind(1, row.bronzeId)
+                _ = try silver.duplicate.run()
+            }
+        }
+        // The valid lines were counted as duplicates until now (count(_:inserted: nil)).
+        counts.countValid(loaded: loaded)
+        observer?.eventRowsInserted(rows, inserted: inserted)
+    }
+
+    /// Inserts the rows `group` (indices into `rows`, in insertion order) into silver in one
+    /// statement and marks in `inserted` those whose natural key was new.
     private func insertSilver(
-        _ group: [Int], _ lines: [ParsedLine], _ statement: BulkStatement, _ fileId: Int64,
+        _ group: [Int], _ rows: [SilverRow], _ statement: BulkStatement, _ fileId: Int64,
         _ silver: inout SilverInserts, _ inserted: inout [Bool]
     ) throws {
         var idBytes = 0
         for index in group {
-            guard case .valid(let event) = lines[index].outcome else { continue }
-            idBytes += event.userId.utf8.count + event.episodeId.utf8.count
+            idBytes += rows[index].event.userId.utf8.count + rows[index].event.episodeId.utf8.count
         }
         let changed = try silver.ids.withBound(idBytes) { ids in
             for (row, index) in group.enumerated() {
-                guard case .valid(let event) = lines[index].outcome else { continue }
+                let event = rows[index].event
                 let base = Int32(row * 7)
                 statement.bind(base + 1, event.timestamp)
                 ids.bind(statement, base + 2, event.userId)
@@ -405,7 +436,7 @@ struct EventFileLoader {
                     statement.bindNull(base + 5)
                 }
                 statement.bind(base + 6, fileId)
-                statement.bind(base + 7, lines[index].lineNo)
+                statement.bind(base + 7, rows[index].lineNo)
             }
             return Int(try statement.run())
         }
@@ -420,7 +451,7 @@ struct EventFileLoader {
         silver.insertedLines.bind(1, before)
         try silver.insertedLines.forEachReturnedInteger { lineNo in
             // The group is in insertion order, not line order (issue 15), and small.
-            if let index = group.first(where: { lines[$0].lineNo == lineNo }) {
+            if let index = group.first(where: { rows[$0].lineNo == lineNo }) {
                 inserted[index] = true
             }
         }

@@ -60,10 +60,12 @@ protocol IngestSession {
     /// The file's final ledger entry (loaded, rejected or duplicate).
     mutating func record(_ entry: LedgerEntry) throws
 
-    /// The file's rows are written between `beginRows` and `keepRows` or `undoRows`.
-    func beginRows() throws
-    func undoRows() throws
-    func keepRows() throws
+    /// The file's rows (of `kind`) are written between `beginRows` and `keepRows`; `undoRows`
+    /// takes back those written since `beginRows` (it may be called more than once before
+    /// `keepRows`).
+    mutating func beginRows(_ kind: FileKind) throws
+    mutating func undoRows() throws
+    mutating func keepRows() throws
     /// Loads the file's rows into bronze and silver by its kind; `place`: the file's place
     /// in the file order, which decides what its reference rows replace (``ReferenceOrder``).
     func loadRows(
@@ -98,7 +100,7 @@ struct FileIngestResult {
 }
 
 /// The per-file procedure, written once (SPEC §3): open, settle known bytes cheaply, load
-/// the rows under a savepoint, then decide loaded / rejected / duplicate / unchanged. The
+/// the rows so that they can be taken back, then decide loaded / rejected / duplicate / unchanged. The
 /// same code serves `podpiped` and `podpipectl validate`; only the ``IngestSession`` differs.
 ///
 /// Transient failures (I/O, database, a file that changed while read) are thrown: nothing of
@@ -148,7 +150,7 @@ struct FileIngest {
             }
         }
 
-        try session.beginRows()
+        try session.beginRows(candidate.kind)
         var counts = FileLoadCounts()
         var rejection: FileRejection?
         do {

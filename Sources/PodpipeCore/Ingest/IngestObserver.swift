@@ -9,8 +9,9 @@ protocol IngestObserver: AnyObject, Sendable {
     /// An event file's rows are about to be inserted: `silverLast` is silver's largest
     /// event_id before them, `expectedEvents` a guess of its lines from its size.
     func eventFileBegins(silverLast: Int64, expectedEvents: Int64, _ db: Database) throws
-    /// Rows just inserted into silver: the valid `lines` marked in `inserted`.
-    func eventRowsInserted(_ lines: [ParsedLine], inserted: [Bool])
+    /// A run of the file's valid rows was just inserted into silver: those marked in
+    /// `inserted` are new, the others were duplicates.
+    func eventRowsInserted(_ rows: [SilverRow], inserted: [Bool])
     /// The current file's rows were rolled back (a file rejected midway, a duplicate, a
     /// failure or a stop): rows announced for it are not in silver.
     func fileRolledBack()
@@ -53,8 +54,8 @@ final class IngestObservers: IngestObserver {
             try observer.eventFileBegins(silverLast: silverLast, expectedEvents: expectedEvents, db)
         }
     }
-    func eventRowsInserted(_ lines: [ParsedLine], inserted: [Bool]) {
-        for observer in all { observer.eventRowsInserted(lines, inserted: inserted) }
+    func eventRowsInserted(_ rows: [SilverRow], inserted: [Bool]) {
+        for observer in all { observer.eventRowsInserted(rows, inserted: inserted) }
     }
     func fileRolledBack() { for observer in all { observer.fileRolledBack() } }
     func fileCommitted() { for observer in all { observer.fileCommitted() } }

@@ -4,8 +4,8 @@ import Foundation
 /// ingest. The pass (``Pipeline``) and the per-file procedure (``FileIngest``) are written
 /// once above it; an engine supplies one conformance: where it lives, the ledger's latest
 /// entry per name, one transaction per file holding the procedure's session
-/// (``IngestSession``: the ledger row as the claim, the rows under a savepoint, the final
-/// row), and the record of a failed attempt. SQLite's is ``Store`` (``LiveIngestSession``).
+/// (``IngestSession``: the ledger row as the claim, the rows that can be taken back, the
+/// final row), and the record of a failed attempt. SQLite's is ``Store`` (``LiveIngestSession``).
 protocol IngestStore: Sendable {
     /// The database's path (or connection URI): never a file of the drop folder.
     var location: String { get }

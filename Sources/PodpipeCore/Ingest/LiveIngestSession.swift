@@ -2,13 +2,23 @@ import Foundation
 import GRDB
 
 /// The per-file procedure's store in podpiped: the file's transaction on the writer
-/// connection, the ledger's rows through ``Ledger``, the rows under a savepoint.
+/// connection, the ledger's rows through ``Ledger``, an event file's rows after an
+/// ``EventRowsMark``, a reference file's under a savepoint.
 struct LiveIngestSession: IngestSession {
     let db: Database
     /// The store `db` belongs to: its file is checked before a file's row is final.
     let store: Store
     /// Told of the rows inserted into silver and of their rollback.
     let observer: (any IngestObserver)?
+    /// Where the current event file's rows begin; nil: no rows begun, or a reference file's
+    /// under the savepoint.
+    private var eventMark: EventRowsMark?
+
+    init(db: Database, store: Store, observer: (any IngestObserver)?) {
+        self.db = db
+        self.store = store
+        self.observer = observer
+    }
 
     mutating func claim(_ entry: LedgerEntry) throws -> LedgerClaim {
         try Ledger.claim(entry, db)
@@ -38,14 +48,28 @@ struct LiveIngestSession: IngestSession {
         FaultInjection.reach(.ledgerCommit)
     }
 
-    func beginRows() throws { try db.execute(sql: "SAVEPOINT file_rows") }
+    mutating func beginRows(_ kind: FileKind) throws {
+        if kind == .events {
+            eventMark = try EventRowsMark.read(db)
+        } else {
+            eventMark = nil
+            try db.execute(sql: "SAVEPOINT file_rows")
+        }
+    }
 
-    func undoRows() throws {
-        try db.execute(sql: "ROLLBACK TO file_rows")
+    mutating func undoRows() throws {
+        if let eventMark {
+            try eventMark.undo(db)
+        } else {
+            try db.execute(sql: "ROLLBACK TO file_rows")
+        }
         observer?.fileRolledBack()
     }
 
-    func keepRows() throws { try db.execute(sql: "RELEASE file_rows") }
+    mutating func keepRows() throws {
+        if eventMark == nil { try db.execute(sql: "RELEASE file_rows") }
+        eventMark = nil
+    }
 
     func loadRows(
         _ kind: FileKind, source: ChunkSource, fileId: Int64, place: ReferencePlace, rules: FileRules
@@ -149,6 +173,33 @@ extension Store: IngestStore {
         try pool.write { db in
             try Ledger.recordFailure(candidate, message: message, started: started, backoff: backoff, db)
         }
+    }
+}
+
+/// Where an event file's rows begin: the largest bronze_id and silver event_id before them. An
+/// event file loads without a savepoint of its own, and ``undo(_:)`` deletes the rows after
+/// the mark (a file rejected midway, or bytes found already known once read). A savepoint
+/// would first copy every page the file then modifies into the statement journal: with
+/// events out of time order, about every leaf of silver's natural-key index, 184 MiB for a
+/// 100k-event file onto 5M events (doc/performance.md). Undoing is rare; a failure rolls back
+/// the whole transaction anyway. Only bronze_event and silver_event take an event file's rows
+/// (``EventFileLoader``), each from one writer with rowids above the largest so far.
+struct EventRowsMark: Equatable {
+    var bronzeId: Int64
+    var eventId: Int64
+
+    static func read(_ db: Database) throws -> EventRowsMark {
+        let row = try Row.fetchOne(
+            db,
+            sql: "SELECT (SELECT max(bronze_id) FROM bronze_event), (SELECT max(event_id) FROM silver_event)")
+        return EventRowsMark(bronzeId: row?[0] ?? 0, eventId: row?[1] ?? 0)
+    }
+
+    /// Deletes the rows written after the mark; silver's ids and bronze's are then given again
+    /// from the mark, as after a savepoint's rollback.
+    func undo(_ db: Database) throws {
+        try db.execute(sql: "DELETE FROM silver_event WHERE event_id > ?", arguments: [eventId])
+        try db.execute(sql: "DELETE FROM bronze_event WHERE bronze_id > ?", arguments: [bronzeId])
     }
 }
 

@@ -44,7 +44,7 @@ struct PostgresIngestSession: IngestSession {
         FaultInjection.reach(.ledgerCommit)
     }
 
-    func beginRows() throws { try connection.execute("SAVEPOINT file_rows") }
+    func beginRows(_ kind: FileKind) throws { try connection.execute("SAVEPOINT file_rows") }
     func undoRows() throws { try connection.execute("ROLLBACK TO SAVEPOINT file_rows") }
     func keepRows() throws { try connection.execute("RELEASE SAVEPOINT file_rows") }
 

@@ -473,7 +473,7 @@ struct DryRunIngestSession: DryRunSession {
         memory.remember(entry)
     }
 
-    func beginRows() throws { try db.execute(sql: "SAVEPOINT dry_run_rows") }
+    func beginRows(_ kind: FileKind) throws { try db.execute(sql: "SAVEPOINT dry_run_rows") }
     func undoRows() throws { try db.execute(sql: "ROLLBACK TO dry_run_rows") }
     func keepRows() throws { try db.execute(sql: "RELEASE dry_run_rows") }
 

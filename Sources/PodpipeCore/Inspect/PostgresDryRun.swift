@@ -92,7 +92,7 @@ struct PostgresDryRunIngestSession: DryRunSession {
         memory.remember(entry)
     }
 
-    func beginRows() throws { try connection.execute("SAVEPOINT dry_run_rows") }
+    func beginRows(_ kind: FileKind) throws { try connection.execute("SAVEPOINT dry_run_rows") }
     func undoRows() throws { try connection.execute("ROLLBACK TO SAVEPOINT dry_run_rows") }
     func keepRows() throws { try connection.execute("RELEASE SAVEPOINT dry_run_rows") }
 

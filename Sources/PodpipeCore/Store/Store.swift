@@ -48,7 +48,8 @@ public final class Store: Sendable {
             // a WAL database keeps its page size).
             try db.execute(sql: "PRAGMA page_size = \(newDatabasePageSize)")
             // Temporary files, not memory, for the statement journal and gold's temp tables.
-            // A file's rows load under a savepoint; with the statement journal in memory,
+            // A reference file's rows load under a savepoint (and event files' did); with the
+            // statement journal in memory,
             // every multi-row INSERT released its statement by walking the whole in-memory
             // sub-journal, which grows with the existing pages a file touches: a file whose
             // events fall between those loaded got several times slower and larger in memory
