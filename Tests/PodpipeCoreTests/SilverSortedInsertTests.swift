@@ -86,6 +86,7 @@ struct SilverSortedInsertTests {
         #expect(counts.rowsLoaded == 4)
         #expect(counts.rowsDuplicate == 3)
         #expect(counts.rowsRejected == 1)
+        #expect(counts.bronzeIds == 1...8)
         let runs = recorder.runs.withLock { $0 }
         #expect(runs.map(\.lines) == [[1, 3, 4, 5], [6, 7, 8]])
         #expect(runs.map(\.inserted) == [[true, true, true, false], [false, true, false]])

@@ -194,19 +194,10 @@ struct EventFileLoader {
     private func load(
         from handOff: HandOff<ParserMessage>, source: ChunkSource, fileId: Int64, db: Database
     ) throws -> FileLoadCounts {
-        // The file's bronze rows get the bronze_ids after the largest so far (one writer,
-        // consecutive rowids): the ledger records that range (migration 0004).
-        let before = try Int64.fetchOne(db, sql: "SELECT max(bronze_id) FROM bronze_event") ?? 0
         // Bytes per event line assumed to guess a file's events (generated lines are ~125
         // bytes; gzip compresses NDJSON about 8-fold), for observers that skip large files.
         let expectedEvents = source.currentSize() / 128 * (source.gzip ? 8 : 1)
-        var counts = try write(from: handOff, fileId: fileId, db: db, expectedEvents: expectedEvents)
-        if let last = try Int64.fetchOne(db, sql: "SELECT max(bronze_id) FROM bronze_event"),
-            last > before
-        {
-            counts.bronzeIds = (before + 1)...last
-        }
-        return counts
+        return try write(from: handOff, fileId: fileId, db: db, expectedEvents: expectedEvents)
     }
 
     /// The parser thread: lines → validated batches. Never touches the database.
@@ -311,7 +302,12 @@ struct EventFileLoader {
             silverLast: silver.lastEventId, expectedEvents: expectedEvents, db)
         let bronzeMany = try BulkStatement(db, sql: Self.bronzeSQL(rows: many))
         let bronzeOne = try BulkStatement(db, sql: Self.bronzeSQL(rows: 1))
-        var nextBronzeId = (try Int64.fetchOne(db, sql: "SELECT max(bronze_id) FROM bronze_event") ?? 0) + 1
+        // The file's bronze rows get the bronze_ids after the largest so far (one writer,
+        // consecutive rowids): the ledger records that range (migration 0004). (Saturating: at
+        // the largest rowid the insert fails on the key, it does not trap.)
+        let firstBronzeId = (try Int64.fetchOne(db, sql: "SELECT max(bronze_id) FROM bronze_event") ?? 0)
+            .saturatingAdd(1)
+        var nextBronzeId = firstBronzeId
         var counts = FileLoadCounts()
         var run = SilverRun(capacity: runCapacity)
         loop: while let message = handOff.take() {
@@ -351,7 +347,7 @@ struct EventFileLoader {
                             statement.bindStatic(base + 5, "rejected")
                             statement.bindText(base + 6, codes)
                         }
-                        nextBronzeId += 1
+                        nextBronzeId = nextBronzeId.saturatingAdd(1)
                     }
                     _ = try statement.run()
                     next += rows
@@ -363,6 +359,7 @@ struct EventFileLoader {
             if run.isFull { try insert(run.take(), fileId, &silver, &counts) }
         }
         if !run.isEmpty { try insert(run.take(), fileId, &silver, &counts) }
+        if nextBronzeId > firstBronzeId { counts.bronzeIds = firstBronzeId...(nextBronzeId - 1) }
         try counts.finishEventFile()
         return counts
     }
