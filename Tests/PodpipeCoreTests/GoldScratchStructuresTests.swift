@@ -35,6 +35,27 @@ struct GoldScratchStructuresTests {
         }
     }
 
+    @Test func mergeKeysOrderAsTheirParts() {
+        let numbers: [Int64] = [.min, -86_400, -1, 0, 1, 19_000, .max]
+        for a in numbers {
+            for b in numbers {
+                #expect((MergeKey.ordered(a) < MergeKey.ordered(b)) == (a < b), "\(a) \(b)")
+            }
+        }
+        let ranks: [Int32] = [0, 1, 2, 65_535, .max]
+        for a in ranks {
+            for b in ranks {
+                for c in ranks {
+                    #expect((MergeKey.pack(a, b) < MergeKey.pack(a, c)) == (b < c))
+                    #expect((MergeKey.pack(a, c) < MergeKey.pack(b, c)) == (a < b))
+                }
+            }
+        }
+        #expect(MergeKey(high: 1, low: .max) < MergeKey(high: 2, low: 0))
+        #expect(MergeKey(high: 2, low: 0) < MergeKey(high: 2, low: 1))
+        #expect(!(MergeKey(high: 2, low: 1) < MergeKey(high: 2, low: 1)))
+    }
+
     private struct Record: Equatable {
         var key: Int64
         var value: Int64
@@ -48,15 +69,21 @@ struct GoldScratchStructuresTests {
         for run in 0..<runCount {
             // Some runs longer than a read buffer, one empty, keys repeated across runs.
             let length = run == 1 ? 0 : rng.below(3 * SortedRuns<Record>.bufferRecords)
-            let records = (0..<length).map { _ in Record(key: Int64(rng.below(500)), value: Int64(run)) }
-                .sorted { $0.key < $1.key }
+            // Negative keys too: the merge key orders them below the positive ones.
+            let records = (0..<length).map { _ in Record(key: Int64(rng.below(500)) - 250, value: Int64(run))
+            }
+            .sorted { $0.key < $1.key }
             try runs.append(records)
             all += records
         }
         var merged: [Record] = []
-        try runs.merge(by: { $0.key < $1.key }) { merged.append($0) }
+        try runs.merge(key: { MergeKey(high: MergeKey.ordered($0.key)) }) { merged.append($0) }
         #expect(merged.count == all.count)
-        #expect(zip(merged, merged.dropFirst()).allSatisfy { $0.key <= $1.key })
+        // In key order; records of one key in the order of their runs.
+        #expect(
+            zip(merged, merged.dropFirst()).allSatisfy {
+                $0.key < $1.key || ($0.key == $1.key && $0.value <= $1.value)
+            })
         let byKey = { (records: [Record]) in
             records.sorted { ($0.key, $0.value) < ($1.key, $1.value) }
         }

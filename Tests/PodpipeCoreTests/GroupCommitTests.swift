@@ -139,18 +139,7 @@ struct GroupCommitTests {
         defer { folder.remove() }
         let dataLoad = try folder.folder("in")
         // Time-ordered deliveries: each file's events come after the previous file's.
-        for (index, name) in Self.names.enumerated() {
-            let lines = (0..<200).map { i in
-                let stamp = Timestamps.formatUTC(Int64(1_713_000_000 + index * 10_000 + i * 7))
-                return
-                    #"{"event_type": "pause", "user_id": "u_\#(i % 13)", "episode_id": "ep_1", "timestamp": "\#(stamp)"}"#
-            }
-            let path = dataLoad + "/" + name
-            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
-            try FileManager.default.setAttributes(
-                [.modificationDate: Date(timeIntervalSince1970: 1_700_000_000 + Double(index) * 60)],
-                ofItemAtPath: path)
-        }
+        try Self.dropAppendingFiles(into: dataLoad, prefix: "a", count: 4)
         let recorder = Recorder()
         let store = try Store.openForWriting(path: folder.path("db.sqlite"))
         let pass = try Self.pipeline(store, dataLoad, groupSeconds: 3_600, observer: recorder).ingestPending()
@@ -160,6 +149,62 @@ struct GroupCommitTests {
         #expect(
             recorder.all.filter { $0 == .begins || $0 == .committed }
                 == [.begins, .begins, .committed, .committed, .begins, .committed, .begins, .committed])
+    }
+
+    /// Writes `count` time-ordered event files named `prefix`-N (each after the previous one),
+    /// modified in that order.
+    static func dropAppendingFiles(into folder: String, prefix: String, count: Int, from: Int = 0) throws {
+        for index in 0..<count {
+            let lines = (0..<200).map { i in
+                let stamp = Timestamps.formatUTC(Int64(1_713_000_000 + (from + index) * 10_000 + i * 7))
+                return
+                    #"{"event_type": "pause", "user_id": "u_\#(i % 13)", "episode_id": "ep_1", "timestamp": "\#(stamp)"}"#
+            }
+            let path = folder + "/\(prefix)-\(index).ndjson"
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSince1970: 1_700_000_000 + Double(from + index) * 60)],
+                ofItemAtPath: path)
+        }
+    }
+
+    @Test func theCommitThatEndsAPassLeavesTheCheckpointToRunBesideWhatFollows() throws {
+        let folder = try TemporaryFolder("group-pass-end")
+        defer { folder.remove() }
+        let dataLoad = try folder.folder("in")
+        try Self.dropAppendingFiles(into: dataLoad, prefix: "a", count: 4)
+        // Every commit is past a bound of one frame: each would wait for its checkpoint.
+        let store = try Store.openForWriting(path: folder.path("db.sqlite"), checkpointWaitFrames: 1)
+        let checkpointer = try #require(store.checkpointer)
+        let before = checkpointer.commitsThatWaited
+        let recorder = Recorder()
+        let pass = try Self.pipeline(store, dataLoad, groupSeconds: 3_600, observer: recorder).ingestPending()
+        #expect(pass.outcomes.map(\.state) == [.loaded, .loaded, .loaded, .loaded])
+        // Three transactions (a-0 with a-1, a-2, a-3: see the test above); the last ends the
+        // pass and does not wait.
+        #expect(
+            recorder.all.filter { $0 == .begins || $0 == .committed }
+                == [.begins, .begins, .committed, .committed, .begins, .committed, .begins, .committed])
+        #expect(checkpointer.commitsThatWaited == before + 2)
+        // The next commit waits again.
+        try store.pool.write { db in try db.execute(sql: "CREATE TABLE after_the_pass (x)") }
+        #expect(checkpointer.commitsThatWaited == before + 3)
+
+        // A pass of one file (its own transaction) ends with it too.
+        try Self.dropAppendingFiles(into: dataLoad, prefix: "b", count: 1, from: 4)
+        let alone = try Self.pipeline(store, dataLoad, groupSeconds: 3_600, observer: Recorder())
+            .ingestPending()
+        #expect(alone.outcomes.map(\.state) == [.loaded])
+        #expect(checkpointer.commitsThatWaited == before + 3)
+        // One transaction per file: every file but the pass's last waits.
+        try Self.dropAppendingFiles(into: dataLoad, prefix: "c", count: 3, from: 5)
+        let single = try Self.pipeline(store, dataLoad, groupSeconds: 0, observer: Recorder()).ingestPending()
+        #expect(single.outcomes.map(\.state) == [.loaded, .loaded, .loaded])
+        #expect(checkpointer.commitsThatWaited == before + 5)
+        let events = try store.pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM silver_event")
+        }
+        #expect(events == 8 * 200)
     }
 
     @Test func aFailedFileRollsItsGroupBackAndTheFilesLoadOneByOne() throws {

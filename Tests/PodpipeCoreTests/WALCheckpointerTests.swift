@@ -120,6 +120,24 @@ struct WALCheckpointerTests {
         }
     }
 
+    @Test func aCommitToldToGoOnDoesNotWaitAndTheNextOneDoes() throws {
+        try withDatabase { path in
+            let store = try Store.openForWriting(path: path, checkpointWaitFrames: 64)
+            let checkpointer = try #require(store.checkpointer)
+            try store.pool.write { db in try db.execute(sql: "CREATE TABLE scratch (tag, payload)") }
+            let before = checkpointer.commitsThatWaited
+            // 1,000 rows of 4 KB: past the 64 frames of the bound whatever the page size.
+            checkpointer.letTheNextCommitGoOn()
+            try writePages(store, rows: 1_000, tag: 1)
+            #expect(checkpointer.commitsThatWaited == before)
+            try writePages(store, rows: 1_000, tag: 2)
+            #expect(checkpointer.commitsThatWaited == before + 1)
+            let count = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM scratch")
+            }
+            #expect(count == 2_000)
+        }
+    }
+
     @Test func everyRowSurvivesClosingAndReopening() throws {
         try withDatabase { path in
             do {

@@ -466,15 +466,18 @@ struct GoldFullRebuild {
     /// Sorts a spill's keyed aggregates in key order and appends each as one run to `runs`
     /// (on the writer's thread: sorting there balances the two threads).
     private static func write(_ spill: Spill, _ runs: SpillRuns) throws {
-        var spill = spill
         let userRank = spill.userRank
         let episodeRank = spill.episodeRank
-        spill.triples.sort { Self.precedes($0.triple, $1.triple, userRank, episodeRank) }
-        try runs.triples.append(spill.triples)
-        spill.pairs.sort { Self.precedes($0.pair, $1.pair, userRank, episodeRank) }
-        try runs.pairs.append(spill.pairs)
-        spill.episodeDays.sort { Self.precedes($0.key, $1.key, episodeRank) }
-        try runs.episodeDays.append(spill.episodeDays)
+        try runs.triples.append(sorted(spill.triples) { mergeKey($0.triple, userRank, episodeRank) })
+        try runs.pairs.append(sorted(spill.pairs) { mergeKey($0.pair, userRank, episodeRank) })
+        try runs.episodeDays.append(sorted(spill.episodeDays) { mergeKey($0.key, episodeRank) })
+    }
+
+    /// `records` (of distinct keys) by `key`, each key computed once.
+    private static func sorted<Record>(_ records: [Record], by key: (Record) -> MergeKey) -> [Record] {
+        var keyed = records.map { (key: key($0), record: $0) }
+        keyed.sort { $0.key < $1.key }
+        return keyed.map(\.record)
     }
 
     /// Merges the (day, user, episode) runs into gold_agg_day_user_episode (each key once,
@@ -499,7 +502,7 @@ struct GoldFullRebuild {
             try insertTriple.endRow()
             try groups.add(record.triple, listened: record.listened, &this, db)
         }
-        try runs.triples.merge(by: { Self.precedes($0.triple, $1.triple, userRank, episodeRank) }) { record in
+        try runs.triples.merge(key: { Self.mergeKey($0.triple, userRank, episodeRank) }) { record in
             if let open = triple, open.triple == record.triple {
                 if record.listened { triple?.listened = true }
                 return
@@ -521,7 +524,7 @@ struct GoldFullRebuild {
             insertEpisodeDay.append(.integer(record.completions))
             try insertEpisodeDay.endRow()
         }
-        try runs.episodeDays.merge(by: { Self.precedes($0.key, $1.key, episodeRank) }) { record in
+        try runs.episodeDays.merge(key: { Self.mergeKey($0.key, episodeRank) }) { record in
             if let open = episodeDay, open.key == record.key {
                 episodeDay?.completions += record.completions
                 return
@@ -541,6 +544,14 @@ struct GoldFullRebuild {
         private var current: (day: Int64, user: Int32)?
         private var listens: Int64 = 0
         private var userDays: [(user: Int32, day: Int64)] = []
+        /// The counters of `current`'s day so far (keys come in day order: one day at a time).
+        private var dayCounts = DayCounts()
+
+        private struct DayCounts {
+            var activeUsers: Int64 = 0
+            var listeningUsers: Int64 = 0
+            var multiEpisodeUsers: Int64 = 0
+        }
 
         /// The next distinct key (in key order).
         mutating func add(_ key: Triple, listened: Bool, _ rebuild: inout GoldFullRebuild, _ db: Database)
@@ -548,6 +559,7 @@ struct GoldFullRebuild {
         {
             if current?.day != key.day || current?.user != key.user {
                 try endGroup(&rebuild, db)
+                if let day = current?.day, day != key.day { endDay(day, &rebuild) }
                 current = (key.day, key.user)
                 listens = 0
             }
@@ -557,6 +569,7 @@ struct GoldFullRebuild {
         /// After the last key.
         mutating func finish(_ rebuild: inout GoldFullRebuild, _ db: Database) throws {
             try endGroup(&rebuild, db)
+            if let day = current?.day { endDay(day, &rebuild) }
             current = nil
             try rebuild.writeUserDays(&userDays, db)
         }
@@ -564,14 +577,24 @@ struct GoldFullRebuild {
         private mutating func endGroup(_ rebuild: inout GoldFullRebuild, _ db: Database) throws {
             guard let (day, user) = current else { return }
             userDays.append((user, day))
-            rebuild.days[day, default: DaySums()].activeUsers += 1
-            if listens > 0 { rebuild.days[day, default: DaySums()].listeningUsers += 1 }
+            dayCounts.activeUsers += 1
+            if listens > 0 { dayCounts.listeningUsers += 1 }
             if listens >= 3 {
-                rebuild.days[day, default: DaySums()].multiEpisodeUsers += 1
+                dayCounts.multiEpisodeUsers += 1
                 let old = rebuild.multiDays[user]
                 rebuild.multiDays[user] = ((old?.days ?? 0) + 1, min(old?.first ?? day, day))
             }
             if userDays.count >= rebuild.spillEntries { try rebuild.writeUserDays(&userDays, db) }
+        }
+
+        /// Adds the finished `day`'s counters to its sums.
+        private mutating func endDay(_ day: Int64, _ rebuild: inout GoldFullRebuild) {
+            var sums = rebuild.days[day, default: DaySums()]
+            sums.activeUsers += dayCounts.activeUsers
+            sums.listeningUsers += dayCounts.listeningUsers
+            sums.multiEpisodeUsers += dayCounts.multiEpisodeUsers
+            rebuild.days[day] = sums
+            dayCounts = DayCounts()
         }
     }
 
@@ -651,30 +674,27 @@ struct GoldFullRebuild {
         try insertCohort.finish()
     }
 
-    /// Pair order: user, then episode, each by its id's bytes (gold_agg_user_episode's key).
-    /// The relative order of two numbers' ranks never changes as names are added, so runs
-    /// sorted with the ranks of their spill merge with the final ones.
+    /// The key orders of the tables, as ``MergeKey``s: gold_agg_user_episode's (user, then
+    /// episode), gold_agg_day_user_episode's (day, user, episode) and gold_agg_episode_day's
+    /// (day, episode), ids in the order of their bytes (their ranks). A spill's run is sorted
+    /// with the ranks of its time, which order the names as the final ones do (adding names
+    /// never swaps two), so runs sorted with older ranks merge with the final ones.
     @inline(__always)
-    private static func precedes(_ a: Pair, _ b: Pair, _ userRank: [Int32], _ episodeRank: [Int32]) -> Bool {
-        if a.user != b.user { return userRank[Int(a.user)] < userRank[Int(b.user)] }
-        return episodeRank[Int(a.episode)] < episodeRank[Int(b.episode)]
+    private static func mergeKey(_ pair: Pair, _ userRank: [Int32], _ episodeRank: [Int32]) -> MergeKey {
+        MergeKey(high: MergeKey.pack(userRank[Int(pair.user)], episodeRank[Int(pair.episode)]))
     }
 
-    /// (day, user, episode) order: gold_agg_day_user_episode's key (ids by their bytes).
     @inline(__always)
-    private static func precedes(
-        _ a: Triple, _ b: Triple, _ userRank: [Int32], _ episodeRank: [Int32]
-    ) -> Bool {
-        if a.day != b.day { return a.day < b.day }
-        if a.user != b.user { return userRank[Int(a.user)] < userRank[Int(b.user)] }
-        return episodeRank[Int(a.episode)] < episodeRank[Int(b.episode)]
+    private static func mergeKey(_ triple: Triple, _ userRank: [Int32], _ episodeRank: [Int32]) -> MergeKey {
+        MergeKey(
+            high: MergeKey.ordered(triple.day),
+            low: MergeKey.pack(userRank[Int(triple.user)], episodeRank[Int(triple.episode)]))
     }
 
-    /// (day, episode) order: gold_agg_episode_day's key.
     @inline(__always)
-    private static func precedes(_ a: DayEpisode, _ b: DayEpisode, _ episodeRank: [Int32]) -> Bool {
-        if a.day != b.day { return a.day < b.day }
-        return episodeRank[Int(a.episode)] < episodeRank[Int(b.episode)]
+    private static func mergeKey(_ key: DayEpisode, _ episodeRank: [Int32]) -> MergeKey {
+        MergeKey(
+            high: MergeKey.ordered(key.day), low: UInt64(UInt32(bitPattern: episodeRank[Int(key.episode)])))
     }
 
     /// Merges the pair runs into gold_agg_user_episode (each pair once, in key order, into the
@@ -718,7 +738,7 @@ struct GoldFullRebuild {
                 )
             }
         }
-        try pairRuns.merge(by: { Self.precedes($0.pair, $1.pair, userRank, episodeRank) }) { record in
+        try pairRuns.merge(key: { Self.mergeKey($0.pair, userRank, episodeRank) }) { record in
             if let open = current, open.pair == record.pair {
                 current?.sums.plays += record.sums.plays
                 current?.sums.completions += record.sums.completions

@@ -66,40 +66,70 @@ final class SortedRuns<Record: BitwiseCopyable> {
         size += records.count
     }
 
-    /// Calls `body` with every record of every run in the order `precedes` defines (each run
-    /// must be sorted in it), records of equal key one after the other.
-    func merge(by precedes: (Record, Record) -> Bool, _ body: (Record) throws -> Void) throws {
+    /// Calls `body` with every record of every run in the order of `key` (each run must be
+    /// sorted by it), records of equal key one after the other, in the order of their runs.
+    ///
+    /// Each record's key is computed once, as it comes to the front of its run, and the heap
+    /// holds the keys of the runs' front records beside the run numbers: a comparison is two
+    /// integer comparisons, not the callers' lookups of the names' ranks (the merge of every
+    /// spill's keys was a third of the full rebuild's time on files not in time order, whose
+    /// spills all cover the whole key space: doc/performance.md, session 14).
+    func merge(key: (Record) -> MergeKey, _ body: (Record) throws -> Void) throws {
         var cursors = runs.map { Cursor(start: $0.start, end: $0.start + $0.count) }
-        for index in cursors.indices { try refill(&cursors[index]) }
-        // A binary min-heap of run indices, ordered by each run's current record.
-        var heap = cursors.indices.filter { !cursors[$0].buffer.isEmpty }
-        func less(_ a: Int, _ b: Int) -> Bool {
-            let x = cursors[a].buffer[cursors[a].position]
-            let y = cursors[b].buffer[cursors[b].position]
-            return precedes(x, y) || (!precedes(y, x) && a < b)
+        var heap: [HeapEntry] = []
+        heap.reserveCapacity(cursors.count)
+        for index in cursors.indices {
+            try refill(&cursors[index])
+            if let first = cursors[index].buffer.first { heap.append(HeapEntry(key: key(first), run: index)) }
         }
-        func siftDown(_ start: Int) {
+        for index in stride(from: heap.count / 2 - 1, through: 0, by: -1) {
+            Self.siftDown(&heap, from: index)
+        }
+        while let top = heap.first {
+            let run = top.run
+            try body(cursors[run].buffer[cursors[run].position])
+            cursors[run].position += 1
+            if cursors[run].position == cursors[run].buffer.count { try refill(&cursors[run]) }
+            if cursors[run].buffer.isEmpty {
+                let last = heap.removeLast()
+                if heap.isEmpty { break }
+                heap[0] = last
+            } else {
+                heap[0].key = key(cursors[run].buffer[cursors[run].position])
+            }
+            Self.siftDown(&heap, from: 0)
+        }
+    }
+
+    /// A run's front record in the merge: its key and the run's number (ties go to the
+    /// earlier run).
+    private struct HeapEntry {
+        var key: MergeKey
+        var run: Int
+
+        @inline(__always)
+        static func precedes(_ a: HeapEntry, _ b: HeapEntry) -> Bool {
+            a.key < b.key || (a.key == b.key && a.run < b.run)
+        }
+    }
+
+    /// Restores the heap order below `start` (a binary min-heap by ``HeapEntry/precedes``).
+    private static func siftDown(_ heap: inout [HeapEntry], from start: Int) {
+        heap.withUnsafeMutableBufferPointer { entries in
+            let count = entries.count
+            guard start < count else { return }
+            let moving = entries[start]
             var parent = start
             while true {
                 let left = 2 * parent + 1
-                if left >= heap.count { return }
+                if left >= count { break }
                 var child = left
-                if left + 1 < heap.count, less(heap[left + 1], heap[left]) { child = left + 1 }
-                if !less(heap[child], heap[parent]) { return }
-                heap.swapAt(child, parent)
+                if left + 1 < count, HeapEntry.precedes(entries[left + 1], entries[left]) { child = left + 1 }
+                if !HeapEntry.precedes(entries[child], moving) { break }
+                entries[parent] = entries[child]
                 parent = child
             }
-        }
-        for index in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
-        while let top = heap.first {
-            try body(cursors[top].buffer[cursors[top].position])
-            cursors[top].position += 1
-            if cursors[top].position == cursors[top].buffer.count { try refill(&cursors[top]) }
-            if cursors[top].buffer.isEmpty {
-                heap[0] = heap[heap.count - 1]
-                heap.removeLast()
-            }
-            siftDown(0)
+            entries[parent] = moving
         }
     }
 
@@ -141,5 +171,32 @@ final class SortedRuns<Record: BitwiseCopyable> {
             initialized = count
         }
         cursor.next += count
+    }
+}
+
+/// A record's place in a ``SortedRuns`` merge: `high`, then `low`, as unsigned numbers.
+struct MergeKey: Comparable, Sendable {
+    var high: UInt64
+    var low: UInt64
+
+    init(high: UInt64, low: UInt64 = 0) {
+        self.high = high
+        self.low = low
+    }
+
+    @inline(__always)
+    static func < (a: MergeKey, b: MergeKey) -> Bool {
+        a.high != b.high ? a.high < b.high : a.low < b.low
+    }
+
+    /// A signed number as an unsigned one of the same order (Int64.min → 0).
+    @inline(__always)
+    static func ordered(_ value: Int64) -> UInt64 { UInt64(bitPattern: value) ^ (1 << 63) }
+
+    /// Two non-negative numbers (ranks) as one, the first the more significant; a negative
+    /// one (never given) would sort after every non-negative one, not trap.
+    @inline(__always)
+    static func pack(_ first: Int32, _ second: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: first)) << 32 | UInt64(UInt32(bitPattern: second))
     }
 }

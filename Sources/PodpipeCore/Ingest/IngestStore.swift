@@ -16,17 +16,19 @@ protocol IngestStore: Sendable {
     func latestSettlements() throws -> [[UInt8]: LedgerSettlement]
     /// Runs the per-file procedure for `candidate` in one transaction of its own: committed
     /// when it returns, rolled back (nothing of the file kept) when it throws. The rows
-    /// inserted are announced to `observer`.
+    /// inserted are announced to `observer`. `endsPass`: no file of the pass follows (an
+    /// engine may then let what follows the pass overlap its commit's aftermath).
     func ingestFile(
         _ candidate: Candidate, with procedure: FileIngest, started: Date,
-        observer: (any IngestObserver)?
+        observer: (any IngestObserver)?, endsPass: Bool
     ) throws -> FileIngestResult
     /// Runs the per-file procedure for the first of `candidates` and then for each next one
     /// while `goOn` (asked with the number of files done) says so, all in one transaction,
     /// committed when it returns: the files' results, in order. A group is all or nothing:
     /// when a file's procedure throws, every file of the group is rolled back and the error
-    /// comes as ``IngestGroupFailure`` with that file's place. An engine without groups runs
-    /// the first file alone (the default).
+    /// comes as ``IngestGroupFailure`` with that file's place. `candidates` are the rest of
+    /// the pass: a group that takes them all ends it. An engine without groups runs the first
+    /// file alone (the default).
     func ingestGroup(
         _ candidates: ArraySlice<Candidate>, with procedure: (Candidate) -> FileIngest,
         observer: (any IngestObserver)?, goOn: (Int) -> Bool
@@ -62,7 +64,8 @@ extension IngestStore {
         let started = Date()
         do {
             let result = try ingestFile(
-                candidate, with: procedure(candidate), started: started, observer: observer)
+                candidate, with: procedure(candidate), started: started, observer: observer,
+                endsPass: candidates.count == 1)
             return [GroupedFile(candidate: candidate, started: started, result: result)]
         } catch {
             throw IngestGroupFailure(index: 0, started: started, underlying: error)

@@ -108,7 +108,7 @@ final class Pipeline: @unchecked Sendable {
     func ingestGroup(_ candidates: ArraySlice<Candidate>) throws -> (outcomes: [FileOutcome], consumed: Int) {
         guard let first = candidates.first else { return ([], 0) }
         guard candidates.count > 1, settings.groupSeconds > 0 else {
-            return ((try ingest(first)).map { [$0] } ?? [], 1)
+            return ((try ingest(first, endsPass: candidates.count == 1)).map { [$0] } ?? [], 1)
         }
         try store.verifyStillOpen()
         let groupStarted = Date()
@@ -147,13 +147,14 @@ final class Pipeline: @unchecked Sendable {
     }
 
     /// Ingests one file. Returns nil when the file turned out to be already recorded (same
-    /// name, same bytes, only its timestamp changed).
-    func ingest(_ candidate: Candidate) throws -> FileOutcome? {
+    /// name, same bytes, only its timestamp changed). `endsPass`: no file of the pass follows.
+    func ingest(_ candidate: Candidate, endsPass: Bool = false) throws -> FileOutcome? {
         let started = Date()
         try store.verifyStillOpen()
         do {
             let result = try store.ingestFile(
-                candidate, with: procedure(candidate), started: started, observer: observer)
+                candidate, with: procedure(candidate), started: started, observer: observer,
+                endsPass: endsPass)
             observer?.fileCommitted()
             return settled(candidate, result)
         } catch let error as PipelineError where error == .interrupted {

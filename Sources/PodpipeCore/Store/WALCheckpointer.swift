@@ -18,6 +18,12 @@ import GRDBSQLite
 /// the next transaction then rewinds the WAL. The WAL stays under about `waitFrames` plus
 /// one transaction's pages: ``defaultWaitBytes`` of the database's pages unless told.
 ///
+/// The commit that ends an ingest pass does not wait (``letTheNextCommitGoOn()``): what
+/// follows it, gold's refresh or nothing, runs beside the checkpoint instead of after it
+/// (on the seed-shaped 1M, the last group's checkpoint took 2 s of syncs and copying before
+/// the full rebuild could start: doc/performance.md, session 14). The commit after it waits
+/// as usual, so the WAL then holds at most the bound plus two transactions' pages.
+///
 /// Without the thread (not started, stopped, or its connection failed to open) the hook
 /// checkpoints inline past 1,000 frames, as SQLite's default does.
 final class WALCheckpointer: @unchecked Sendable {
@@ -38,6 +44,9 @@ final class WALCheckpointer: @unchecked Sendable {
     private var active = false
     private var stopping = false
     private var finished = true
+    private var nextCommitGoesOn = false
+    /// Commits that waited for the checkpoint (tests).
+    private var waits = 0
 
     /// - Parameter waitFrames: the frames from which a commit waits (tests make it small);
     ///   nil: ``defaultWaitBytes`` of the database's pages.
@@ -128,10 +137,27 @@ final class WALCheckpointer: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// The next commit (of the writer) does not wait for the checkpoint, however large the
+    /// WAL: it ends an ingest pass. A commit that fails leaves the word to the next one.
+    func letTheNextCommitGoOn() {
+        condition.lock()
+        nextCommitGoesOn = true
+        condition.unlock()
+    }
+
+    /// Commits so far that waited for the checkpoint to finish (tests).
+    var commitsThatWaited: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return waits
+    }
+
     /// The WAL hook: after each commit of the writer, on its thread, with the number of
     /// frames now in the WAL.
     private func committed(frames: Int32, writer: OpaquePointer) {
         condition.lock()
+        let goOn = nextCommitGoesOn
+        nextCommitGoesOn = false
         guard active, !stopping else {
             condition.unlock()
             if frames >= Self.inlineFrames {
@@ -141,8 +167,9 @@ final class WALCheckpointer: @unchecked Sendable {
         }
         requested = true
         condition.broadcast()
-        if frames >= waitFrames {
+        if frames >= waitFrames && !goOn {
             // Let the checkpoint copy this commit too, so the next transaction rewinds the WAL.
+            waits += 1
             while (requested || running) && !finished { condition.wait() }
         }
         condition.unlock()

@@ -146,7 +146,7 @@ extension PostgresStore: IngestStore {
 
     func ingestFile(
         _ candidate: Candidate, with procedure: FileIngest, started: Date,
-        observer: (any IngestObserver)?
+        observer: (any IngestObserver)?, endsPass: Bool
     ) throws -> FileIngestResult {
         let scope = scope
         return try transaction(
