@@ -207,6 +207,32 @@ struct GroupCommitTests {
         #expect(events == 8 * 200)
     }
 
+    @Test func goldsFullRebuildRunsBesideThePassCheckpointAndAnIncrementalRefreshWaitsFirst() throws {
+        let folder = try TemporaryFolder("group-pass-end-gold")
+        defer { folder.remove() }
+        let dataLoad = try folder.folder("in")
+        try Self.dropAppendingFiles(into: dataLoad, prefix: "a", count: 2)
+        // Every commit is past a bound of one frame.
+        let store = try Store.openForWriting(path: folder.path("db.sqlite"), checkpointWaitFrames: 1)
+        let checkpointer = try #require(store.checkpointer)
+        let writer = TestWriter(
+            store: store, settings: PipelineSettings(dataLoad: dataLoad, groupSeconds: 3_600),
+            logger: Logger(label: "test"))
+        let before = checkpointer.commitsThatWaited
+        // One group (a-0 with a-1) ends the pass without waiting; the full rebuild does not
+        // take the wait it owes, and its own commit waits.
+        let fresh = try writer.runOnce()
+        #expect(fresh.outcomes.map(\.state) == [.loaded, .loaded])
+        #expect(fresh.gold?.mode == .full)
+        #expect(checkpointer.commitsThatWaited == before + 1)
+        // A file onto it: the incremental refresh first waits for the file's checkpoint.
+        try Self.dropAppendingFiles(into: dataLoad, prefix: "b", count: 1, from: 2)
+        let next = try writer.runOnce()
+        #expect(next.outcomes.map(\.state) == [.loaded])
+        #expect(next.gold?.mode == .incremental)
+        #expect(checkpointer.commitsThatWaited == before + 3)
+    }
+
     @Test func aFailedFileRollsItsGroupBackAndTheFilesLoadOneByOne() throws {
         let folder = try TemporaryFolder("group-fail")
         defer { folder.remove() }
