@@ -168,14 +168,21 @@ struct GroupCommitTests {
         }
     }
 
+    /// A drop folder of `files` time-ordered files (a-0 …) and a store whose every commit is
+    /// past its WAL bound of one frame: each would wait for its checkpoint.
+    static func waitingAtEveryCommit(_ folder: TemporaryFolder, files: Int) throws
+        -> (dataLoad: String, store: Store, checkpointer: WALCheckpointer)
+    {
+        let dataLoad = try folder.folder("in")
+        try dropAppendingFiles(into: dataLoad, prefix: "a", count: files)
+        let store = try Store.openForWriting(path: folder.path("db.sqlite"), checkpointWaitFrames: 1)
+        return (dataLoad, store, try #require(store.checkpointer))
+    }
+
     @Test func theCommitThatEndsAPassLeavesTheCheckpointToRunBesideWhatFollows() throws {
         let folder = try TemporaryFolder("group-pass-end")
         defer { folder.remove() }
-        let dataLoad = try folder.folder("in")
-        try Self.dropAppendingFiles(into: dataLoad, prefix: "a", count: 4)
-        // Every commit is past a bound of one frame: each would wait for its checkpoint.
-        let store = try Store.openForWriting(path: folder.path("db.sqlite"), checkpointWaitFrames: 1)
-        let checkpointer = try #require(store.checkpointer)
+        let (dataLoad, store, checkpointer) = try Self.waitingAtEveryCommit(folder, files: 4)
         let before = checkpointer.commitsThatWaited
         let recorder = Recorder()
         let pass = try Self.pipeline(store, dataLoad, groupSeconds: 3_600, observer: recorder).ingestPending()
@@ -210,11 +217,7 @@ struct GroupCommitTests {
     @Test func goldsFullRebuildRunsBesideThePassCheckpointAndAnIncrementalRefreshWaitsFirst() throws {
         let folder = try TemporaryFolder("group-pass-end-gold")
         defer { folder.remove() }
-        let dataLoad = try folder.folder("in")
-        try Self.dropAppendingFiles(into: dataLoad, prefix: "a", count: 2)
-        // Every commit is past a bound of one frame.
-        let store = try Store.openForWriting(path: folder.path("db.sqlite"), checkpointWaitFrames: 1)
-        let checkpointer = try #require(store.checkpointer)
+        let (dataLoad, store, checkpointer) = try Self.waitingAtEveryCommit(folder, files: 2)
         let writer = TestWriter(
             store: store, settings: PipelineSettings(dataLoad: dataLoad, groupSeconds: 3_600),
             logger: Logger(label: "test"))
