@@ -145,7 +145,8 @@ extension Store: IngestStore {
     /// the next loads (measured: a group of time-ordered files is 1.18× slower).
     ///
     /// A group (or file) that ends the pass commits without waiting for the checkpoint (see
-    /// ``WALCheckpointer``): gold's refresh then runs beside it.
+    /// ``WALCheckpointer``): a full gold rebuild then runs beside it, an incremental refresh
+    /// waits for it first (``WriterSession``).
     func ingestGroup(
         _ candidates: ArraySlice<Candidate>, with procedure: (Candidate) -> FileIngest,
         observer: (any IngestObserver)?, goOn: (Int) -> Bool
