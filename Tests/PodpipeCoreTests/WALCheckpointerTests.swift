@@ -131,7 +131,9 @@ struct WALCheckpointerTests {
             try writePages(store, rows: 1_000, tag: 1)
             #expect(checkpointer.commitsThatWaited == before)
             // Its wait is owed: taken once, by whoever asks first.
+            #expect(checkpointer.owesAWait)
             checkpointer.takeOwedWait()
+            #expect(!checkpointer.owesAWait)
             #expect(checkpointer.commitsThatWaited == before + 1)
             checkpointer.takeOwedWait()
             #expect(checkpointer.commitsThatWaited == before + 1)
@@ -141,6 +143,7 @@ struct WALCheckpointerTests {
             checkpointer.letTheNextCommitGoOn()
             try writePages(store, rows: 1_000, tag: 3)
             try writePages(store, rows: 1_000, tag: 4)
+            #expect(!checkpointer.owesAWait)
             #expect(checkpointer.commitsThatWaited == before + 3)
             checkpointer.takeOwedWait()
             #expect(checkpointer.commitsThatWaited == before + 3)

@@ -104,7 +104,7 @@ public final class WriterSession: @unchecked Sendable {
     /// begins (an incremental refresh beside the copy measured slower: +100k onto the
     /// seed-shaped 5M, 3.47 against 3.20 s).
     private func takeOwedWait(forceFull: Bool) throws {
-        guard let checkpointer = store.checkpointer else { return }
+        guard let checkpointer = store.checkpointer, checkpointer.owesAWait else { return }
         let plan = try store.pool.read { db in
             try GoldState.read(db).plan(
                 forceFull: forceFull, fullRebuildMinimum: gold.fullRebuildMinimum)

@@ -160,6 +160,13 @@ final class WALCheckpointer: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Whether the last commit went on past the bound without waiting.
+    var owesAWait: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return owesWait
+    }
+
     /// Commits so far that waited for the checkpoint to finish (tests).
     var commitsThatWaited: Int {
         condition.lock()
