@@ -94,7 +94,12 @@ struct PostgresStoreTests {
                 case "ingest_file": ["host", "data_load"]
                 default: []
                 }
-            let dropped: Set<String> = table == "daemon_state" ? ["id"] : []
+            let dropped: Set<String> =
+                switch table {
+                case "daemon_state": ["id"]
+                case "silver_event": ["key_hash"]  // SQLite's index slot (SilverKeySlot.swift)
+                default: []
+                }
             #expect(postgresColumns == sqliteColumns.union(added).subtracting(dropped), "\(table)")
         }
     }

@@ -62,6 +62,11 @@ public enum TableExport {
     /// internals are the pipeline's.
     static let exportableLayers = ["star", "answer", "silver"]
 
+    /// Columns of SQLite's storage, not of the data: where a row lives in an index
+    /// (`silver_event.key_hash`, Store/SilverKeySlot.swift). PostgreSQL has none; an export is
+    /// the same on both engines without them.
+    static let storageColumns: [String: Set<String>] = ["silver_event": ["key_hash"]]
+
     /// The catalog query of ``exportableObjects(_:)``; `{{exists}}` is the engine's test
     /// that `c.object_name` is a table or view of this database.
     static func exportableSQL(exists: String) -> String {
@@ -115,8 +120,12 @@ public enum TableExport {
         case .object(let name):
             let known = try exportableObjects(db)
             guard known.contains(name) else { throw ExportError.unknownObject(name, known: known) }
-            let columns = try db.columns(in: name).map(\.name)
-            sql = "SELECT * FROM \(name.quotedDatabaseIdentifier) ORDER BY \(orderBy(columns))"
+            let hidden = storageColumns[name] ?? []
+            let columns = try db.columns(in: name).map(\.name).filter { !hidden.contains($0) }
+            sql = """
+                SELECT \(columns.map(\.quotedDatabaseIdentifier).joined(separator: ", "))
+                FROM \(name.quotedDatabaseIdentifier) ORDER BY \(orderBy(columns))
+                """
         case .query(let query):
             sql = query
         }

@@ -244,20 +244,9 @@ struct EventFileLoader {
         }
     }
 
-    /// Rows per multi-row INSERT: one statement execution (cursor opens, VDBE set-up and
-    /// halt) serves this many rows instead of one.
+    /// Bronze rows per multi-row INSERT (silver's: ``SilverInserter/rowsPerInsert``): one
+    /// statement execution (cursor opens, VDBE set-up and halt) serves this many rows.
     static let rowsPerInsert = 64
-
-    static func silverSQL(rows: Int) -> String {
-        """
-        INSERT OR IGNORE INTO silver_event
-            (ts, user_id, episode_id, event_type, duration, file_id, line_no)
-        VALUES \(MultiRowValues.placeholders(columns: 7, rows: rows))
-        """
-    }
-
-    /// The lines of the current file inserted into silver after event_id `after`.
-    static let insertedLinesSQL = "SELECT line_no FROM silver_event WHERE event_id > ?"
 
     /// Bronze rows with their bronze_id given: the next after the largest (what SQLite would
     /// choose), known to the writer so that a line found a duplicate later is found by it.
@@ -277,13 +266,8 @@ struct EventFileLoader {
     /// Per batch, every line goes to bronze with its outcome, `rowsPerInsert` at a time, a
     /// valid one as `silver`; the valid lines join the file's ``SilverRun``. A full run, and the
     /// last at the end, is inserted into silver in timestamp order (issue 15:
-    /// SilverSortedInsert.swift), `rowsPerInsert` at a time through `INSERT OR IGNORE`. A
-    /// statement that changed as many rows as it had inserted them all (the usual case); one
-    /// that changed none met only keys already there (duplicates); otherwise its new rows are
-    /// those after the largest event_id before it (a new rowid is always the largest + 1), read
-    /// back by rowid. (`RETURNING line_no` told the same for every statement, but it buffers
-    /// its rows in an ephemeral table opened and closed per execution, a third of the load's
-    /// time; doc/performance.md.) The duplicates' bronze rows are then set to `duplicate`.
+    /// SilverSortedInsert.swift) by the ``SilverInserter``, which says which keys were new.
+    /// The duplicates' bronze rows are then set to `duplicate`.
     /// Bronze's statements are `OR FAIL`: a constraint that fails stops the statement with an
     /// error as `ABORT` would, and the caller rolls back, but SQLite need not keep a statement
     /// journal (a copy of every existing page each multi-row statement modifies, 128 MiB for a
@@ -292,12 +276,8 @@ struct EventFileLoader {
         from handOff: HandOff<ParserMessage>, fileId: Int64, db: Database, expectedEvents: Int64 = 0
     ) throws -> FileLoadCounts {
         let many = Self.rowsPerInsert
-        var silver = SilverInserts(
-            many: try BulkStatement(db, sql: Self.silverSQL(rows: many)),
-            one: try BulkStatement(db, sql: Self.silverSQL(rows: 1)),
-            insertedLines: try BulkStatement(db, sql: Self.insertedLinesSQL),
-            duplicate: try BulkStatement(db, sql: Self.duplicateSQL),
-            lastEventId: try Int64.fetchOne(db, sql: "SELECT max(event_id) FROM silver_event") ?? 0)
+        var silver = try SilverInserter(db)
+        let duplicate = try BulkStatement(db, sql: Self.duplicateSQL)
         try observer?.eventFileBegins(
             silverLast: silver.lastEventId, expectedEvents: expectedEvents, db)
         let bronzeMany = try BulkStatement(db, sql: Self.bronzeSQL(rows: many))
@@ -356,102 +336,33 @@ struct EventFileLoader {
                     }
                 }
             }
-            if run.isFull { try insert(run.take(), fileId, &silver, &counts) }
+            if run.isFull { try insert(run.take(), fileId, &silver, duplicate, &counts) }
         }
-        if !run.isEmpty { try insert(run.take(), fileId, &silver, &counts) }
+        if !run.isEmpty { try insert(run.take(), fileId, &silver, duplicate, &counts) }
         if nextBronzeId > firstBronzeId { counts.bronzeIds = firstBronzeId...(nextBronzeId - 1) }
         try counts.finishEventFile()
         return counts
     }
 
-    /// The silver statements of one load, the largest event_id so far, and the ids bound to
-    /// the current statement.
-    struct SilverInserts {
-        let many: BulkStatement
-        let one: BulkStatement
-        let insertedLines: BulkStatement
-        let duplicate: BulkStatement
-        var lastEventId: Int64
-        let ids = BoundTexts()
-    }
-
-    /// Inserts a run's rows into silver in ``SilverInsertOrder``, marks the bronze rows of
-    /// those whose key was there already as duplicates, counts the new ones and tells the
-    /// observer.
+    /// Inserts a run's rows into silver (``SilverInserter``), marks the bronze rows of those
+    /// whose key was there already as duplicates, counts the new ones and tells the observer.
     private func insert(
-        _ rows: [SilverRow], _ fileId: Int64, _ silver: inout SilverInserts, _ counts: inout FileLoadCounts
+        _ rows: [SilverRow], _ fileId: Int64, _ silver: inout SilverInserter, _ duplicate: BulkStatement,
+        _ counts: inout FileLoadCounts
     ) throws {
-        let many = Self.rowsPerInsert
-        var inserted = [Bool](repeating: false, count: rows.count)
-        var group: [Int] = []
-        group.reserveCapacity(many)
-        for index in SilverInsertOrder.order(of: rows) {
-            group.append(index)
-            if group.count == many {
-                try insertSilver(group, rows, silver.many, fileId, &silver, &inserted)
-                group.removeAll(keepingCapacity: true)
-            }
-        }
-        for index in group {
-            try insertSilver([index], rows, silver.one, fileId, &silver, &inserted)
-        }
+        let inserted = try silver.insert(rows, fileId: fileId)
         var loaded: Int64 = 0
         for (index, row) in rows.enumerated() {
             if inserted[index] {
                 loaded += 1
             } else {
-                silver.duplicate.bind(1, row.bronzeId)
-                _ = try silver.duplicate.run()
+                duplicate.bind(1, row.bronzeId)
+                _ = try duplicate.run()
             }
         }
         // The valid lines were counted as duplicates until now (count(_:inserted: nil)).
         counts.countValid(loaded: loaded)
         observer?.eventRowsInserted(rows, inserted: inserted)
-    }
-
-    /// Inserts the rows `group` (indices into `rows`, in insertion order) into silver in one
-    /// statement and marks in `inserted` those whose natural key was new.
-    private func insertSilver(
-        _ group: [Int], _ rows: [SilverRow], _ statement: BulkStatement, _ fileId: Int64,
-        _ silver: inout SilverInserts, _ inserted: inout [Bool]
-    ) throws {
-        var idBytes = 0
-        for index in group {
-            idBytes += rows[index].event.userId.utf8.count + rows[index].event.episodeId.utf8.count
-        }
-        let changed = try silver.ids.withBound(idBytes) { ids in
-            for (row, index) in group.enumerated() {
-                let event = rows[index].event
-                let base = Int32(row * 7)
-                statement.bind(base + 1, event.timestamp)
-                ids.bind(statement, base + 2, event.userId)
-                ids.bind(statement, base + 3, event.episodeId)
-                statement.bindStatic(base + 4, event.eventType.staticName)
-                if let duration = event.duration {
-                    statement.bind(base + 5, duration)
-                } else {
-                    statement.bindNull(base + 5)
-                }
-                statement.bind(base + 6, fileId)
-                statement.bind(base + 7, rows[index].lineNo)
-            }
-            return Int(try statement.run())
-        }
-        if changed == 0 { return }
-        let before = silver.lastEventId
-        silver.lastEventId = statement.lastInsertedRowid
-        if changed == group.count {
-            for index in group { inserted[index] = true }
-            return
-        }
-        // Some keys were already there: the new rows are those after `before`.
-        silver.insertedLines.bind(1, before)
-        try silver.insertedLines.forEachReturnedInteger { lineNo in
-            // The group is in insertion order, not line order (issue 15), and small.
-            if let index = group.first(where: { rows[$0].lineNo == lineNo }) {
-                inserted[index] = true
-            }
-        }
     }
 }
 

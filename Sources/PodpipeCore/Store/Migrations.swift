@@ -10,6 +10,8 @@ enum Migrations {
         var migrator = DatabaseMigrator()
         for (identifier, sql) in files() {
             migrator.registerMigration(identifier) { db in
+                // Functions a migration's SQL may call (0014 fills silver's key hashes).
+                SilverKeySlot.register(on: db)
                 try db.execute(sql: sql)
             }
         }

@@ -60,6 +60,8 @@ public final class Store: Sendable {
             // within the memory bound (doc/performance.md).
             try db.execute(sql: "PRAGMA cache_size = -8192")
             try db.execute(sql: "PRAGMA foreign_keys = OFF")  // integrity is kept by code
+            // Silver's key hash in SQL (revalidation's inserts; SilverKeySlot.swift).
+            SilverKeySlot.register(on: db)
         }
         let pool = try DatabasePool(path: path, configuration: config)
         try Migrations.migrator.migrate(pool)

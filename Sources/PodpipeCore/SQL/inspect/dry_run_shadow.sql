@@ -1,13 +1,13 @@
 -- inspect dry_run_shadow — `podpipectl validate` (a dry run): empty TEMP twins of the
 -- tables the real loaders write (bronze_event, bronze_reference, silver_event,
--- silver_episode, silver_user, pipeline_state).
+-- silver_event_key_collision, silver_episode, silver_user, pipeline_state).
 -- How the dry run writes nothing: the database is opened read-only (SQLITE_OPEN_READONLY)
 -- and SQLite resolves unqualified table names in the connection's TEMP schema first, so
 -- the real EventFileLoader / ReferenceFileLoader run unchanged and their rows land in
 -- this connection's private temporary storage, gone when it closes.
 -- Duplicates: a TEMP trigger turns the insert of an event whose natural key is already in
 -- the database's silver into a no-op, which the loader counts as a duplicate, exactly as
--- a real load would.
+-- a real load would (Ingest/SilverInserter.swift: an ignored row with no row at its slot).
 CREATE TEMP TABLE bronze_event (
     bronze_id   INTEGER PRIMARY KEY,
     file_id     INTEGER NOT NULL,
@@ -37,10 +37,16 @@ CREATE TEMP TABLE silver_event (
     event_type TEXT    NOT NULL,
     duration   INTEGER,
     file_id    INTEGER NOT NULL,
-    line_no    INTEGER NOT NULL
+    line_no    INTEGER NOT NULL,
+    key_hash   INTEGER
 );
-CREATE UNIQUE INDEX temp.dry_run_silver_event_key
-    ON silver_event (ts, user_id, episode_id, event_type);
+CREATE UNIQUE INDEX temp.dry_run_silver_event_key ON silver_event (ts, key_hash);
+
+CREATE TEMP TABLE silver_event_key_collision (
+    ts       INTEGER NOT NULL,
+    key_hash INTEGER NOT NULL,
+    PRIMARY KEY (ts, key_hash)
+) WITHOUT ROWID;
 
 CREATE TEMP TABLE silver_episode (
     episode_id       TEXT    PRIMARY KEY,

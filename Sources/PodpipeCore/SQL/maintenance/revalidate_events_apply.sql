@@ -1,20 +1,45 @@
 -- maintenance revalidate_events_apply — rewrites silver_event to the revalidated events,
 -- keeping the event_id (the stable interaction id) of every natural key that stays:
---   1. new keys are inserted (in processing order, so their ids grow with load order);
+--   1. new keys are inserted (in processing order, so their ids grow with load order), at
+--      their slot or, where it is taken, beside it;
 --      inserting before deleting means a removed event's id is never reused;
 --   2. keys whose winning row or duration changed are updated in place;
 --   3. keys no longer valid are deleted;
 --   4. bronze rows take their new outcome and codes.
 -- Runs inside the maintenance transaction, which then bumps silver.generation and rebuilds
 -- gold: readers see the old silver and gold or the new ones, never a mix.
-INSERT INTO silver_event (ts, user_id, episode_id, event_type, duration, file_id, line_no)
-SELECT n.ts, n.user_id, n.episode_id, n.event_type, n.duration, n.file_id, n.line_no
+-- New keys take their slot (ts, key_hash) when neither silver nor an earlier new key holds
+-- it, and otherwise go in with key_hash NULL and their slot recorded as a collision: the
+-- loader's rules (Store/SilverKeySlot.swift).
+CREATE TEMP TABLE revalidated_new AS
+SELECT n.ts, n.user_id, n.episode_id, n.event_type, n.duration, n.file_id, n.line_no,
+       podpipe_silver_key_hash(n.user_id, n.episode_id, n.event_type) AS key_hash
 FROM temp.revalidated_event AS n
 WHERE NOT EXISTS (
     SELECT 1 FROM silver_event AS s
     WHERE s.ts = n.ts AND s.user_id = n.user_id AND s.episode_id = n.episode_id
       AND s.event_type = n.event_type)
 ORDER BY n.file_id, n.line_no;
+CREATE INDEX temp.revalidated_new_slot ON revalidated_new (ts, key_hash);
+
+INSERT INTO silver_event_key_collision (ts, key_hash)
+SELECT DISTINCT r.ts, r.key_hash FROM temp.revalidated_new AS r
+WHERE (EXISTS (SELECT 1 FROM silver_event AS s WHERE s.ts = r.ts AND s.key_hash = r.key_hash)
+       OR EXISTS (SELECT 1 FROM temp.revalidated_new AS e
+                  WHERE e.ts = r.ts AND e.key_hash = r.key_hash AND e.rowid < r.rowid))
+  AND NOT EXISTS (SELECT 1 FROM silver_event_key_collision AS c
+                  WHERE c.ts = r.ts AND c.key_hash = r.key_hash);
+
+INSERT INTO silver_event (ts, user_id, episode_id, event_type, duration, file_id, line_no, key_hash)
+SELECT r.ts, r.user_id, r.episode_id, r.event_type, r.duration, r.file_id, r.line_no,
+       CASE WHEN EXISTS (SELECT 1 FROM silver_event AS s
+                         WHERE s.ts = r.ts AND s.key_hash = r.key_hash)
+              OR EXISTS (SELECT 1 FROM temp.revalidated_new AS e
+                         WHERE e.ts = r.ts AND e.key_hash = r.key_hash AND e.rowid < r.rowid)
+            THEN NULL ELSE r.key_hash END
+FROM temp.revalidated_new AS r
+ORDER BY r.rowid;
+DROP TABLE temp.revalidated_new;
 
 UPDATE silver_event
 SET duration = n.duration, file_id = n.file_id, line_no = n.line_no
