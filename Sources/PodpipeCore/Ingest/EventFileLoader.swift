@@ -124,6 +124,21 @@ struct ParsedLine: Sendable {
     var start: Int
     var length: Int
     var outcome: LineOutcome
+    /// A valid event's key hash (``SilverKeySlot``), computed where the line is made: on the
+    /// parser thread, not the writer's. 0 for other lines.
+    var keyHash: Int64
+
+    init(lineNo: Int64, start: Int, length: Int, outcome: LineOutcome) {
+        self.lineNo = lineNo
+        self.start = start
+        self.length = length
+        self.outcome = outcome
+        if case .valid(let event) = outcome {
+            keyHash = SilverKeySlot(event).keyHash
+        } else {
+            keyHash = 0
+        }
+    }
 }
 
 /// A run of parsed lines with their raw bytes in one buffer (a few per file in flight).
@@ -319,7 +334,9 @@ struct EventFileLoader {
                             // Valid: `silver` until its run finds the key already there.
                             if case .valid(let event) = line.outcome {
                                 run.append(
-                                    SilverRow(event: event, lineNo: line.lineNo, bronzeId: nextBronzeId))
+                                    SilverRow(
+                                        event: event, lineNo: line.lineNo, bronzeId: nextBronzeId,
+                                        keyHash: line.keyHash))
                             }
                             statement.bindStatic(base + 5, "silver")
                             statement.bindNull(base + 6)

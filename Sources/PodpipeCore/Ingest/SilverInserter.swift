@@ -68,32 +68,37 @@ struct SilverInserter {
     /// Inserts `rows` in ``SilverInsertOrder``; returns, per row, whether its key was new.
     mutating func insert(_ rows: [SilverRow], fileId: Int64) throws -> [Bool] {
         let many = Self.rowsPerInsert
-        var inserted = [Bool](repeating: false, count: rows.count)
-        let slots = rows.map { SilverKeySlot($0.event) }
+        // The rows in insertion order, gathered in one pass, so that the inserts read them in
+        // sequence: read through the order's indices, each row was a cache miss (a run's rows
+        // are ~10 MB, larger than the CPU's caches; doc/performance.md).
+        let order = SilverInsertOrder.order(of: rows)
+        let sorted = order.map { rows[$0] }
+        var new = [Bool](repeating: false, count: sorted.count)
         var group: [Int] = []
         group.reserveCapacity(many)
-        for index in SilverInsertOrder.order(of: rows) {
-            if !collisions.isEmpty, collisions.contains(slots[index]) {
-                inserted[index] = try insertAtRecordedSlot(rows[index], slots[index], fileId)
+        for position in sorted.indices {
+            if !collisions.isEmpty, collisions.contains(sorted[position].slot) {
+                new[position] = try insertAtRecordedSlot(sorted[position], fileId)
                 continue
             }
-            group.append(index)
+            group.append(position)
             if group.count == many {
-                try insertAtSlots(group, rows, slots, many: true, fileId, &inserted)
+                try insertAtSlots(group, sorted, many: true, fileId, &new)
                 group.removeAll(keepingCapacity: true)
             }
         }
-        for index in group {
-            try insertAtSlots([index], rows, slots, many: false, fileId, &inserted)
+        for position in group {
+            try insertAtSlots([position], sorted, many: false, fileId, &new)
         }
+        var inserted = [Bool](repeating: false, count: rows.count)
+        for (position, index) in order.enumerated() where new[position] { inserted[index] = true }
         return inserted
     }
 
     /// Inserts the rows `group` (indices into `rows`, in insertion order) at their slots in
     /// one statement, marks in `inserted` those that went in, and settles those ignored.
     private mutating func insertAtSlots(
-        _ group: [Int], _ rows: [SilverRow], _ slots: [SilverKeySlot], many: Bool, _ fileId: Int64,
-        _ inserted: inout [Bool]
+        _ group: [Int], _ rows: [SilverRow], many: Bool, _ fileId: Int64, _ inserted: inout [Bool]
     ) throws {
         let statement = many ? self.many : one
         var idBytes = 0
@@ -107,7 +112,7 @@ struct SilverInserter {
                 statement.bind(base + 1, event.timestamp)
                 ids.bind(statement, base + 2, event.userId)
                 ids.bind(statement, base + 3, event.episodeId)
-                Self.bindRest(statement, base, rows[index], fileId: fileId, keyHash: slots[index].keyHash)
+                Self.bindRest(statement, base, rows[index], fileId: fileId, keyHash: rows[index].keyHash)
             }
             return Int(try statement.run())
         }
@@ -118,19 +123,23 @@ struct SilverInserter {
                 for index in group { inserted[index] = true }
                 return
             }
-            // Some were ignored: the new rows are those after `before`.
+            // Some were ignored: the new rows are those after `before`, in rowid order, which
+            // is the statement's order: one walk of the group finds them. (A line of the file
+            // is in a run once, so line numbers tell the group's rows apart.)
             insertedLines.bind(1, before)
+            var next = 0
             try insertedLines.forEachReturnedInteger { lineNo in
-                // The group is in insertion order, not line order (issue 15), and small.
-                if let index = group.first(where: { rows[$0].lineNo == lineNo }) {
-                    inserted[index] = true
+                while next < group.count, rows[group[next]].lineNo != lineNo { next += 1 }
+                if next < group.count {
+                    inserted[group[next]] = true
+                    next += 1
                 }
             }
         }
         for index in group where !inserted[index] {
-            if try isHeldByAnotherKey(slots[index], rows[index].event) {
-                try recordCollision(slots[index])
-                inserted[index] = try insertAtRecordedSlot(rows[index], slots[index], fileId)
+            if try isHeldByAnotherKey(rows[index].slot, rows[index].event) {
+                try recordCollision(rows[index].slot)
+                inserted[index] = try insertAtRecordedSlot(rows[index], fileId)
             }
         }
     }
@@ -151,9 +160,7 @@ struct SilverInserter {
 
     /// A row whose slot is recorded: new unless its full key is found; then inserted at its
     /// slot if that is free, or with key_hash NULL.
-    private mutating func insertAtRecordedSlot(_ row: SilverRow, _ slot: SilverKeySlot, _ fileId: Int64)
-        throws -> Bool
-    {
+    private mutating func insertAtRecordedSlot(_ row: SilverRow, _ fileId: Int64) throws -> Bool {
         let event = row.event
         exact.bind(1, event.timestamp)
         exact.bindText(2, event.userId)
@@ -162,7 +169,7 @@ struct SilverInserter {
         var found = false
         try exact.forEachRow { _ in found = true }
         if found { return false }
-        for keyHash in [slot.keyHash, nil] {
+        for keyHash in [row.keyHash, nil] {
             one.bind(1, event.timestamp)
             one.bindText(2, event.userId)
             one.bindText(3, event.episodeId)

@@ -31,6 +31,10 @@ struct SilverRow: Sendable {
     var lineNo: Int64
     /// The line's bronze row, whose outcome becomes `duplicate` if the key is not new.
     var bronzeId: Int64
+    /// The key's hash (``SilverKeySlot``).
+    var keyHash: Int64
+
+    var slot: SilverKeySlot { SilverKeySlot(ts: event.timestamp, keyHash: keyHash) }
 }
 
 /// The valid rows of a file not yet inserted into silver, in file order.

@@ -34,11 +34,13 @@ struct SilverKeySlot: Hashable, Sendable {
         self.keyHash = keyHash
     }
 
-    /// The key hash: 64-bit FNV-1a over the three texts' UTF-8, each followed by its length
-    /// (so that no two splits of the same bytes agree), folded to 31 bits: a non-negative
-    /// value SQLite stores in 4 bytes. Stored in the database: never change it without a
-    /// migration that recomputes `key_hash`. Hand-written: no library here offers a stable
-    /// (unseeded) hash; Swift's `Hasher` is seeded per process.
+    /// The key hash: each text's UTF-8 read as little-endian 64-bit words (the last one
+    /// zero-padded), then its length, each word mixed in by xor, a multiply and a shift, and
+    /// the state folded to 31 bits: a non-negative value SQLite stores in 4 bytes. Stored in
+    /// the database, so it is the same on every machine (little-endian by definition) and
+    /// never changes without a migration that recomputes `key_hash`. Hand-written: no library
+    /// here offers a stable (unseeded) hash, and Swift's `Hasher` is seeded per process.
+    /// Eight bytes a step, not one: it runs once per event.
     static func hash(userId: String, episodeId: String, eventType: String) -> Int64 {
         var state: UInt64 = 0xcbf2_9ce4_8422_2325
         mix(&state, userId)
@@ -48,13 +50,30 @@ struct SilverKeySlot: Hashable, Sendable {
     }
 
     @inline(__always) private static func mix(_ state: inout UInt64, _ text: String) {
-        let prime: UInt64 = 0x0000_0100_0000_01b3
-        var count: UInt64 = 0
-        for byte in text.utf8 {
-            state = (state ^ UInt64(byte)) &* prime
-            count &+= 1
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset + 8 <= bytes.count {
+                let word = UnsafeRawBufferPointer(bytes).loadUnaligned(
+                    fromByteOffset: offset, as: UInt64.self)
+                step(&state, UInt64(littleEndian: word))
+                offset += 8
+            }
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while offset < bytes.count {
+                tail |= UInt64(bytes[offset]) << shift
+                shift += 8
+                offset += 1
+            }
+            step(&state, tail)
+            step(&state, UInt64(bytes.count))
         }
-        state = (state ^ count) &* prime
+    }
+
+    @inline(__always) private static func step(_ state: inout UInt64, _ word: UInt64) {
+        state = (state ^ word) &* 0x9e37_79b9_7f4a_7c15
+        state ^= state >> 32
     }
 
     /// `podpipe_silver_key_hash(user_id, episode_id, event_type)`: the same hash in SQL, for
