@@ -71,8 +71,10 @@ struct SilverInserter {
         // The rows in insertion order, gathered in one pass, so that the inserts read them in
         // sequence: read through the order's indices, each row was a cache miss (a run's rows
         // are ~10 MB, larger than the CPU's caches; doc/performance.md).
+        // Rows already in that order (time-ordered files: the usual case) are used as they are.
         let order = SilverInsertOrder.order(of: rows)
-        let sorted = order.map { rows[$0] }
+        let inOrder = order.elementsEqual(order.indices)
+        let sorted = inOrder ? rows : order.map { rows[$0] }
         var new = [Bool](repeating: false, count: sorted.count)
         var group: [Int] = []
         group.reserveCapacity(many)
@@ -90,6 +92,7 @@ struct SilverInserter {
         for position in group {
             try insertAtSlots([position], sorted, many: false, fileId, &new)
         }
+        if inOrder { return new }
         var inserted = [Bool](repeating: false, count: rows.count)
         for (position, index) in order.enumerated() where new[position] { inserted[index] = true }
         return inserted
