@@ -66,35 +66,28 @@ struct SilverInserter {
     }
 
     /// Inserts `rows` in ``SilverInsertOrder``; returns, per row, whether its key was new.
+    /// (The rows are read through the order's indices. Gathering them into a sorted copy
+    /// first saved CPU in this loop but not wall time, and held a second run in memory:
+    /// doc/performance.md, session 15.)
     mutating func insert(_ rows: [SilverRow], fileId: Int64) throws -> [Bool] {
         let many = Self.rowsPerInsert
-        // The rows in insertion order, gathered in one pass, so that the inserts read them in
-        // sequence: read through the order's indices, each row was a cache miss (a run's rows
-        // are ~10 MB, larger than the CPU's caches; doc/performance.md).
-        // Rows already in that order (time-ordered files: the usual case) are used as they are.
-        let order = SilverInsertOrder.order(of: rows)
-        let inOrder = order.elementsEqual(order.indices)
-        let sorted = inOrder ? rows : order.map { rows[$0] }
-        var new = [Bool](repeating: false, count: sorted.count)
+        var inserted = [Bool](repeating: false, count: rows.count)
         var group: [Int] = []
         group.reserveCapacity(many)
-        for position in sorted.indices {
-            if !collisions.isEmpty, collisions.contains(sorted[position].slot) {
-                new[position] = try insertAtRecordedSlot(sorted[position], fileId)
+        for index in SilverInsertOrder.order(of: rows) {
+            if !collisions.isEmpty, collisions.contains(rows[index].slot) {
+                inserted[index] = try insertAtRecordedSlot(rows[index], fileId)
                 continue
             }
-            group.append(position)
+            group.append(index)
             if group.count == many {
-                try insertAtSlots(group, sorted, many: true, fileId, &new)
+                try insertAtSlots(group, rows, many: true, fileId, &inserted)
                 group.removeAll(keepingCapacity: true)
             }
         }
-        for position in group {
-            try insertAtSlots([position], sorted, many: false, fileId, &new)
+        for index in group {
+            try insertAtSlots([index], rows, many: false, fileId, &inserted)
         }
-        if inOrder { return new }
-        var inserted = [Bool](repeating: false, count: rows.count)
-        for (position, index) in order.enumerated() where new[position] { inserted[index] = true }
         return inserted
     }
 
