@@ -152,4 +152,44 @@ struct SilverKeySlotTests {
         #expect(file.rowsDuplicate == 2)
         #expect(try world.count("SELECT count(*) FROM silver_event_key_collision") == 0)
     }
+
+    @Test(
+        "revalidation's new keys follow the same rules: a taken slot, by silver or an earlier new key, goes NULL"
+    )
+    func revalidationInserts() throws {
+        let (x, y) = try #require(Self.collidingUsers)
+        let folder = try TemporaryFolder("silver-slot-revalidate")
+        defer { folder.remove() }
+        let store = try folder.store()
+        try store.pool.write { db in
+            _ = try SilverSortedInsertTests.load([Self.batch(first: 1, [(x, 100)])], fileId: 1, db)
+            try db.execute(sql: try SQLResource.load("maintenance", "revalidate_events_setup"))
+            // What the revalidated silver holds: x@100 (kept), y@100 (new: x holds its slot),
+            // x@101 then y@101 (both new, one slot: the earlier in file order takes it).
+            for (user, ts, line) in [(x, Int64(100), Int64(1)), (y, 100, 2), (x, 101, 3), (y, 101, 4)] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO temp.revalidated_event
+                            (ts, user_id, episode_id, event_type, duration, file_id, line_no)
+                        VALUES (?, ?, 'e', 'play', NULL, 1, ?)
+                        """, arguments: [ts, user, line])
+            }
+            try db.execute(sql: try SQLResource.load("maintenance", "revalidate_events_apply"))
+            let hash = SilverKeySlot(ts: 100, userId: x, episodeId: "e", eventType: "play").keyHash
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT user_id, ts, key_hash FROM silver_event ORDER BY ts, line_no")
+            #expect(rows.map { $0["user_id"] as String } == [x, y, x, y])
+            #expect(rows.map { $0["key_hash"] as Int64? } == [hash, nil, hash, nil])
+            #expect(
+                try Row.fetchAll(db, sql: "SELECT ts, key_hash FROM silver_event_key_collision ORDER BY ts")
+                    .map {
+                        SilverKeySlot(ts: $0[0], keyHash: $0[1])
+                    } == [SilverKeySlot(ts: 100, keyHash: hash), SilverKeySlot(ts: 101, keyHash: hash)])
+            // Both are then found by the loader: a later file of the four is all duplicates.
+            let again = try SilverSortedInsertTests.load(
+                [Self.batch(first: 1, [(y, 100), (x, 101), (y, 101), (x, 100)])], fileId: 2, db)
+            #expect(again.rowsLoaded == 0)
+            #expect(again.rowsDuplicate == 4)
+        }
+    }
 }

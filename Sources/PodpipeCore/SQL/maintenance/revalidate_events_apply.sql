@@ -13,7 +13,8 @@
 -- loader's rules (Store/SilverKeySlot.swift).
 CREATE TEMP TABLE revalidated_new AS
 SELECT n.ts, n.user_id, n.episode_id, n.event_type, n.duration, n.file_id, n.line_no,
-       podpipe_silver_key_hash(n.user_id, n.episode_id, n.event_type) AS key_hash
+       podpipe_silver_key_hash(n.user_id, n.episode_id, n.event_type) AS key_hash,
+       0 AS away
 FROM temp.revalidated_event AS n
 WHERE NOT EXISTS (
     SELECT 1 FROM silver_event AS s
@@ -22,23 +23,22 @@ WHERE NOT EXISTS (
 ORDER BY n.file_id, n.line_no;
 CREATE INDEX temp.revalidated_new_slot ON revalidated_new (ts, key_hash);
 
-INSERT INTO silver_event_key_collision (ts, key_hash)
-SELECT DISTINCT r.ts, r.key_hash FROM temp.revalidated_new AS r
-WHERE (EXISTS (SELECT 1 FROM silver_event AS s WHERE s.ts = r.ts AND s.key_hash = r.key_hash)
-       OR EXISTS (SELECT 1 FROM temp.revalidated_new AS e
-                  WHERE e.ts = r.ts AND e.key_hash = r.key_hash AND e.rowid < r.rowid))
-  AND NOT EXISTS (SELECT 1 FROM silver_event_key_collision AS c
-                  WHERE c.ts = r.ts AND c.key_hash = r.key_hash);
+-- away: the slot is taken, by silver or by an earlier new key (decided once, before the insert).
+UPDATE temp.revalidated_new SET away = 1
+WHERE EXISTS (SELECT 1 FROM silver_event AS s
+              WHERE s.ts = revalidated_new.ts AND s.key_hash = revalidated_new.key_hash)
+   OR EXISTS (SELECT 1 FROM temp.revalidated_new AS e
+              WHERE e.ts = revalidated_new.ts AND e.key_hash = revalidated_new.key_hash
+                AND e.rowid < revalidated_new.rowid);
+
+INSERT OR IGNORE INTO silver_event_key_collision (ts, key_hash)
+SELECT ts, key_hash FROM temp.revalidated_new WHERE away = 1;
 
 INSERT INTO silver_event (ts, user_id, episode_id, event_type, duration, file_id, line_no, key_hash)
-SELECT r.ts, r.user_id, r.episode_id, r.event_type, r.duration, r.file_id, r.line_no,
-       CASE WHEN EXISTS (SELECT 1 FROM silver_event AS s
-                         WHERE s.ts = r.ts AND s.key_hash = r.key_hash)
-              OR EXISTS (SELECT 1 FROM temp.revalidated_new AS e
-                         WHERE e.ts = r.ts AND e.key_hash = r.key_hash AND e.rowid < r.rowid)
-            THEN NULL ELSE r.key_hash END
-FROM temp.revalidated_new AS r
-ORDER BY r.rowid;
+SELECT ts, user_id, episode_id, event_type, duration, file_id, line_no,
+       CASE WHEN away = 1 THEN NULL ELSE key_hash END
+FROM temp.revalidated_new
+ORDER BY rowid;
 DROP TABLE temp.revalidated_new;
 
 UPDATE silver_event
