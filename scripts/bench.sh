@@ -8,20 +8,26 @@
 #   5. podpipectl status on the 10M-event database                             (BENCH_10M=1)
 #   6. scripts/duckdb_pipeline.py doing 1 and 2 (and 2b, +100k of the following week), and the ratios
 #   7. the same on data shaped like the seed sample (issue 15): each file spans the same four
-#      months in random timestamp order, CRLF: 1M fresh, +100k onto it; with BENCH_5M=1 also
-#      5M fresh in both shapes and +100k seed-shaped onto the seed-shaped 5M
+#      months in random timestamp order, CRLF, with the seed sample's kinds of dirt only
+#      (generate --faults seed): 1M fresh, +100k onto it; with BENCH_5M=1 also 5M fresh in
+#      both shapes and +100k seed-shaped onto the seed-shaped 5M
 #   8. 1M fresh and +100k into a throwaway PostgreSQL server (initdb, Unix socket), beside
 #      the SQLite figures of 1 and 2 (BENCH_PG=1; RUNS_PG, default 1)
 #
-# Beside the spec's job done by DuckDB (scripts/duckdb_pipeline.py), the seed shapes are also
-# run through the seed project's own pipeline as a plain DuckDB script (no de-duplication, no
-# raw lines), which its users would run instead (BENCH_SEED_PIPELINE=1): it lives outside
-# this repository, in ../shared/bench/seed_pipeline_duckdb.py (or SEED_YARDSTICK=path);
-# without it those columns are skipped. Ratios are against the faster of the two. Fresh podpipe cases also print the
+# Beside the spec's job done by DuckDB (scripts/duckdb_pipeline.py), the seed-shaped cases are
+# also run through the seed project's own pipeline as a plain DuckDB script (no
+# de-duplication, no raw lines), which its users would run instead: it lives outside this
+# repository, in ../shared/bench/seed_pipeline_duckdb.py (or SEED_YARDSTICK=path); without it,
+# or with BENCH_SEED_PIPELINE=0, those columns are skipped. The time-ordered cases (1 to 6,
+# and time-5m) keep the generator's full fault catalogue (lines that are not JSON, invalid
+# UTF-8, not an object), at which the seed pipeline stops: they have no seed-pipeline
+# columns. Ratios are against the faster of the two. Fresh podpipe cases also print the
 # ledger's load time of the first and the last event file (the growth with history).
 #
 # Each figure is the median of RUNS runs (default 3), wall seconds and peak RSS from
-# /usr/bin/time. Data sets are generated deterministically and cached in bench-data/.
+# /usr/bin/time. Data sets are generated deterministically and cached in bench-data/: each
+# folder's .done holds the generate arguments, and a folder made with other arguments (or by
+# an older script) is generated again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/pg-throwaway.sh
@@ -45,23 +51,25 @@ if [ ! -x "$DATA/venv/bin/python" ]; then
 fi
 PY="$DATA/venv/bin/python"
 
-gen() { # gen DIR EVENTS FILES SEED
-  if [ ! -f "$1/.done" ]; then
-    rm -rf "$1"
-    "$BIN/podpipectl" generate --out "$1" --events "$2" --files "$3" --seed "$4" \
-      --users 10000 --episodes 2000 --gzip-files 0 --days 365 --start-day 2023-01-01 >/dev/null
-    touch "$1/.done"
+# cached DIR ARGS…: podpipectl generate ARGS into DIR, unless DIR/.done holds the same ARGS.
+cached() {
+  local dir=$1; shift
+  if [ ! -f "$dir/.done" ] || [ "$(cat "$dir/.done")" != "$*" ]; then
+    rm -rf "$dir"
+    "$BIN/podpipectl" generate --out "$dir" "$@" >/dev/null
+    printf '%s\n' "$*" > "$dir/.done"
   fi
 }
-# gen_seed DIR EVENTS FILES SEED: shaped like the seed sample (four months, random order, CRLF).
+gen() { # gen DIR EVENTS FILES SEED
+  cached "$1" --events "$2" --files "$3" --seed "$4" \
+    --users 10000 --episodes 2000 --gzip-files 0 --days 365 --start-day 2023-01-01
+}
+# gen_seed DIR EVENTS FILES SEED: shaped like the seed sample (four months, random order, CRLF,
+# only its kinds of dirt: every line a JSON object).
 gen_seed() {
-  if [ ! -f "$1/.done" ]; then
-    rm -rf "$1"
-    "$BIN/podpipectl" generate --out "$1" --events "$2" --files "$3" --seed "$4" \
-      --users 10000 --episodes 2000 --gzip-files 0 --days 120 --start-day 2024-01-01 \
-      --order random --line-ends crlf >/dev/null
-    touch "$1/.done"
-  fi
+  cached "$1" --events "$2" --files "$3" --seed "$4" \
+    --users 10000 --episodes 2000 --gzip-files 0 --days 120 --start-day 2024-01-01 \
+    --order random --line-ends crlf --faults seed
 }
 gen "$DATA/1m" 1000000 10 1
 gen "$DATA/inc" 100000 1 2
@@ -105,10 +113,11 @@ measure() {
 }
 
 SEED_PY=${SEED_YARDSTICK:-../shared/bench/seed_pipeline_duckdb.py}
-# Opt-in for now: the seed pipeline stops at the first malformed JSON line (invalid UTF-8,
-# truncated objects), which the generator's dirt includes and the seed sample's does not;
-# its columns need event files with the seed's kinds of dirt only.
-if [ "${BENCH_SEED_PIPELINE:-0}" != 1 ]; then
+# The seed pipeline stops at the first malformed JSON, invalid UTF-8 or non-object line. The
+# seed-shaped data sets carry the seed sample's kinds of dirt only (generate --faults seed),
+# every line a JSON object, so it runs on them by default (BENCH_SEED_PIPELINE=0 skips it);
+# the time-ordered ones keep the full fault catalogue and are not given to it.
+if [ "${BENCH_SEED_PIPELINE:-1}" = 0 ]; then
   SEED_PY=
 elif [ ! -f "$SEED_PY" ]; then
   echo "note: the seed yardstick $SEED_PY is missing (set SEED_YARDSTICK=path): seed-pipeline columns skipped" >&2
@@ -194,12 +203,8 @@ measure duckdb-plus-100k -- "$PY" scripts/duckdb_pipeline.py --db "$W/i/duck.db"
 # The same with the typical increment: 100k events of the week after the history (they
 # append to silver's natural-key index instead of landing between its entries, as the
 # year-long file above does).
-if [ ! -f "$DATA/next/.done" ]; then
-  rm -rf "$DATA/next"
-  "$BIN/podpipectl" generate --out "$DATA/next" --events 100000 --files 1 --seed 6 \
-    --users 10000 --episodes 2000 --gzip-files 0 --days 7 --start-day 2024-01-01 >/dev/null
-  touch "$DATA/next/.done"
-fi
+cached "$DATA/next" --events 100000 --files 1 --seed 6 \
+  --users 10000 --episodes 2000 --gzip-files 0 --days 7 --start-day 2024-01-01
 SETUP="rm -rf $W/i && cp -a $W/base $W/i && cp $DATA/next/events-0001.ndjson $W/i/in/events-0011.ndjson"
 measure podpipe-plus-100k-next-week -- "$PODPIPED" --once --data-load "$W/i/in" --database "$W/i/db.sqlite"
 measure duckdb-plus-100k-next-week -- "$PY" scripts/duckdb_pipeline.py --db "$W/i/duck.db" --data "$W/i/in"
@@ -213,53 +218,61 @@ awk -v a="$(cat /tmp/bench.podpipe-plus-100k-next-week.wall)" \
   'BEGIN {printf "ratio podpipe/duckdb, +100k of the next week: %.2f\n", a / b}'
 
 # The seed shape (issue 15): every file spans the same four months in random order.
-# fresh_case NAME DIR [RUNS]: podpipe and both yardsticks on a fresh database.
+# fresh_case NAME DIR SHAPE [RUNS]: podpipe and the yardsticks on a fresh database; the seed
+# pipeline only when SHAPE is seed (the time shape has dirt at which it stops).
 fresh_case() {
-  local name=$1 dir=$2
-  RUNS=${3:-$RUNS}
+  local name=$1 dir=$2 seed_py=$SEED_PY
+  [ "$3" = seed ] || seed_py=
+  RUNS=${4:-$RUNS}
   SETUP="rm -rf $W/db* $W/in && cp -r $dir $W/in && rm -f $W/in/.done"
   measure "podpipe-$name" -- "$PODPIPED" --once --data-load "$W/in" --database "$W/db.sqlite"
   file_times "$W/db.sqlite"
   SETUP="rm -rf $W/duck* $W/in && cp -r $dir $W/in && rm -f $W/in/.done"
   measure "duckdb-$name" -- "$PY" scripts/duckdb_pipeline.py --db "$W/duck.db" --data "$W/in"
-  if [ -n "$SEED_PY" ]; then
+  if [ -n "$seed_py" ]; then
     SETUP="rm -rf $W/seed* $W/in && cp -r $dir $W/in && rm -f $W/in/.done"
     seed_args "$W/seed.duckdb" "$W/in"
     measure "seed-$name" -- "${SEED_ARGS[@]}"
+    ratio "$name fresh" "podpipe-$name" "duckdb-$name" "seed-$name"
+  else
+    ratio "$name fresh" "podpipe-$name" "duckdb-$name"
   fi
-  ratio "$name fresh" "podpipe-$name" "duckdb-$name" "seed-$name"
 }
-# inc_case NAME BASE_DIR INC_FILE [RUNS]: +1 file onto a database holding BASE_DIR.
+# inc_case NAME BASE_DIR INC_FILE SHAPE [RUNS]: +1 file onto a database holding BASE_DIR.
 inc_case() {
-  local name=$1 dir=$2 inc=$3
-  RUNS=${4:-$RUNS}
+  local name=$1 dir=$2 inc=$3 seed_py=$SEED_PY
+  [ "$4" = seed ] || seed_py=
+  RUNS=${5:-$RUNS}
   rm -rf "$W/base" && mkdir -p "$W/base" && cp -a "$dir" "$W/base/in" && rm -f "$W/base/in/.done"
   "$PODPIPED" --once --data-load "$W/base/in" --database "$W/base/db.sqlite" 2>/dev/null
   "$PY" scripts/duckdb_pipeline.py --db "$W/base/duck.db" --data "$W/base/in" 2>/dev/null
-  if [ -n "$SEED_PY" ]; then
+  if [ -n "$seed_py" ]; then
     seed_args "$W/base/seed.duckdb" "$W/base/in"
-    "${SEED_ARGS[@]}" >/dev/null 2>&1
+    "${SEED_ARGS[@]}" >/dev/null 2>/tmp/bench.err || {
+      echo "seed pipeline failed on $dir:" >&2; tail -5 /tmp/bench.err >&2; exit 1; }
   fi
   local next
   next=$(printf 'events-%04d.ndjson' $(( $(ls "$W/base/in"/events-*.ndjson | wc -l) + 1 )))
   SETUP="rm -rf $W/i && cp -a $W/base $W/i && cp $inc $W/i/in/$next"
   measure "podpipe-$name" -- "$PODPIPED" --once --data-load "$W/i/in" --database "$W/i/db.sqlite"
   measure "duckdb-$name" -- "$PY" scripts/duckdb_pipeline.py --db "$W/i/duck.db" --data "$W/i/in"
-  if [ -n "$SEED_PY" ]; then
+  if [ -n "$seed_py" ]; then
     seed_args "$W/i/seed.duckdb" "$W/i/in"
     measure "seed-$name" -- "${SEED_ARGS[@]}"
+    ratio "$name" "podpipe-$name" "duckdb-$name" "seed-$name"
+  else
+    ratio "$name" "podpipe-$name" "duckdb-$name"
   fi
-  ratio "$name" "podpipe-$name" "duckdb-$name" "seed-$name"
 }
 SAVED_RUNS=$RUNS
-fresh_case seed-1m "$DATA/seed-1m"
-inc_case seed-plus-100k "$DATA/seed-1m" "$DATA/seed-inc/events-0001.ndjson"
+fresh_case seed-1m "$DATA/seed-1m" seed
+inc_case seed-plus-100k "$DATA/seed-1m" "$DATA/seed-inc/events-0001.ndjson" seed
 if [ "${BENCH_5M:-0}" = 1 ]; then
   gen "$DATA/5m" 5000000 50 7
   gen_seed "$DATA/seed-5m" 5000000 50 13
-  fresh_case time-5m "$DATA/5m" "${RUNS_5M:-1}"
-  fresh_case seed-5m "$DATA/seed-5m" "${RUNS_5M:-1}"
-  inc_case seed-5m-plus-100k "$DATA/seed-5m" "$DATA/seed-inc/events-0001.ndjson" "${RUNS_5M:-1}"
+  fresh_case time-5m "$DATA/5m" time "${RUNS_5M:-1}"
+  fresh_case seed-5m "$DATA/seed-5m" seed "${RUNS_5M:-1}"
+  inc_case seed-5m-plus-100k "$DATA/seed-5m" "$DATA/seed-inc/events-0001.ndjson" seed "${RUNS_5M:-1}"
 fi
 RUNS=$SAVED_RUNS
 rm -rf "$W/base" "$W/i" "$W/in" "$W"/*.ref "$W"/db* "$W"/duck* "$W"/seed*

@@ -60,10 +60,14 @@ struct EventFileWriter {
     private let lateRate = 0.004
     private let blankRate = 0.0015
 
-    // Fault choice: first every kind once (coverage), then by weight.
+    // Fault choice: first every kind once (coverage), then by weight, among the kinds of
+    // `spec.faults`.
+    private let faultKinds: [SampleFaultKind]
     private var coverage: [SampleFaultKind]
     private var coverageIndex = 0
     private let faultTable: AliasTable
+    // `faults: .seed`: no blank lines and one fault per dirty line.
+    private let wholeCatalogue: Bool
 
     // Books.
     private(set) var totals = EventFileStats()
@@ -93,9 +97,12 @@ struct EventFileWriter {
         rng = Rng(seed: spec.seed, stream: 3)
         faultRng = Rng(seed: spec.seed, stream: 4)
         lateCapacity = min(4096, smallestFile / 4)
-        coverage = SampleFaultKind.lineKinds
+        let picks = SampleFaultKind.picks(spec.faults)
+        faultKinds = picks.kinds
+        coverage = picks.kinds
         faultRng.shuffle(&coverage)
-        faultTable = AliasTable(weights: SampleFaultKind.lineKinds.map(\.weight))
+        faultTable = AliasTable(weights: picks.weights)
+        wholeCatalogue = spec.faults == .all
     }
 
     private mutating func count(_ kind: SampleFaultKind, _ n: Int = 1) {
@@ -128,7 +135,7 @@ struct EventFileWriter {
 
         for slot in 0..<plan.lines {
             if out.needsFlush { try sink.drain(out) }
-            if slot > 0 && (slot == forcedBlank || rng.chance(blankRate)) {
+            if wholeCatalogue && slot > 0 && (slot == forcedBlank || rng.chance(blankRate)) {
                 switch rng.below(3) {
                 case 0: break
                 case 1: out.ascii("   ")
@@ -186,7 +193,7 @@ struct EventFileWriter {
         totals.rejected += stats.rejected
         totals.duplicates += stats.duplicates
         for i in 0..<stats.codeCounts.count { totals.codeCounts[i] += stats.codeCounts[i] }
-        count(.blankLine, stats.blankLines)
+        if wholeCatalogue { count(.blankLine, stats.blankLines) }
         return stats
     }
 
@@ -347,9 +354,10 @@ struct EventFileWriter {
             }
         }
         for _ in 0..<8 {
-            let kind = SampleFaultKind.lineKinds[faultTable.sample(&faultRng)]
+            let kind = faultKinds[faultTable.sample(&faultRng)]
             if compatible(kind, event) { return kind }
         }
+        // Not reached with `faults: .seed`: each of its kinds fits every event.
         return .timestampZulu
     }
 
@@ -358,9 +366,9 @@ struct EventFileWriter {
         let primary = nextKind(for: line.event)
         apply(primary, to: &line)
         kinds.append(primary)
-        guard primary.group != .wholeLine, faultRng.chance(0.12) else { return }
+        guard wholeCatalogue, primary.group != .wholeLine, faultRng.chance(0.12) else { return }
         for _ in 0..<8 {
-            let second = SampleFaultKind.lineKinds[faultTable.sample(&faultRng)]
+            let second = faultKinds[faultTable.sample(&faultRng)]
             if second.group != .wholeLine && second.group != primary.group
                 && compatible(second, line.event)
             {

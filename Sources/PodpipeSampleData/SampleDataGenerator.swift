@@ -131,9 +131,11 @@ public enum SampleDataGenerator {
             case .lf: crlf = false
             case .crlf: crlf = true
             }
+            // `faults: .seed`: no byte-order mark, every file ends with a line end.
+            let fileFaults = spec.faults == .all
             return EventFilePlan(
                 index: i, name: name, lines: lines, gzip: gzip, crlf: crlf,
-                bom: i == (n >= 2 ? 1 : 0), finalNewline: i != n - 1)
+                bom: fileFaults && i == (n >= 2 ? 1 : 0), finalNewline: !fileFaults || i != n - 1)
         }
     }
 

@@ -52,6 +52,9 @@ public struct SampleDataSpec: Sendable, Codable, Equatable {
     /// Line ends of the event files: every third file CRLF (the default), or all LF, or
     /// all CRLF (like the seed sample).
     public var lineEnds: SampleLineEnds
+    /// Which kinds of dirt the event lines carry: every kind of ``SampleFaultKind`` (the
+    /// default), or only the seed sample's, every line a JSON object (see ``SampleFaults``).
+    public var faults: SampleFaults
 
     /// A spec with defaults: 20,000 event lines, 200 users, 60 episodes, 6 event files of
     /// which 2 gzipped, 3 % dirty, 1 % duplicates, 120 days from 2024-01-01.
@@ -71,7 +74,8 @@ public struct SampleDataSpec: Sendable, Codable, Equatable {
         ledgerEdgeCases: Bool = false,
         gzipLevel: Int = 6,
         order: SampleEventOrder = .time,
-        lineEnds: SampleLineEnds = .mixed
+        lineEnds: SampleLineEnds = .mixed,
+        faults: SampleFaults = .all
     ) {
         self.seed = seed
         self.events = events
@@ -89,6 +93,7 @@ public struct SampleDataSpec: Sendable, Codable, Equatable {
         self.gzipLevel = gzipLevel
         self.order = order
         self.lineEnds = lineEnds
+        self.faults = faults
     }
 
     /// A small data set shaped like the seed example (5,000 lines, 100 users, 50 episodes,
@@ -141,7 +146,7 @@ public struct SampleDataSpec: Sendable, Codable, Equatable {
     private enum CodingKeys: String, CodingKey {
         case seed, events, users, episodes, eventFiles, gzipFiles, dirtyRate, duplicateRate
         case startDay, days, splitEpisodes, recordEvents, ledgerEdgeCases, gzipLevel
-        case order, lineEnds
+        case order, lineEnds, faults
     }
 
     public init(from decoder: any Decoder) throws {
@@ -166,10 +171,11 @@ public struct SampleDataSpec: Sendable, Codable, Equatable {
         gzipLevel = try c.decodeIfPresent(Int.self, forKey: .gzipLevel) ?? d.gzipLevel
         order = try c.decodeIfPresent(SampleEventOrder.self, forKey: .order) ?? d.order
         lineEnds = try c.decodeIfPresent(SampleLineEnds.self, forKey: .lineEnds) ?? d.lineEnds
+        faults = try c.decodeIfPresent(SampleFaults.self, forKey: .faults) ?? d.faults
     }
 
-    /// Encodes every field; `order` and `lineEnds` only when not the default, so that the
-    /// manifest of a default spec keeps the bytes it had before they existed.
+    /// Encodes every field; `order`, `lineEnds` and `faults` only when not the default, so
+    /// that the manifest of a default spec keeps the bytes it had before they existed.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(seed, forKey: .seed)
@@ -188,6 +194,7 @@ public struct SampleDataSpec: Sendable, Codable, Equatable {
         try c.encode(gzipLevel, forKey: .gzipLevel)
         if order != .time { try c.encode(order, forKey: .order) }
         if lineEnds != .mixed { try c.encode(lineEnds, forKey: .lineEnds) }
+        if faults != .all { try c.encode(faults, forKey: .faults) }
     }
 }
 
@@ -206,4 +213,18 @@ public enum SampleLineEnds: String, Sendable, Codable, CaseIterable {
     case mixed
     case lf
     case crlf
+}
+
+/// Which kinds of dirt the event files carry (``SampleDataSpec/faults``).
+public enum SampleFaults: String, Sendable, Codable, CaseIterable {
+    /// Every kind of ``SampleFaultKind``: field faults, lines that are not JSON or not an
+    /// object, two faults on one line, blank lines, a byte-order mark, a missing final
+    /// newline.
+    case all
+    /// Only the seed sample's kinds, weighted by its counts: null `user_id` or `episode_id`,
+    /// null or empty `event_type`, null, empty or `"malformed-date"` `timestamp`, null
+    /// `duration` on play/complete; one per dirty line. Every line is a JSON object with the
+    /// five keys: no blank lines, no byte-order mark, a final newline. Unknown users and
+    /// episodes, late arrivals and duplicates stay (valid rows).
+    case seed
 }

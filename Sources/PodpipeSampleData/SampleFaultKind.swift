@@ -121,6 +121,22 @@ public enum SampleFaultKind: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// The seed sample's kinds (`faults: .seed`) with their weights: how many of its 5,000
+    /// lines carry each (17 of its dirty lines carry two; a generated line carries one).
+    static let seedKinds: [(kind: SampleFaultKind, weight: Double)] = [
+        (.userIdNull, 59), (.episodeIdNull, 45), (.durationNullOnPlayOrComplete, 15),
+        (.eventTypeNull, 13), (.eventTypeEmpty, 12), (.timestampNull, 10),
+        (.timestampEmpty, 9), (.timestampMalformed, 9),
+    ]
+
+    /// The kinds the per-line fault picker chooses from, with their weights.
+    static func picks(_ faults: SampleFaults) -> (kinds: [SampleFaultKind], weights: [Double]) {
+        switch faults {
+        case .all: (lineKinds, lineKinds.map(\.weight))
+        case .seed: (seedKinds.map(\.kind), seedKinds.map(\.weight))
+        }
+    }
+
     /// Which part of a line a kind changes; a line's second fault comes from another group.
     var group: FaultGroup {
         switch self {

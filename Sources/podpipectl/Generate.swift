@@ -59,6 +59,15 @@ struct Generate: AsyncParsableCommand {
         help: "Event files' line ends: mixed (every third file CRLF), lf or crlf.")
     var lineEnds: SampleLineEnds = .mixed
 
+    @Option(
+        name: .long,
+        help: """
+            Kinds of dirt in the event lines: all (every kind) or seed (only the seed \
+            sample's: null ids, null or empty event types, null, empty or malformed \
+            timestamps, null play/complete durations; every line a JSON object).
+            """)
+    var faults: SampleFaults = .all
+
     @Flag(
         name: .customLong("ledger-edge-cases"),
         help: "Also write duplicate, empty, binary, truncated and ignored files.")
@@ -75,7 +84,7 @@ struct Generate: AsyncParsableCommand {
             seed: seed, events: events, users: users, episodes: episodes, eventFiles: files,
             gzipFiles: gzipFiles, dirtyRate: dirtyRate, duplicateRate: duplicateRate,
             startDay: startDay, days: days, splitEpisodes: true, recordEvents: false,
-            ledgerEdgeCases: ledgerEdgeCases, order: order, lineEnds: lineEnds)
+            ledgerEdgeCases: ledgerEdgeCases, order: order, lineEnds: lineEnds, faults: faults)
     }
 
     /// Bad option values are usage errors (exit 64, with the option named), like every
@@ -127,3 +136,4 @@ struct Generate: AsyncParsableCommand {
 
 extension SampleEventOrder: ExpressibleByArgument {}
 extension SampleLineEnds: ExpressibleByArgument {}
+extension SampleFaults: ExpressibleByArgument {}

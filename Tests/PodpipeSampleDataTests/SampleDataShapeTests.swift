@@ -2,7 +2,7 @@ import Foundation
 import PodpipeSampleData
 import Testing
 
-/// `order: .random` and `lineEnds` (issue 15): files shaped like the seed sample.
+/// `order: .random`, `lineEnds` and `faults` (issue 15): files shaped like the seed sample.
 @Suite("Sample data shapes")
 struct SampleDataShapeTests {
     static let seedShaped = SampleDataSpec(
@@ -120,14 +120,110 @@ struct SampleDataShapeTests {
                 != TestFiles.bytes(c.file("events-0001.ndjson")))
     }
 
-    @Test("the spec's JSON names order and line ends only when not the default")
+    @Test("the spec's JSON names order, line ends and faults only when not the default")
     func specEncoding() throws {
         let plain = String(decoding: try JSONEncoder().encode(SampleDataSpec()), as: UTF8.self)
-        #expect(!plain.contains("order") && !plain.contains("lineEnds"))
-        let shaped = try JSONEncoder().encode(Self.seedShaped)
-        #expect(try JSONDecoder().decode(SampleDataSpec.self, from: shaped) == Self.seedShaped)
+        #expect(!plain.contains("order") && !plain.contains("lineEnds") && !plain.contains("faults"))
+        var seedFaults = Self.seedShaped
+        seedFaults.faults = .seed
+        for spec in [Self.seedShaped, seedFaults] {
+            let shaped = try JSONEncoder().encode(spec)
+            #expect(try JSONDecoder().decode(SampleDataSpec.self, from: shaped) == spec)
+        }
         let decoded = try JSONDecoder().decode(
             SampleDataSpec.self, from: Data(#"{"order": "random", "lineEnds": "lf"}"#.utf8))
-        #expect(decoded.order == .random && decoded.lineEnds == .lf)
+        #expect(decoded.order == .random && decoded.lineEnds == .lf && decoded.faults == .all)
+        let seed = try JSONDecoder().decode(SampleDataSpec.self, from: Data(#"{"faults": "seed"}"#.utf8))
+        #expect(seed == SampleDataSpec(faults: .seed))
+    }
+
+    /// The seed sample's kinds of dirt: the only line faults of `faults: .seed`.
+    static let seedFaultKinds: Set<String> = [
+        "userIdNull", "episodeIdNull", "eventTypeNull", "eventTypeEmpty", "timestampNull",
+        "timestampEmpty", "timestampMalformed", "durationNullOnPlayOrComplete",
+    ]
+    /// Counted kinds that leave the row valid and may come with them.
+    static let seedCompanionKinds: Set<String> = [
+        "crlfLineEnds", "lateArrival", "unknownUser", "unknownEpisode",
+    ]
+
+    @Test("faults seed: every line a JSON object with the five keys, only the seed sample's kinds")
+    func seedFaults() throws {
+        var spec = Self.seedShaped
+        spec.faults = .seed
+        let directory = try TemporaryDirectory("shape-seed-faults")
+        defer { directory.cleanUp() }
+        let manifest = try SampleDataGenerator.write(spec, to: directory.path)
+        let rows = try #require(manifest.rows)
+        var expected: [String: GeneratedRow] = [:]
+        for row in rows { expected["\(row.file):\(row.line)"] = row }
+        let five: Set<String> = ["event_type", "user_id", "episode_id", "timestamp", "duration"]
+        let now = Int64(Date().timeIntervalSince1970)
+        var checked = 0
+        var malformedDates = 0
+        var problems: [String] = []
+        for name in manifest.files where name.hasPrefix("events-") {
+            let raw = try TestFiles.text(directory.file(name))
+            #expect(!raw.starts(with: [0xEF, 0xBB, 0xBF]), "\(name) has no byte-order mark")
+            #expect(raw.suffix(2).elementsEqual([13, 10]), "\(name) ends with CRLF")
+            let detail = try #require(manifest.detail(for: name))
+            #expect(!detail.bom && detail.finalNewline && detail.blankLines == 0, "\(name)")
+            for (number, bytes) in TestFiles.lines(raw) {
+                let text = String(decoding: bytes, as: UTF8.self)
+                let parsed = try? JSONSerialization.jsonObject(with: Data(bytes))
+                guard let object = parsed as? [String: Any] else {
+                    problems.append("\(name):\(number) is not a JSON object: \(text)")
+                    continue
+                }
+                if Set(object.keys) != five { problems.append("\(name):\(number) keys: \(text)") }
+                for key in ["event_type", "user_id", "episode_id", "timestamp"]
+                where !(object[key] is String || object[key] is NSNull) {
+                    problems.append("\(name):\(number) \(key) neither string nor null: \(text)")
+                }
+                if !(object["duration"] is NSNull || object["duration"] is NSNumber) {
+                    problems.append("\(name):\(number) duration neither number nor null: \(text)")
+                }
+                if object["timestamp"] as? String == "malformed-date" { malformedDates += 1 }
+                let row = try #require(expected["\(name):\(number)"], "\(name):\(number)")
+                checked += 1
+                // One fault per dirty line, always a seed kind, and every one rejects.
+                if !row.duplicate {
+                    if !Set(row.faults).isSubset(of: Self.seedFaultKinds) || row.faults.count > 1
+                        || row.faults.isEmpty != row.codes.isEmpty
+                    {
+                        problems.append("\(name):\(number) faults \(row.faults) codes \(row.codes)")
+                    }
+                }
+                let (codes, _) = IndependentValidator.validate(bytes, now: now)
+                if codes != Set(row.codes) {
+                    problems.append("\(name):\(number) expected \(row.codes) got \(codes.sorted())")
+                }
+            }
+        }
+        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))")
+        #expect(checked == manifest.eventLines)
+        #expect(manifest.blankLines == 0)
+
+        // The manifest counts only the seed's kinds (and valid companions), each of them.
+        let counted = Set(manifest.faultCounts.filter { $0.value > 0 }.keys)
+        let allowed = Self.seedFaultKinds.union(Self.seedCompanionKinds)
+        #expect(counted.isSubset(of: allowed), "\(counted.subtracting(allowed).sorted())")
+        for kind in Self.seedFaultKinds {
+            #expect((manifest.faultCounts[kind] ?? 0) > 0, "\(kind)")
+        }
+        #expect(malformedDates == manifest.faultCounts["timestampMalformed"])
+        // Weighted like the sample: null user ids the most frequent kind.
+        let counts = Self.seedFaultKinds.map { manifest.faultCounts[$0] ?? 0 }
+        #expect(manifest.faultCounts["userIdNull"] == counts.max())
+        // One code per rejected row, only the codes the seed's dirt gives.
+        let seedCodes: Set<String> = [
+            "missing_user_id", "missing_episode_id", "missing_event_type", "invalid_event_type",
+            "missing_timestamp", "invalid_timestamp", "invalid_duration_for_play_complete",
+        ]
+        let codesSeen = Set(manifest.expectedCodeCounts.filter { $0.value > 0 }.keys)
+        #expect(codesSeen == seedCodes)
+        #expect(manifest.expectedCodeCounts.values.reduce(0, +) == manifest.expectedRejectedEvents)
+        let rejected = Double(manifest.expectedRejectedEvents) / Double(manifest.eventLines)
+        #expect(rejected > 0.02 && rejected < 0.04)
     }
 }
