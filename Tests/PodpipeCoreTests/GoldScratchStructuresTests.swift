@@ -89,4 +89,51 @@ struct GoldScratchStructuresTests {
         }
         #expect(byKey(merged) == byKey(all))
     }
+
+    /// The merge runs on a thread of its own: a caller that stops taking records (its body
+    /// throws) gets its error, and the merging thread is gone, so the runs merge again.
+    @Test func mergeStoppedByTheCallerEndsAndMergesAgain() throws {
+        struct Stop: Error {}
+        let runs = try SortedRuns<Record>()
+        let perRun = 3 * SortedRuns<Record>.batchRecords
+        for run in 0..<3 {
+            try runs.append((0..<perRun).map { Record(key: Int64($0), value: Int64(run)) })
+        }
+        var taken = 0
+        #expect(throws: Stop.self) {
+            try runs.merge(key: { MergeKey(high: MergeKey.ordered($0.key)) }) { _ in
+                taken += 1
+                if taken == SortedRuns<Record>.batchRecords + 5 { throw Stop() }
+            }
+        }
+        #expect(taken == SortedRuns<Record>.batchRecords + 5)
+        var merged = 0
+        try runs.merge(key: { MergeKey(high: MergeKey.ordered($0.key)) }) { _ in merged += 1 }
+        #expect(merged == 3 * perRun)
+    }
+
+    /// Ranks computed a few numbers at a time (each call merges the new numbers into the
+    /// order kept from the last) are those of sorting every id's bytes at once.
+    @Test func idRanksGivenInStepsAreTheFullSorts() {
+        var rng = SplitMix64(seed: 5)
+        var ids = IdNumbers()
+        var texts: [String] = []
+        for step in 0..<6 {
+            for _ in 0..<(step == 2 ? 0 : 1 + rng.below(300)) {
+                // Short and long (over 15 bytes) ids, non-ASCII ones, shared prefixes.
+                let text =
+                    ["user_", "u", "épisode-", "a-long-prefix-of-more-than-15-bytes-"][rng.below(4)]
+                    + String(rng.below(5_000))
+                let number = Int(ids.number(text))
+                if number == texts.count { texts.append(text) }
+            }
+            let ranks = ids.ranks()
+            let order = texts.indices.sorted {
+                Array(texts[$0].utf8).lexicographicallyPrecedes(Array(texts[$1].utf8))
+            }
+            var expected = [Int32](repeating: 0, count: texts.count)
+            for (position, number) in order.enumerated() { expected[number] = Int32(position) }
+            #expect(ranks == expected, "step \(step)")
+        }
+    }
 }

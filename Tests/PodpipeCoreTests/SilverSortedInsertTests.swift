@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import PodpipeRules
+import PodpipeSampleData
 import Synchronization
 import Testing
 
@@ -23,6 +24,26 @@ struct SilverSortedInsertTests {
         #expect(SilverInsertOrder.order([1, nil, 2, 2, nil, 9]) == [0, 2, 3, 5])
         #expect(SilverInsertOrder.order([]) == [])
         #expect(SilverInsertOrder.order([1, 2, 1]) == [0, 2, 1])
+    }
+
+    /// The order of a run sorted as packed integers (timestamp offset, position) is the one
+    /// of the pairs; timestamps too far apart to pack take the pairs' way, with the same result.
+    @Test(arguments: [0, 1, 2, 1_000, 131_072])
+    func orderPackedAsThePairs(count: Int) {
+        var rng = SplitMix64(seed: UInt64(count) + 3)
+        let spans: [Int64] = [1, 120 * 86_400, Int64.max]
+        for span in spans {
+            let timestamps: [Int64?] = (0..<count).map { _ in
+                if rng.below(10) == 0 { return nil }
+                // Many ties when the span is small; both extremes of Int64 when it is not.
+                let offset = Int64(truncatingIfNeeded: rng.next()) % span
+                return span == Int64.max
+                    ? (rng.below(2) == 0 ? Int64.min + abs(offset) : offset) : 1_700_000_000 + offset
+            }
+            let expected = timestamps.indices.filter { timestamps[$0] != nil }
+                .sorted { (timestamps[$0] ?? 0, $0) < (timestamps[$1] ?? 0, $1) }
+            #expect(SilverInsertOrder.order(timestamps) == expected, "span \(span)")
+        }
     }
 
     /// What the writer told its observer: each run's rows (line numbers) and which were new.

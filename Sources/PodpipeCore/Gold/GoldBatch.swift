@@ -53,8 +53,8 @@ enum GoldBatch {
     /// day.
     static func stage(_ tables: GoldBatchTables, _ db: Database) throws -> GoldRefresher.Span {
         if let key = tables.firstUnprobed { throw GoldError.batchNotProbed(key: key) }
-        let users = tables.users
-        let episodes = tables.episodes
+        var users = tables.users
+        var episodes = tables.episodes
         let userRank = users.ranks()
         let episodeRank = episodes.ranks()
         try db.execute(

@@ -15,6 +15,8 @@ struct IdNumbers: Sendable {
     private(set) var texts: [String] = []
     /// The bytes of each number's id (for ``ranks()``).
     private var bytes: [[UInt8]] = []
+    /// The numbers ranked so far, in byte order of their ids (``ranks()``).
+    private var byteOrder: [Int32] = []
 
     /// The number of the text in `column` of the current row of `handle`.
     mutating func number(_ handle: OpaquePointer, _ column: Int32) -> Int32 {
@@ -62,11 +64,35 @@ struct IdNumbers: Sendable {
 
     /// Each number's rank in byte order (the tables' key order), so that rows can be written
     /// in primary-key order.
-    func ranks() -> [Int32] {
+    ///
+    /// The numbers ranked by an earlier call are kept in byte order: a call sorts only the
+    /// numbers given since and merges them in. The full rebuild ranks at every spill, and on
+    /// files where unknown ids keep turning up, sorting all ids each time was 3 % of a
+    /// seed-shaped load's CPU (doc/performance.md, session 16). Ids are distinct, so the
+    /// result is the full sort's.
+    mutating func ranks() -> [Int32] {
         let bytes = self.bytes
-        let order = bytes.indices.sorted { bytes[$0].lexicographicallyPrecedes(bytes[$1]) }
+        if byteOrder.count < bytes.count {
+            let fresh = (byteOrder.count..<bytes.count).sorted {
+                bytes[$0].lexicographicallyPrecedes(bytes[$1])
+            }
+            var merged: [Int32] = []
+            merged.reserveCapacity(bytes.count)
+            var old = 0
+            for number in fresh {
+                while old < byteOrder.count,
+                    bytes[Int(byteOrder[old])].lexicographicallyPrecedes(bytes[number])
+                {
+                    merged.append(byteOrder[old])
+                    old += 1
+                }
+                merged.append(Int32(number))
+            }
+            merged.append(contentsOf: byteOrder[old...])
+            byteOrder = merged
+        }
         var rank = [Int32](repeating: 0, count: texts.count)
-        for (position, index) in order.enumerated() { rank[index] = Int32(position) }
+        for (position, number) in byteOrder.enumerated() { rank[Int(number)] = Int32(position) }
         return rank
     }
 }

@@ -16,8 +16,9 @@ import Foundation
 /// once at the end and inserted in key order into the empty table, each key once. Memory
 /// stays bounded: one read buffer per run during the merge (one merge at a time).
 ///
-/// The file is unlinked as soon as it is created: nothing is left behind by a crash. Used on
-/// the writer's thread only: it appends a run as it writes each spill, then merges.
+/// The file is unlinked as soon as it is created: nothing is left behind by a crash. Used by
+/// one thread at a time: it appends a run as it writes each spill, then merges (reading the
+/// runs on a thread the merge starts and waits for).
 final class SortedRuns<Record: BitwiseCopyable> {
     private let fd: Int32
     private let directory: String
@@ -69,27 +70,88 @@ final class SortedRuns<Record: BitwiseCopyable> {
     /// Calls `body` with every record of every run in the order of `key` (each run must be
     /// sorted by it), records of equal key one after the other, in the order of their runs.
     ///
+    /// The merge runs on a thread of its own and hands its records over in batches, so that
+    /// the heap (and the reads of the runs) and the caller's inserts overlap on two cores: in
+    /// the rebuild at the end of a seed-shaped 5M load, the merge was a quarter of the
+    /// writer's time while the other core idled (doc/performance.md, session 16).
+    ///
     /// Each record's key is computed once, as it comes to the front of its run, and the heap
     /// holds the keys of the runs' front records beside the run numbers: a comparison is two
     /// integer comparisons, not the callers' lookups of the names' ranks (the merge of every
     /// spill's keys was a third of the full rebuild's time on files not in time order, whose
     /// spills all cover the whole key space: doc/performance.md, session 14).
-    func merge(key: (Record) -> MergeKey, _ body: (Record) throws -> Void) throws {
+    func merge(key: @escaping @Sendable (Record) -> MergeKey, _ body: (Record) throws -> Void) throws
+    where Record: Sendable {
+        let reader = RunReader(fd: fd, directory: directory)
+        let runs = self.runs
+        let handOff = HandOff<MergeMessage<Record>>(capacity: Self.batchesAhead)
+        let finished = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            defer { finished.signal() }
+            do {
+                var batch: [Record] = []
+                batch.reserveCapacity(Self.batchRecords)
+                try Self.merge(runs, reader, key: key) { record in
+                    batch.append(record)
+                    if batch.count == Self.batchRecords {
+                        guard handOff.put(.batch(batch)) else { throw MergeAbandoned() }
+                        batch = []
+                        batch.reserveCapacity(Self.batchRecords)
+                    }
+                }
+                if !batch.isEmpty { guard handOff.put(.batch(batch)) else { return } }
+                handOff.put(.end)
+            } catch is MergeAbandoned {
+                // The caller stopped taking records: nothing more to do.
+            } catch {
+                handOff.put(.failed(error))
+            }
+        }
+        thread.name = "podpipe-gold-merge"
+        thread.start()
+        // Whatever happens here, the merging thread is stopped and gone before returning (it
+        // reads the file this object closes).
+        defer {
+            handOff.close()
+            finished.wait()
+        }
+        while let message = handOff.take() {
+            switch message {
+            case .batch(let records):
+                for record in records { try body(record) }
+            case .end:
+                return
+            case .failed(let error):
+                throw error
+            }
+        }
+    }
+
+    /// Records per batch handed from the merging thread to the caller, and batches the merge
+    /// may run ahead (a few hundred KiB in all).
+    static var batchRecords: Int { max(1, 131_072 / MemoryLayout<Record>.stride) }
+    static var batchesAhead: Int { 2 }
+
+    /// The k-way merge itself, on the calling thread (the merging thread's body).
+    private static func merge(
+        _ runs: [(start: Int, count: Int)], _ reader: RunReader, key: (Record) -> MergeKey,
+        _ body: (Record) throws -> Void
+    ) throws {
         var cursors = runs.map { Cursor(start: $0.start, end: $0.start + $0.count) }
         var heap: [HeapEntry] = []
         heap.reserveCapacity(cursors.count)
         for index in cursors.indices {
-            try refill(&cursors[index])
+            try reader.refill(&cursors[index])
             if let first = cursors[index].buffer.first { heap.append(HeapEntry(key: key(first), run: index)) }
         }
         for index in stride(from: heap.count / 2 - 1, through: 0, by: -1) {
-            Self.siftDown(&heap, from: index)
+            siftDown(&heap, from: index)
         }
         while let top = heap.first {
             let run = top.run
             try body(cursors[run].buffer[cursors[run].position])
             cursors[run].position += 1
-            if cursors[run].position == cursors[run].buffer.count { try refill(&cursors[run]) }
+            if cursors[run].position == cursors[run].buffer.count { try reader.refill(&cursors[run]) }
             if cursors[run].buffer.isEmpty {
                 let last = heap.removeLast()
                 if heap.isEmpty { break }
@@ -97,9 +159,19 @@ final class SortedRuns<Record: BitwiseCopyable> {
             } else {
                 heap[0].key = key(cursors[run].buffer[cursors[run].position])
             }
-            Self.siftDown(&heap, from: 0)
+            siftDown(&heap, from: 0)
         }
     }
+
+    /// What the merging thread hands over.
+    private enum MergeMessage<Element: Sendable>: Sendable {
+        case batch([Element])
+        case end
+        case failed(any Error & Sendable)
+    }
+
+    /// Thrown on the merging thread when the caller closed the hand-off.
+    private struct MergeAbandoned: Error {}
 
     /// A run's front record in the merge: its key and the run's number (ties go to the
     /// earlier run).
@@ -145,32 +217,39 @@ final class SortedRuns<Record: BitwiseCopyable> {
         }
     }
 
-    /// Reads the run's next records into its buffer (empty at the end of the run).
-    private func refill(_ cursor: inout Cursor) throws {
-        let count = min(Self.bufferRecords, cursor.end - cursor.next)
-        cursor.position = 0
-        guard count > 0 else {
-            cursor.buffer = []
-            return
-        }
-        let stride = MemoryLayout<Record>.stride
-        let first = cursor.next
-        cursor.buffer = try [Record](unsafeUninitializedCapacity: count) { records, initialized in
-            guard let base = UnsafeMutableRawBufferPointer(records).baseAddress else { return }
-            var offset = 0
-            while offset < count * stride {
-                let n = pread(fd, base + offset, count * stride - offset, off_t(first * stride + offset))
-                if n < 0 && errno == EINTR { continue }
-                // n == 0: the file is shorter than written (EIO stands for it).
-                guard n > 0 else {
-                    throw GoldError.scratchFile(
-                        directory: directory, operation: "read", errno: n < 0 ? errno : EIO)
-                }
-                offset += n
+    /// Reads the runs back (from any one thread at a time: `pread` keeps no file offset).
+    private struct RunReader: Sendable {
+        let fd: Int32
+        let directory: String
+
+        /// Reads the run's next records into its buffer (empty at the end of the run).
+        func refill(_ cursor: inout Cursor) throws {
+            let count = min(SortedRuns.bufferRecords, cursor.end - cursor.next)
+            cursor.position = 0
+            guard count > 0 else {
+                cursor.buffer = []
+                return
             }
-            initialized = count
+            let stride = MemoryLayout<Record>.stride
+            let first = cursor.next
+            let fd = self.fd
+            cursor.buffer = try [Record](unsafeUninitializedCapacity: count) { records, initialized in
+                guard let base = UnsafeMutableRawBufferPointer(records).baseAddress else { return }
+                var offset = 0
+                while offset < count * stride {
+                    let n = pread(fd, base + offset, count * stride - offset, off_t(first * stride + offset))
+                    if n < 0 && errno == EINTR { continue }
+                    // n == 0: the file is shorter than written (EIO stands for it).
+                    guard n > 0 else {
+                        throw GoldError.scratchFile(
+                            directory: directory, operation: "read", errno: n < 0 ? errno : EIO)
+                    }
+                    offset += n
+                }
+                initialized = count
+            }
+            cursor.next += count
         }
-        cursor.next += count
     }
 }
 

@@ -89,15 +89,38 @@ enum SilverInsertOrder {
         indices.reserveCapacity(count)
         var last = Int64.min
         var sorted = true
+        var least = Int64.max
         for index in 0..<count {
             guard let value = timestamp(index) else { continue }
             if value < last { sorted = false }
             last = value
+            least = min(least, value)
             indices.append(index)
         }
         if sorted { return indices }
+        if let packed = packedOrder(indices, least: least, timestamp) { return packed }
         var keyed = indices.map { (timestamp: timestamp($0) ?? 0, index: $0) }
         keyed.sort { $0.timestamp != $1.timestamp ? $0.timestamp < $1.timestamp : $0.index < $1.index }
         return keyed.map(\.index)
+    }
+
+    /// The same order, sorted as single integers: the timestamp's offset from `least` above
+    /// the position, when both fit in 64 bits (a run's timestamps span years at most, its
+    /// positions 17 bits). Comparing plain integers instead of pairs through a closure made
+    /// the sort of a seed-shaped run about three times faster (doc/performance.md, session
+    /// 16). Nil when they do not fit.
+    private static func packedOrder(_ indices: [Int], least: Int64, _ timestamp: (Int) -> Int64?) -> [Int]? {
+        guard let largest = indices.last else { return [] }
+        let positionBits = UInt64.bitWidth - UInt64(largest).leadingZeroBitCount
+        var keys: [UInt64] = []
+        keys.reserveCapacity(indices.count)
+        for index in indices {
+            let (offset, overflow) = (timestamp(index) ?? least).subtractingReportingOverflow(least)
+            guard !overflow, UInt64(offset) >> (UInt64.bitWidth - positionBits) == 0 else { return nil }
+            keys.append(UInt64(offset) << positionBits | UInt64(index))
+        }
+        keys.sort()
+        let mask: UInt64 = positionBits == 0 ? 0 : ~0 >> (UInt64.bitWidth - positionBits)
+        return keys.map { Int($0 & mask) }
     }
 }
