@@ -214,6 +214,32 @@ struct GroupCommitTests {
         #expect(events == 8 * 200)
     }
 
+    /// Groups that run out of time with files left: the first commits without waiting for
+    /// its checkpoint (it copies beside the next group's load), the next one waits, and so on;
+    /// the pass's last goes on. Before, each such commit waited for the whole copy.
+    @Test func ofTwoGroupsOutOfTimeInARowTheSecondWaits() throws {
+        let folder = try TemporaryFolder("group-out-of-time")
+        defer { folder.remove() }
+        let dataLoad = try folder.folder("in")
+        // users.csv, then a–d: each file spans the others' times, so no group ends because a
+        // file only appended; every group runs out of time after its first file.
+        try Self.drop(into: dataLoad)
+        let store = try Store.openForWriting(path: folder.path("db.sqlite"), checkpointWaitFrames: 1)
+        let checkpointer = try #require(store.checkpointer)
+        let before = checkpointer.commitsThatWaited
+        let recorder = Recorder()
+        let pass = try Self.pipeline(store, dataLoad, groupSeconds: 1e-9, observer: recorder).ingestPending()
+        #expect(pass.outcomes.map(\.state) == [.loaded, .loaded, .loaded, .loaded, .loaded])
+        #expect(recorder.all.filter { $0 == .committed }.count == 5)
+        // users.csv goes on, a waits, b goes on, c waits, d ends the pass and goes on.
+        #expect(checkpointer.commitsThatWaited == before + 2)
+        #expect(checkpointer.owesAWait)
+        // The same rows as one transaction per file.
+        let alone = try Store.openForWriting(path: folder.path("alone.sqlite"))
+        _ = try Self.pipeline(alone, dataLoad, groupSeconds: 0, observer: Recorder()).ingestPending()
+        #expect(try Self.snapshot(folder.path("db.sqlite")) == Self.snapshot(folder.path("alone.sqlite")))
+    }
+
     @Test func goldsFullRebuildRunsBesideThePassCheckpointAndAnIncrementalRefreshWaitsFirst() throws {
         let folder = try TemporaryFolder("group-pass-end-gold")
         defer { folder.remove() }

@@ -146,7 +146,9 @@ extension Store: IngestStore {
     ///
     /// A group (or file) that ends the pass commits without waiting for the checkpoint (see
     /// ``WALCheckpointer``): a full gold rebuild then runs beside it, an incremental refresh
-    /// waits for it first (``WriterSession``).
+    /// waits for it first (``WriterSession``). So does a group that ran out of time with files
+    /// left, unless the commit before it went on: of two such groups in a row, the second
+    /// waits.
     func ingestGroup(
         _ candidates: ArraySlice<Candidate>, with procedure: (Candidate) -> FileIngest,
         observer: (any IngestObserver)?, goOn: (Int) -> Bool
@@ -155,8 +157,13 @@ extension Store: IngestStore {
         return try pool.write { db in
             var done: [GroupedFile] = []
             var appended = false
+            var outOfTime = false
             for candidate in candidates {
-                if !done.isEmpty && (appended || !goOn(done.count)) { break }
+                if !done.isEmpty && appended { break }
+                if !done.isEmpty && !goOn(done.count) {
+                    outOfTime = true
+                    break
+                }
                 let started = Date()
                 var session = LiveIngestSession(db: db, store: self, observer: observer)
                 do {
@@ -169,7 +176,17 @@ extension Store: IngestStore {
                 }
                 index += 1
             }
-            if done.count == candidates.count { checkpointer?.letTheNextCommitGoOn() }
+            if done.count == candidates.count {
+                checkpointer?.letTheNextCommitGoOn()
+            } else if outOfTime, checkpointer?.owesAWait == false {
+                // Files are left and the last wait was taken: this group's checkpoint copies
+                // beside the next group's load, whose commit waits for it if the WAL is still
+                // past the bound. Waiting here left the writer idle for the whole copy (1.2 s
+                // for a 5M seed-shaped group) and then loaded the pass's last file or two in
+                // a group of their own (doc/performance.md, session 16). The WAL holds at most
+                // two groups' pages.
+                checkpointer?.letTheNextCommitGoOn()
+            }
             return done
         }
     }
