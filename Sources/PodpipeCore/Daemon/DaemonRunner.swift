@@ -328,6 +328,8 @@ final class DaemonRunner {
     }
 
     private func ingest(_ ready: [Candidate]) {
+        // A parse begun ahead for a file this pass does not reach is stopped with it.
+        defer { pipeline.endPass() }
         var next = ready.startIndex
         while next < ready.endIndex {
             if signals.stopRequested { return }

@@ -154,6 +154,38 @@ enum ParserMessage: Sendable {
     case failed(any Error & Sendable)
 }
 
+/// A parser thread over one event file's bytes (``EventFileLoader/parse(source:validator:lineReader:into:)``)
+/// and the bounded hand-off it fills: begun when the file's rows load, or before, by
+/// ``ParseAhead``, while the writer inserts the previous file's last rows. It never touches
+/// the database.
+final class EventParse: @unchecked Sendable {  // stop(): the writer's thread only
+    let source: ChunkSource
+    let handOff = HandOff<ParserMessage>(capacity: 4)
+    private let finished = HandOff<Bool>(capacity: 1)
+    private var stopped = false
+
+    init(source: ChunkSource, validator: EventValidator, lineReader: LineReader) {
+        self.source = source
+        let handOff = self.handOff
+        let finished = self.finished
+        let thread = Thread {
+            EventFileLoader.parse(source: source, validator: validator, lineReader: lineReader, into: handOff)
+            finished.put(true)
+        }
+        thread.name = "podpipe-parse"
+        thread.start()
+    }
+
+    /// Stops the parser if it still runs and waits until it no longer reads `source` (its
+    /// digest is read next). Later calls return at once.
+    func stop() {
+        guard !stopped else { return }
+        stopped = true
+        handOff.close()
+        _ = finished.take()
+    }
+}
+
 /// Loads one NDJSON event file into bronze and silver inside the caller's transaction:
 /// every non-blank line becomes a bronze row with its outcome and codes; valid rows are
 /// inserted into silver unless their natural key is already there (then: duplicate).
@@ -169,6 +201,11 @@ struct EventFileLoader {
     var observer: (any IngestObserver)? = nil
     /// Valid rows per sorted silver insert (``SilverRun``).
     var runCapacity = SilverRun.capacity
+    /// This file's parse, begun before its turn (``ParseAhead``); nil: the load starts one.
+    var started: EventParse? = nil
+    /// Told when the parser has read the whole file, while the writer still inserts its last
+    /// rows: the next file's parse may begin (``ParseAhead``).
+    var parsed: (@Sendable () -> Void)? = nil
 
     /// Longest raw text kept in bronze for a line that exceeded the line-length limit.
     static let truncatedRawBytes = 4096
@@ -179,29 +216,27 @@ struct EventFileLoader {
 
     /// Runs the parser thread over `source` while `body` takes its batches from the
     /// hand-off (both engines' writers); the parser is stopped and waited for before this
-    /// returns, so the caller may read `source` again.
+    /// returns, so the caller may read `source` again. `started`: the parse of `source` that
+    /// ``ParseAhead`` began before the file's turn (another source's is stopped, not used).
     static func withParser<Result>(
-        source: ChunkSource, validator: EventValidator, lineReader: LineReader,
+        source: ChunkSource, validator: EventValidator, lineReader: LineReader, started: EventParse? = nil,
         _ body: (HandOff<ParserMessage>) throws -> Result
     ) throws -> Result {
-        let handOff = HandOff<ParserMessage>(capacity: 4)
-        let finished = HandOff<Bool>(capacity: 1)
-        let thread = Thread {
-            Self.parse(source: source, validator: validator, lineReader: lineReader, into: handOff)
-            finished.put(true)
+        var parse = started
+        if let started, started.source !== source {
+            started.stop()
+            parse = nil
         }
-        thread.start()
-        defer {
-            // Stop the parser (if still running) and wait until it no longer touches
-            // `source`, which the caller reads afterwards.
-            handOff.close()
-            _ = finished.take()
-        }
-        return try body(handOff)
+        let running = parse ?? EventParse(source: source, validator: validator, lineReader: lineReader)
+        // Stop the parser (if still running) and wait until it no longer touches `source`,
+        // which the caller reads afterwards.
+        defer { running.stop() }
+        return try body(running.handOff)
     }
 
     func load(source: ChunkSource, fileId: Int64, db: Database) throws -> FileLoadCounts {
-        try Self.withParser(source: source, validator: validator, lineReader: lineReader) { handOff in
+        try Self.withParser(source: source, validator: validator, lineReader: lineReader, started: started) {
+            handOff in
             try load(from: handOff, source: source, fileId: fileId, db: db)
         }
     }
@@ -309,7 +344,9 @@ struct EventFileLoader {
             let batch: ParsedBatch
             switch message {
             case .batch(let b): batch = b
-            case .end: break loop
+            case .end:
+                parsed?()
+                break loop
             case .failed(let error): throw error
             }
             if shouldStop() { throw PipelineError.interrupted }

@@ -86,6 +86,12 @@ struct FileRules: Sendable {
     var validator: EventValidator
     var maxLineBytes: Int
     var shouldStop: @Sendable () -> Bool
+    /// Where the parse of a file begun before its turn waits (podpiped's passes; nil: none).
+    var ahead: ParseAhead? = nil
+    /// Told when this file's parser has read the whole file (it begins the next file's parse).
+    var parsed: (@Sendable () -> Void)? = nil
+    /// This file's parse, taken from ``ahead`` by ``FileIngest`` for the loaders.
+    var started: EventParse? = nil
 }
 
 /// The result of the per-file procedure.
@@ -124,9 +130,14 @@ struct FileIngest {
         entry.attempts = claim.attempts
         let fileId = claim.fileId
 
+        // A parse begun before the file's turn reads the file through its own source; on every
+        // way out it is stopped (a file settled without its rows never reads it).
+        var rules = self.rules
+        rules.started = rules.ahead?.take(candidate)
+        defer { rules.started?.stop() }
         let source: ChunkSource
         do {
-            source = try ChunkSource(candidate)
+            source = try rules.started?.source ?? ChunkSource(candidate)
         } catch let error as ReadError where error.isPermanent {
             // Never readable: identified by its name, since its bytes are not to be read.
             entry.sha256 = "unreadable:" + candidate.name

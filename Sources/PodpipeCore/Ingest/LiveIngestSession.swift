@@ -98,9 +98,11 @@ enum FileRowsLoader {
     ) throws -> FileLoadCounts {
         switch kind {
         case .events:
-            let loader = EventFileLoader(
+            var loader = EventFileLoader(
                 validator: rules.validator, lineReader: LineReader(maxLineBytes: rules.maxLineBytes),
                 shouldStop: rules.shouldStop, observer: observer)
+            loader.started = rules.started
+            loader.parsed = rules.parsed
             return try loader.load(source: source, fileId: fileId, db: db)
         case .episodes, .users:
             return try ReferenceFileLoader(

@@ -35,6 +35,8 @@ final class Pipeline: @unchecked Sendable {
     let logger: Logger
     let shouldStop: @Sendable () -> Bool
     let observer: (any IngestObserver)?
+    /// The next event file's parse, begun while the current file's last rows are inserted.
+    let ahead = ParseAhead()
 
     init(
         store: any IngestStore, settings: PipelineSettings, logger: Logger,
@@ -46,6 +48,11 @@ final class Pipeline: @unchecked Sendable {
         self.shouldStop = shouldStop
         self.observer = observer
     }
+
+    deinit { ahead.discard() }
+
+    /// The pass is over: a parse begun for a file it did not reach is stopped.
+    func endPass() { ahead.discard() }
 
     /// Files in the folder that the ledger has not settled (new, changed, or failed and due).
     /// The settled ones still in the folder are announced to the observer first
@@ -75,6 +82,7 @@ final class Pipeline: @unchecked Sendable {
             settings.dataLoad, database: store.location, selection: settings.selection)
         summary.ignored = listing.ignored
         let candidates = try pending(in: listing, now: Date(), ignoreBackoff: ignoreBackoff)
+        defer { endPass() }
         var next = candidates.startIndex
         while next < candidates.endIndex {
             if shouldStop() { throw PipelineError.interrupted }
@@ -85,14 +93,38 @@ final class Pipeline: @unchecked Sendable {
         return summary
     }
 
-    /// The rules a file is read with, as of now.
-    private func procedure(_ candidate: Candidate) -> FileIngest {
-        FileIngest(
-            rules: FileRules(
-                validator: EventValidator(
-                    now: Int64(Date().timeIntervalSince1970),
-                    allowedFutureSkewSeconds: settings.futureSkewSeconds),
-                maxLineBytes: settings.maxLineBytes, shouldStop: shouldStop))
+    /// The rules a file is read with, as of now. `next`: the file after it in the pass, whose
+    /// parse begins when this file's has read its last line (``ParseAhead``).
+    private func procedure(_ candidate: Candidate, next: Candidate? = nil) -> FileIngest {
+        var rules = FileRules(
+            validator: validator(), maxLineBytes: settings.maxLineBytes, shouldStop: shouldStop, ahead: ahead)
+        if let next, next.kind == .events {
+            let ahead = self.ahead
+            let skew = settings.futureSkewSeconds
+            let lineReader = LineReader(maxLineBytes: settings.maxLineBytes)
+            rules.parsed = {
+                ahead.start(next, validator: Self.validator(skew: skew), lineReader: lineReader)
+            }
+        }
+        return FileIngest(rules: rules)
+    }
+
+    /// The procedure of each of `candidates` (in their order), each told the next candidate.
+    private func procedures(_ candidates: ArraySlice<Candidate>) -> (Candidate) -> FileIngest {
+        var position = candidates.startIndex
+        return { candidate in
+            // The store asks in the candidates' order: one step forward each time.
+            while position < candidates.endIndex, candidates[position] != candidate { position += 1 }
+            let next = position + 1 < candidates.endIndex ? candidates[position + 1] : nil
+            return self.procedure(candidate, next: next)
+        }
+    }
+
+    /// Events are valid up to the allowed skew past the moment their file's parse begins.
+    private func validator() -> EventValidator { Self.validator(skew: settings.futureSkewSeconds) }
+
+    private static func validator(skew: Int64) -> EventValidator {
+        EventValidator(now: Int64(Date().timeIntervalSince1970), allowedFutureSkewSeconds: skew)
     }
 
     /// Ingests the first of `candidates` and, in the same transaction, the next ones until
@@ -107,8 +139,11 @@ final class Pipeline: @unchecked Sendable {
     /// were consumed (at least one).
     func ingestGroup(_ candidates: ArraySlice<Candidate>) throws -> (outcomes: [FileOutcome], consumed: Int) {
         guard let first = candidates.first else { return ([], 0) }
+        let procedure = procedures(candidates)
         guard candidates.count > 1, settings.groupSeconds > 0 else {
-            return ((try ingest(first, endsPass: candidates.count == 1)).map { [$0] } ?? [], 1)
+            return (
+                (try ingest(first, endsPass: candidates.count == 1, with: procedure)).map { [$0] } ?? [], 1
+            )
         }
         try store.verifyStillOpen()
         let groupStarted = Date()
@@ -148,13 +183,15 @@ final class Pipeline: @unchecked Sendable {
 
     /// Ingests one file. Returns nil when the file turned out to be already recorded (same
     /// name, same bytes, only its timestamp changed). `endsPass`: no file of the pass follows.
-    func ingest(_ candidate: Candidate, endsPass: Bool = false) throws -> FileOutcome? {
+    func ingest(
+        _ candidate: Candidate, endsPass: Bool = false, with procedure: ((Candidate) -> FileIngest)? = nil
+    ) throws -> FileOutcome? {
         let started = Date()
         try store.verifyStillOpen()
         do {
             let result = try store.ingestFile(
-                candidate, with: procedure(candidate), started: started, observer: observer,
-                endsPass: endsPass)
+                candidate, with: procedure?(candidate) ?? self.procedure(candidate), started: started,
+                observer: observer, endsPass: endsPass)
             observer?.fileCommitted()
             return settled(candidate, result)
         } catch let error as PipelineError where error == .interrupted {

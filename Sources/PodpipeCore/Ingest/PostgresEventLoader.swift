@@ -94,7 +94,9 @@ struct PostgresEventLoader {
         var firstOrd: Int64
     }
 
-    func load(source: ChunkSource, fileId: Int64) throws -> FileLoadCounts {
+    /// `started`: the file's parse if ``ParseAhead`` began it (none is begun for PostgreSQL
+    /// today: its loader does not announce the end of a parse).
+    func load(source: ChunkSource, fileId: Int64, started: EventParse? = nil) throws -> FileLoadCounts {
         // A deadline for the file's bulk statements that grows with it (at 1 MB/s, beyond the
         // connection's own): the deadline is for a server that stopped answering.
         let bulkTimeout = connection.timeout + Double(max(0, source.currentSize())) / 1_000_000
@@ -104,8 +106,9 @@ struct PostgresEventLoader {
         var keptBytes = 0
         var staged = false
         var failure: (any Error)?
-        _ = try EventFileLoader.withParser(source: source, validator: validator, lineReader: lineReader) {
-            handOff in
+        _ = try EventFileLoader.withParser(
+            source: source, validator: validator, lineReader: lineReader, started: started
+        ) { handOff in
             var started = false
             var ended = false
             try connection.copyIn(Self.stageCopySQL, timeout: bulkTimeout) {

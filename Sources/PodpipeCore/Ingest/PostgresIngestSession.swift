@@ -56,7 +56,7 @@ struct PostgresIngestSession: IngestSession {
             return try PostgresEventLoader(
                 validator: rules.validator, lineReader: LineReader(maxLineBytes: rules.maxLineBytes),
                 shouldStop: rules.shouldStop, connection: connection
-            ).load(source: source, fileId: fileId)
+            ).load(source: source, fileId: fileId, started: rules.started)
         case .episodes, .users:
             var rows = PostgresReferenceRows(kind: kind, fileId: fileId, connection: connection)
             try rows.prepare()
