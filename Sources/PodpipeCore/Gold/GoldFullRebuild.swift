@@ -259,43 +259,40 @@ struct GoldFullRebuild {
         _ initial: GoldFullRebuild, upTo: Int64?, _ scanner: any DatabaseReader, writer db: Database,
         runs: SpillRuns
     ) throws -> GoldFullRebuild {
-        let handOff = HandOff<ScanMessage>(capacity: 1)
-        let finished = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            defer { finished.signal() }
-            do {
-                let rebuild = try scanner.read { reader -> GoldFullRebuild in
-                    // One sequential pass: a page cache would only hold pages never read
-                    // again, and add its size to the memory peak. Restored for the
-                    // connection's next user.
-                    let cacheSize = try Int.fetchOne(reader, sql: "PRAGMA cache_size") ?? -2000
-                    try reader.execute(sql: "PRAGMA cache_size = -256")
-                    defer { try? reader.execute(sql: "PRAGMA cache_size = \(cacheSize)") }
-                    var rebuild = initial
-                    try rebuild.scan(reader, upTo: upTo) { spill in
-                        guard handOff.put(.spill(spill)) else { throw ScanAbandoned() }
-                    }
-                    return rebuild
-                }
-                handOff.put(.done(rebuild))
-            } catch {
-                handOff.put(.failed(error))
-            }
-        }
-        thread.name = "podpipe-gold-scan"
-        thread.start()
         // Whatever happens here, the scanning thread is stopped and gone before returning.
-        defer {
-            handOff.close()
-            finished.wait()
-        }
-        while let message = handOff.take() {
-            switch message {
-            case .spill(let spill): try write(spill, runs)
-            case .done(let rebuild): return rebuild
-            case .failed(let error): throw error
-            }
-        }
+        let result = try HandOff<ScanMessage>.withProducer(
+            name: "podpipe-gold-scan", capacity: 1,
+            produce: { handOff in
+                do {
+                    let rebuild = try scanner.read { reader -> GoldFullRebuild in
+                        // One sequential pass: a page cache would only hold pages never read
+                        // again, and add its size to the memory peak. Restored for the
+                        // connection's next user.
+                        let cacheSize = try Int.fetchOne(reader, sql: "PRAGMA cache_size") ?? -2000
+                        try reader.execute(sql: "PRAGMA cache_size = -256")
+                        defer { try? reader.execute(sql: "PRAGMA cache_size = \(cacheSize)") }
+                        var rebuild = initial
+                        try rebuild.scan(reader, upTo: upTo) { spill in
+                            guard handOff.put(.spill(spill)) else { throw ScanAbandoned() }
+                        }
+                        return rebuild
+                    }
+                    handOff.put(.done(rebuild))
+                } catch {
+                    handOff.put(.failed(error))
+                }
+            },
+            consume: { handOff -> GoldFullRebuild? in
+                while let message = handOff.take() {
+                    switch message {
+                    case .spill(let spill): try write(spill, runs)
+                    case .done(let rebuild): return rebuild
+                    case .failed(let error): throw error
+                    }
+                }
+                return nil
+            })
+        if let result { return result }
         throw GoldError.stepFailed(
             step: "full rebuild (scan of silver_event)",
             underlying: DatabaseError(

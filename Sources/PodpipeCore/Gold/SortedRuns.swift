@@ -84,47 +84,42 @@ final class SortedRuns<Record: BitwiseCopyable> {
     where Record: Sendable {
         let reader = RunReader(fd: fd, directory: directory)
         let runs = self.runs
-        let handOff = HandOff<MergeMessage<Record>>(capacity: Self.batchesAhead)
-        let finished = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            defer { finished.signal() }
-            do {
-                var batch: [Record] = []
-                batch.reserveCapacity(Self.batchRecords)
-                try Self.merge(runs, reader, key: key) { record in
-                    batch.append(record)
-                    if batch.count == Self.batchRecords {
-                        guard handOff.put(.batch(batch)) else { throw MergeAbandoned() }
-                        batch = []
-                        batch.reserveCapacity(Self.batchRecords)
+        // The merging thread only reads the runs' file, which this object closes: it is gone
+        // before this returns, whatever happens here.
+        try HandOff<MergeMessage<Record>>.withProducer(
+            name: "podpipe-gold-merge", capacity: Self.batchesAhead,
+            produce: { handOff in
+                do {
+                    var batch: [Record] = []
+                    batch.reserveCapacity(Self.batchRecords)
+                    try Self.merge(runs, reader, key: key) { record in
+                        batch.append(record)
+                        if batch.count == Self.batchRecords {
+                            guard handOff.put(.batch(batch)) else { throw MergeAbandoned() }
+                            batch = []
+                            batch.reserveCapacity(Self.batchRecords)
+                        }
+                    }
+                    if !batch.isEmpty { guard handOff.put(.batch(batch)) else { return } }
+                    handOff.put(.end)
+                } catch is MergeAbandoned {
+                    // The caller stopped taking records: nothing more to do.
+                } catch {
+                    handOff.put(.failed(error))
+                }
+            },
+            consume: { handOff in
+                while let message = handOff.take() {
+                    switch message {
+                    case .batch(let records):
+                        for record in records { try body(record) }
+                    case .end:
+                        return
+                    case .failed(let error):
+                        throw error
                     }
                 }
-                if !batch.isEmpty { guard handOff.put(.batch(batch)) else { return } }
-                handOff.put(.end)
-            } catch is MergeAbandoned {
-                // The caller stopped taking records: nothing more to do.
-            } catch {
-                handOff.put(.failed(error))
-            }
-        }
-        thread.name = "podpipe-gold-merge"
-        thread.start()
-        // Whatever happens here, the merging thread is stopped and gone before returning (it
-        // reads the file this object closes).
-        defer {
-            handOff.close()
-            finished.wait()
-        }
-        while let message = handOff.take() {
-            switch message {
-            case .batch(let records):
-                for record in records { try body(record) }
-            case .end:
-                return
-            case .failed(let error):
-                throw error
-            }
-        }
+            })
     }
 
     /// Records per batch handed from the merging thread to the caller, and batches the merge

@@ -44,3 +44,28 @@ final class HandOff<Element: Sendable>: @unchecked Sendable {
         condition.unlock()
     }
 }
+
+extension HandOff {
+    /// Runs `produce` on a thread of its own (named `name`), filling a hand-off of
+    /// `capacity` that `consume` takes from on the calling thread. However `consume` ends, the
+    /// hand-off is closed (a producer's next `put` returns false) and the thread is gone
+    /// before this returns.
+    static func withProducer<Result>(
+        name: String, capacity: Int, produce: @escaping @Sendable (HandOff<Element>) -> Void,
+        consume: (HandOff<Element>) throws -> Result
+    ) throws -> Result {
+        let handOff = HandOff<Element>(capacity: capacity)
+        let finished = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            defer { finished.signal() }
+            produce(handOff)
+        }
+        thread.name = name
+        thread.start()
+        defer {
+            handOff.close()
+            finished.wait()
+        }
+        return try consume(handOff)
+    }
+}
