@@ -10,7 +10,8 @@
 #   7. the same on data shaped like the seed sample (issue 15): each file spans the same four
 #      months in random timestamp order, CRLF, with the seed sample's kinds of dirt only
 #      (generate --faults seed): 1M fresh, +100k onto it; with BENCH_5M=1 also 5M fresh in
-#      both shapes and +100k seed-shaped onto the seed-shaped 5M
+#      both shapes and +100k seed-shaped onto the seed-shaped 5M; and the time-ordered 1M of 1
+#      with the seed sample's kinds of dirt (time-1m-seed-dirt), for both yardsticks
 #   8. 1M fresh and +100k into a throwaway PostgreSQL server (initdb, Unix socket), beside
 #      the SQLite figures of 1 and 2 (BENCH_PG=1; RUNS_PG, default 1)
 #
@@ -21,7 +22,7 @@
 # or with BENCH_SEED_PIPELINE=0, those columns are skipped. The time-ordered cases (1 to 6,
 # and time-5m) keep the generator's full fault catalogue (lines that are not JSON, invalid
 # UTF-8, not an object), at which the seed pipeline stops: they have no seed-pipeline
-# columns. Ratios are against the faster of the two. Fresh podpipe cases also print the
+# columns; time-1m-seed-dirt is their time-ordered 1M with the seed's dirt, which has. Ratios are against the faster of the two. Fresh podpipe cases also print the
 # ledger's load time of the first and the last event file (the growth with history).
 #
 # Each figure is the median of RUNS runs (default 3), wall seconds and peak RSS from
@@ -75,6 +76,11 @@ gen "$DATA/1m" 1000000 10 1
 gen "$DATA/inc" 100000 1 2
 gen_seed "$DATA/seed-1m" 1000000 10 11
 gen_seed "$DATA/seed-inc" 100000 1 12
+# The time-ordered 1M again with only the seed sample's kinds of dirt, so that the seed
+# pipeline runs on the time-ordered shape too (issue 15's target for it is against the faster
+# yardstick).
+cached "$DATA/time-1m-seed-dirt" --events 1000000 --files 10 --seed 1 \
+  --users 10000 --episodes 2000 --gzip-files 0 --days 365 --start-day 2023-01-01 --faults seed
 # The incremental file: only its events (its reference files would reload users).
 INC=$(ls "$DATA/inc"/events-*.ndjson | head -1)
 
@@ -219,7 +225,8 @@ awk -v a="$(cat /tmp/bench.podpipe-plus-100k-next-week.wall)" \
 
 # The seed shape (issue 15): every file spans the same four months in random order.
 # fresh_case NAME DIR SHAPE [RUNS]: podpipe and the yardsticks on a fresh database; the seed
-# pipeline only when SHAPE is seed (the time shape has dirt at which it stops).
+# pipeline only when SHAPE is seed (DIR has only the seed's dirt: generate --faults seed);
+# the time shape's full fault catalogue has lines at which it stops.
 fresh_case() {
   local name=$1 dir=$2 seed_py=$SEED_PY
   [ "$3" = seed ] || seed_py=
@@ -265,6 +272,7 @@ inc_case() {
   fi
 }
 SAVED_RUNS=$RUNS
+fresh_case time-1m-seed-dirt "$DATA/time-1m-seed-dirt" seed
 fresh_case seed-1m "$DATA/seed-1m" seed
 inc_case seed-plus-100k "$DATA/seed-1m" "$DATA/seed-inc/events-0001.ndjson" seed
 if [ "${BENCH_5M:-0}" = 1 ]; then
