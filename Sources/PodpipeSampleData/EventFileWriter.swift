@@ -102,7 +102,7 @@ struct EventFileWriter {
         coverage = picks.kinds
         faultRng.shuffle(&coverage)
         faultTable = AliasTable(weights: picks.weights)
-        wholeCatalogue = spec.faults == .all
+        wholeCatalogue = spec.faults.layoutFaults
     }
 
     private mutating func count(_ kind: SampleFaultKind, _ n: Int = 1) {

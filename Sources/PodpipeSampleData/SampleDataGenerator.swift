@@ -132,7 +132,7 @@ public enum SampleDataGenerator {
             case .crlf: crlf = true
             }
             // `faults: .seed`: no byte-order mark, every file ends with a line end.
-            let fileFaults = spec.faults == .all
+            let fileFaults = spec.faults.layoutFaults
             return EventFilePlan(
                 index: i, name: name, lines: lines, gzip: gzip, crlf: crlf,
                 bom: fileFaults && i == (n >= 2 ? 1 : 0), finalNewline: !fileFaults || i != n - 1)

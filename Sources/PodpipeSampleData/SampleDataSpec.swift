@@ -227,4 +227,9 @@ public enum SampleFaults: String, Sendable, Codable, CaseIterable {
     /// five keys: no blank lines, no byte-order mark, a final newline. Unknown users and
     /// episodes, late arrivals and duplicates stay (valid rows).
     case seed
+
+    /// Whether the files also carry what is not a field's fault: blank lines, two faults on
+    /// one line, a byte-order mark, a missing final newline (the writer of the lines and
+    /// the writer of the files both ask here).
+    var layoutFaults: Bool { self == .all }
 }
