@@ -46,6 +46,25 @@ struct SilverSortedInsertTests {
         }
     }
 
+    /// The radix sort gives the comparison sort's order: any width of key, ties, all equal,
+    /// one digit the same in every key (its pass skipped), the extremes of UInt64.
+    @Test(arguments: [0, 1, 2, 3, 100, 5_000])
+    func radixSortAsTheComparisonSort(count: Int) {
+        var rng = SplitMix64(seed: UInt64(count) + 11)
+        for bits in [1, 11, 12, 22, 41, 63, 64] {
+            var keys = (0..<count).map { _ in rng.next() >> UInt64(64 - bits) }
+            if bits == 41 { keys = keys.map { $0 & ~(0x7FF << 11) } }  // the middle digit: all 0
+            if count > 2 { keys[0] = 0 }
+            if count > 2, bits == 64 { keys[1] = .max }
+            let expected = keys.sorted()
+            RadixSort.sort(&keys)
+            #expect(keys == expected, "\(count) keys of \(bits) bits")
+        }
+        var same = [UInt64](repeating: 77, count: count)
+        RadixSort.sort(&same)
+        #expect(same == [UInt64](repeating: 77, count: count))
+    }
+
     /// What the writer told its observer: each run's rows (line numbers) and which were new.
     final class RunRecorder: IngestObserver {
         let runs = Mutex<[(lines: [Int64], inserted: [Bool])]>([])
@@ -80,6 +99,41 @@ struct SilverSortedInsertTests {
         return batch
     }
 
+    /// What the parser thread hands over for `batches`: each batch, then the silver run it
+    /// completed (runs of `runCapacity` rows), the last run, the end.
+    static func messages(_ batches: [ParsedBatch], runCapacity: Int) -> [ParserMessage] {
+        var run = SilverRun(capacity: runCapacity)
+        var messages: [ParserMessage] = []
+        for batch in batches {
+            messages.append(.batch(batch))
+            if let rows = run.add(batch) { messages.append(.run(rows, last: false)) }
+        }
+        if let rows = run.finish() { messages.append(.run(rows, last: true)) }
+        return messages + [.end]
+    }
+
+    @Test("a run is handed over after the batch that fills it, in insertion order, with its lines' places")
+    func runsGatheredByTheParser() {
+        let batches = [
+            Self.batch(first: 1, [("A", 50), nil, ("B", 10)]),
+            Self.batch(first: 4, [("C", 30), ("A", 50)]),
+            Self.batch(first: 6, [("B", 10), ("D", 5)]),
+        ]
+        let kinds = Self.messages(batches, runCapacity: 4).map { message -> String in
+            switch message {
+            case .batch(let batch): "batch \(batch.lines.first?.lineNo ?? 0)"
+            case .run(let rows, let last):
+                (last ? "last run " : "run ")
+                    + rows.map { "\($0.lineNo)@\($0.position)" }.joined(separator: ",")
+            case .end: "end"
+            case .failed: "failed"
+            }
+        }
+        // Lines 1, 3, 4, 5 fill the first run (timestamps 50, 10, 30, 50: B, C, A, A again);
+        // lines 6 and 7 are the last. A line's place counts every line, the rejected one too.
+        #expect(kinds == ["batch 1", "batch 4", "run 3@2,4@3,1@0,5@4", "batch 6", "last run 7@6,6@5", "end"])
+    }
+
     @Test(
         "runs smaller than the file: duplicates within and across runs go to bronze as such, first row wins")
     func runsAcrossAFile() throws {
@@ -95,22 +149,21 @@ struct SilverSortedInsertTests {
             Self.batch(first: 6, [("B", 10), ("D", 5)]),
             Self.batch(first: 8, [("D", 5)]),
         ]
-        for batch in batches { #expect(handOff.put(.batch(batch))) }
-        #expect(handOff.put(.end))
+        for message in Self.messages(batches, runCapacity: 4) { #expect(handOff.put(message)) }
         let recorder = RunRecorder()
-        var loader = EventFileLoader(
+        let loader = EventFileLoader(
             validator: EventValidator(now: 2_000_000_000, allowedFutureSkewSeconds: 300),
             lineReader: LineReader(maxLineBytes: 1024), shouldStop: { false }, observer: recorder)
-        loader.runCapacity = 4
         let counts = try store.pool.write { db in try loader.write(from: handOff, fileId: 7, db: db) }
         #expect(counts.rowsRead == 8)
         #expect(counts.rowsLoaded == 4)
         #expect(counts.rowsDuplicate == 3)
         #expect(counts.rowsRejected == 1)
         #expect(counts.bronzeIds == 1...8)
+        // The runs as inserted (timestamp order): B, C, A, A again; then D, D again, B again.
         let runs = recorder.runs.withLock { $0 }
-        #expect(runs.map(\.lines) == [[1, 3, 4, 5], [6, 7, 8]])
-        #expect(runs.map(\.inserted) == [[true, true, true, false], [false, true, false]])
+        #expect(runs.map(\.lines) == [[3, 4, 1, 5], [7, 8, 6]])
+        #expect(runs.map(\.inserted) == [[true, true, true, false], [true, false, false]])
         try store.pool.read { db in
             // Each run in timestamp order: B, C, A, then D.
             let silver = try Row.fetchAll(
@@ -133,13 +186,12 @@ struct SilverSortedInsertTests {
     static func load(_ batches: [ParsedBatch], fileId: Int64, runCapacity: Int = 2, _ db: Database) throws
         -> FileLoadCounts
     {
-        let handOff = HandOff<ParserMessage>(capacity: batches.count + 1)
-        for batch in batches { #expect(handOff.put(.batch(batch))) }
-        #expect(handOff.put(.end))
-        var loader = EventFileLoader(
+        let messages = Self.messages(batches, runCapacity: runCapacity)
+        let handOff = HandOff<ParserMessage>(capacity: messages.count)
+        for message in messages { #expect(handOff.put(message)) }
+        let loader = EventFileLoader(
             validator: EventValidator(now: 2_000_000_000, allowedFutureSkewSeconds: 300),
             lineReader: LineReader(maxLineBytes: 1024), shouldStop: { false })
-        loader.runCapacity = runCapacity
         return try loader.write(from: handOff, fileId: fileId, db: db)
     }
 

@@ -220,9 +220,11 @@ final class GoldPrefetch: IngestObserver, @unchecked Sendable {
         condition.unlock()
         guard startThread else { return }
         // Nice 10 (Linux: this thread only): the writer and the parser, which bound the load,
-        // get the cores first; this fills the time they leave. Not for the full rebuild's
-        // stream, which the writer waits for.
-        let niceness: Int32 = streaming ? 0 : 10
+        // get the cores first; this fills the time they leave. The full rebuild's stream too:
+        // the writer waits for it only if a run is still not taken when it hands the next,
+        // while at nice 0 it took the parser's core in 4 ms slices at the end of every file,
+        // and the writer waited for the parser (doc/performance.md, session 17).
+        let niceness: Int32 = 10
         let thread = Thread { [self] in
             _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
             drain()

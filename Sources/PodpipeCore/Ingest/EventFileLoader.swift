@@ -147,9 +147,14 @@ struct ParsedBatch: Sendable {
     var lines: [ParsedLine] = []
 }
 
-/// What the parser thread sends: batches, then the end, or the reason it stopped.
+/// What the parser thread sends: batches, each followed by the silver run it completed (if
+/// runs were asked for), then the end, or the reason it stopped.
 enum ParserMessage: Sendable {
     case batch(ParsedBatch)
+    /// A file's valid rows in insertion order (``SilverRun``), after the batch that
+    /// completed them; `last`: the file's last run, sent once the parser has read the whole
+    /// file (the next file's parse may begin while the writer inserts it, ``ParseAhead``).
+    case run([SilverRow], last: Bool)
     case end
     case failed(any Error & Sendable)
 }
@@ -160,16 +165,21 @@ enum ParserMessage: Sendable {
 /// the database.
 final class EventParse: @unchecked Sendable {  // stop(): the writer's thread only
     let source: ChunkSource
-    let handOff = HandOff<ParserMessage>(capacity: 4)
+    /// Rows per silver run it gathers (``SilverRun``); nil: none (PostgreSQL's loader).
+    let runCapacity: Int?
+    let handOff = HandOff<ParserMessage>(capacity: 8)
     private let finished = HandOff<Bool>(capacity: 1)
     private var stopped = false
 
-    init(source: ChunkSource, validator: EventValidator, lineReader: LineReader) {
+    init(source: ChunkSource, validator: EventValidator, lineReader: LineReader, runCapacity: Int?) {
         self.source = source
+        self.runCapacity = runCapacity
         let handOff = self.handOff
         let finished = self.finished
         let thread = Thread {
-            EventFileLoader.parse(source: source, validator: validator, lineReader: lineReader, into: handOff)
+            EventFileLoader.parse(
+                source: source, validator: validator, lineReader: lineReader, runCapacity: runCapacity,
+                into: handOff)
             finished.put(true)
         }
         thread.name = "podpipe-parse"
@@ -214,20 +224,24 @@ struct EventFileLoader {
     static let batchLines = 4096
     static let batchBytes = 1 << 20
 
-    /// Runs the parser thread over `source` while `body` takes its batches from the
-    /// hand-off (both engines' writers); the parser is stopped and waited for before this
-    /// returns, so the caller may read `source` again. `started`: the parse of `source` that
-    /// ``ParseAhead`` began before the file's turn (another source's is stopped, not used).
+    /// Runs the parser thread over `source` while `body` takes its batches (and, with a
+    /// `runCapacity`, the silver runs) from the hand-off (both engines' writers); the parser is
+    /// stopped and waited for before this returns, so the caller may read `source` again.
+    /// `started`: the parse of `source` that ``ParseAhead`` began before the file's turn (one
+    /// of another source, or gathering other runs, is stopped, not used).
     static func withParser<Result>(
-        source: ChunkSource, validator: EventValidator, lineReader: LineReader, started: EventParse? = nil,
-        _ body: (HandOff<ParserMessage>) throws -> Result
+        source: ChunkSource, validator: EventValidator, lineReader: LineReader, runCapacity: Int?,
+        started: EventParse? = nil, _ body: (HandOff<ParserMessage>) throws -> Result
     ) throws -> Result {
         var parse = started
-        if let started, started.source !== source {
+        if let started, started.source !== source || started.runCapacity != runCapacity {
             started.stop()
             parse = nil
         }
-        let running = parse ?? EventParse(source: source, validator: validator, lineReader: lineReader)
+        let running =
+            parse
+            ?? EventParse(
+                source: source, validator: validator, lineReader: lineReader, runCapacity: runCapacity)
         // Stop the parser (if still running) and wait until it no longer touches `source`,
         // which the caller reads afterwards.
         defer { running.stop() }
@@ -235,8 +249,10 @@ struct EventFileLoader {
     }
 
     func load(source: ChunkSource, fileId: Int64, db: Database) throws -> FileLoadCounts {
-        try Self.withParser(source: source, validator: validator, lineReader: lineReader, started: started) {
-            handOff in
+        try Self.withParser(
+            source: source, validator: validator, lineReader: lineReader, runCapacity: runCapacity,
+            started: started
+        ) { handOff in
             try load(from: handOff, source: source, fileId: fileId, db: db)
         }
     }
@@ -250,11 +266,20 @@ struct EventFileLoader {
         return try write(from: handOff, fileId: fileId, db: db, expectedEvents: expectedEvents)
     }
 
-    /// The parser thread: lines → validated batches. Never touches the database.
+    /// The parser thread: lines → validated batches, and with a `runCapacity` the valid
+    /// lines' silver runs in insertion order, each after the batch that completed it. Never
+    /// touches the database.
     static func parse(
-        source: ChunkSource, validator: EventValidator, lineReader: LineReader,
+        source: ChunkSource, validator: EventValidator, lineReader: LineReader, runCapacity: Int?,
         into handOff: HandOff<ParserMessage>
     ) {
+        var run = runCapacity.map { SilverRun(capacity: $0) }
+        /// Hands `batch` over, then the run it completed; false: the writer stopped taking.
+        func handOver(_ batch: ParsedBatch) -> Bool {
+            guard handOff.put(.batch(batch)) else { return false }
+            guard let rows = run?.add(batch) else { return true }
+            return handOff.put(.run(rows, last: false))
+        }
         var batch = ParsedBatch()
         batch.bytes.reserveCapacity(batchBytes + 4096)
         batch.lines.reserveCapacity(batchLines)
@@ -281,13 +306,14 @@ struct EventFileLoader {
                 batch.lines.append(
                     ParsedLine(lineNo: Int64(lineNumber), start: start, length: raw.count, outcome: outcome))
                 if batch.lines.count >= batchLines || batch.bytes.count >= batchBytes {
-                    guard handOff.put(.batch(batch)) else { throw PipelineError.interrupted }
+                    guard handOver(batch) else { throw PipelineError.interrupted }
                     batch = ParsedBatch()
                     batch.bytes.reserveCapacity(batchBytes + 4096)
                     batch.lines.reserveCapacity(batchLines)
                 }
             }
-            if !batch.lines.isEmpty { guard handOff.put(.batch(batch)) else { return } }
+            if !batch.lines.isEmpty { guard handOver(batch) else { return } }
+            if let rows = run?.finish() { guard handOff.put(.run(rows, last: true)) else { return } }
             handOff.put(.end)
         } catch {
             handOff.put(.failed(error))
@@ -314,10 +340,10 @@ struct EventFileLoader {
     /// The writer side: batches → bronze and silver rows, on the transaction's thread.
     ///
     /// Per batch, every line goes to bronze with its outcome, `rowsPerInsert` at a time, a
-    /// valid one as `silver`; the valid lines join the file's ``SilverRun``. A full run, and the
-    /// last at the end, is inserted into silver in timestamp order (issue 15:
-    /// SilverSortedInsert.swift) by the ``SilverInserter``, which says which keys were new.
-    /// The duplicates' bronze rows are then set to `duplicate`.
+    /// valid one as `silver`. Each ``SilverRun`` the parser hands over after a batch (in
+    /// timestamp order, issue 15: SilverSortedInsert.swift) is inserted into silver by the
+    /// ``SilverInserter``, which says which keys were new; the duplicates' bronze rows are
+    /// then set to `duplicate`.
     /// Bronze's statements are `OR FAIL`: a constraint that fails stops the statement with an
     /// error as `ABORT` would, and the caller rolls back, but SQLite need not keep a statement
     /// journal (a copy of every existing page each multi-row statement modifies, 128 MiB for a
@@ -339,20 +365,28 @@ struct EventFileLoader {
             .saturatingAdd(1)
         var nextBronzeId = firstBronzeId
         var counts = FileLoadCounts()
-        var run = SilverRun(capacity: runCapacity)
+        var announcedParsed = false
         loop: while let message = handOff.take() {
             let batch: ParsedBatch
             switch message {
             case .batch(let b): batch = b
+            case .run(let rows, let last):
+                if last {
+                    parsed?()
+                    announcedParsed = true
+                }
+                try insert(rows, fileId, firstBronzeId, &silver, duplicate, &counts)
+                continue
             case .end:
-                parsed?()
+                if !announcedParsed { parsed?() }
                 break loop
             case .failed(let error): throw error
             }
             if shouldStop() { throw PipelineError.interrupted }
             let lines = batch.lines
             try batch.bytes.withUnsafeBytes { bytes in
-                // Bronze: every line, with its outcome; the valid ones join the run.
+                // Bronze: every line, with its outcome (a valid one `silver` until its run finds
+                // the key already there).
                 var next = 0
                 while next < lines.count {
                     let statement = lines.count - next >= many ? bronzeMany : bronzeOne
@@ -368,13 +402,6 @@ struct EventFileLoader {
                             UnsafeRawBufferPointer(rebasing: bytes[line.start..<(line.start + line.length)]))
                         switch counts.count(line, inserted: nil) {
                         case .silver, .duplicate, .valid:
-                            // Valid: `silver` until its run finds the key already there.
-                            if case .valid(let event) = line.outcome {
-                                run.append(
-                                    SilverRow(
-                                        event: event, lineNo: line.lineNo, bronzeId: nextBronzeId,
-                                        keyHash: line.keyHash))
-                            }
                             statement.bindStatic(base + 5, "silver")
                             statement.bindNull(base + 6)
                         case .rejected(let codes):
@@ -390,19 +417,18 @@ struct EventFileLoader {
                     }
                 }
             }
-            if run.isFull { try insert(run.take(), fileId, &silver, duplicate, &counts) }
         }
-        if !run.isEmpty { try insert(run.take(), fileId, &silver, duplicate, &counts) }
         if nextBronzeId > firstBronzeId { counts.bronzeIds = firstBronzeId...(nextBronzeId - 1) }
         try counts.finishEventFile()
         return counts
     }
 
     /// Inserts a run's rows into silver (``SilverInserter``), marks the bronze rows of those
-    /// whose key was there already as duplicates, counts the new ones and tells the observer.
+    /// whose key was there already as duplicates (the file's bronze rows begin at
+    /// `firstBronzeId`), counts the new ones and tells the observer.
     private func insert(
-        _ rows: [SilverRow], _ fileId: Int64, _ silver: inout SilverInserter, _ duplicate: BulkStatement,
-        _ counts: inout FileLoadCounts
+        _ rows: [SilverRow], _ fileId: Int64, _ firstBronzeId: Int64, _ silver: inout SilverInserter,
+        _ duplicate: BulkStatement, _ counts: inout FileLoadCounts
     ) throws {
         let inserted = try silver.insert(rows, fileId: fileId)
         var loaded: Int64 = 0
@@ -410,7 +436,7 @@ struct EventFileLoader {
             if inserted[index] {
                 loaded += 1
             } else {
-                duplicate.bind(1, row.bronzeId)
+                duplicate.bind(1, firstBronzeId.saturatingAdd(row.position))
                 _ = try duplicate.run()
             }
         }

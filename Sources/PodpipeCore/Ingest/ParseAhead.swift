@@ -25,7 +25,13 @@ final class ParseAhead: @unchecked Sendable {  // its state under `lock`
         guard waiting == nil, candidate.kind == .events, let source = try? ChunkSource(candidate) else {
             return
         }
-        waiting = (candidate, EventParse(source: source, validator: validator, lineReader: lineReader))
+        // With silver runs of the default size: the SQLite writer's (a load asking for others
+        // starts its own parse).
+        waiting = (
+            candidate,
+            EventParse(
+                source: source, validator: validator, lineReader: lineReader, runCapacity: SilverRun.capacity)
+        )
     }
 
     /// The parse begun for `candidate`, if one waits for it; a parse begun for another file

@@ -106,8 +106,9 @@ struct PostgresEventLoader {
         var keptBytes = 0
         var staged = false
         var failure: (any Error)?
+        // No silver runs: the server de-duplicates the staged rows.
         _ = try EventFileLoader.withParser(
-            source: source, validator: validator, lineReader: lineReader, started: started
+            source: source, validator: validator, lineReader: lineReader, runCapacity: nil, started: started
         ) { handOff in
             var started = false
             var ended = false
@@ -129,6 +130,9 @@ struct PostgresEventLoader {
                     failure = error
                     ended = true
                     return out + PostgresCopyBinary.trailer
+                case .run:
+                    // Not asked for (runCapacity nil): nothing to stage.
+                    return out
                 case .batch(let batch):
                     if shouldStop() {
                         failure = PipelineError.interrupted

@@ -65,16 +65,14 @@ struct SilverInserter {
         lastEventId = try Int64.fetchOne(db, sql: "SELECT max(event_id) FROM silver_event") ?? 0
     }
 
-    /// Inserts `rows` in ``SilverInsertOrder``; returns, per row, whether its key was new.
-    /// (The rows are read through the order's indices. Gathering them into a sorted copy
-    /// first saved CPU in this loop but not wall time, and held a second run in memory:
-    /// doc/performance.md, session 15.)
+    /// Inserts `rows` in their order, which is ``SilverInsertOrder`` (``SilverRun`` puts them
+    /// so on the parser's thread); returns, per row, whether its key was new.
     mutating func insert(_ rows: [SilverRow], fileId: Int64) throws -> [Bool] {
         let many = Self.rowsPerInsert
         var inserted = [Bool](repeating: false, count: rows.count)
         var group: [Int] = []
         group.reserveCapacity(many)
-        for index in SilverInsertOrder.order(of: rows) {
+        for index in rows.indices {
             if !collisions.isEmpty, collisions.contains(rows[index].slot) {
                 inserted[index] = try insertAtRecordedSlot(rows[index], fileId)
                 continue

@@ -4,12 +4,18 @@ import PodpipeRules
 // inserted in file order land all over it when a file's events are not in time order (late
 // syncs, merged queues: each file of the seed sample spans months), and once the index is
 // larger than the page cache every insert reads and dirties another leaf page, so a file's
-// load time grew with the history (issue 15). The loader therefore gathers a file's valid rows
-// in runs of up to `SilverRun.capacity` rows and inserts each run in timestamp order: every
+// load time grew with the history (issue 15). A file's valid rows are therefore gathered in
+// runs of up to `SilverRun.capacity` rows and each run is inserted in timestamp order: every
 // leaf page of the index is then visited at most once per run, as in a merge, whatever the
 // order of the lines. A run costs a sweep of the index however few rows it holds, so a run
 // holds only what silver needs (no raw text), which lets it be large: one run per file for
 // files of up to `capacity` valid rows.
+//
+// The parser thread gathers and sorts the runs (``SilverRun/add(_:)``) and hands each over
+// after the batch that completes it; the writer, the one thread SQLite lets write and the
+// load's critical path, only inserts them. (Sorting and gathering on the writer were about a
+// tenth of its time on seed-shaped data while the parser's core idled: doc/performance.md,
+// session 17.)
 //
 // Bronze takes every line in file order as the parser hands it over, before the run it belongs
 // to meets silver: a valid line goes in as `silver`, and the few whose natural key turns out
@@ -29,42 +35,77 @@ import PodpipeRules
 struct SilverRow: Sendable {
     var event: CleanEvent
     var lineNo: Int64
-    /// The line's bronze row, whose outcome becomes `duplicate` if the key is not new.
-    var bronzeId: Int64
+    /// The line's place among the file's bronze rows, from 0: its bronze row (file's first
+    /// bronze_id + position) becomes `duplicate` if the key is not new. (The parser, which
+    /// makes the row, does not know the bronze_ids; the writer gives them.)
+    var position: Int64
     /// The key's hash (``SilverKeySlot``).
     var keyHash: Int64
 
     var slot: SilverKeySlot { SilverKeySlot(ts: event.timestamp, keyHash: keyHash) }
 }
 
-/// The valid rows of a file not yet inserted into silver, in file order.
+/// An event file's valid rows not yet handed to silver, gathered on the parser's thread as
+/// its batches go to the writer, and handed over in insertion order.
 struct SilverRun {
     /// Rows per run: each index page is visited at most once per run, so larger runs cost
-    /// fewer page visits per file; memory bounds them (about 70 bytes a row: ~9 MB, and the
-    /// gold prefetch may hold the previous run while the next one fills).
+    /// fewer page visits per file; memory bounds them (about 70 bytes a row: ~9 MB; the
+    /// writer inserts one run and the gold prefetch may hold another while the parser fills
+    /// the next).
     static let capacity = 131_072
 
     /// This run's size (tests make it small).
     let capacity: Int
-    private(set) var rows: [SilverRow] = []
+    private var rows: [SilverRow] = []
+    /// The file's lines (bronze rows) handed over so far.
+    private var lines: Int64 = 0
 
     init(capacity: Int = Self.capacity) {
         self.capacity = max(1, capacity)
     }
 
-    var isFull: Bool { rows.count >= capacity }
-    var isEmpty: Bool { rows.isEmpty }
-
-    mutating func append(_ row: SilverRow) {
-        if rows.isEmpty { rows.reserveCapacity(capacity) }
-        rows.append(row)
+    /// Adds `batch`'s valid lines, which follow the batches added before in the file; returns
+    /// the run, in insertion order, when it is full (it is handed over after the batch).
+    mutating func add(_ batch: ParsedBatch) -> [SilverRow]? {
+        for line in batch.lines {
+            if case .valid(let event) = line.outcome {
+                if rows.isEmpty { rows.reserveCapacity(capacity) }
+                rows.append(
+                    SilverRow(event: event, lineNo: line.lineNo, position: lines, keyHash: line.keyHash))
+            }
+            lines += 1
+        }
+        return rows.count >= capacity ? take() : nil
     }
 
-    /// Hands the rows over and starts an empty run (the rows' storage goes with them, so an
-    /// observer may keep it).
-    mutating func take() -> [SilverRow] {
-        defer { rows = [] }
-        return rows
+    /// The last run, in insertion order, once the file's batches are all added; nil if empty.
+    mutating func finish() -> [SilverRow]? {
+        rows.isEmpty ? nil : take()
+    }
+
+    /// Hands the rows over in ``SilverInsertOrder`` and starts an empty run. The rows are
+    /// put in order in place, not copied: a second run in memory would cost ~9 MB of peak.
+    private mutating func take() -> [SilverRow] {
+        var taken = rows
+        rows = []
+        let order = SilverInsertOrder.order(of: taken)
+        // taken[i] = old taken[order[i]], one cycle of the permutation at a time.
+        var placed = [Bool](repeating: false, count: taken.count)
+        for start in taken.indices where !placed[start] {
+            let first = taken[start]
+            var at = start
+            while true {
+                placed[at] = true
+                let from = order[at]
+                if from == start {
+                    taken[at] = first
+                    break
+                }
+                taken[at] = taken[from]
+                at = from
+            }
+        }
+        return taken
     }
 }
 
@@ -106,9 +147,10 @@ enum SilverInsertOrder {
 
     /// The same order, sorted as single integers: the timestamp's offset from `least` above
     /// the position, when both fit in 64 bits (a run's timestamps span years at most, its
-    /// positions 17 bits). Comparing plain integers instead of pairs through a closure made
-    /// the sort of a seed-shaped run about three times faster (doc/performance.md, session
-    /// 16). Nil when they do not fit.
+    /// positions 17 bits). Sorting plain integers instead of pairs through a closure made the
+    /// sort of a seed-shaped run about three times faster, and sorting them by their bits
+    /// (``RadixSort``) about six times more (doc/performance.md, sessions 16 and 17). Nil
+    /// when they do not fit.
     private static func packedOrder(_ indices: [Int], least: Int64, _ timestamp: (Int) -> Int64?) -> [Int]? {
         guard let largest = indices.last else { return [] }
         let positionBits = UInt64.bitWidth - UInt64(largest).leadingZeroBitCount
@@ -119,7 +161,7 @@ enum SilverInsertOrder {
             guard !overflow, UInt64(offset) >> (UInt64.bitWidth - positionBits) == 0 else { return nil }
             keys.append(UInt64(offset) << positionBits | UInt64(index))
         }
-        keys.sort()
+        RadixSort.sort(&keys)
         let mask: UInt64 = positionBits == 0 ? 0 : ~0 >> (UInt64.bitWidth - positionBits)
         return keys.map { Int($0 & mask) }
     }
