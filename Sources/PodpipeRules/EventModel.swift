@@ -91,11 +91,12 @@ public enum EventType: UInt8, CaseIterable, Sendable {
 /// A valid event, normalised: ids trimmed, type lower-cased, timestamp in UTC seconds since
 /// the Unix epoch (fraction truncated), duration in seconds (only for play/complete).
 public struct CleanEvent: Sendable, Hashable {
+    // (The one-byte members last: 50 bytes, not 57, in every parsed line and silver run.)
     public var userId: String
     public var episodeId: String
-    public var eventType: EventType
     public var timestamp: Int64
     public var duration: Int64?
+    public var eventType: EventType
 
     public init(
         userId: String, episodeId: String, eventType: EventType, timestamp: Int64,

@@ -227,6 +227,42 @@ struct SilverSortedInsertTests {
     }
 
     @Test(
+        "bronze ids are SQLite's choice, checked: consecutive after the largest; past the largest rowid the load fails"
+    )
+    func bronzeIdsChecked() throws {
+        let folder = try TemporaryFolder("silver-bronze-ids")
+        defer { folder.remove() }
+        let store = try folder.store()
+        try store.pool.write { db in
+            // Consecutive after the largest, as the ledger's range says.
+            try db.execute(
+                sql: "INSERT INTO bronze_event VALUES (41, 1, 1, 'x', 'rejected', 'malformed_json')")
+            let counts = try Self.load([Self.batch(first: 1, [("A", 50), nil, ("B", 10)])], fileId: 2, db)
+            #expect(counts.bronzeIds == 42...44)
+            #expect(
+                try Int64.fetchAll(
+                    db, sql: "SELECT bronze_id FROM bronze_event WHERE file_id = 2 ORDER BY line_no")
+                    == [42, 43, 44])
+            #expect(
+                try Int64.fetchOne(
+                    db, sql: "SELECT bronze_id FROM bronze_event WHERE outcome = 'silver' AND line_no = 3")
+                    == 44)
+        }
+        try store.pool.write { db in
+            // At the largest rowid SQLite picks another at random: the writer refuses it.
+            try db.execute(
+                sql:
+                    "INSERT INTO bronze_event VALUES (9223372036854775807, 1, 1, 'x', 'rejected', 'malformed_json')"
+            )
+            #expect {
+                _ = try Self.load([Self.batch(first: 1, [("C", 5)])], fileId: 3, db)
+            } throws: { error in
+                "\(error)".contains("bronze_event ids out of step")
+            }
+        }
+    }
+
+    @Test(
         "a file in reverse time order: silver ids follow the timestamps, first row wins, bronze in file order"
     )
     func reverseOrderFile() throws {

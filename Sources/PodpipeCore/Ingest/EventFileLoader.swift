@@ -324,12 +324,16 @@ struct EventFileLoader {
     /// statement execution (cursor opens, VDBE set-up and halt) serves this many rows.
     static let rowsPerInsert = 64
 
-    /// Bronze rows with their bronze_id given: the next after the largest (what SQLite would
-    /// choose), known to the writer so that a line found a duplicate later is found by it.
+    /// Bronze rows with the bronze_id SQLite chooses: the next after the largest, which the
+    /// writer knows (``write(from:fileId:db:expectedEvents:)`` checks it after every
+    /// statement), so that a line found a duplicate later is found by it. (Giving the id made
+    /// SQLite seek it from the table's root for every row, to check it was free, 7 % of the
+    /// writer's time on a seed-shaped load; a chosen id is appended at the cursor:
+    /// doc/performance.md, session 17.)
     static func bronzeSQL(rows: Int) -> String {
         """
-        INSERT OR FAIL INTO bronze_event (bronze_id, file_id, line_no, raw, outcome, error_codes)
-        VALUES \(MultiRowValues.placeholders(columns: 6, rows: rows))
+        INSERT OR FAIL INTO bronze_event (file_id, line_no, raw, outcome, error_codes)
+        VALUES \(MultiRowValues.placeholders(columns: 5, rows: rows))
         """
     }
 
@@ -360,7 +364,7 @@ struct EventFileLoader {
         let bronzeOne = try BulkStatement(db, sql: Self.bronzeSQL(rows: 1))
         // The file's bronze rows get the bronze_ids after the largest so far (one writer,
         // consecutive rowids): the ledger records that range (migration 0004). (Saturating: at
-        // the largest rowid the insert fails on the key, it does not trap.)
+        // the largest rowid SQLite would choose another, which the check below refuses.)
         let firstBronzeId = (try Int64.fetchOne(db, sql: "SELECT max(bronze_id) FROM bronze_event") ?? 0)
             .saturatingAdd(1)
         var nextBronzeId = firstBronzeId
@@ -393,24 +397,31 @@ struct EventFileLoader {
                     let rows = lines.count - next >= many ? many : 1
                     for row in 0..<rows {
                         let line = lines[next + row]
-                        let base = Int32(row * 6)
-                        statement.bind(base + 1, nextBronzeId)
-                        statement.bind(base + 2, fileId)
-                        statement.bind(base + 3, line.lineNo)
+                        let base = Int32(row * 5)
+                        statement.bind(base + 1, fileId)
+                        statement.bind(base + 2, line.lineNo)
                         statement.bindTextNoCopy(
-                            base + 4,
+                            base + 3,
                             UnsafeRawBufferPointer(rebasing: bytes[line.start..<(line.start + line.length)]))
                         switch counts.count(line, inserted: nil) {
                         case .silver, .duplicate, .valid:
-                            statement.bindStatic(base + 5, "silver")
-                            statement.bindNull(base + 6)
+                            statement.bindStatic(base + 4, "silver")
+                            statement.bindNull(base + 5)
                         case .rejected(let codes):
-                            statement.bindStatic(base + 5, "rejected")
-                            statement.bindText(base + 6, codes)
+                            statement.bindStatic(base + 4, "rejected")
+                            statement.bindText(base + 5, codes)
                         }
                         nextBronzeId = nextBronzeId.saturatingAdd(1)
                     }
                     _ = try statement.run()
+                    // SQLite gave the rows the ids after the largest, one by one: the last is
+                    // the writer's count. (Another would mean a row this writer did not make.)
+                    guard statement.lastInsertedRowid == nextBronzeId - 1 else {
+                        throw PipelineError.database(
+                            message:
+                                "bronze_event ids out of step: line \(lines[next + rows - 1].lineNo)'s row got id \(statement.lastInsertedRowid), expected \(nextBronzeId - 1) (bronze_event's ids must stay below 2^63 - 1); the file's rows are rolled back",
+                            file: nil)
+                    }
                     next += rows
                     if FaultInjection.armed {
                         for _ in 0..<rows { FaultInjection.reach(.eventRows) }

@@ -34,13 +34,24 @@ import PodpipeRules
 /// A valid line of an event file waiting for its silver insert.
 struct SilverRow: Sendable {
     var event: CleanEvent
+    /// The key's hash, 31 bits (``SilverKeySlot/hash(userId:episodeId:eventType:)``), kept in
+    /// 32 so that the row takes 72 bytes, not 88: a run holds up to `SilverRun.capacity`.
+    private var hash: UInt32
     var lineNo: Int64
     /// The line's place among the file's bronze rows, from 0: its bronze row (file's first
     /// bronze_id + position) becomes `duplicate` if the key is not new. (The parser, which
     /// makes the row, does not know the bronze_ids; the writer gives them.)
     var position: Int64
+
+    init(event: CleanEvent, lineNo: Int64, position: Int64, keyHash: Int64) {
+        self.event = event
+        self.hash = UInt32(truncatingIfNeeded: keyHash)
+        self.lineNo = lineNo
+        self.position = position
+    }
+
     /// The key's hash (``SilverKeySlot``).
-    var keyHash: Int64
+    var keyHash: Int64 { Int64(hash) }
 
     var slot: SilverKeySlot { SilverKeySlot(ts: event.timestamp, keyHash: keyHash) }
 }
