@@ -13,8 +13,8 @@ import PodpipeRules
 //
 // The parser thread gathers and sorts the runs (``SilverRun/add(_:)``) and hands each over
 // after the batch that completes it; the writer, the one thread SQLite lets write and the
-// load's critical path, only inserts them. (Sorting and gathering on the writer were about a
-// tenth of its time on seed-shaped data while the parser's core idled: doc/performance.md,
+// load's critical path, only inserts them. (Sorting and gathering on the writer were about 8 %
+// of its time on seed-shaped data while the parser's core idled: doc/performance.md,
 // session 17.)
 //
 // Bronze takes every line in file order as the parser hands it over, before the run it belongs
@@ -160,7 +160,7 @@ enum SilverInsertOrder {
     /// the position, when both fit in 64 bits (a run's timestamps span years at most, its
     /// positions 17 bits). Sorting plain integers instead of pairs through a closure made the
     /// sort of a seed-shaped run about three times faster, and sorting them by their bits
-    /// (``RadixSort``) about six times more (doc/performance.md, sessions 16 and 17). Nil
+    /// (``RadixSort``) four times more (doc/performance.md, sessions 16 and 17). Nil
     /// when they do not fit.
     private static func packedOrder(_ indices: [Int], least: Int64, _ timestamp: (Int) -> Int64?) -> [Int]? {
         guard let largest = indices.last else { return [] }
