@@ -327,7 +327,7 @@ struct EventFileLoader {
     /// Bronze rows with the bronze_id SQLite chooses: the next after the largest, which the
     /// writer knows (``write(from:fileId:db:expectedEvents:)`` checks it after every
     /// statement), so that a line found a duplicate later is found by it. (Giving the id made
-    /// SQLite seek it from the table's root for every row, to check it was free, 7 % of the
+    /// SQLite seek it from the table's root for every row, to check it was free, about 8 % of the
     /// writer's time on a seed-shaped load; a chosen id is appended at the cursor:
     /// doc/performance.md, session 17.)
     static func bronzeSQL(rows: Int) -> String {
