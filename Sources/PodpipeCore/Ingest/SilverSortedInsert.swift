@@ -102,7 +102,8 @@ struct SilverRun {
         let order = SilverInsertOrder.order(of: taken)
         // taken[i] = old taken[order[i]], one cycle of the permutation at a time.
         var placed = [Bool](repeating: false, count: taken.count)
-        for start in taken.indices where !placed[start] {
+        // (A row already in its place, as every row of a time-ordered file, is not copied.)
+        for start in taken.indices where !placed[start] && order[start] != start {
             let first = taken[start]
             var at = start
             while true {
